@@ -1,0 +1,123 @@
+# wgcard Makefile. `make` builds build/wgcardd, build/wgcard-keyd and
+# build/wgcardctl; `make check` builds and runs every test (as root for the
+# integration tests); `make install` honours PREFIX and DESTDIR.
+
+PREFIX		?= /usr/local
+SBINDIR		?= $(PREFIX)/sbin
+BINDIR		?= $(PREFIX)/bin
+MANDIR		?= $(PREFIX)/share/man
+DESTDIR		?=
+
+CC		?= cc
+PKG_CONFIG	?= pkg-config
+PKGS		:= libevent libsodium liburing libseccomp libpcsclite
+
+CFLAGS		?= -O2 -g
+# Our own flags stay even when CFLAGS is given on the command line.
+WG_CFLAGS	:= -std=gnu17 -Wall -Wextra -Wshadow -Wno-unused-parameter \
+		   -Wstrict-prototypes -Wmissing-prototypes -fno-strict-aliasing \
+		   -D_GNU_SOURCE -MMD -MP -Icommon -Inetd -Ikeyd \
+		   $(shell $(PKG_CONFIG) --cflags $(PKGS))
+ifneq ($(WERROR),)
+WG_CFLAGS	+= -Werror
+endif
+ifneq ($(SANITIZE),)
+# Sanitizer runtimes make system calls no seccomp filter of ours allows.
+WG_CFLAGS	+= -fsanitize=$(SANITIZE) -DWGCARD_NO_SECCOMP
+LDFLAGS		+= -fsanitize=$(SANITIZE)
+endif
+ALL_CFLAGS	= $(WG_CFLAGS) $(CFLAGS)
+LDLIBS		+= $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
+
+ifeq ($(V),1)
+Q	:=
+else
+Q	:= @
+endif
+
+B		:= build
+
+COMMON_SRCS	:= $(wildcard common/*.c)
+NETD_LIB_SRCS	:= $(filter-out netd/wgcardd.c,$(wildcard netd/*.c))
+KEYD_LIB_SRCS	:= $(filter-out keyd/keyd.c,$(wildcard keyd/*.c))
+CTL_SRCS	:= $(wildcard netd/wgcardctl/*.c)
+UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
+FUZZ_SRCS	:= $(wildcard tests/fuzz/fuzz_*.c)
+
+COMMON_OBJS	:= $(COMMON_SRCS:%.c=$(B)/obj/%.o)
+NETD_LIB_OBJS	:= $(NETD_LIB_SRCS:%.c=$(B)/obj/%.o)
+KEYD_LIB_OBJS	:= $(KEYD_LIB_SRCS:%.c=$(B)/obj/%.o)
+CTL_OBJS	:= $(CTL_SRCS:%.c=$(B)/obj/%.o)
+UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+
+PROGS		:= $(B)/wgcardd $(B)/wgcard-keyd
+ifneq ($(CTL_SRCS),)
+PROGS		+= $(B)/wgcardctl
+endif
+
+all: $(PROGS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libwgcommon.a: $(COMMON_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(B)/libnetd.a: $(NETD_LIB_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(B)/libkeyd.a: $(KEYD_LIB_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/wgcardd: $(B)/obj/netd/wgcardd.o $(B)/libnetd.a $(B)/libwgcommon.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/wgcard-keyd: $(B)/obj/keyd/keyd.o $(B)/libkeyd.a $(B)/libwgcommon.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/wgcardctl: $(CTL_OBJS) $(B)/libwgcommon.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Each unit test links only its own module's sources, listed one per
+# line in tests/unit/test_NAME.deps.
+.SECONDEXPANSION:
+PCT		:= %
+$(B)/tests/%: $(B)/obj/tests/unit/%.o \
+    $$(patsubst $$(PCT).c,$(B)/obj/$$(PCT).o,$$(shell cat tests/unit/$$*.deps 2>/dev/null))
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+unit: $(UNIT_BINS)
+
+check: all unit
+	tests/run.sh
+
+check-unit: all unit
+	tests/run.sh unit
+
+# The static analyzer over every source file.
+analyze:
+	scan-build --status-bugs $(MAKE) -B all unit
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(B)/wgcardd $(B)/wgcard-keyd $(DESTDIR)$(SBINDIR)/
+	if [ -f $(B)/wgcardctl ]; then \
+	    install -m 0755 $(B)/wgcardctl $(DESTDIR)$(BINDIR)/; fi
+	for m in docs/*.8; do [ -f "$$m" ] && \
+	    install -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/ || true; done
+	for m in docs/*.5; do [ -f "$$m" ] && \
+	    install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/ || true; done
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all unit check check-unit analyze install clean
+.SECONDARY:
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,128 @@
+/*
+ * buf.c: growable byte buffer that wipes every block it gives up.
+ * realloc() is never used: it could leave a copy of a key behind in
+ * freed memory.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "buf.h"
+
+#define BUF_MIN_CAP	256
+
+void
+buf_init(struct buf *b)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+/* Makes room for need more bytes plus the NUL. */
+static int
+buf_reserve(struct buf *b, size_t need)
+{
+	char	*n;
+	size_t	 cap;
+
+	if (need > SIZE_MAX - b->len - 1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (b->len + need + 1 <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : BUF_MIN_CAP;
+	while (cap < b->len + need + 1) {
+		if (cap > SIZE_MAX / 2) {
+			cap = b->len + need + 1;
+			break;
+		}
+		cap *= 2;
+	}
+	if ((n = malloc(cap)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (b->data != NULL) {
+		memcpy(n, b->data, b->len);
+		sodium_memzero(b->data, b->cap);
+		free(b->data);
+	}
+	n[b->len] = '\0';
+	b->data = n;
+	b->cap = cap;
+	return 0;
+}
+
+int
+buf_append(struct buf *b, const void *data, size_t len)
+{
+	if (buf_reserve(b, len) == -1)
+		return -1;
+	if (len > 0)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	/* First try to format in place into the room we already have. */
+	if (buf_reserve(b, 64) == -1)
+		return -1;
+	va_start(ap, fmt);
+	n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->data[b->len] = '\0';
+		errno = EINVAL;
+		return -1;
+	}
+	if ((size_t)n >= b->cap - b->len) {
+		/* Too small: wipe the partial text, grow, format again. */
+		sodium_memzero(b->data + b->len, b->cap - b->len);
+		if (buf_reserve(b, (size_t)n) == -1)
+			return -1;
+		va_start(ap, fmt);
+		n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->data[b->len] = '\0';
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	b->len += (size_t)n;
+	return 0;
+}
+
+void
+buf_reset(struct buf *b)
+{
+	if (b->data != NULL) {
+		sodium_memzero(b->data, b->cap);
+		b->data[0] = '\0';
+	}
+	b->len = 0;
+}
+
+void
+buf_free(struct buf *b)
+{
+	if (b->data != NULL) {
+		sodium_memzero(b->data, b->cap);
+		free(b->data);
+	}
+	buf_init(b);
+}

@@ -1,0 +1,19 @@
+/*
+ * encoding.h: constant-time base64 and hex for 32-byte keys.
+ */
+#ifndef WGCARD_ENCODING_H
+#define WGCARD_ENCODING_H
+
+#include <stdint.h>
+
+#define WG_KEY_B64_LEN	45	/* 44 characters and the NUL */
+#define WG_KEY_HEX_LEN	65	/* 64 characters and the NUL */
+
+void	key_to_base64(char out[static WG_KEY_B64_LEN],
+	    const uint8_t key[static 32]);
+int	key_from_base64(uint8_t key[static 32], const char *);	/* 0 or -1 */
+void	key_to_hex(char out[static WG_KEY_HEX_LEN],
+	    const uint8_t key[static 32]);
+int	key_from_hex(uint8_t key[static 32], const char *);	/* 0 or -1 */
+
+#endif /* WGCARD_ENCODING_H */

@@ -1,0 +1,230 @@
+/*
+ * log.c: OpenBSD-style logging (log_warn, log_warnx, log_info,
+ * log_debug, fatal, fatalx) to stderr or syslog.
+ *
+ * A message is formatted whole into a buffer on the caller's stack and
+ * handed to the kernel (or syslog) in one call: lines from threads do
+ * not interleave, and nothing here allocates. errno is saved on entry
+ * and restored on return.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LOG_BUFSZ	2048
+
+static int	log_to_stderr = 1;	/* until log_init says otherwise */
+static int	log_verbose;
+static char	log_progname[32];
+static char	log_procname[32];
+
+static void
+log_setprogname(void)
+{
+	const char	*p = program_invocation_short_name;
+
+	if (p == NULL || *p == '\0')
+		p = "wgcard";
+	/*
+	 * Copied: a process title written over argv later must not change
+	 * (or garble) the name in our messages.
+	 */
+	snprintf(log_progname, sizeof(log_progname), "%s", p);
+}
+
+void
+log_init(int debug, int facility)
+{
+	log_setprogname();
+	log_to_stderr = debug != 0;
+	if (!log_to_stderr) {
+		/* The ident must outlive openlog: log_progname is static. */
+		openlog(log_progname, LOG_PID | LOG_NDELAY, facility);
+		tzset();
+	}
+}
+
+void
+log_setverbose(int v)
+{
+	log_verbose = v;
+}
+
+int
+log_getverbose(void)
+{
+	return log_verbose;
+}
+
+void
+log_procinit(const char *procname)
+{
+	if (procname == NULL)
+		procname = "";
+	snprintf(log_procname, sizeof(log_procname), "%s", procname);
+}
+
+static void
+log_write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Advances *p over what snprintf wrote, clamped to the buffer. */
+static void
+log_advance(char **p, const char *end, int n)
+{
+	size_t	room = (size_t)(end - *p);
+
+	if (n <= 0 || room == 0)
+		return;
+	*p += (size_t)n < room ? (size_t)n : room - 1;
+}
+
+/*
+ * The common path: "[prog[pid]: ][procname: ]message[: strerror]",
+ * with the strerror part when errnum is not 0.
+ */
+static void
+log_emit(int pri, int errnum, const char *fmt, va_list ap)
+{
+	char	 buf[LOG_BUFSZ], ebuf[128];
+	char	*p = buf, *end = buf + sizeof(buf) - 1;	/* room for \n */
+	int	 has_msg = fmt != NULL && *fmt != '\0';
+
+	if (log_progname[0] == '\0')
+		log_setprogname();
+	*p = '\0';
+
+	/* syslog's ident and LOG_PID say "prog[pid]" there. */
+	if (log_to_stderr)
+		log_advance(&p, end, snprintf(p, (size_t)(end - p), "%s[%ld]: ",
+		    log_progname, (long)getpid()));
+	if (log_procname[0] != '\0')
+		log_advance(&p, end, snprintf(p, (size_t)(end - p), "%s: ",
+		    log_procname));
+	if (has_msg)
+		log_advance(&p, end, vsnprintf(p, (size_t)(end - p), fmt, ap));
+	if (errnum != 0)
+		log_advance(&p, end, snprintf(p, (size_t)(end - p), "%s%s",
+		    has_msg ? ": " : "",
+		    strerror_r(errnum, ebuf, sizeof(ebuf))));
+
+	if (log_to_stderr) {
+		*p++ = '\n';
+		log_write_all(STDERR_FILENO, buf, (size_t)(p - buf));
+	} else
+		syslog(pri, "%s", buf);
+}
+
+void
+vlog(int pri, const char *fmt, va_list ap)
+{
+	int	saved_errno = errno;
+
+	log_emit(pri, 0, fmt, ap);
+	errno = saved_errno;
+}
+
+void
+logit(int pri, const char *fmt, ...)
+{
+	va_list	ap;
+	int	saved_errno = errno;
+
+	va_start(ap, fmt);
+	log_emit(pri, 0, fmt, ap);
+	va_end(ap);
+	errno = saved_errno;
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list	ap;
+	int	saved_errno = errno;
+
+	va_start(ap, fmt);
+	log_emit(LOG_ERR, saved_errno, fmt, ap);
+	va_end(ap);
+	errno = saved_errno;
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list	ap;
+	int	saved_errno = errno;
+
+	va_start(ap, fmt);
+	log_emit(LOG_ERR, 0, fmt, ap);
+	va_end(ap);
+	errno = saved_errno;
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list	ap;
+	int	saved_errno = errno;
+
+	va_start(ap, fmt);
+	log_emit(LOG_INFO, 0, fmt, ap);
+	va_end(ap);
+	errno = saved_errno;
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list	ap;
+	int	saved_errno = errno;
+
+	if (!log_verbose)
+		return;
+	va_start(ap, fmt);
+	log_emit(LOG_DEBUG, 0, fmt, ap);
+	va_end(ap);
+	errno = saved_errno;
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list	ap;
+	int	saved_errno = errno;
+
+	va_start(ap, fmt);
+	log_emit(LOG_CRIT, saved_errno, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_CRIT, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

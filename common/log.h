@@ -1,0 +1,46 @@
+/*
+ * log.h: logging for every wgcard process, to stderr (debug, foreground)
+ * or to syslog. Messages carry the program, its pid and the process name
+ * set by log_procinit(), e.g. "wgcardd[812]: handshake: peer 3 ...".
+ *
+ * Every function formats into a local buffer and writes it with a single
+ * write(2) or syslog(3) call, so threads may log concurrently, and every
+ * function leaves errno as it found it.
+ */
+#ifndef WGCARD_LOG_H
+#define WGCARD_LOG_H
+
+#include <stdarg.h>
+#include <syslog.h>
+
+#ifndef __dead
+#define __dead		__attribute__((__noreturn__))
+#endif
+
+/* debug != 0: log to stderr; else to syslog (LOG_PID|LOG_NDELAY). */
+void	log_init(int debug, int facility);
+void	log_setverbose(int);
+int	log_getverbose(void);
+/* The process name that prefixes every message (NULL or "": none). */
+void	log_procinit(const char *procname);
+
+void	logit(int pri, const char *, ...)
+	    __attribute__((__format__(__printf__, 2, 3)));
+void	vlog(int pri, const char *, va_list)
+	    __attribute__((__format__(__printf__, 2, 0)));
+/* log_warn appends ": strerror(errno)"; log_debug only when verbose. */
+void	log_warn(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+void	log_warnx(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+void	log_info(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+void	log_debug(const char *, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+/* Log (fatal: with strerror(errno)) and exit(1). */
+__dead void	fatal(const char *, ...)
+		    __attribute__((__format__(__printf__, 1, 2)));
+__dead void	fatalx(const char *, ...)
+		    __attribute__((__format__(__printf__, 1, 2)));
+
+#endif /* WGCARD_LOG_H */

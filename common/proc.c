@@ -1,0 +1,184 @@
+/*
+ * proc.c: starting, naming and confining wgcard's processes.
+ */
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
+
+#include "log.h"
+#include "proc.h"
+
+static char	 self_path[PATH_MAX];
+static char	*title_start;
+static size_t	 title_len;
+
+const char *
+proc_self_path(void)
+{
+	ssize_t	n;
+
+	if (self_path[0] == '\0') {
+		n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
+		if (n <= 0)
+			fatal("readlink /proc/self/exe");
+		self_path[n] = '\0';
+	}
+	return self_path;
+}
+
+static void
+proc_closefrom(int lowfd)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 fd, dfd;
+
+	if ((d = opendir("/proc/self/fd")) == NULL) {
+		for (fd = lowfd; fd < 1024; fd++)
+			close(fd);
+		return;
+	}
+	dfd = dirfd(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		fd = atoi(de->d_name);
+		if (fd >= lowfd && fd != dfd)
+			close(fd);
+	}
+	closedir(d);
+}
+
+pid_t
+proc_exec(const char *path, char *const argv[], const int *fds, int nfds)
+{
+	pid_t	pid;
+	int	i, tmp[16];
+
+	if (nfds > 16) {
+		errno = EINVAL;
+		return -1;
+	}
+	switch (pid = fork()) {
+	case -1:
+		return -1;
+	case 0:
+		break;
+	default:
+		return pid;
+	}
+	/* Child: move the sockets out of the way, then into place. */
+	for (i = 0; i < nfds; i++)
+		if ((tmp[i] = fcntl(fds[i], F_DUPFD, 64)) == -1)
+			_exit(127);
+	for (i = 0; i < nfds; i++) {
+		if (dup2(tmp[i], 3 + i) == -1)
+			_exit(127);
+	}
+	proc_closefrom(3 + nfds);
+	execv(path, argv);
+	fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
+	_exit(127);
+}
+
+void
+proc_privdrop(const char *user, const char *dir)
+{
+	struct passwd	*pw;
+	int		 cap;
+
+	if ((pw = getpwnam(user)) == NULL)
+		fatalx("unknown user %s (run contrib/install-deps.sh or "
+		    "create it)", user);
+	if (dir != NULL) {
+		if (chroot(dir) == -1)
+			fatal("chroot %s", dir);
+		if (chdir("/") == -1)
+			fatal("chdir /");
+	}
+	/* The bounding set too, so nothing can come back through exec. */
+	for (cap = 0; cap <= CAP_LAST_CAP; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 &&
+		    errno != EINVAL)
+			fatal("PR_CAPBSET_DROP");
+	if (setgroups(1, &pw->pw_gid) == -1)
+		fatal("setgroups");
+	if (setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1)
+		fatal("setresgid");
+	if (setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("setresuid");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("PR_SET_NO_NEW_PRIVS");
+	/* Paranoia: root must be gone for good. */
+	if (setresuid(0, 0, 0) != -1 || geteuid() == 0)
+		fatalx("privilege drop failed");
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
+	    errno != EINVAL)
+		fatal("PR_CAP_AMBIENT");
+}
+
+void
+proc_setname(const char *comm)
+{
+	prctl(PR_SET_NAME, comm, 0, 0, 0);
+}
+
+void
+proc_init_title(int argc, char **argv)
+{
+	int	i;
+	char	*end;
+
+	if (argc == 0 || argv[0] == NULL)
+		return;
+	end = argv[0] + strlen(argv[0]);
+	for (i = 1; i < argc && argv[i] != NULL; i++)
+		if (argv[i] == end + 1)
+			end = argv[i] + strlen(argv[i]);
+	title_start = argv[0];
+	title_len = end - argv[0];
+}
+
+void
+proc_settitle(const char *fmt, ...)
+{
+	va_list	ap;
+	char	buf[256];
+	size_t	n;
+
+	if (title_start == NULL || title_len < 2)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	n = strlen(buf);
+	if (n > title_len)
+		n = title_len;
+	memset(title_start, 0, title_len + 1);
+	memcpy(title_start, buf, n);
+	prctl(PR_SET_MM, PR_SET_MM_ARG_END,
+	    (unsigned long)(title_start + n + 1), 0, 0);
+}
+
+void
+proc_nocore(void)
+{
+	struct rlimit	rl = { 0, 0 };
+
+	setrlimit(RLIMIT_CORE, &rl);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}

@@ -1,0 +1,201 @@
+/*
+ * wgcard.h: what every wgcard process shares: paths, process ids, the
+ * one imsg enum and the payloads that cross process boundaries.
+ */
+#ifndef WGCARD_H
+#define WGCARD_H
+
+#include <net/if.h>
+#include <stdint.h>
+
+#include "wgconf.h"
+
+#define WGCARD_VERSION		"0.1.0"
+#define WGCARD_USER		"_wgcard"
+#define WGCARD_CHROOT		"/var/empty"
+#define WGCARD_UAPI_DIR		"/var/run/wireguard"
+
+/* Children find their sockets on fixed fds (dup2'ed before exec). */
+#define PROC_PARENT_FD		3	/* every child: to the parent */
+#define PROC_SIBLING_FD		4	/* keyd: to hs; fwd: to hs; hs: to keyd */
+#define PROC_SIBLING2_FD	5	/* hs: to fwd */
+
+enum proc_id {
+	PROC_PARENT,
+	PROC_KEYD,
+	PROC_HANDSHAKE,
+	PROC_FORWARDER,
+	PROC_MAX
+};
+
+/*
+ * Direction in each comment: P parent, K key broker, H handshake,
+ * F forwarder. Every payload has a fixed size unless marked variable;
+ * receivers check it exactly and fatalx on a mismatch.
+ */
+enum imsg_type {
+	IMSG_NONE,
+
+	/* Key broker. */
+	IMSG_KEY_SET,		/* P->K, H->K: struct key_set (zero: clear) */
+	IMSG_KEY_PUBLIC,	/* K->H, K->P: struct key_public */
+	IMSG_KEY_DH,		/* H->K: struct key_dh_req */
+	IMSG_KEY_DH_RESULT,	/* K->H: struct key_dh_res */
+	IMSG_KEY_LOAD,		/* K->H: struct key_load */
+
+	/* Configuration. */
+	IMSG_CFG_CHUNK,		/* P->H: variable, UAPI set=1 body text */
+	IMSG_CFG_END,		/* P->H: empty; apply what came in chunks */
+	IMSG_CFG_DONE,		/* H->P: int32 status (0 or -errno) */
+	IMSG_CFG_UAPI_FD,	/* P->H: empty, fd: the listening UAPI socket */
+
+	/* Privileged requests of the handshake process. */
+	IMSG_PRIV_SET_PORT,	/* H->P: uint16 port (0 = any) */
+	IMSG_PRIV_PORT,		/* P->H: struct priv_port (result, port) */
+	IMSG_PRIV_SET_FWMARK,	/* H->P: uint32 mark */
+	IMSG_PRIV_FWMARK,	/* P->H: int32 status */
+
+	/* File descriptors for the forwarder. */
+	IMSG_FWD_TUN,		/* P->F: int32 mtu, fd: TUN */
+	IMSG_FWD_SOCKETS,	/* P->F: uint8 family, fd: UDP (fd-less: none) */
+	IMSG_FWD_MTU,		/* P->F: int32 mtu */
+	IMSG_FWD_READY,		/* F->P: empty; fds received, loop running */
+	IMSG_FWD_TUN_GONE,	/* F->P: empty; the interface was deleted */
+
+	/* Handshake process to forwarder. */
+	IMSG_FWD_PEER_ADD,	/* H->F: uint32 peer id */
+	IMSG_FWD_PEER_DEL,	/* H->F: uint32 peer id (keys wiped) */
+	IMSG_FWD_PEER_ENDPOINT,	/* H->F: struct fwd_endpoint */
+	IMSG_FWD_AIP,		/* H->F: variable, struct fwd_aip_hdr + entries */
+	IMSG_FWD_KEYPAIR,	/* H->F: struct fwd_keypair */
+	IMSG_FWD_EXPIRE,	/* H->F: uint32 peer id; no more sending on
+				 * the current keypair */
+	IMSG_FWD_CLEAR_KEYS,	/* H->F: uint32 peer id; wipe every keypair */
+	IMSG_FWD_KEEPALIVE,	/* H->F: uint32 peer id; send staged packets
+				 * or else a keepalive */
+	IMSG_FWD_SEND,		/* H->F: variable, struct fwd_send + packet */
+	IMSG_FWD_FLUSH_STAGED,	/* H->F: uint32 peer id; drop staged packets */
+
+	/* Forwarder to handshake process. */
+	IMSG_HS_PACKET,		/* F->H: variable, struct hs_packet + packet */
+	IMSG_HS_EVENTS,		/* F->H: struct hs_events */
+	IMSG_HS_KEYPAIR_GONE,	/* F->H: uint32 local index */
+
+	IMSG_MAX
+};
+
+/* Endpoint of a peer with the local address it wrote to. */
+struct wg_endpoint {
+	union wg_sockaddr	addr;	/* the peer (family 0: none) */
+	union {
+		struct in_addr	v4;
+		struct in6_addr	v6;
+	} src;				/* our address the peer wrote to */
+	int			src_ifindex;
+};
+
+struct key_set {
+	uint8_t		key[32];
+};
+
+struct key_public {
+	uint8_t		has_key;
+	uint8_t		pad[3];
+	uint32_t	generation;	/* bumped by every IMSG_KEY_SET */
+	uint8_t		pub[32];
+};
+
+struct key_dh_req {
+	uint64_t	id;
+	uint8_t		point[32];
+};
+
+struct key_dh_res {
+	uint64_t	id;
+	int32_t		status;		/* 0, -ENOKEY, -EAGAIN, -EIO, ... */
+	uint32_t	generation;
+	uint8_t		result[32];
+};
+
+struct key_load {
+	uint32_t	queued;
+	uint32_t	capacity;
+	uint64_t	ops;
+	uint32_t	last_latency_us;
+	uint32_t	pad;
+};
+
+struct priv_port {
+	int32_t		status;
+	uint16_t	port;
+	uint16_t	pad;
+};
+
+struct fwd_endpoint {
+	uint32_t		peer_id;
+	uint32_t		pad;
+	struct wg_endpoint	ep;
+};
+
+struct fwd_aip_entry {
+	uint8_t		family;
+	uint8_t		cidr;
+	uint8_t		remove;
+	uint8_t		pad;
+	uint8_t		addr[16];
+};
+
+struct fwd_aip_hdr {
+	uint32_t	peer_id;
+	uint32_t	count;
+	uint8_t		clear;		/* remove all of the peer's first */
+	uint8_t		pad[7];
+};
+
+struct fwd_keypair {
+	uint32_t	peer_id;
+	uint32_t	local_index;
+	uint32_t	remote_index;
+	uint8_t		initiator;
+	uint8_t		pad[3];
+	uint8_t		send_key[32];
+	uint8_t		recv_key[32];
+};
+
+struct fwd_send {
+	struct wg_endpoint	ep;
+	uint32_t		peer_id;	/* 0: none (cookie reply) */
+	uint32_t		pad;
+};
+
+struct hs_packet {
+	struct wg_endpoint	ep;
+};
+
+/* Event bits of struct hs_events, named for the timer hooks. */
+#define HS_EV_DATA_SENT		0x01
+#define HS_EV_DATA_RECEIVED	0x02
+#define HS_EV_AUTH_SENT		0x04
+#define HS_EV_AUTH_RECEIVED	0x08
+#define HS_EV_TRAVERSAL		0x10
+#define HS_EV_WANT_HANDSHAKE	0x20
+#define HS_EV_ENDPOINT		0x40	/* ep changed (roaming) */
+
+struct hs_events {
+	uint32_t		peer_id;
+	uint32_t		events;
+	uint64_t		rx_bytes;	/* cumulative */
+	uint64_t		tx_bytes;
+	/* Monotonic ms of the last event of each kind, to order them. */
+	uint64_t		t_data_sent;
+	uint64_t		t_data_received;
+	uint64_t		t_auth_sent;
+	uint64_t		t_auth_received;
+	uint64_t		drops;
+	struct wg_endpoint	ep;
+};
+
+/* Monotonic milliseconds. */
+uint64_t	wg_now_ms(void);
+
+#endif /* WGCARD_H */

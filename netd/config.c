@@ -1,0 +1,822 @@
+/*
+ * config.c: the wg-quick style INI file ([Interface], [Peer]) with the
+ * wgcard card settings as extra [Interface] keys.
+ *
+ * The file is read with open/read into a buffer that is wiped when we
+ * are done (no stdio: its buffers would keep the private key). Lines
+ * are parsed in place. Keys match case-insensitively, as in wg-quick;
+ * '#' starts a comment; whitespace around '=' is ignored. Every error
+ * is "FILE:LINE: KEY: reason" and never quotes a value.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "buf.h"
+#include "config.h"
+#include "encoding.h"
+#include "uapi.h"
+#include "wgconf.h"
+
+#define CONFIG_MAX_SIZE	(16 * 1024 * 1024)
+
+enum config_section {
+	SEC_NONE,
+	SEC_INTERFACE,
+	SEC_PEER,
+};
+
+struct config_ctx;
+
+/* Handlers return 0, or -1 after config_error(). */
+typedef int (*config_handler)(struct config_ctx *, char *value);
+
+#define KW_MULTI	0x01	/* may repeat (a list) */
+#define KW_WGQUICK	0x02	/* a wg-quick key we refuse */
+
+struct config_keyword {
+	const char		*name;
+	enum config_section	 section;
+	config_handler		 fn;
+	unsigned int		 flags;
+};
+
+struct config_ctx {
+	const char		*path;
+	unsigned long		 lineno;
+	const char		*key;		/* as written in the file */
+	char			*err;
+	size_t			 errlen;
+	int			 fd;
+	int			 failed;
+
+	struct wg_devconf	*dev;
+	struct config_extra	*extra;
+	enum config_section	 section;
+	int			 seen_interface;
+	/* Keys seen in the current section (one bit per keyword). */
+	uint64_t		 seen;
+
+	/* The [Peer] being read; added to dev when the section ends. */
+	struct wg_devconf	 stage;
+	struct wg_peerconf	*speer;
+	int			 has_pubkey;
+	uint8_t			 pubkey[32];
+	unsigned long		 peer_line;
+};
+
+static void __attribute__((__format__(__printf__, 2, 3)))
+config_error(struct config_ctx *ctx, const char *fmt, ...)
+{
+	char	safe[48], why[256];
+	va_list	ap;
+	size_t	i = 0;
+
+	ctx->failed = 1;
+	if (ctx->err == NULL || ctx->errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (ctx->lineno == 0) {
+		snprintf(ctx->err, ctx->errlen, "%s: %s", ctx->path, why);
+		return;
+	}
+	if (ctx->key != NULL) {
+		for (; ctx->key[i] != '\0' && i < 40; i++)
+			safe[i] = isprint((unsigned char)ctx->key[i]) ?
+			    ctx->key[i] : '?';
+	}
+	safe[i] = '\0';
+	if (safe[0] != '\0')
+		snprintf(ctx->err, ctx->errlen, "%s:%lu: %s: %s", ctx->path,
+		    ctx->lineno, safe, why);
+	else
+		snprintf(ctx->err, ctx->errlen, "%s:%lu: %s", ctx->path,
+		    ctx->lineno, why);
+}
+
+/* Letters only, 1 to 32 of them: safe to quote in an error. */
+static int
+config_is_word(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= 32 || !((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z')))
+			return 0;
+	return i > 0;
+}
+
+static char *
+config_trim(char *s)
+{
+	char	*e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		e--;
+	*e = '\0';
+	return s;
+}
+
+/* Plain decimal, no sign; value <= max. */
+static int
+config_num(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t	v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+		if (v > max)
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* "0x" hex, for FwMark. */
+static int
+config_hexnum(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t	v = 0;
+	int		d;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s >= '0' && *s <= '9')
+			d = *s - '0';
+		else if (*s >= 'a' && *s <= 'f')
+			d = *s - 'a' + 10;
+		else if (*s >= 'A' && *s <= 'F')
+			d = *s - 'A' + 10;
+		else
+			return -1;
+		if (v > max >> 4)
+			return -1;
+		v = v << 4 | (uint64_t)d;
+	}
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/*
+ * A base64 key into out. The temporary is wiped by key_from_base64;
+ * out belongs to the caller, which wipes it.
+ */
+static int
+config_key(struct config_ctx *ctx, const char *value, uint8_t out[static 32])
+{
+	if (key_from_base64(out, value) == -1) {
+		config_error(ctx, "not a base64 key of 32 bytes");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Refuses a private key in a file that group or others may read or
+ * write: it would be no secret.
+ */
+static int
+config_check_mode(struct config_ctx *ctx)
+{
+	struct stat	st;
+	unsigned long	save;
+
+	if (fstat(ctx->fd, &st) == -1) {
+		config_error(ctx, "fstat: %s", strerror(errno));
+		return -1;
+	}
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		save = ctx->lineno;
+		ctx->lineno = 0;
+		config_error(ctx, "private key file is accessible by group or "
+		    "others (mode %04o); chmod 600 it",
+		    (unsigned int)(st.st_mode & 07777));
+		ctx->lineno = save;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+kw_private_key(struct config_ctx *ctx, char *value)
+{
+	uint8_t	k[32];
+
+	if (config_check_mode(ctx) == -1)
+		return -1;
+	if (config_key(ctx, value, k) == -1)
+		return -1;
+	memcpy(ctx->dev->privkey, k, sizeof(k));
+	sodium_memzero(k, sizeof(k));
+	ctx->dev->flags |= WGDEV_HAS_PRIVKEY;
+	return 0;
+}
+
+static int
+kw_listen_port(struct config_ctx *ctx, char *value)
+{
+	uint64_t	n;
+
+	if (config_num(value, 65535, &n) == -1) {
+		config_error(ctx, "not a port number (0-65535)");
+		return -1;
+	}
+	ctx->dev->port = (uint16_t)n;
+	ctx->dev->flags |= WGDEV_HAS_PORT;
+	return 0;
+}
+
+static int
+kw_fwmark(struct config_ctx *ctx, char *value)
+{
+	uint64_t	n;
+	int		r;
+
+	if (strcasecmp(value, "off") == 0) {
+		n = 0;
+		r = 0;
+	} else if (value[0] == '0' && (value[1] == 'x' || value[1] == 'X'))
+		r = config_hexnum(value + 2, UINT32_MAX, &n);
+	else
+		r = config_num(value, UINT32_MAX, &n);
+	if (r == -1) {
+		config_error(ctx, "not a 32-bit number (decimal or 0x hex) "
+		    "or \"off\"");
+		return -1;
+	}
+	ctx->dev->fwmark = (uint32_t)n;
+	ctx->dev->flags |= WGDEV_HAS_FWMARK;
+	return 0;
+}
+
+/* Calls fn for each element of a comma-separated list. */
+static int
+config_list(struct config_ctx *ctx, char *value,
+    int (*fn)(struct config_ctx *, char *))
+{
+	char	*item;
+
+	while ((item = strsep(&value, ",")) != NULL) {
+		item = config_trim(item);
+		if (*item == '\0') {
+			config_error(ctx, "empty element in list");
+			return -1;
+		}
+		if (fn(ctx, item) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+config_address_one(struct config_ctx *ctx, char *item)
+{
+	struct wg_prefix	p;
+
+	if (uapi_parse_prefix(item, &p, 1) == -1) {
+		config_error(ctx, "not an address with optional /prefix "
+		    "length");
+		return -1;
+	}
+	if (wgconf_add_addr(ctx->dev, &p) == -1) {
+		config_error(ctx, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+kw_address(struct config_ctx *ctx, char *value)
+{
+	return config_list(ctx, value, config_address_one);
+}
+
+static int
+kw_mtu(struct config_ctx *ctx, char *value)
+{
+	uint64_t	n;
+
+	if (config_num(value, 65535, &n) == -1 || n < 576) {
+		config_error(ctx, "not a number from 576 to 65535");
+		return -1;
+	}
+	ctx->dev->mtu = (int)n;
+	return 0;
+}
+
+static int
+kw_keysource(struct config_ctx *ctx, char *value)
+{
+	if (strcasecmp(value, "file") == 0)
+		ctx->extra->keysource = CONFIG_KEYSOURCE_FILE;
+	else if (strcasecmp(value, "openpgp") == 0) {
+		config_error(ctx, "openpgp: not supported in this build");
+		return -1;
+	} else {
+		config_error(ctx, "unknown key source (\"file\" or "
+		    "\"openpgp\")");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+kw_public_key(struct config_ctx *ctx, char *value)
+{
+	if (config_key(ctx, value, ctx->pubkey) == -1)
+		return -1;
+	ctx->has_pubkey = 1;
+	return 0;
+}
+
+static int
+kw_preshared_key(struct config_ctx *ctx, char *value)
+{
+	uint8_t	k[32];
+
+	if (config_key(ctx, value, k) == -1)
+		return -1;
+	memcpy(ctx->speer->psk, k, sizeof(k));
+	sodium_memzero(k, sizeof(k));
+	ctx->speer->flags |= WGPEER_HAS_PSK;
+	return 0;
+}
+
+static int
+config_aip_one(struct config_ctx *ctx, char *item)
+{
+	struct wg_prefix	p;
+
+	if (uapi_parse_prefix(item, &p, 1) == -1) {
+		config_error(ctx, "not an address with optional /prefix "
+		    "length");
+		return -1;
+	}
+	if (wgconf_add_aip(ctx->speer, &p) == -1) {
+		config_error(ctx, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+kw_allowed_ips(struct config_ctx *ctx, char *value)
+{
+	/* "AllowedIPs =" is an empty list, as in wg(8). */
+	if (*value == '\0')
+		return 0;
+	return config_list(ctx, value, config_aip_one);
+}
+
+/* host:port or [host]:port with a name: resolved here. */
+static int
+config_resolve(struct config_ctx *ctx, char *value, union wg_sockaddr *ep)
+{
+	struct addrinfo	 hints, *res = NULL, *ai;
+	char		*host, *port;
+	uint64_t	 n;
+	int		 r;
+
+	if (value[0] == '[') {
+		host = value + 1;
+		if ((port = strchr(host, ']')) == NULL || port[1] != ':')
+			goto syntax;
+		*port = '\0';
+		port += 2;
+	} else {
+		host = value;
+		if ((port = strrchr(host, ':')) == NULL)
+			goto syntax;
+		*port++ = '\0';
+	}
+	if (*host == '\0' || config_num(port, 65535, &n) == -1 || n == 0)
+		goto syntax;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_protocol = IPPROTO_UDP;
+	hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+	if ((r = getaddrinfo(host, port, &hints, &res)) != 0) {
+		config_error(ctx, "cannot resolve host: %s",
+		    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if ((ai->ai_family == AF_INET &&
+		    ai->ai_addrlen == sizeof(struct sockaddr_in)) ||
+		    (ai->ai_family == AF_INET6 &&
+		    ai->ai_addrlen == sizeof(struct sockaddr_in6))) {
+			memset(ep, 0, sizeof(*ep));
+			memcpy(ep, ai->ai_addr, ai->ai_addrlen);
+			freeaddrinfo(res);
+			return 0;
+		}
+	}
+	freeaddrinfo(res);
+	config_error(ctx, "host has no IPv4 or IPv6 address");
+	return -1;
+ syntax:
+	config_error(ctx, "not host:port or [v6]:port (port 1-65535)");
+	return -1;
+}
+
+static int
+kw_endpoint(struct config_ctx *ctx, char *value)
+{
+	if (uapi_parse_endpoint(value, &ctx->speer->endpoint, 1) == -1 &&
+	    config_resolve(ctx, value, &ctx->speer->endpoint) == -1)
+		return -1;
+	ctx->speer->flags |= WGPEER_HAS_ENDPOINT;
+	return 0;
+}
+
+static int
+kw_keepalive(struct config_ctx *ctx, char *value)
+{
+	uint64_t	n;
+
+	if (strcasecmp(value, "off") == 0)
+		n = 0;
+	else if (config_num(value, 65535, &n) == -1) {
+		config_error(ctx, "not a number of seconds (0-65535) or "
+		    "\"off\"");
+		return -1;
+	}
+	ctx->speer->keepalive = (uint16_t)n;
+	ctx->speer->flags |= WGPEER_HAS_KEEPALIVE;
+	return 0;
+}
+
+/*
+ * The keys. Card settings are [Interface] keys: add them here (and to
+ * struct config_extra and wgcardd.conf(5)).
+ */
+static const struct config_keyword config_keywords[] = {
+	{ "PrivateKey",		SEC_INTERFACE,	kw_private_key,	0 },
+	{ "ListenPort",		SEC_INTERFACE,	kw_listen_port,	0 },
+	{ "FwMark",		SEC_INTERFACE,	kw_fwmark,	0 },
+	{ "Address",		SEC_INTERFACE,	kw_address,	KW_MULTI },
+	{ "MTU",		SEC_INTERFACE,	kw_mtu,		0 },
+	{ "KeySource",		SEC_INTERFACE,	kw_keysource,	0 },
+	{ "DNS",		SEC_INTERFACE,	NULL,		KW_WGQUICK },
+	{ "Table",		SEC_INTERFACE,	NULL,		KW_WGQUICK },
+	{ "PreUp",		SEC_INTERFACE,	NULL,		KW_WGQUICK },
+	{ "PostUp",		SEC_INTERFACE,	NULL,		KW_WGQUICK },
+	{ "PreDown",		SEC_INTERFACE,	NULL,		KW_WGQUICK },
+	{ "PostDown",		SEC_INTERFACE,	NULL,		KW_WGQUICK },
+	{ "SaveConfig",		SEC_INTERFACE,	NULL,		KW_WGQUICK },
+	{ "PublicKey",		SEC_PEER,	kw_public_key,	0 },
+	{ "PresharedKey",	SEC_PEER,	kw_preshared_key, 0 },
+	{ "AllowedIPs",		SEC_PEER,	kw_allowed_ips,	KW_MULTI },
+	{ "Endpoint",		SEC_PEER,	kw_endpoint,	0 },
+	{ "PersistentKeepalive", SEC_PEER,	kw_keepalive,	0 },
+};
+
+#define CONFIG_NKEYWORDS \
+	(sizeof(config_keywords) / sizeof(config_keywords[0]))
+
+static const char *
+config_section_name(enum config_section s)
+{
+	return s == SEC_INTERFACE ? "[Interface]" : "[Peer]";
+}
+
+/* Adds the staged [Peer] to dev. */
+static int
+config_end_peer(struct config_ctx *ctx)
+{
+	struct wg_peerconf	*np, *sp = ctx->speer;
+	struct wg_prefix	*aips;
+	size_t			 i, naips, cap;
+	unsigned long		 save;
+
+	if (sp == NULL)
+		return 0;
+	save = ctx->lineno;
+	ctx->lineno = ctx->peer_line;
+	ctx->key = "PublicKey";
+	if (!ctx->has_pubkey) {
+		config_error(ctx, "missing in [Peer] section");
+		goto fail;
+	}
+	for (i = 0; i < ctx->dev->npeers; i++) {
+		if (memcmp(ctx->dev->peers[i].pubkey, ctx->pubkey, 32) == 0) {
+			config_error(ctx, "duplicate peer (same public key "
+			    "as an earlier [Peer])");
+			goto fail;
+		}
+	}
+	if ((np = wgconf_add_peer(ctx->dev, ctx->pubkey)) == NULL) {
+		config_error(ctx, "out of memory");
+		goto fail;
+	}
+	/* The file is the whole configuration, as for wg setconf. */
+	np->flags |= sp->flags | WGPEER_REPLACE_AIPS;
+	memcpy(np->psk, sp->psk, sizeof(np->psk));
+	np->endpoint = sp->endpoint;
+	np->keepalive = sp->keepalive;
+	/* Swap the arrays: each struct still owns one. */
+	aips = np->aips;
+	naips = np->naips;
+	cap = np->aips_cap;
+	np->aips = sp->aips;
+	np->naips = sp->naips;
+	np->aips_cap = sp->aips_cap;
+	sp->aips = aips;
+	sp->naips = naips;
+	sp->aips_cap = cap;
+
+	wgconf_free(&ctx->stage);
+	wgconf_init(&ctx->stage);
+	ctx->speer = NULL;
+	ctx->has_pubkey = 0;
+	ctx->lineno = save;
+	return 0;
+ fail:
+	ctx->lineno = save;
+	return -1;
+}
+
+static int
+config_begin_peer(struct config_ctx *ctx)
+{
+	static const uint8_t	zero[32];
+
+	wgconf_free(&ctx->stage);
+	wgconf_init(&ctx->stage);
+	if ((ctx->speer = wgconf_add_peer(&ctx->stage, zero)) == NULL) {
+		config_error(ctx, "out of memory");
+		return -1;
+	}
+	ctx->has_pubkey = 0;
+	ctx->peer_line = ctx->lineno;
+	return 0;
+}
+
+static int
+config_section_line(struct config_ctx *ctx, char *line)
+{
+	size_t	len;
+
+	if (ctx->section == SEC_PEER && config_end_peer(ctx) == -1)
+		return -1;
+	ctx->seen = 0;
+	ctx->key = line;
+	if (strcasecmp(line, "[Interface]") == 0) {
+		if (ctx->seen_interface) {
+			config_error(ctx, "duplicate section");
+			return -1;
+		}
+		ctx->seen_interface = 1;
+		ctx->section = SEC_INTERFACE;
+		return 0;
+	}
+	if (strcasecmp(line, "[Peer]") == 0) {
+		ctx->section = SEC_PEER;
+		return config_begin_peer(ctx);
+	}
+	/* Quote the section only if it is a word in brackets. */
+	len = strlen(line);
+	if (line[len - 1] == ']') {
+		line[len - 1] = '\0';
+		if (!config_is_word(line + 1))
+			ctx->key = NULL;
+		line[len - 1] = ']';
+	} else
+		ctx->key = NULL;
+	config_error(ctx, "unknown section (only [Interface] and [Peer])");
+	return -1;
+}
+
+static int
+config_key_line(struct config_ctx *ctx, char *line)
+{
+	const struct config_keyword	*kw = NULL;
+	char				*eq, *key, *value;
+	size_t				 i;
+
+	if ((eq = strchr(line, '=')) == NULL) {
+		/* Print none of the line: it may be a pasted key. */
+		ctx->key = NULL;
+		config_error(ctx, "syntax error: expected \"Key = Value\" "
+		    "or a [Section]");
+		return -1;
+	}
+	*eq = '\0';
+	key = config_trim(line);
+	value = config_trim(eq + 1);
+	ctx->key = key;
+	if (*key == '\0') {
+		ctx->key = NULL;
+		config_error(ctx, "syntax error: no key before '='");
+		return -1;
+	}
+	for (i = 0; i < CONFIG_NKEYWORDS; i++) {
+		if (strcasecmp(config_keywords[i].name, key) == 0) {
+			kw = &config_keywords[i];
+			break;
+		}
+	}
+	if (kw == NULL) {
+		/*
+		 * Name the key only if it looks like one: a pasted key
+		 * ("base64=") must not end up in a log.
+		 */
+		if (!config_is_word(key) || *value == '\0') {
+			ctx->key = NULL;
+			config_error(ctx, "syntax error: expected \"Key = "
+			    "Value\" or a [Section]");
+		} else
+			config_error(ctx, "unknown key");
+		return -1;
+	}
+	if (kw->flags & KW_WGQUICK) {
+		config_error(ctx, "a wg-quick key, not supported by wgcardd "
+		    "(use the system's network configuration instead)");
+		return -1;
+	}
+	if (ctx->section == SEC_NONE) {
+		config_error(ctx, "key outside a section");
+		return -1;
+	}
+	if (kw->section != ctx->section) {
+		config_error(ctx, "not a key of the %s section",
+		    config_section_name(ctx->section));
+		return -1;
+	}
+	if (!(kw->flags & KW_MULTI) && (ctx->seen & (1ULL << i))) {
+		config_error(ctx, "given twice in the same section");
+		return -1;
+	}
+	ctx->seen |= 1ULL << i;
+	if (*value == '\0' && !(kw->flags & KW_MULTI)) {
+		config_error(ctx, "empty value");
+		return -1;
+	}
+	return kw->fn(ctx, value);
+}
+
+/* Reads the whole file into b; wipes what it read on every path. */
+static int
+config_read(struct config_ctx *ctx, struct buf *b)
+{
+	char	chunk[4096];
+	ssize_t	n;
+	int	ret = 0;
+
+	for (;;) {
+		n = read(ctx->fd, chunk, sizeof(chunk));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			config_error(ctx, "read: %s", strerror(errno));
+			ret = -1;
+			break;
+		}
+		if (n == 0)
+			break;
+		if (b->len + (size_t)n > CONFIG_MAX_SIZE) {
+			config_error(ctx, "file larger than %d bytes",
+			    CONFIG_MAX_SIZE);
+			ret = -1;
+			break;
+		}
+		if (buf_append(b, chunk, (size_t)n) == -1) {
+			config_error(ctx, "out of memory");
+			ret = -1;
+			break;
+		}
+	}
+	sodium_memzero(chunk, sizeof(chunk));
+	return ret;
+}
+
+static int
+config_parse_text(struct config_ctx *ctx, char *p, size_t len)
+{
+	char	*end = p + len, *nl, *line, *hash;
+
+	while (p < end) {
+		ctx->lineno++;
+		ctx->key = NULL;
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		*nl = '\0';
+		if (memchr(p, '\0', (size_t)(nl - p)) != NULL) {
+			config_error(ctx, "NUL byte in line");
+			return -1;
+		}
+		line = p;
+		p = nl + 1;
+		if ((hash = strchr(line, '#')) != NULL)
+			*hash = '\0';
+		line = config_trim(line);
+		if (*line == '\0')
+			continue;
+		if (*line == '[') {
+			if (config_section_line(ctx, line) == -1)
+				return -1;
+		} else if (config_key_line(ctx, line) == -1)
+			return -1;
+	}
+	ctx->key = NULL;
+	if (ctx->section == SEC_PEER && config_end_peer(ctx) == -1)
+		return -1;
+	return 0;
+}
+
+int
+config_parse_file(const char *path, struct wg_devconf *out,
+    struct config_extra *extra, char *err, size_t errlen)
+{
+	struct config_ctx	ctx;
+	struct stat		st;
+	struct buf		b;
+	int			ret = -1;
+
+	wgconf_init(out);
+	memset(extra, 0, sizeof(*extra));
+	extra->keysource = CONFIG_KEYSOURCE_FILE;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.path = path;
+	ctx.err = err;
+	ctx.errlen = errlen;
+	ctx.dev = out;
+	ctx.extra = extra;
+	wgconf_init(&ctx.stage);
+	buf_init(&b);
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+
+	if ((ctx.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		config_error(&ctx, "%s", strerror(errno));
+		goto done;
+	}
+	if (fstat(ctx.fd, &st) == -1) {
+		config_error(&ctx, "fstat: %s", strerror(errno));
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		config_error(&ctx, "not a regular file");
+		goto done;
+	}
+	/*
+	 * Like wg setconf: the file replaces every peer, and each peer's
+	 * allowed IPs.
+	 */
+	out->flags |= WGDEV_REPLACE_PEERS;
+	if (config_read(&ctx, &b) == -1)
+		goto done;
+	if (b.len == 0) {
+		ret = 0;
+		goto done;
+	}
+	ret = config_parse_text(&ctx, b.data, b.len);
+ done:
+	if (ctx.fd != -1)
+		close(ctx.fd);
+	buf_free(&b);
+	wgconf_free(&ctx.stage);
+	sodium_memzero(ctx.pubkey, sizeof(ctx.pubkey));
+	if (ret != 0) {
+		wgconf_free(out);
+		wgconf_init(out);
+		memset(extra, 0, sizeof(*extra));
+	}
+	return ret;
+}
+
+void
+config_extra_free(struct config_extra *extra)
+{
+	/* Nothing allocated yet; the card settings will need this. */
+	memset(extra, 0, sizeof(*extra));
+}

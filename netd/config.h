@@ -1,0 +1,40 @@
+/*
+ * config.h: the wg-quick style configuration file of wgcardd -c FILE
+ * (see wgcardd.conf(5)). What UAPI can express, and Address and MTU,
+ * goes into a struct wg_devconf; the card settings go into struct
+ * config_extra.
+ */
+#ifndef WGCARD_CONFIG_H
+#define WGCARD_CONFIG_H
+
+#include <stddef.h>
+
+#include "wgconf.h"
+
+/* Where the static private key lives ([Interface] KeySource). */
+enum config_keysource {
+	CONFIG_KEYSOURCE_FILE,		/* PrivateKey, held by wgcard-keyd */
+	CONFIG_KEYSOURCE_OPENPGP,	/* an OpenPGP card (not yet built) */
+};
+
+struct config_extra {
+	enum config_keysource	keysource;
+};
+
+/* Longest error message config_parse_file writes, with its NUL. */
+#define CONFIG_ERR_MAX	512
+
+/*
+ * Reads FILE. Returns 0, or -1 with one line in err, in the form
+ * "FILE:LINE: KEY: reason" (or "FILE: reason" for the whole file); it
+ * never contains a key value. out and extra are initialized here; on
+ * error out is wiped and left empty. The caller frees out with
+ * wgconf_free() and extra with config_extra_free() in every case.
+ * Host names in Endpoint are resolved (getaddrinfo), so call this
+ * before any sandbox.
+ */
+int	config_parse_file(const char *path, struct wg_devconf *out,
+	    struct config_extra *extra, char *err, size_t errlen);
+void	config_extra_free(struct config_extra *);
+
+#endif /* WGCARD_CONFIG_H */

@@ -1,0 +1,1588 @@
+/*
+ * handshake.c: the handshake process of wgcardd. Unprivileged, chrooted,
+ * under seccomp. It owns the peers, runs the Noise_IKpsk2 handshakes
+ * (noise.c), mac1/mac2 and cookies (cookie.c), the per-source rate limit
+ * (ratelimiter.c) and the WireGuard timers, and serves the UAPI socket the
+ * parent opened. It never holds the static private key: every DH with it
+ * is asked of the key broker (IMSG_KEY_DH), asynchronously. Session keys
+ * it derives go to the forwarder (IMSG_FWD_KEYPAIR) and are wiped here.
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event.h>
+#include <sodium.h>
+
+#include "allowedips.h"
+#include "buf.h"
+#include "compat.h"
+#include "cookie.h"
+#include "crypto.h"
+#include "encoding.h"
+#include "imsg.h"
+#include "log.h"
+#include "messages.h"
+#include "noise.h"
+#include "proc.h"
+#include "ratelimiter.h"
+#include "sandbox.h"
+#include "uapi.h"
+#include "wgcard.h"
+#include "wgcardd.h"
+
+#define HS_INDEX_BUCKETS	4096
+#define HS_PEER_BUCKETS		1024
+#define HS_DH_MAX		256	/* requests in flight to the broker */
+#define HS_DH_TIMEOUT_MS	5000
+#define HS_LOAD_PENDING		8	/* initiations waiting for the broker */
+#define HS_LOAD_RATE		100	/* initiations with mac1 per second */
+#define HS_UAPI_MAX		(64 * 1024 * 1024)
+#define HS_UAPI_IDLE_SEC	30
+
+enum hs_idx_kind {
+	IDX_HANDSHAKE,
+	IDX_KEYPAIR,
+};
+
+struct hs_index {
+	struct hs_index		*next;
+	uint32_t		 idx;
+	uint32_t		 peer_id;
+	enum hs_idx_kind	 kind;
+};
+
+struct hs_peer {
+	TAILQ_ENTRY(hs_peer)	 entry;
+	struct hs_peer		*hnext;		/* by id */
+	uint32_t		 id;
+	struct noise_peer	 noise;
+	struct cookie_maker	 cm;
+	int			 has_psk;
+	int			 ss_pending;
+	struct wg_endpoint	 ep;
+	uint16_t		 keepalive;
+	uint64_t		 rx_bytes, tx_bytes;	/* from the forwarder */
+	uint64_t		 hs_rx_bytes;		/* handshake messages */
+	struct timespec		 last_handshake;
+	int			 attempts;
+	uint64_t		 last_sent_handshake;	/* ms, 0: never */
+	uint32_t		 hs_index;	/* handshake in progress, 0: none */
+	int			 need_another_keepalive;
+	struct event		 t_retransmit, t_keepalive, t_new_handshake;
+	struct event		 t_zero, t_persistent;
+};
+
+enum hs_dh_kind {
+	DH_SS,
+	DH_INITIATION,
+	DH_RESPONSE,
+};
+
+struct hs_dh {
+	TAILQ_ENTRY(hs_dh)	 entry;
+	uint64_t		 id;
+	enum hs_dh_kind		 kind;
+	uint32_t		 peer_id;
+	uint32_t		 generation;
+	uint64_t		 started;
+	struct wg_endpoint	 ep;
+	union {
+		struct noise_initiation_ctx	ini;
+		struct noise_response_ctx	resp;
+	} ctx;
+};
+
+struct hs_chan {
+	const char	*name;
+	struct imsgbuf	 ibuf;
+	struct event	 ev;
+	short		 events;
+	void		 (*handler)(struct imsg *);
+};
+
+#define WAIT_KEY	0x1
+#define WAIT_PORT	0x2
+#define WAIT_FWMARK	0x4
+
+struct hs_client {
+	TAILQ_ENTRY(hs_client)	 entry;
+	int			 fd;
+	struct event		 ev;
+	short			 events;
+	struct buf		 in;
+	struct buf		 out;
+	size_t			 outoff;
+	int			 waiting;	/* WAIT_* */
+	int			 result;	/* errno for the answer */
+	int			 closing;
+	time_t			 last_active;
+	int			 is_config;	/* the parent's config, not UAPI */
+};
+
+static void	hs_chan_dispatch(int, short, void *);
+static void	hs_parent_imsg(struct imsg *);
+static void	hs_keyd_imsg(struct imsg *);
+static void	hs_fwd_imsg(struct imsg *);
+static void	hs_send_initiation(struct hs_peer *, int);
+static void	hs_client_update(struct hs_client *);
+static void	hs_client_free(struct hs_client *);
+
+static struct {
+	const struct proc_opts	*opts;
+	struct hs_chan		 parent, keyd, fwd;
+	int			 uapi_fd;
+	struct event		 ev_uapi, ev_tick;
+	TAILQ_HEAD(, hs_client)	 clients;
+	/* Identity: public data only. */
+	int			 has_key;
+	uint32_t		 generation;
+	int			 key_change_pending;
+	struct noise_local	 local;
+	struct cookie_checker	 checker;
+	struct ratelimiter	 rl;
+	/* Device. */
+	uint16_t		 port;
+	uint32_t		 fwmark;
+	TAILQ_HEAD(, hs_peer)	 peers;
+	struct hs_peer		*peer_hash[HS_PEER_BUCKETS];
+	uint32_t		 next_peer_id;
+	size_t			 npeers;
+	struct aip_table	*aips;
+	struct hs_index		*index[HS_INDEX_BUCKETS];
+	/* Broker. */
+	TAILQ_HEAD(, hs_dh)	 dh;
+	size_t			 ndh, ndh_init;
+	uint64_t		 next_dh_id;
+	uint32_t		 keyd_queued, keyd_capacity;
+	/* Load. */
+	uint64_t		 last_under_load;
+	uint64_t		 rate_window;
+	unsigned int		 rate_count;
+	struct buf		 cfg;		/* config text from the parent */
+} hs;
+
+/* Channels. */
+
+static void
+hs_chan_update(struct hs_chan *c)
+{
+	short	events = EV_READ;
+
+	if (imsg_pending(&c->ibuf))
+		events |= EV_WRITE;
+	if (events == c->events)
+		return;
+	if (c->events)
+		event_del(&c->ev);
+	event_set(&c->ev, c->ibuf.fd, events | EV_PERSIST, hs_chan_dispatch, c);
+	event_add(&c->ev, NULL);
+	c->events = events;
+}
+
+static void
+hs_send(struct hs_chan *c, uint32_t type, const void *data, size_t len)
+{
+	if (imsg_compose(&c->ibuf, type, 0, -1, data, len) == -1)
+		fatal("%s: to %s", __func__, c->name);
+	hs_chan_update(c);
+}
+
+static void
+hs_send_u32(struct hs_chan *c, uint32_t type, uint32_t v)
+{
+	hs_send(c, type, &v, sizeof(v));
+}
+
+static void
+hs_chan_dispatch(int fd, short event, void *arg)
+{
+	struct hs_chan	*c = arg;
+	struct imsg	 imsg;
+	int		 r;
+
+	if (event & EV_WRITE) {
+		if (imsg_flush(&c->ibuf) == -1)
+			fatal("write to %s", c->name);
+	}
+	if (event & EV_READ) {
+		for (;;) {
+			r = imsg_recv(&c->ibuf, &imsg);
+			if (r == 0)
+				break;
+			if (r == -1) {
+				if (errno == 0) {
+					log_debug("%s closed its socket",
+					    c->name);
+					exit(0);
+				}
+				fatal("read from %s", c->name);
+			}
+			if (r == -2)
+				fatalx("malformed message from %s", c->name);
+			if (imsg.fd != -1 && !(c == &hs.parent &&
+			    imsg.type == IMSG_CFG_UAPI_FD))
+				fatalx("unexpected fd from %s", c->name);
+			c->handler(&imsg);
+		}
+	}
+	hs_chan_update(c);
+}
+
+static void
+hs_chan_init(struct hs_chan *c, const char *name, int fd,
+    void (*handler)(struct imsg *))
+{
+	c->name = name;
+	c->handler = handler;
+	if (imsgbuf_init(&c->ibuf, fd) == -1)
+		fatal("imsgbuf_init");
+	c->events = 0;
+	hs_chan_update(c);
+}
+
+/* Indices. */
+
+static struct hs_index *
+hs_idx_find(uint32_t idx)
+{
+	struct hs_index	*e;
+
+	for (e = hs.index[idx % HS_INDEX_BUCKETS]; e != NULL; e = e->next)
+		if (e->idx == idx)
+			return e;
+	return NULL;
+}
+
+static uint32_t
+hs_idx_alloc(uint32_t peer_id, enum hs_idx_kind kind)
+{
+	struct hs_index	*e;
+	uint32_t	 idx;
+
+	do {
+		idx = randombytes_random();
+	} while (idx == 0 || hs_idx_find(idx) != NULL);
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		fatal("calloc");
+	e->idx = idx;
+	e->peer_id = peer_id;
+	e->kind = kind;
+	e->next = hs.index[idx % HS_INDEX_BUCKETS];
+	hs.index[idx % HS_INDEX_BUCKETS] = e;
+	return idx;
+}
+
+static void
+hs_idx_free(uint32_t idx)
+{
+	struct hs_index	**pp, *e;
+
+	for (pp = &hs.index[idx % HS_INDEX_BUCKETS]; (e = *pp) != NULL;
+	    pp = &e->next)
+		if (e->idx == idx) {
+			*pp = e->next;
+			free(e);
+			return;
+		}
+}
+
+static void
+hs_idx_free_peer(uint32_t peer_id)
+{
+	struct hs_index	**pp, *e;
+	int		  i;
+
+	for (i = 0; i < HS_INDEX_BUCKETS; i++)
+		for (pp = &hs.index[i]; (e = *pp) != NULL;) {
+			if (e->peer_id == peer_id) {
+				*pp = e->next;
+				free(e);
+			} else
+				pp = &e->next;
+		}
+}
+
+/* Peers. */
+
+static struct hs_peer *
+hs_peer_by_id(uint32_t id)
+{
+	struct hs_peer	*p;
+
+	for (p = hs.peer_hash[id % HS_PEER_BUCKETS]; p != NULL; p = p->hnext)
+		if (p->id == id)
+			return p;
+	return NULL;
+}
+
+static struct hs_peer *
+hs_peer_by_key(const uint8_t key[static 32])
+{
+	struct hs_peer	*p;
+
+	TAILQ_FOREACH(p, &hs.peers, entry)
+		if (wg_key_eq(p->noise.remote_static, key))
+			return p;
+	return NULL;
+}
+
+static void
+hs_peer_name(const struct hs_peer *p, char out[static 12])
+{
+	char	b64[WG_KEY_B64_LEN];
+
+	key_to_base64(b64, p->noise.remote_static);
+	memcpy(out, b64, 8);
+	out[8] = '\0';
+}
+
+static void
+hs_timer_mod(struct event *ev, uint64_t ms)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
+}
+
+static uint64_t
+hs_jitter(void)
+{
+	return randombytes_uniform(WG_REKEY_TIMEOUT_JITTER_MS);
+}
+
+static void
+hs_request_dh(enum hs_dh_kind kind, struct hs_peer *p, const uint8_t point[32],
+    struct hs_dh *d)
+{
+	struct key_dh_req	req;
+
+	d->id = ++hs.next_dh_id;
+	d->kind = kind;
+	d->peer_id = p != NULL ? p->id : 0;
+	d->generation = hs.generation;
+	d->started = wg_now_ms();
+	TAILQ_INSERT_TAIL(&hs.dh, d, entry);
+	hs.ndh++;
+	if (kind == DH_INITIATION)
+		hs.ndh_init++;
+	req.id = d->id;
+	memcpy(req.point, point, 32);
+	hs_send(&hs.keyd, IMSG_KEY_DH, &req, sizeof(req));
+}
+
+static void
+hs_dh_free(struct hs_dh *d)
+{
+	TAILQ_REMOVE(&hs.dh, d, entry);
+	hs.ndh--;
+	if (d->kind == DH_INITIATION)
+		hs.ndh_init--;
+	sodium_memzero(d, sizeof(*d));
+	free(d);
+}
+
+static void
+hs_peer_request_ss(struct hs_peer *p)
+{
+	struct hs_dh	*d;
+
+	if (!hs.has_key || hs.key_change_pending || p->ss_pending)
+		return;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		fatal("calloc");
+	p->ss_pending = 1;
+	hs_request_dh(DH_SS, p, p->noise.remote_static, d);
+}
+
+static void
+hs_peer_clear_handshake(struct hs_peer *p)
+{
+	noise_handshake_clear(&p->noise.hs);
+	if (p->hs_index != 0) {
+		hs_idx_free(p->hs_index);
+		p->hs_index = 0;
+	}
+}
+
+/* Timers, named for the kernel's hooks. */
+
+static void
+hs_send_keepalive(struct hs_peer *p)
+{
+	hs_send_u32(&hs.fwd, IMSG_FWD_KEEPALIVE, p->id);
+}
+
+static void
+hs_clear_src(struct hs_peer *p)
+{
+	struct fwd_endpoint	fe;
+
+	memset(&p->ep.src, 0, sizeof(p->ep.src));
+	p->ep.src_ifindex = 0;
+	memset(&fe, 0, sizeof(fe));
+	fe.peer_id = p->id;
+	fe.ep = p->ep;
+	hs_send(&hs.fwd, IMSG_FWD_PEER_ENDPOINT, &fe, sizeof(fe));
+}
+
+static void
+hs_t_retransmit(int fd, short ev, void *arg)
+{
+	struct hs_peer	*p = arg;
+	char		 name[12];
+
+	hs_peer_name(p, name);
+	if (p->attempts > WG_MAX_TIMER_HANDSHAKES) {
+		log_debug("peer %s: handshake did not complete after %d "
+		    "attempts, giving up", name, p->attempts + 2);
+		evtimer_del(&p->t_keepalive);
+		hs_send_u32(&hs.fwd, IMSG_FWD_FLUSH_STAGED, p->id);
+		if (!evtimer_pending(&p->t_zero, NULL))
+			hs_timer_mod(&p->t_zero, WG_REJECT_AFTER_TIME * 3000);
+		return;
+	}
+	p->attempts++;
+	log_debug("peer %s: handshake did not complete after %d seconds, "
+	    "retrying (try %d)", name, WG_REKEY_TIMEOUT, p->attempts + 1);
+	hs_clear_src(p);
+	hs_send_initiation(p, 1);
+}
+
+static void
+hs_t_keepalive(int fd, short ev, void *arg)
+{
+	struct hs_peer	*p = arg;
+
+	hs_send_keepalive(p);
+	if (p->need_another_keepalive) {
+		p->need_another_keepalive = 0;
+		hs_timer_mod(&p->t_keepalive, WG_KEEPALIVE_TIMEOUT * 1000);
+	}
+}
+
+static void
+hs_t_new_handshake(int fd, short ev, void *arg)
+{
+	struct hs_peer	*p = arg;
+	char		 name[12];
+
+	hs_peer_name(p, name);
+	log_debug("peer %s: no reply to our data for %d seconds, new "
+	    "handshake", name, WG_KEEPALIVE_TIMEOUT + WG_REKEY_TIMEOUT);
+	hs_clear_src(p);
+	hs_send_initiation(p, 0);
+}
+
+static void
+hs_t_zero(int fd, short ev, void *arg)
+{
+	struct hs_peer	*p = arg;
+
+	hs_send_u32(&hs.fwd, IMSG_FWD_CLEAR_KEYS, p->id);
+	hs_peer_clear_handshake(p);
+}
+
+static void
+hs_t_persistent(int fd, short ev, void *arg)
+{
+	struct hs_peer	*p = arg;
+
+	if (p->keepalive)
+		hs_send_keepalive(p);
+}
+
+static void
+hs_timers_traversal(struct hs_peer *p)
+{
+	if (p->keepalive)
+		hs_timer_mod(&p->t_persistent, p->keepalive * 1000ULL);
+}
+
+static void
+hs_timers_session_derived(struct hs_peer *p)
+{
+	hs_timer_mod(&p->t_zero, WG_REJECT_AFTER_TIME * 3000ULL);
+}
+
+static void
+hs_timers_handshake_complete(struct hs_peer *p)
+{
+	evtimer_del(&p->t_retransmit);
+	p->attempts = 0;
+	clock_gettime(CLOCK_REALTIME, &p->last_handshake);
+}
+
+/* Sending handshake messages. */
+
+static void
+hs_send_packet(struct hs_peer *p, const struct wg_endpoint *ep,
+    const void *msg, size_t len)
+{
+	struct fwd_send	s;
+	struct iovec	iov[2];
+
+	memset(&s, 0, sizeof(s));
+	s.ep = *ep;
+	s.peer_id = p != NULL ? p->id : 0;
+	iov[0].iov_base = &s;
+	iov[0].iov_len = sizeof(s);
+	iov[1].iov_base = (void *)msg;
+	iov[1].iov_len = len;
+	if (imsg_composev(&hs.fwd.ibuf, IMSG_FWD_SEND, 0, -1, iov, 2) == -1)
+		fatal("%s: to forwarder", __func__);
+	hs_chan_update(&hs.fwd);
+}
+
+static void
+hs_send_initiation(struct hs_peer *p, int is_retry)
+{
+	struct wg_msg_initiation	msg;
+	uint8_t				ts[WG_TIMESTAMP_LEN];
+	uint64_t			now = wg_now_ms();
+	char				name[12];
+
+	if (!is_retry)
+		p->attempts = 0;
+	/* Rate limited: one per REKEY_TIMEOUT. */
+	if (p->last_sent_handshake != 0 &&
+	    now - p->last_sent_handshake < WG_REKEY_TIMEOUT * 1000ULL)
+		return;
+	hs_peer_name(p, name);
+	if (!hs.has_key || !p->noise.has_ss) {
+		log_debug("peer %s: no handshake: %s", name, !hs.has_key ?
+		    "the interface has no private key" :
+		    "static-static DH not available");
+		return;
+	}
+	if (p->ep.addr.sa.sa_family == 0) {
+		log_debug("peer %s: no handshake: no endpoint", name);
+		return;
+	}
+	p->last_sent_handshake = now;
+	hs_peer_clear_handshake(p);
+	p->hs_index = hs_idx_alloc(p->id, IDX_HANDSHAKE);
+	wg_tai64n_now(ts);
+	if (noise_create_initiation(&hs.local, &p->noise, p->hs_index, ts,
+	    &msg) == -1) {
+		log_warnx("peer %s: cannot create an initiation", name);
+		hs_peer_clear_handshake(p);
+		return;
+	}
+	cookie_maker_add_macs(&p->cm, &msg, sizeof(msg), now);
+	log_debug("peer %s: sending handshake initiation", name);
+	hs_send_packet(p, &p->ep, &msg, sizeof(msg));
+	sodium_memzero(&msg, sizeof(msg));
+	/* Traversal, authenticated packet sent, handshake initiated. */
+	hs_timers_traversal(p);
+	evtimer_del(&p->t_keepalive);
+	hs_timer_mod(&p->t_retransmit, WG_REKEY_TIMEOUT * 1000ULL +
+	    hs_jitter());
+}
+
+/* Peer life. */
+
+static struct hs_peer *
+hs_peer_new(const uint8_t pubkey[static 32])
+{
+	struct hs_peer	*p;
+
+	if (hs.npeers >= WG_MAX_PEERS)
+		return NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		fatal("calloc");
+	do {
+		p->id = ++hs.next_peer_id;
+	} while (p->id == 0 || hs_peer_by_id(p->id) != NULL);
+	noise_peer_init(&p->noise, pubkey);
+	cookie_maker_init(&p->cm, pubkey);
+	evtimer_set(&p->t_retransmit, hs_t_retransmit, p);
+	evtimer_set(&p->t_keepalive, hs_t_keepalive, p);
+	evtimer_set(&p->t_new_handshake, hs_t_new_handshake, p);
+	evtimer_set(&p->t_zero, hs_t_zero, p);
+	evtimer_set(&p->t_persistent, hs_t_persistent, p);
+	TAILQ_INSERT_TAIL(&hs.peers, p, entry);
+	p->hnext = hs.peer_hash[p->id % HS_PEER_BUCKETS];
+	hs.peer_hash[p->id % HS_PEER_BUCKETS] = p;
+	hs.npeers++;
+	hs_send_u32(&hs.fwd, IMSG_FWD_PEER_ADD, p->id);
+	hs_peer_request_ss(p);
+	return p;
+}
+
+static void
+hs_peer_remove(struct hs_peer *p)
+{
+	struct hs_peer	**pp;
+
+	evtimer_del(&p->t_retransmit);
+	evtimer_del(&p->t_keepalive);
+	evtimer_del(&p->t_new_handshake);
+	evtimer_del(&p->t_zero);
+	evtimer_del(&p->t_persistent);
+	hs_send_u32(&hs.fwd, IMSG_FWD_PEER_DEL, p->id);
+	hs_idx_free_peer(p->id);
+	aip_remove_owner(hs.aips, p);
+	TAILQ_REMOVE(&hs.peers, p, entry);
+	for (pp = &hs.peer_hash[p->id % HS_PEER_BUCKETS]; *pp != NULL;
+	    pp = &(*pp)->hnext)
+		if (*pp == p) {
+			*pp = p->hnext;
+			break;
+		}
+	hs.npeers--;
+	noise_peer_wipe(&p->noise);
+	cookie_maker_wipe(&p->cm);
+	sodium_memzero(p, sizeof(*p));
+	free(p);
+}
+
+static void
+hs_peer_set_endpoint(struct hs_peer *p, const struct wg_endpoint *ep)
+{
+	struct fwd_endpoint	fe;
+
+	p->ep = *ep;
+	memset(&fe, 0, sizeof(fe));
+	fe.peer_id = p->id;
+	fe.ep = *ep;
+	hs_send(&hs.fwd, IMSG_FWD_PEER_ENDPOINT, &fe, sizeof(fe));
+}
+
+/* Allowed IPs go to the forwarder in batches. */
+struct hs_aip_batch {
+	uint32_t		peer_id;
+	int			clear;
+	size_t			n;
+	struct fwd_aip_entry	e[1024];
+};
+
+static void
+hs_aip_flush(struct hs_aip_batch *b)
+{
+	struct fwd_aip_hdr	h;
+	struct iovec		iov[2];
+
+	if (b->n == 0 && !b->clear)
+		return;
+	memset(&h, 0, sizeof(h));
+	h.peer_id = b->peer_id;
+	h.count = b->n;
+	h.clear = b->clear;
+	iov[0].iov_base = &h;
+	iov[0].iov_len = sizeof(h);
+	iov[1].iov_base = b->e;
+	iov[1].iov_len = b->n * sizeof(b->e[0]);
+	if (imsg_composev(&hs.fwd.ibuf, IMSG_FWD_AIP, 0, -1, iov,
+	    b->n ? 2 : 1) == -1)
+		fatal("%s: to forwarder", __func__);
+	hs_chan_update(&hs.fwd);
+	b->n = 0;
+	b->clear = 0;
+}
+
+/* Applies one change set (UAPI set=1 or the config file). */
+static int
+hs_apply(struct wg_devconf *c, struct hs_client *cl)
+{
+	struct hs_aip_batch	*b;
+	struct hs_peer		*p, *tmp;
+	size_t			 i, j;
+	struct wg_endpoint	 ep;
+	char			 name[12];
+
+	if (c->flags & WGDEV_HAS_PRIVKEY) {
+		struct key_set	ks;
+
+		memcpy(ks.key, c->privkey, 32);
+		sodium_memzero(c->privkey, sizeof(c->privkey));
+		hs_send(&hs.keyd, IMSG_KEY_SET, &ks, sizeof(ks));
+		sodium_memzero(&ks, sizeof(ks));
+		/* The broker's socket buffer is not ours; our copy is gone. */
+		if (imsg_flush(&hs.keyd.ibuf) == -1)
+			fatal("write to key broker");
+		hs.key_change_pending++;
+		if (cl != NULL)
+			cl->waiting |= WAIT_KEY;
+	}
+	if (c->flags & WGDEV_HAS_PORT) {
+		hs_send(&hs.parent, IMSG_PRIV_SET_PORT, &c->port,
+		    sizeof(c->port));
+		if (cl != NULL)
+			cl->waiting |= WAIT_PORT;
+	}
+	if (c->flags & WGDEV_HAS_FWMARK) {
+		hs_send(&hs.parent, IMSG_PRIV_SET_FWMARK, &c->fwmark,
+		    sizeof(c->fwmark));
+		if (cl != NULL)
+			cl->waiting |= WAIT_FWMARK;
+	}
+	if (c->flags & WGDEV_REPLACE_PEERS)
+		TAILQ_FOREACH_SAFE(p, &hs.peers, entry, tmp)
+			hs_peer_remove(p);
+
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < c->npeers; i++) {
+		struct wg_peerconf	*pc = &c->peers[i];
+
+		/* Our own public key is not a peer (the kernel's rule). */
+		if (hs.has_key && !hs.key_change_pending &&
+		    wg_key_eq(pc->pubkey, hs.local.public_key))
+			continue;
+		p = hs_peer_by_key(pc->pubkey);
+		if (pc->flags & WGPEER_REMOVE) {
+			if (p != NULL)
+				hs_peer_remove(p);
+			continue;
+		}
+		if (p == NULL) {
+			if (pc->flags & WGPEER_UPDATE_ONLY)
+				continue;
+			if ((p = hs_peer_new(pc->pubkey)) == NULL) {
+				free(b);
+				return -ENOSPC;
+			}
+		}
+		hs_peer_name(p, name);
+		if (pc->flags & WGPEER_HAS_PSK) {
+			noise_peer_set_psk(&p->noise, pc->psk);
+			p->has_psk = !wg_key_is_zero(pc->psk);
+			sodium_memzero(pc->psk, sizeof(pc->psk));
+		}
+		if (pc->flags & WGPEER_HAS_ENDPOINT) {
+			memset(&ep, 0, sizeof(ep));
+			ep.addr = pc->endpoint;
+			hs_peer_set_endpoint(p, &ep);
+		}
+		b->peer_id = p->id;
+		if (pc->flags & WGPEER_REPLACE_AIPS) {
+			aip_remove_owner(hs.aips, p);
+			b->clear = 1;
+		}
+		for (j = 0; j < pc->naips; j++) {
+			const struct wg_prefix	*a = &pc->aips[j];
+			struct fwd_aip_entry	*e;
+
+			if (a->remove)
+				aip_remove(hs.aips, a->family, a->addr.bytes,
+				    a->cidr, p);
+			else if (aip_insert(hs.aips, a->family, a->addr.bytes,
+			    a->cidr, p) == -1)
+				fatal("aip_insert");
+			e = &b->e[b->n++];
+			memset(e, 0, sizeof(*e));
+			e->family = a->family;
+			e->cidr = a->cidr;
+			e->remove = a->remove;
+			memcpy(e->addr, a->addr.bytes, 16);
+			if (b->n == sizeof(b->e) / sizeof(b->e[0]))
+				hs_aip_flush(b);
+		}
+		hs_aip_flush(b);
+		if (pc->flags & WGPEER_HAS_KEEPALIVE) {
+			uint16_t	old = p->keepalive;
+
+			p->keepalive = pc->keepalive;
+			if (p->keepalive && p->keepalive != old)
+				hs_send_keepalive(p);
+			if (!p->keepalive)
+				evtimer_del(&p->t_persistent);
+		}
+	}
+	free(b);
+	return 0;
+}
+
+/* The key broker. */
+
+static void
+hs_key_public(const struct key_public *kp)
+{
+	struct hs_peer	*p, *tmp;
+	struct hs_client *cl;
+	char		 b64[WG_KEY_B64_LEN];
+	int		 changed;
+
+	if (hs.key_change_pending > 0)
+		hs.key_change_pending--;
+	changed = kp->generation != hs.generation ||
+	    kp->has_key != hs.has_key ||
+	    (kp->has_key && !wg_key_eq(kp->pub, hs.local.public_key));
+	hs.generation = kp->generation;
+	if (!changed) {
+		log_debug("private key unchanged");
+		goto done;
+	}
+	hs.has_key = kp->has_key;
+	if (hs.has_key) {
+		noise_local_init(&hs.local, kp->pub);
+		cookie_checker_init(&hs.checker, kp->pub);
+		key_to_base64(b64, kp->pub);
+		log_info("interface public key %s", b64);
+	} else {
+		memset(&hs.local, 0, sizeof(hs.local));
+		cookie_checker_wipe(&hs.checker);
+		log_info("interface has no private key");
+	}
+	TAILQ_FOREACH_SAFE(p, &hs.peers, entry, tmp) {
+		if (hs.has_key && wg_key_eq(p->noise.remote_static,
+		    hs.local.public_key)) {
+			hs_peer_remove(p);
+			continue;
+		}
+		noise_peer_clear_ss(&p->noise);
+		p->ss_pending = 0;
+		hs_peer_clear_handshake(p);
+		hs_send_u32(&hs.fwd, IMSG_FWD_EXPIRE, p->id);
+		hs_peer_request_ss(p);
+	}
+done:
+	if (hs.key_change_pending == 0)
+		TAILQ_FOREACH(cl, &hs.clients, entry)
+			if (cl->waiting & WAIT_KEY) {
+				cl->waiting &= ~WAIT_KEY;
+				hs_client_update(cl);
+			}
+}
+
+static void
+hs_dh_ss(struct hs_dh *d, const struct key_dh_res *res)
+{
+	struct hs_peer	*p;
+	char		 name[12];
+
+	if ((p = hs_peer_by_id(d->peer_id)) == NULL)
+		return;
+	p->ss_pending = 0;
+	if (res->generation != hs.generation || hs.key_change_pending) {
+		hs_peer_request_ss(p);
+		return;
+	}
+	hs_peer_name(p, name);
+	if (res->status != 0 || noise_peer_set_ss(&p->noise,
+	    res->result) == -1) {
+		log_warnx("peer %s: static-static DH failed (%s); this peer "
+		    "cannot handshake", name, res->status ?
+		    strerror(-res->status) : "all-zero result");
+		return;
+	}
+	log_debug("peer %s: static-static DH ready", name);
+}
+
+static void
+hs_dh_initiation(struct hs_dh *d, const struct key_dh_res *res)
+{
+	struct wg_msg_response	 resp;
+	struct noise_keypair	 kp;
+	struct fwd_keypair	 fk;
+	struct hs_peer		*p;
+	uint8_t			 remote[32];
+	uint64_t		 now = wg_now_ms();
+	char			 name[12];
+
+	if (res->status != 0 || res->generation != hs.generation) {
+		log_debug("initiation dropped: the key broker said %s",
+		    res->status ? strerror(-res->status) : "key changed");
+		noise_initiation_ctx_wipe(&d->ctx.ini);
+		return;
+	}
+	if (noise_consume_initiation_finish(&d->ctx.ini, res->result,
+	    remote) == -1) {
+		log_debug("initiation dropped: cannot decrypt static key");
+		return;
+	}
+	if ((p = hs_peer_by_key(remote)) == NULL) {
+		char	b64[WG_KEY_B64_LEN];
+
+		key_to_base64(b64, remote);
+		log_debug("initiation from unknown peer %.8s dropped", b64);
+		noise_initiation_ctx_wipe(&d->ctx.ini);
+		return;
+	}
+	hs_peer_name(p, name);
+	if (noise_consume_initiation_peer(&d->ctx.ini, &p->noise, now) == -1) {
+		log_debug("peer %s: initiation refused (replay, flood or "
+		    "bad payload)", name);
+		return;
+	}
+	log_debug("peer %s: received handshake initiation", name);
+	p->hs_rx_bytes += WG_MSG_INITIATION_LEN;
+	/* Authenticated: the endpoint follows it. */
+	hs_peer_set_endpoint(p, &d->ep);
+	hs_timers_traversal(p);
+	evtimer_del(&p->t_new_handshake);	/* authenticated received */
+
+	if (p->hs_index != 0)
+		hs_idx_free(p->hs_index);
+	p->hs_index = 0;
+	if (noise_create_response(&p->noise, hs_idx_alloc(p->id,
+	    IDX_KEYPAIR), &resp) == -1 ||
+	    noise_begin_session(&p->noise.hs, 0, &kp) == -1) {
+		log_warnx("peer %s: cannot create a response", name);
+		noise_handshake_clear(&p->noise.hs);
+		return;
+	}
+	cookie_maker_add_macs(&p->cm, &resp, sizeof(resp), now);
+	memset(&fk, 0, sizeof(fk));
+	fk.peer_id = p->id;
+	fk.local_index = kp.local_index;
+	fk.remote_index = kp.remote_index;
+	fk.initiator = 0;
+	memcpy(fk.send_key, kp.send_key, 32);
+	memcpy(fk.recv_key, kp.recv_key, 32);
+	noise_keypair_wipe(&kp);
+	/* The keypair first: data may follow the response at once. */
+	hs_send(&hs.fwd, IMSG_FWD_KEYPAIR, &fk, sizeof(fk));
+	sodium_memzero(&fk, sizeof(fk));
+	log_debug("peer %s: sending handshake response", name);
+	hs_send_packet(p, &p->ep, &resp, sizeof(resp));
+	evtimer_del(&p->t_keepalive);		/* authenticated sent */
+	hs_timers_session_derived(p);
+	hs_timers_handshake_complete(p);
+}
+
+static void
+hs_dh_response(struct hs_dh *d, const struct key_dh_res *res)
+{
+	struct noise_keypair	 kp;
+	struct fwd_keypair	 fk;
+	struct hs_peer		*p;
+	struct hs_index		*e;
+	char			 name[12];
+
+	if ((p = hs_peer_by_id(d->peer_id)) == NULL ||
+	    res->status != 0 || res->generation != hs.generation) {
+		noise_response_ctx_wipe(&d->ctx.resp);
+		return;
+	}
+	hs_peer_name(p, name);
+	if (noise_consume_response_finish(&d->ctx.resp, &p->noise,
+	    res->result) == -1) {
+		log_debug("peer %s: response refused", name);
+		return;
+	}
+	if (noise_begin_session(&p->noise.hs, 1, &kp) == -1) {
+		log_warnx("peer %s: cannot derive the session", name);
+		return;
+	}
+	log_debug("peer %s: received handshake response", name);
+	p->hs_rx_bytes += WG_MSG_RESPONSE_LEN;
+	/* The handshake's index is now the keypair's. */
+	if ((e = hs_idx_find(kp.local_index)) != NULL)
+		e->kind = IDX_KEYPAIR;
+	p->hs_index = 0;
+	hs_peer_set_endpoint(p, &d->ep);
+	memset(&fk, 0, sizeof(fk));
+	fk.peer_id = p->id;
+	fk.local_index = kp.local_index;
+	fk.remote_index = kp.remote_index;
+	fk.initiator = 1;
+	memcpy(fk.send_key, kp.send_key, 32);
+	memcpy(fk.recv_key, kp.recv_key, 32);
+	noise_keypair_wipe(&kp);
+	hs_send(&hs.fwd, IMSG_FWD_KEYPAIR, &fk, sizeof(fk));
+	sodium_memzero(&fk, sizeof(fk));
+	hs_timers_traversal(p);
+	evtimer_del(&p->t_new_handshake);	/* authenticated received */
+	hs_timers_handshake_complete(p);
+	hs_timers_session_derived(p);
+	/* Staged packets, or a keepalive to confirm the session. */
+	hs_send_keepalive(p);
+}
+
+static void
+hs_dh_result(const struct key_dh_res *res)
+{
+	struct hs_dh	*d;
+
+	TAILQ_FOREACH(d, &hs.dh, entry)
+		if (d->id == res->id)
+			break;
+	if (d == NULL)
+		return;		/* timed out meanwhile */
+	switch (d->kind) {
+	case DH_SS:
+		hs_dh_ss(d, res);
+		break;
+	case DH_INITIATION:
+		hs_dh_initiation(d, res);
+		break;
+	case DH_RESPONSE:
+		hs_dh_response(d, res);
+		break;
+	}
+	hs_dh_free(d);
+}
+
+static void
+hs_keyd_imsg(struct imsg *imsg)
+{
+	struct key_public	kp;
+	struct key_dh_res	res;
+	struct key_load		kl;
+
+	switch (imsg->type) {
+	case IMSG_KEY_PUBLIC:
+		IMSG_SIZE_CHECK(imsg, sizeof(kp), "key broker");
+		memcpy(&kp, imsg->data, sizeof(kp));
+		hs_key_public(&kp);
+		break;
+	case IMSG_KEY_DH_RESULT:
+		IMSG_SIZE_CHECK(imsg, sizeof(res), "key broker");
+		memcpy(&res, imsg->data, sizeof(res));
+		sodium_memzero(imsg->data, imsg->len);
+		hs_dh_result(&res);
+		sodium_memzero(&res, sizeof(res));
+		break;
+	case IMSG_KEY_LOAD:
+		IMSG_SIZE_CHECK(imsg, sizeof(kl), "key broker");
+		memcpy(&kl, imsg->data, sizeof(kl));
+		hs.keyd_queued = kl.queued;
+		hs.keyd_capacity = kl.capacity;
+		break;
+	default:
+		fatalx("unexpected imsg %u from key broker", imsg->type);
+	}
+}
+
+/* Handshake messages from the network. */
+
+static int
+hs_under_load(uint64_t now)
+{
+	int	load;
+
+	load = hs.ndh_init >= HS_LOAD_PENDING ||
+	    (hs.keyd_capacity && hs.keyd_queued >= hs.keyd_capacity / 2) ||
+	    hs.rate_count >= HS_LOAD_RATE;
+	if (load) {
+		hs.last_under_load = now;
+		return 1;
+	}
+	return hs.last_under_load != 0 &&
+	    now - hs.last_under_load < WG_UNDER_LOAD_AFTER_TIME * 1000ULL;
+}
+
+static void
+hs_packet(const struct wg_endpoint *ep, uint8_t *msg, size_t len)
+{
+	enum cookie_mac_state	 mac;
+	struct hs_dh		*d;
+	struct hs_index		*e;
+	struct hs_peer		*p;
+	uint8_t			 point[32];
+	uint32_t		 type, receiver;
+	uint64_t		 now = wg_now_ms();
+	int			 under_load;
+
+	memcpy(&type, msg, 4);
+	type = le32toh(type);
+	if (type == WG_MSG_COOKIE && len == WG_MSG_COOKIE_LEN) {
+		struct wg_msg_cookie	c;
+
+		memcpy(&c, msg, sizeof(c));
+		if ((e = hs_idx_find(le32toh(c.receiver))) == NULL ||
+		    (p = hs_peer_by_id(e->peer_id)) == NULL)
+			return;
+		if (cookie_maker_consume_reply(&p->cm, &c, now) == 0)
+			log_debug("received a cookie reply");
+		return;
+	}
+	if (!((type == WG_MSG_INITIATION && len == WG_MSG_INITIATION_LEN) ||
+	    (type == WG_MSG_RESPONSE && len == WG_MSG_RESPONSE_LEN)))
+		return;
+	if (!hs.has_key)
+		return;
+	if (now - hs.rate_window >= 1000) {
+		hs.rate_window = now;
+		hs.rate_count = 0;
+	}
+	under_load = hs_under_load(now);
+	mac = cookie_checker_validate(&hs.checker, msg, len, &ep->addr.sa, now);
+	if (mac == COOKIE_MAC_INVALID)
+		return;
+	hs.rate_count++;
+	if (under_load) {
+		if (mac != COOKIE_VALID_MAC2) {
+			struct wg_msg_cookie	c;
+			uint32_t		sender;
+
+			memcpy(&sender, msg + 4, 4);
+			if (cookie_checker_create_reply(&hs.checker, &c,
+			    le32toh(sender), msg, len, &ep->addr.sa,
+			    now) == 0)
+				hs_send_packet(NULL, ep, &c, sizeof(c));
+			return;
+		}
+		if (!ratelimiter_allow(&hs.rl, &ep->addr.sa, now))
+			return;
+	}
+	if (hs.ndh >= HS_DH_MAX)
+		return;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		fatal("calloc");
+	d->ep = *ep;
+	if (type == WG_MSG_INITIATION) {
+		if (noise_consume_initiation_begin(&hs.local,
+		    (const struct wg_msg_initiation *)msg, &d->ctx.ini,
+		    point) == -1) {
+			free(d);
+			return;
+		}
+		hs_request_dh(DH_INITIATION, NULL, point, d);
+		return;
+	}
+	memcpy(&receiver, msg + 8, 4);
+	if ((e = hs_idx_find(le32toh(receiver))) == NULL ||
+	    e->kind != IDX_HANDSHAKE ||
+	    (p = hs_peer_by_id(e->peer_id)) == NULL ||
+	    noise_consume_response_begin(&p->noise,
+	    (const struct wg_msg_response *)msg, &d->ctx.resp, point) == -1) {
+		sodium_memzero(d, sizeof(*d));
+		free(d);
+		return;
+	}
+	hs_request_dh(DH_RESPONSE, p, point, d);
+}
+
+static void
+hs_events(const struct hs_events *ev)
+{
+	struct hs_peer	*p;
+	uint32_t	 e = ev->events;
+	int		 sent_last;
+
+	if ((p = hs_peer_by_id(ev->peer_id)) == NULL)
+		return;
+	p->rx_bytes = ev->rx_bytes;
+	p->tx_bytes = ev->tx_bytes;
+	if (e & HS_EV_ENDPOINT)
+		p->ep = ev->ep;
+	/* Data sent and authenticated received: the later one wins. */
+	sent_last = (e & HS_EV_DATA_SENT) && (!(e & HS_EV_AUTH_RECEIVED) ||
+	    ev->t_data_sent >= ev->t_auth_received);
+	if (sent_last) {
+		if (!evtimer_pending(&p->t_new_handshake, NULL))
+			hs_timer_mod(&p->t_new_handshake,
+			    (WG_KEEPALIVE_TIMEOUT + WG_REKEY_TIMEOUT) *
+			    1000ULL + hs_jitter());
+	} else if (e & HS_EV_AUTH_RECEIVED)
+		evtimer_del(&p->t_new_handshake);
+	/* Data received and authenticated sent: likewise. */
+	if ((e & HS_EV_DATA_RECEIVED) && (!(e & HS_EV_AUTH_SENT) ||
+	    ev->t_data_received > ev->t_auth_sent)) {
+		if (!evtimer_pending(&p->t_keepalive, NULL))
+			hs_timer_mod(&p->t_keepalive,
+			    WG_KEEPALIVE_TIMEOUT * 1000ULL);
+		else
+			p->need_another_keepalive = 1;
+	} else if (e & HS_EV_AUTH_SENT)
+		evtimer_del(&p->t_keepalive);
+	if (e & HS_EV_TRAVERSAL)
+		hs_timers_traversal(p);
+	if (e & HS_EV_WANT_HANDSHAKE)
+		hs_send_initiation(p, 0);
+}
+
+static void
+hs_fwd_imsg(struct imsg *imsg)
+{
+	struct hs_packet	hp;
+	struct hs_events	ev;
+	struct hs_index		*e;
+	uint32_t		idx;
+
+	switch (imsg->type) {
+	case IMSG_HS_PACKET:
+		if (imsg->len <= sizeof(hp) || imsg->len > sizeof(hp) +
+		    WG_MSG_INITIATION_LEN)
+			fatalx("%s: bad packet size %zu", __func__, imsg->len);
+		memcpy(&hp, imsg->data, sizeof(hp));
+		hs_packet(&hp.ep, imsg->data + sizeof(hp),
+		    imsg->len - sizeof(hp));
+		break;
+	case IMSG_HS_EVENTS:
+		IMSG_SIZE_CHECK(imsg, sizeof(ev), "forwarder");
+		memcpy(&ev, imsg->data, sizeof(ev));
+		hs_events(&ev);
+		break;
+	case IMSG_HS_KEYPAIR_GONE:
+		IMSG_SIZE_CHECK(imsg, sizeof(idx), "forwarder");
+		memcpy(&idx, imsg->data, sizeof(idx));
+		if ((e = hs_idx_find(idx)) != NULL && e->kind == IDX_KEYPAIR)
+			hs_idx_free(idx);
+		break;
+	default:
+		fatalx("unexpected imsg %u from forwarder", imsg->type);
+	}
+}
+
+/* UAPI. */
+
+static void
+hs_aip_fmt(int family, const uint8_t *addr, uint8_t cidr, void *arg)
+{
+	uapi_fmt_aip(arg, family, addr, cidr);
+}
+
+static void
+hs_uapi_get(struct buf *out)
+{
+	struct uapi_peer_info	 info;
+	struct hs_peer		*p;
+
+	uapi_fmt_device(out, hs.port, hs.fwmark);
+	TAILQ_FOREACH(p, &hs.peers, entry) {
+		memset(&info, 0, sizeof(info));
+		memcpy(info.pubkey, p->noise.remote_static, 32);
+		if (p->has_psk) {
+			memcpy(info.psk, p->noise.psk, 32);
+			info.has_psk = 1;
+		}
+		info.endpoint = p->ep.addr;
+		info.last_handshake_sec = p->last_handshake.tv_sec;
+		info.last_handshake_nsec = p->last_handshake.tv_nsec;
+		info.rx_bytes = p->rx_bytes + p->hs_rx_bytes;
+		info.tx_bytes = p->tx_bytes;
+		info.keepalive = p->keepalive;
+		info.protocol_version = 1;
+		uapi_fmt_peer(out, &info);
+		sodium_memzero(&info, sizeof(info));
+		aip_walk_owner(hs.aips, p, hs_aip_fmt, out);
+	}
+	uapi_fmt_errno(out, 0);
+}
+
+static void
+hs_client_answer(struct hs_client *cl)
+{
+	if (cl->waiting)
+		return;
+	if (cl->is_config) {
+		int32_t	status = -cl->result;
+
+		hs_send(&hs.parent, IMSG_CFG_DONE, &status, sizeof(status));
+		return;
+	}
+	uapi_fmt_errno(&cl->out, cl->result);
+	cl->result = 0;
+}
+
+/* Handles every complete request in cl->in. */
+static void
+hs_client_process(struct hs_client *cl)
+{
+	struct wg_devconf	 conf;
+	char			 err[256];
+	char			*end;
+	size_t			 reqlen;
+	int			 r;
+
+	while (cl->waiting == 0 && cl->in.len > 0) {
+		if (cl->in.len >= 6 && memcmp(cl->in.data, "get=1\n", 6) == 0) {
+			if (cl->in.len < 7)
+				return;
+			if (cl->in.data[6] != '\n') {
+				uapi_fmt_errno(&cl->out, EINVAL);
+				cl->closing = 1;
+				return;
+			}
+			hs_uapi_get(&cl->out);
+			reqlen = 7;
+		} else if (cl->in.len >= 6 &&
+		    memcmp(cl->in.data, "set=1\n", 6) == 0) {
+			end = memmem(cl->in.data + 5, cl->in.len - 5, "\n\n", 2);
+			if (end == NULL)
+				return;
+			reqlen = end + 2 - cl->in.data;
+			wgconf_init(&conf);
+			r = uapi_parse_set(cl->in.data + 6,
+			    reqlen - 6 - 1, &conf, err, sizeof(err));
+			if (r != 0) {
+				log_warnx("UAPI set refused: %s", err);
+				cl->result = -r;
+			} else {
+				r = hs_apply(&conf, cl);
+				cl->result = r ? -r : 0;
+			}
+			wgconf_free(&conf);
+			hs_client_answer(cl);
+		} else {
+			/* Not a request we know; wait for a whole line. */
+			if (memchr(cl->in.data, '\n', cl->in.len) == NULL &&
+			    cl->in.len < 16)
+				return;
+			log_warnx("UAPI: unknown request");
+			uapi_fmt_errno(&cl->out, EINVAL);
+			cl->closing = 1;
+			reqlen = cl->in.len;
+		}
+		/* Drop the request, wiping it (it may hold keys). */
+		memmove(cl->in.data, cl->in.data + reqlen, cl->in.len - reqlen);
+		sodium_memzero(cl->in.data + cl->in.len - reqlen, reqlen);
+		cl->in.len -= reqlen;
+	}
+}
+
+static void
+hs_client_io(int fd, short event, void *arg)
+{
+	struct hs_client	*cl = arg;
+	char			 tmp[65536];
+	ssize_t			 n;
+
+	if (event & EV_TIMEOUT) {
+		hs_client_free(cl);
+		return;
+	}
+	cl->last_active = time(NULL);
+	if (event & EV_READ) {
+		n = read(cl->fd, tmp, sizeof(tmp));
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+			sodium_memzero(tmp, sizeof(tmp));
+			hs_client_free(cl);
+			return;
+		}
+		if (n > 0) {
+			if (cl->in.len + n > HS_UAPI_MAX ||
+			    buf_append(&cl->in, tmp, n) == -1) {
+				log_warnx("UAPI: request too large");
+				buf_reset(&cl->in);
+				uapi_fmt_errno(&cl->out, ENOMEM);
+				cl->closing = 1;
+			}
+			sodium_memzero(tmp, n);
+			hs_client_process(cl);
+		}
+	}
+	if ((event & EV_WRITE) || cl->out.len > cl->outoff) {
+		while (cl->out.len > cl->outoff) {
+			n = write(cl->fd, cl->out.data + cl->outoff,
+			    cl->out.len - cl->outoff);
+			if (n == -1) {
+				if (errno == EAGAIN || errno == EINTR)
+					break;
+				hs_client_free(cl);
+				return;
+			}
+			cl->outoff += n;
+		}
+		if (cl->outoff == cl->out.len) {
+			buf_reset(&cl->out);
+			cl->outoff = 0;
+			if (cl->closing) {
+				hs_client_free(cl);
+				return;
+			}
+		}
+	}
+	hs_client_update(cl);
+}
+
+static void
+hs_client_update(struct hs_client *cl)
+{
+	struct timeval	tv = { HS_UAPI_IDLE_SEC, 0 };
+	short		events = EV_READ;
+
+	if (cl->is_config) {
+		hs_client_answer(cl);
+		return;
+	}
+	if (cl->waiting == 0 && cl->out.len == 0 && cl->in.len > 0)
+		hs_client_process(cl);
+	if (cl->waiting == 0 && cl->result == 0 && cl->out.len == 0 &&
+	    cl->in.len == 0 && cl->closing) {
+		hs_client_free(cl);
+		return;
+	}
+	if (cl->out.len > cl->outoff)
+		events |= EV_WRITE;
+	event_del(&cl->ev);
+	event_set(&cl->ev, cl->fd, events, hs_client_io, cl);
+	event_add(&cl->ev, &tv);
+	cl->events = events;
+}
+
+static void
+hs_client_free(struct hs_client *cl)
+{
+	event_del(&cl->ev);
+	TAILQ_REMOVE(&hs.clients, cl, entry);
+	if (cl->fd != -1)
+		close(cl->fd);
+	buf_free(&cl->in);
+	buf_free(&cl->out);
+	free(cl);
+}
+
+static void
+hs_uapi_accept(int fd, short event, void *arg)
+{
+	struct hs_client	*cl;
+	int			 s;
+
+	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("UAPI accept");
+		return;
+	}
+	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
+		close(s);
+		return;
+	}
+	cl->fd = s;
+	buf_init(&cl->in);
+	buf_init(&cl->out);
+	TAILQ_INSERT_TAIL(&hs.clients, cl, entry);
+	event_set(&cl->ev, s, EV_READ, hs_client_io, cl);
+	hs_client_update(cl);
+}
+
+/* The parent. */
+
+static struct hs_client	hs_config_client = { .fd = -1, .is_config = 1 };
+
+static void
+hs_parent_imsg(struct imsg *imsg)
+{
+	struct priv_port	 pp;
+	struct wg_devconf	 conf;
+	struct hs_client	*cl;
+	char			 err[256];
+	int32_t			 r;
+
+	switch (imsg->type) {
+	case IMSG_CFG_UAPI_FD:
+		IMSG_SIZE_CHECK(imsg, 0, "parent");
+		if (imsg->fd == -1)
+			fatalx("UAPI message without fd");
+		hs.uapi_fd = imsg->fd;
+		event_set(&hs.ev_uapi, hs.uapi_fd, EV_READ | EV_PERSIST,
+		    hs_uapi_accept, NULL);
+		event_add(&hs.ev_uapi, NULL);
+		break;
+	case IMSG_CFG_CHUNK:
+		if (buf_append(&hs.cfg, imsg->data, imsg->len) == -1)
+			fatal("config");
+		sodium_memzero(imsg->data, imsg->len);
+		break;
+	case IMSG_CFG_END:
+		IMSG_SIZE_CHECK(imsg, 0, "parent");
+		wgconf_init(&conf);
+		r = uapi_parse_set(hs.cfg.data ? hs.cfg.data : "",
+		    hs.cfg.len, &conf, err, sizeof(err));
+		buf_free(&hs.cfg);
+		if (r == 0)
+			r = hs_apply(&conf, &hs_config_client);
+		else
+			log_warnx("configuration refused: %s", err);
+		wgconf_free(&conf);
+		hs_config_client.result = -r;
+		hs_client_answer(&hs_config_client);
+		break;
+	case IMSG_PRIV_PORT:
+		IMSG_SIZE_CHECK(imsg, sizeof(pp), "parent");
+		memcpy(&pp, imsg->data, sizeof(pp));
+		hs.port = pp.port;
+		TAILQ_FOREACH(cl, &hs.clients, entry)
+			if (cl->waiting & WAIT_PORT) {
+				cl->waiting &= ~WAIT_PORT;
+				if (pp.status)
+					cl->result = -pp.status;
+				hs_client_answer(cl);
+				hs_client_update(cl);
+				break;
+			}
+		break;
+	case IMSG_PRIV_FWMARK:
+		IMSG_SIZE_CHECK(imsg, sizeof(r), "parent");
+		memcpy(&r, imsg->data, sizeof(r));
+		TAILQ_FOREACH(cl, &hs.clients, entry)
+			if (cl->waiting & WAIT_FWMARK) {
+				cl->waiting &= ~WAIT_FWMARK;
+				if (r)
+					cl->result = -r;
+				hs_client_answer(cl);
+				hs_client_update(cl);
+				break;
+			}
+		break;
+	default:
+		fatalx("unexpected imsg %u from parent", imsg->type);
+	}
+}
+
+/* Once a second: broker timeouts, rate limiter upkeep. */
+static void
+hs_tick(int fd, short event, void *arg)
+{
+	struct timeval	 tv = { 1, 0 };
+	struct hs_dh	*d, *tmp;
+	struct hs_peer	*p;
+	uint64_t	 now = wg_now_ms();
+
+	TAILQ_FOREACH_SAFE(d, &hs.dh, entry, tmp) {
+		if (now - d->started < HS_DH_TIMEOUT_MS)
+			continue;
+		log_warnx("key broker did not answer within %d ms; request "
+		    "dropped", HS_DH_TIMEOUT_MS);
+		if (d->kind == DH_SS && (p = hs_peer_by_id(d->peer_id)) != NULL)
+			p->ss_pending = 0;
+		hs_dh_free(d);
+	}
+	ratelimiter_gc(&hs.rl, now);
+	evtimer_add(&hs.ev_tick, &tv);
+}
+
+void
+handshake_main(const struct proc_opts *opts)
+{
+	struct timeval	tv = { 1, 0 };
+
+	hs.opts = opts;
+	log_init(opts->debug, LOG_DAEMON);
+	log_setverbose(opts->verbose);
+	log_procinit("handshake");
+	proc_nocore();
+	wg_crypto_init();
+	proc_setname("wgcard-hs");
+	proc_settitle("wgcardd: handshake [%s]", opts->ifname);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+
+	TAILQ_INIT(&hs.peers);
+	TAILQ_INIT(&hs.dh);
+	TAILQ_INIT(&hs.clients);
+	hs.uapi_fd = -1;
+	buf_init(&hs.cfg);
+	if ((hs.aips = aip_new()) == NULL)
+		fatal("aip_new");
+	if (ratelimiter_init(&hs.rl, 8192) == -1)
+		fatal("ratelimiter_init");
+
+	proc_privdrop(WGCARD_USER, WGCARD_CHROOT);
+	event_init();
+	sandbox_handshake();
+
+	hs_chan_init(&hs.parent, "parent", PROC_PARENT_FD, hs_parent_imsg);
+	hs_chan_init(&hs.keyd, "key broker", PROC_SIBLING_FD, hs_keyd_imsg);
+	hs_chan_init(&hs.fwd, "forwarder", PROC_SIBLING2_FD, hs_fwd_imsg);
+	evtimer_set(&hs.ev_tick, hs_tick, NULL);
+	evtimer_add(&hs.ev_tick, &tv);
+
+	event_dispatch();
+	exit(0);
+}

@@ -1,0 +1,113 @@
+/*
+ * tun.c: opening and configuring the TUN device through ioctls.
+ */
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/if_tun.h>
+
+#include "tun.h"
+
+#define TUN_DEV		"/dev/net/tun"
+
+int
+tun_open(char ifname[IFNAMSIZ])
+{
+	struct ifreq	ifr;
+	int		fd, saved_errno;
+
+	if (strnlen(ifname, IFNAMSIZ) >= IFNAMSIZ) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = open(TUN_DEV, O_RDWR | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	memcpy(ifr.ifr_name, ifname, strnlen(ifname, IFNAMSIZ - 1));
+	if (ioctl(fd, TUNSETIFF, &ifr) == -1) {
+		saved_errno = errno;
+		close(fd);
+		errno = saved_errno;
+		return -1;
+	}
+	memset(ifname, 0, IFNAMSIZ);
+	memcpy(ifname, ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ - 1));
+	return fd;
+}
+
+/*
+ * One interface ioctl on a throwaway datagram socket: AF_INET, or
+ * AF_INET6 where IPv4 is missing.
+ */
+static int
+tun_ifioctl(unsigned long req, struct ifreq *ifr)
+{
+	int	s, r, saved_errno;
+
+	if ((s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1 &&
+	    (s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	r = ioctl(s, req, ifr);
+	saved_errno = errno;
+	close(s);
+	errno = saved_errno;
+	return r;
+}
+
+static int
+tun_ifreq(struct ifreq *ifr, const char *ifname)
+{
+	size_t	len = strnlen(ifname, IFNAMSIZ);
+
+	if (len == 0 || len >= IFNAMSIZ) {
+		errno = len == 0 ? ENODEV : ENAMETOOLONG;
+		return -1;
+	}
+	memset(ifr, 0, sizeof(*ifr));
+	memcpy(ifr->ifr_name, ifname, len);
+	return 0;
+}
+
+int
+tun_set_mtu(const char *ifname, int mtu)
+{
+	struct ifreq	ifr;
+
+	if (tun_ifreq(&ifr, ifname) == -1)
+		return -1;
+	ifr.ifr_mtu = mtu;
+	return tun_ifioctl(SIOCSIFMTU, &ifr);
+}
+
+int
+tun_get_mtu(const char *ifname)
+{
+	struct ifreq	ifr;
+
+	if (tun_ifreq(&ifr, ifname) == -1)
+		return -1;
+	if (tun_ifioctl(SIOCGIFMTU, &ifr) == -1)
+		return -1;
+	return ifr.ifr_mtu;
+}
+
+int
+tun_set_up(const char *ifname)
+{
+	struct ifreq	ifr;
+
+	if (tun_ifreq(&ifr, ifname) == -1)
+		return -1;
+	if (tun_ifioctl(SIOCGIFFLAGS, &ifr) == -1)
+		return -1;
+	if (ifr.ifr_flags & IFF_UP)
+		return 0;
+	ifr.ifr_flags |= IFF_UP;
+	return tun_ifioctl(SIOCSIFFLAGS, &ifr);
+}

@@ -1,0 +1,29 @@
+/*
+ * tun.h: the TUN device of the parent (IFF_TUN | IFF_NO_PI: each read
+ * or write is one bare IP packet).
+ *
+ * Deletion: after "ip link del IFNAME", read(2) on the TUN fd fails with
+ * EBADFD and poll(2) reports POLLERR. That is how the daemon notices its
+ * interface is gone, even when the interface was moved into another
+ * network namespace (where netlink events of the starting namespace
+ * never mention it).
+ */
+#ifndef WGCARD_TUN_H
+#define WGCARD_TUN_H
+
+#include <net/if.h>
+
+/*
+ * Opens /dev/net/tun, O_NONBLOCK | O_CLOEXEC. ifname may be "" for the
+ * kernel to choose; on return it holds the real name. Returns the fd, or
+ * -1 with errno set.
+ */
+int	tun_open(char ifname[IFNAMSIZ]);
+/* 0 or -1 with errno (ioctls on an AF_INET datagram socket). */
+int	tun_set_mtu(const char *ifname, int mtu);
+/* The MTU, or -1 with errno. */
+int	tun_get_mtu(const char *ifname);
+/* Sets IFF_UP (keeping the other flags); 0 or -1 with errno. */
+int	tun_set_up(const char *ifname);
+
+#endif /* WGCARD_TUN_H */

@@ -1,0 +1,811 @@
+/*
+ * wgcardd.c: the wgcardd parent process (root). It reads the
+ * configuration, creates the TUN interface, the UDP sockets and the UAPI
+ * socket, then re-executes its children (the key broker wgcard-keyd, the
+ * handshake process and the forwarder), hands each the descriptors it
+ * needs and supervises them. It serves the few privileged requests of the
+ * handshake process (listen port, fwmark). If any child dies, the daemon
+ * shuts down and exits non-zero, naming the child (fail closed).
+ */
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event.h>
+#include <sodium.h>
+
+#include "buf.h"
+#include "compat.h"
+#include "config.h"
+#include "crypto.h"
+#include "encoding.h"
+#include "imsg.h"
+#include "log.h"
+#include "netlink.h"
+#include "proc.h"
+#include "sock.h"
+#include "tun.h"
+#include "uapi.h"
+#include "wgcard.h"
+#include "wgcardd.h"
+#include "forward.h"
+
+#define WGCARD_DEFAULT_MTU	1420
+#define CFG_CHUNK		(32 * 1024)
+
+struct child {
+	const char	*name;		/* for log lines */
+	pid_t		 pid;
+	struct imsgbuf	 ibuf;
+	struct event	 ev;
+	short		 events;
+	int		 ready;
+};
+
+static struct child	 children[PROC_MAX] = {
+	[PROC_KEYD] = { .name = "key broker (wgcard-keyd)" },
+	[PROC_HANDSHAKE] = { .name = "handshake" },
+	[PROC_FORWARDER] = { .name = "forwarder" },
+};
+
+static struct {
+	struct proc_opts	 opts;
+	char			 ifname[IFNAMSIZ];
+	const char		*config_path;
+	int			 foreground;
+	int			 tun_fd;
+	int			 ifindex;
+	int			 udp4, udp6;
+	uint16_t		 port;
+	uint32_t		 fwmark;
+	int			 uapi_fd;
+	char			 uapi_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int			 inotify_fd;
+	int			 exit_code;
+	int			 shutting_down;
+	struct wg_devconf	 conf;
+	struct config_extra	 extra;
+	struct event		 ev_sigterm, ev_sigint, ev_sighup, ev_sigchld;
+	struct event		 ev_inotify;
+} wgd = {
+	.tun_fd = -1, .udp4 = -1, .udp6 = -1, .uapi_fd = -1,
+	.inotify_fd = -1,
+};
+
+static void	parent_dispatch(int, short, void *);
+static void	parent_shutdown(int);
+
+static __dead void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: wgcardd [-dfv] [-B backend] ifname\n"
+	    "       wgcardd [-dnv] [-B backend] -c file [ifname]\n");
+	exit(1);
+}
+
+static void
+parent_chan_update(struct child *c)
+{
+	short	events = EV_READ;
+
+	if (c->ibuf.fd == -1)
+		return;
+	if (imsg_pending(&c->ibuf))
+		events |= EV_WRITE;
+	if (events == c->events)
+		return;
+	if (c->events)
+		event_del(&c->ev);
+	event_set(&c->ev, c->ibuf.fd, events | EV_PERSIST, parent_dispatch, c);
+	event_add(&c->ev, NULL);
+	c->events = events;
+}
+
+static void
+parent_send(enum proc_id id, uint32_t type, int fd, const void *data,
+    size_t len)
+{
+	struct child	*c = &children[id];
+
+	if (imsg_compose(&c->ibuf, type, 0, fd, data, len) == -1)
+		fatal("%s: imsg to %s", __func__, c->name);
+	parent_chan_update(c);
+}
+
+/* The forwarder gets new sockets whenever the port changes. */
+static void
+parent_send_sockets(void)
+{
+	uint8_t	fam;
+	int	fd;
+
+	fam = AF_INET;
+	fd = wgd.udp4 == -1 ? -1 : dup(wgd.udp4);
+	parent_send(PROC_FORWARDER, IMSG_FWD_SOCKETS, fd, &fam, sizeof(fam));
+	fam = AF_INET6;
+	fd = wgd.udp6 == -1 ? -1 : dup(wgd.udp6);
+	parent_send(PROC_FORWARDER, IMSG_FWD_SOCKETS, fd, &fam, sizeof(fam));
+}
+
+static int
+parent_open_sockets(uint16_t port, uint32_t fwmark)
+{
+	int		fd4 = -1, fd6 = -1;
+	uint16_t	bound = 0;
+
+	if (sock_open_pair(port, fwmark, &fd4, &fd6, &bound) == -1)
+		return -errno;
+	if (wgd.udp4 != -1)
+		close(wgd.udp4);
+	if (wgd.udp6 != -1)
+		close(wgd.udp6);
+	wgd.udp4 = fd4;
+	wgd.udp6 = fd6;
+	wgd.port = bound;
+	return 0;
+}
+
+static void
+parent_set_port(struct imsg *imsg)
+{
+	struct priv_port	pp;
+	uint16_t		port;
+	int			r = 0;
+
+	IMSG_SIZE_CHECK(imsg, sizeof(port), "handshake");
+	memcpy(&port, imsg->data, sizeof(port));
+	if (port == 0 || port != wgd.port) {
+		if ((r = parent_open_sockets(port, wgd.fwmark)) == 0) {
+			log_info("listening on port %u", wgd.port);
+			parent_send_sockets();
+		} else
+			log_warnx("listen port %u: %s", port, strerror(-r));
+	}
+	memset(&pp, 0, sizeof(pp));
+	pp.status = r;
+	pp.port = wgd.port;
+	parent_send(PROC_HANDSHAKE, IMSG_PRIV_PORT, -1, &pp, sizeof(pp));
+}
+
+static void
+parent_set_fwmark(struct imsg *imsg)
+{
+	uint32_t	mark;
+	int32_t		r = 0;
+
+	IMSG_SIZE_CHECK(imsg, sizeof(mark), "handshake");
+	memcpy(&mark, imsg->data, sizeof(mark));
+	if ((wgd.udp4 != -1 && sock_set_fwmark(wgd.udp4, mark) == -1) ||
+	    (wgd.udp6 != -1 && sock_set_fwmark(wgd.udp6, mark) == -1))
+		r = -errno;
+	else
+		wgd.fwmark = mark;
+	parent_send(PROC_HANDSHAKE, IMSG_PRIV_FWMARK, -1, &r, sizeof(r));
+}
+
+static void
+parent_imsg(struct child *c, struct imsg *imsg)
+{
+	enum proc_id		 id = c - children;
+	struct key_public	 kp;
+	char			 b64[WG_KEY_B64_LEN];
+	int32_t			 status;
+
+	switch (imsg->type) {
+	case IMSG_KEY_PUBLIC:
+		if (id != PROC_KEYD)
+			goto bad;
+		IMSG_SIZE_CHECK(imsg, sizeof(kp), c->name);
+		memcpy(&kp, imsg->data, sizeof(kp));
+		if (kp.has_key) {
+			key_to_base64(b64, kp.pub);
+			log_info("interface public key %s", b64);
+		}
+		c->ready = 1;
+		break;
+	case IMSG_CFG_DONE:
+		if (id != PROC_HANDSHAKE)
+			goto bad;
+		IMSG_SIZE_CHECK(imsg, sizeof(status), c->name);
+		memcpy(&status, imsg->data, sizeof(status));
+		if (status != 0) {
+			log_warnx("%s: the handshake process refused the "
+			    "configuration: %s", wgd.config_path,
+			    strerror(-status));
+			parent_shutdown(1);
+			return;
+		}
+		c->ready = 1;
+		log_debug("configuration applied");
+		break;
+	case IMSG_PRIV_SET_PORT:
+		if (id != PROC_HANDSHAKE)
+			goto bad;
+		parent_set_port(imsg);
+		break;
+	case IMSG_PRIV_SET_FWMARK:
+		if (id != PROC_HANDSHAKE)
+			goto bad;
+		parent_set_fwmark(imsg);
+		break;
+	case IMSG_FWD_READY:
+		if (id != PROC_FORWARDER)
+			goto bad;
+		IMSG_SIZE_CHECK(imsg, 0, c->name);
+		c->ready = 1;
+		break;
+	case IMSG_FWD_TUN_GONE:
+		if (id != PROC_FORWARDER)
+			goto bad;
+		log_info("interface %s was deleted, exiting", wgd.ifname);
+		parent_shutdown(0);
+		return;
+	default:
+		goto bad;
+	}
+	return;
+bad:
+	fatalx("unexpected imsg %u from %s", imsg->type, c->name);
+}
+
+static void
+parent_dispatch(int fd, short event, void *arg)
+{
+	struct child	*c = arg;
+	struct imsg	 imsg;
+	int		 r;
+
+	if (event & EV_WRITE) {
+		if (imsg_flush(&c->ibuf) == -1 && !wgd.shutting_down)
+			fatal("write to %s", c->name);
+	}
+	if (event & EV_READ) {
+		while (!wgd.shutting_down) {
+			r = imsg_recv(&c->ibuf, &imsg);
+			if (r == 0)
+				break;
+			if (r == -1) {
+				/* The child is gone; SIGCHLD says how. */
+				event_del(&c->ev);
+				c->events = 0;
+				log_warnx("%s closed its socket", c->name);
+				parent_shutdown(1);
+				return;
+			}
+			if (r == -2)
+				fatalx("malformed message from %s", c->name);
+			if (imsg.fd != -1)
+				fatalx("unexpected fd from %s", c->name);
+			parent_imsg(c, &imsg);
+		}
+	}
+	parent_chan_update(c);
+}
+
+static void
+parent_reap(void)
+{
+	pid_t	pid;
+	int	status, i;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < PROC_MAX; i++) {
+			if (children[i].pid != pid)
+				continue;
+			children[i].pid = 0;
+			if (wgd.shutting_down)
+				break;
+			if (WIFSIGNALED(status))
+				log_warnx("%s (pid %d) was killed by signal %d",
+				    children[i].name, pid, WTERMSIG(status));
+			else
+				log_warnx("%s (pid %d) exited with status %d",
+				    children[i].name, pid,
+				    WEXITSTATUS(status));
+			parent_shutdown(1);
+		}
+	}
+}
+
+static void
+parent_signal(int sig, short event, void *arg)
+{
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		log_info("received signal %d, exiting", sig);
+		parent_shutdown(0);
+		break;
+	case SIGHUP:
+		log_warnx("SIGHUP: reload is not supported yet; ignored");
+		break;
+	case SIGCHLD:
+		parent_reap();
+		break;
+	}
+}
+
+static void
+parent_inotify(int fd, short event, void *arg)
+{
+	char				 buf[4096]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event	*ie;
+	ssize_t				 n;
+	char				*p;
+	const char			*base;
+
+	n = read(fd, buf, sizeof(buf));
+	if (n <= 0)
+		return;
+	base = strrchr(wgd.uapi_path, '/') + 1;
+	for (p = buf; p < buf + n; p += sizeof(*ie) + ie->len) {
+		ie = (const struct inotify_event *)p;
+		if (ie->len && strcmp(ie->name, base) == 0 &&
+		    (ie->mask & (IN_DELETE | IN_MOVED_FROM))) {
+			log_info("UAPI socket %s was removed, exiting",
+			    wgd.uapi_path);
+			wgd.uapi_path[0] = '\0';
+			parent_shutdown(0);
+			return;
+		}
+	}
+}
+
+static void
+parent_shutdown(int code)
+{
+	struct timeval	tv = { 0, 0 };
+	int		i, waited;
+
+	if (wgd.shutting_down)
+		return;
+	wgd.shutting_down = 1;
+	wgd.exit_code = code;
+	for (i = 0; i < PROC_MAX; i++) {
+		if (children[i].ibuf.fd != -1 && children[i].events) {
+			event_del(&children[i].ev);
+			children[i].events = 0;
+		}
+		if (children[i].pid > 0)
+			kill(children[i].pid, SIGTERM);
+	}
+	/* Give them a moment, then make sure. */
+	for (waited = 0; waited < 200; waited++) {
+		int	alive = 0;
+		pid_t	pid;
+
+		while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+			for (i = 0; i < PROC_MAX; i++)
+				if (children[i].pid == pid)
+					children[i].pid = 0;
+		for (i = 0; i < PROC_MAX; i++)
+			if (children[i].pid > 0)
+				alive = 1;
+		if (!alive)
+			break;
+		usleep(10000);
+	}
+	for (i = 0; i < PROC_MAX; i++)
+		if (children[i].pid > 0) {
+			kill(children[i].pid, SIGKILL);
+			waitpid(children[i].pid, NULL, 0);
+		}
+	event_loopexit(&tv);
+}
+
+static int
+parent_uapi_listen(void)
+{
+	struct sockaddr_un	sun;
+	mode_t			old;
+	int			fd, probe;
+
+	if (mkdir(WGCARD_UAPI_DIR, 0755) == -1 && errno != EEXIST)
+		fatal("mkdir %s", WGCARD_UAPI_DIR);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s.sock",
+	    WGCARD_UAPI_DIR, wgd.ifname) >= sizeof(sun.sun_path))
+		fatalx("UAPI socket path too long");
+	strlcpy(wgd.uapi_path, sun.sun_path, sizeof(wgd.uapi_path));
+
+	/* Someone serving it already? Then the interface is in use. */
+	if ((probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1) {
+		if (connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+			fatalx("%s: already served by another daemon",
+			    sun.sun_path);
+		close(probe);
+	}
+	unlink(sun.sun_path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1)
+		fatal("socket");
+	old = umask(077);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("bind %s", sun.sun_path);
+	umask(old);
+	if (listen(fd, 16) == -1)
+		fatal("listen");
+	return fd;
+}
+
+/* Hands the configuration to the handshake process as UAPI text. */
+static void
+parent_send_config(void)
+{
+	struct buf	b;
+	size_t		off, n;
+
+	buf_init(&b);
+	if (uapi_format_set(&wgd.conf, &b, 0) == -1)
+		fatalx("out of memory formatting the configuration");
+	for (off = 0; off < b.len; off += n) {
+		n = b.len - off > CFG_CHUNK ? CFG_CHUNK : b.len - off;
+		parent_send(PROC_HANDSHAKE, IMSG_CFG_CHUNK, -1, b.data + off, n);
+	}
+	parent_send(PROC_HANDSHAKE, IMSG_CFG_END, -1, NULL, 0);
+	buf_free(&b);
+}
+
+static void
+parent_apply_addresses(void)
+{
+	size_t	i, j;
+	int	r;
+
+	for (i = 0; i < wgd.conf.naddrs; i++)
+		if ((r = nl_addr_add(wgd.ifindex, &wgd.conf.addrs[i])) < 0 &&
+		    r != -EEXIST)
+			fatalx("%s: cannot add address: %s", wgd.ifname,
+			    strerror(-r));
+	for (i = 0; i < wgd.conf.npeers; i++) {
+		struct wg_peerconf	*p = &wgd.conf.peers[i];
+
+		for (j = 0; j < p->naips; j++) {
+			if (p->aips[j].cidr == 0) {
+				log_warnx("allowed IPs %s/0: no default route "
+				    "added (use policy routing, as wg-quick "
+				    "does)", p->aips[j].family == AF_INET ?
+				    "0.0.0.0" : "::");
+				continue;
+			}
+			if ((r = nl_route_add(wgd.ifindex, &p->aips[j])) < 0)
+				log_warnx("%s: route: %s", wgd.ifname,
+				    strerror(-r));
+		}
+	}
+}
+
+static pid_t
+parent_spawn(enum proc_id id, const char *path, const char *procflag,
+    const int *fds, int nfds)
+{
+	char	*argv[12];
+	int	 argc = 0;
+	pid_t	 pid;
+
+	argv[argc++] = (char *)(id == PROC_KEYD ? "wgcard-keyd" : "wgcardd");
+	if (procflag != NULL) {
+		argv[argc++] = "-P";
+		argv[argc++] = (char *)procflag;
+	}
+	if (wgd.opts.debug)
+		argv[argc++] = "-d";
+	if (wgd.opts.verbose)
+		argv[argc++] = "-v";
+	if (id == PROC_FORWARDER && wgd.opts.backend == FWD_BACKEND_CLASSIC) {
+		argv[argc++] = "-B";
+		argv[argc++] = "classic";
+	}
+	argv[argc++] = "-i";
+	argv[argc++] = wgd.ifname;
+	argv[argc] = NULL;
+	if ((pid = proc_exec(path, argv, fds, nfds)) == -1)
+		fatal("cannot start %s", children[id].name);
+	children[id].pid = pid;
+	return pid;
+}
+
+static void
+parent_start_children(void)
+{
+	int		p_k[2], p_h[2], p_f[2], h_k[2], h_f[2], fds[3];
+	char		keyd_path[PATH_MAX], tmp[PATH_MAX];
+	const char	*self = proc_self_path();
+	int		i;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p_k) == -1 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p_h) == -1 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p_f) == -1 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, h_k) == -1 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, h_f) == -1)
+		fatal("socketpair");
+
+	/* wgcard-keyd sits beside wgcardd. */
+	strlcpy(tmp, self, sizeof(tmp));
+	snprintf(keyd_path, sizeof(keyd_path), "%s/wgcard-keyd", dirname(tmp));
+
+	fds[0] = p_k[1];
+	fds[1] = h_k[1];
+	parent_spawn(PROC_KEYD, keyd_path, NULL, fds, 2);
+	fds[0] = p_h[1];
+	fds[1] = h_k[0];
+	fds[2] = h_f[0];
+	parent_spawn(PROC_HANDSHAKE, self, "handshake", fds, 3);
+	fds[0] = p_f[1];
+	fds[1] = h_f[1];
+	parent_spawn(PROC_FORWARDER, self, "forwarder", fds, 2);
+
+	close(p_k[1]);
+	close(p_h[1]);
+	close(p_f[1]);
+	close(h_k[0]);
+	close(h_k[1]);
+	close(h_f[0]);
+	close(h_f[1]);
+	if (imsgbuf_init(&children[PROC_KEYD].ibuf, p_k[0]) == -1 ||
+	    imsgbuf_init(&children[PROC_HANDSHAKE].ibuf, p_h[0]) == -1 ||
+	    imsgbuf_init(&children[PROC_FORWARDER].ibuf, p_f[0]) == -1)
+		fatal("imsgbuf_init");
+	for (i = 0; i < PROC_MAX; i++)
+		if (i != PROC_PARENT)
+			parent_chan_update(&children[i]);
+}
+
+static void
+parent_daemonize(void)
+{
+	int	fd;
+
+	switch (fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		break;
+	default:
+		_exit(0);
+	}
+	if (setsid() == -1)
+		fatal("setsid");
+	switch (fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		break;
+	default:
+		_exit(0);
+	}
+	if (chdir("/") == -1)
+		fatal("chdir");
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > 2)
+			close(fd);
+	}
+}
+
+static void
+parent_ifname_from_config(const char *path)
+{
+	char	tmp[PATH_MAX], *base, *dot;
+
+	strlcpy(tmp, path, sizeof(tmp));
+	base = basename(tmp);
+	if ((dot = strrchr(base, '.')) != NULL && strcmp(dot, ".conf") == 0)
+		*dot = '\0';
+	if (strlcpy(wgd.ifname, base, sizeof(wgd.ifname)) >=
+	    sizeof(wgd.ifname) || wgd.ifname[0] == '\0')
+		fatalx("%s: cannot derive an interface name from the file "
+		    "name; give one on the command line", path);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*procflag = NULL, *env;
+	char		 err[512];
+	int		 ch, checkonly = 0, mtu, r;
+
+	proc_init_title(argc, argv);
+	wgd.opts.backend = FWD_BACKEND_AUTO;
+	while ((ch = getopt(argc, argv, "B:c:dfi:nP:v")) != -1) {
+		switch (ch) {
+		case 'B':
+			if (strcmp(optarg, "classic") == 0)
+				wgd.opts.backend = FWD_BACKEND_CLASSIC;
+			else if (strcmp(optarg, "auto") == 0)
+				wgd.opts.backend = FWD_BACKEND_AUTO;
+			else
+				usage();
+			break;
+		case 'c':
+			wgd.config_path = optarg;
+			break;
+		case 'd':
+			wgd.opts.debug = 1;
+			wgd.foreground = 1;
+			break;
+		case 'f':
+			wgd.foreground = 1;
+			break;
+		case 'i':
+			if (strlcpy(wgd.ifname, optarg, sizeof(wgd.ifname)) >=
+			    sizeof(wgd.ifname))
+				usage();
+			break;
+		case 'n':
+			checkonly = 1;
+			break;
+		case 'P':
+			procflag = optarg;
+			break;
+		case 'v':
+			wgd.opts.verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	if (procflag != NULL) {
+		wgd.opts.ifname = wgd.ifname;
+		if (strcmp(procflag, "handshake") == 0)
+			handshake_main(&wgd.opts);
+		if (strcmp(procflag, "forwarder") == 0)
+			forwarder_main(&wgd.opts);
+		usage();
+	}
+
+	/* wireguard-go's environment, for wg-quick and its users. */
+	if ((env = getenv("WG_PROCESS_FOREGROUND")) != NULL &&
+	    strcmp(env, "1") == 0)
+		wgd.foreground = 1;
+	if ((env = getenv("LOG_LEVEL")) != NULL &&
+	    (strcmp(env, "verbose") == 0 || strcmp(env, "debug") == 0))
+		wgd.opts.verbose = 1;
+
+	if (argc > 1)
+		usage();
+	if (argc == 1 && strlcpy(wgd.ifname, argv[0], sizeof(wgd.ifname)) >=
+	    sizeof(wgd.ifname))
+		fatalx("interface name too long: %s", argv[0]);
+	if (wgd.config_path == NULL && (argc != 1 || checkonly))
+		usage();
+
+	log_init(1, LOG_DAEMON);
+	log_setverbose(wgd.opts.verbose);
+	log_procinit("parent");
+	proc_nocore();
+	wg_crypto_init();
+	wgconf_init(&wgd.conf);
+
+	if (wgd.config_path != NULL) {
+		if (argc == 0)
+			parent_ifname_from_config(wgd.config_path);
+		if (config_parse_file(wgd.config_path, &wgd.conf, &wgd.extra,
+		    err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s\n", err);
+			exit(1);
+		}
+		if (checkonly) {
+			wgconf_free(&wgd.conf);
+			fprintf(stderr, "configuration OK\n");
+			exit(0);
+		}
+	}
+	if (geteuid() != 0)
+		fatalx("need root privileges");
+	if (getpwnam(WGCARD_USER) == NULL)
+		fatalx("user %s does not exist: run contrib/install-deps.sh "
+		    "or create it", WGCARD_USER);
+
+	wgd.uapi_fd = parent_uapi_listen();
+	if ((wgd.tun_fd = tun_open(wgd.ifname)) == -1)
+		fatal("cannot create TUN interface %s", wgd.ifname);
+	if ((wgd.ifindex = nl_link_index(wgd.ifname)) <= 0)
+		fatalx("%s: no such interface", wgd.ifname);
+	mtu = wgd.conf.mtu ? wgd.conf.mtu : WGCARD_DEFAULT_MTU;
+	if ((r = nl_link_set_mtu(wgd.ifindex, mtu)) < 0)
+		fatalx("%s: MTU %d: %s", wgd.ifname, mtu, strerror(-r));
+	if ((r = parent_open_sockets(wgd.conf.flags & WGDEV_HAS_PORT ?
+	    wgd.conf.port : 0, wgd.conf.fwmark)) != 0)
+		fatalx("cannot open UDP sockets: %s", strerror(-r));
+	wgd.fwmark = wgd.conf.fwmark;
+	if (wgd.config_path != NULL) {
+		/* The bound port, so the handshake process reports it. */
+		wgd.conf.flags |= WGDEV_HAS_PORT;
+		wgd.conf.port = wgd.port;
+		if ((r = nl_link_set_up(wgd.ifindex)) < 0)
+			fatalx("%s: up: %s", wgd.ifname, strerror(-r));
+		parent_apply_addresses();
+	}
+
+	if (!wgd.foreground) {
+		log_init(0, LOG_DAEMON);
+		log_procinit("parent");
+		parent_daemonize();
+	}
+	log_info("wgcardd %s starting on %s, UDP port %u", WGCARD_VERSION,
+	    wgd.ifname, wgd.port);
+	proc_setname("wgcardd");
+	proc_settitle("wgcardd: parent [%s]", wgd.ifname);
+
+	signal(SIGPIPE, SIG_IGN);
+	event_init();
+	signal_set(&wgd.ev_sigterm, SIGTERM, parent_signal, NULL);
+	signal_set(&wgd.ev_sigint, SIGINT, parent_signal, NULL);
+	signal_set(&wgd.ev_sighup, SIGHUP, parent_signal, NULL);
+	signal_set(&wgd.ev_sigchld, SIGCHLD, parent_signal, NULL);
+	signal_add(&wgd.ev_sigterm, NULL);
+	signal_add(&wgd.ev_sigint, NULL);
+	signal_add(&wgd.ev_sighup, NULL);
+	signal_add(&wgd.ev_sigchld, NULL);
+
+	parent_start_children();
+
+	/* The forwarder: the TUN and the sockets. */
+	parent_send(PROC_FORWARDER, IMSG_FWD_TUN, wgd.tun_fd, &mtu,
+	    sizeof(mtu));
+	wgd.tun_fd = -1;	/* passed, and closed once sent */
+	parent_send_sockets();
+	/* The handshake process: the UAPI socket, the port, the peers. */
+	parent_send(PROC_HANDSHAKE, IMSG_CFG_UAPI_FD, wgd.uapi_fd, NULL, 0);
+	wgd.uapi_fd = -1;
+	{
+		struct priv_port	pp = { .status = 0, .port = wgd.port };
+
+		parent_send(PROC_HANDSHAKE, IMSG_PRIV_PORT, -1, &pp,
+		    sizeof(pp));
+	}
+	/* The key broker: the private key, which then leaves this process. */
+	if (wgd.conf.flags & WGDEV_HAS_PRIVKEY) {
+		struct key_set	ks;
+
+		memcpy(ks.key, wgd.conf.privkey, sizeof(ks.key));
+		parent_send(PROC_KEYD, IMSG_KEY_SET, -1, &ks, sizeof(ks));
+		sodium_memzero(&ks, sizeof(ks));
+		if (imsg_flush_blocking(&children[PROC_KEYD].ibuf) == -1)
+			fatal("cannot hand the key to the key broker");
+	}
+	sodium_memzero(wgd.conf.privkey, sizeof(wgd.conf.privkey));
+	wgd.conf.flags &= ~WGDEV_HAS_PRIVKEY;
+	if (wgd.config_path != NULL)
+		parent_send_config();
+	wgconf_free(&wgd.conf);
+
+	if ((wgd.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) != -1 &&
+	    inotify_add_watch(wgd.inotify_fd, WGCARD_UAPI_DIR,
+	    IN_DELETE | IN_MOVED_FROM) != -1) {
+		event_set(&wgd.ev_inotify, wgd.inotify_fd, EV_READ | EV_PERSIST,
+		    parent_inotify, NULL);
+		event_add(&wgd.ev_inotify, NULL);
+	} else
+		log_warn("inotify on %s", WGCARD_UAPI_DIR);
+
+	event_dispatch();
+
+	if (wgd.uapi_path[0] != '\0')
+		unlink(wgd.uapi_path);
+	log_info("exiting%s", wgd.exit_code ? " on error" : "");
+	return wgd.exit_code;
+}
