@@ -309,8 +309,8 @@ fwd_batch_flush(int fam)
 		}
 		if (r == -1 && errno == EINTR)
 			continue;
-		if (r == -1 && errno == EINVAL && b->msgs[sent].msg_hdr.
-		    msg_controllen != 0) {
+		if (r == -1 && sock_src_gone(errno) &&
+		    b->msgs[sent].msg_hdr.msg_controllen != 0) {
 			/* Our source address is gone: let routing choose. */
 			struct fwd_peer	*p = b->peer[sent];
 

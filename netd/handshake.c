@@ -128,6 +128,8 @@ struct hs_client {
 	int			 is_config;	/* the parent's config, not UAPI */
 };
 
+static struct hs_client	hs_config_client = { .fd = -1, .is_config = 1 };
+
 static void	hs_chan_dispatch(int, short, void *);
 static void	hs_parent_imsg(struct imsg *);
 static void	hs_keyd_imsg(struct imsg *);
@@ -135,6 +137,7 @@ static void	hs_fwd_imsg(struct imsg *);
 static void	hs_send_initiation(struct hs_peer *, int);
 static void	hs_client_update(struct hs_client *);
 static void	hs_client_free(struct hs_client *);
+static void	hs_client_unwait(int, int);
 
 static struct {
 	const struct proc_opts	*opts;
@@ -152,6 +155,7 @@ static struct {
 	/* Device. */
 	uint16_t		 port;
 	uint32_t		 fwmark;
+	uint32_t		 fwmark_req;
 	TAILQ_HEAD(, hs_peer)	 peers;
 	struct hs_peer		*peer_hash[HS_PEER_BUCKETS];
 	uint32_t		 next_peer_id;
@@ -722,6 +726,7 @@ hs_apply(struct wg_devconf *c, struct hs_client *cl)
 			cl->waiting |= WAIT_PORT;
 	}
 	if (c->flags & WGDEV_HAS_FWMARK) {
+		hs.fwmark_req = c->fwmark;
 		hs_send(&hs.parent, IMSG_PRIV_SET_FWMARK, &c->fwmark,
 		    sizeof(c->fwmark));
 		if (cl != NULL)
@@ -810,7 +815,6 @@ static void
 hs_key_public(const struct key_public *kp)
 {
 	struct hs_peer	*p, *tmp;
-	struct hs_client *cl;
 	char		 b64[WG_KEY_B64_LEN];
 	int		 changed;
 
@@ -848,12 +852,7 @@ hs_key_public(const struct key_public *kp)
 		hs_peer_request_ss(p);
 	}
 done:
-	if (hs.key_change_pending == 0)
-		TAILQ_FOREACH(cl, &hs.clients, entry)
-			if (cl->waiting & WAIT_KEY) {
-				cl->waiting &= ~WAIT_KEY;
-				hs_client_update(cl);
-			}
+	hs_client_unwait(WAIT_KEY, 0);
 }
 
 static void
@@ -1264,6 +1263,32 @@ hs_uapi_get(struct buf *out)
 	uapi_fmt_errno(out, 0);
 }
 
+static void	hs_client_answer(struct hs_client *);
+
+/* A privileged step a client waited for is done (status 0 or -errno). */
+static void
+hs_client_unwait(int flag, int status)
+{
+	struct hs_client	*cl;
+
+	if (hs_config_client.waiting & flag) {
+		hs_config_client.waiting &= ~flag;
+		if (status && !hs_config_client.result)
+			hs_config_client.result = -status;
+		hs_client_answer(&hs_config_client);
+		return;
+	}
+	TAILQ_FOREACH(cl, &hs.clients, entry)
+		if (cl->waiting & flag) {
+			cl->waiting &= ~flag;
+			if (status && !cl->result)
+				cl->result = -status;
+			hs_client_answer(cl);
+			hs_client_update(cl);
+			return;
+		}
+}
+
 static void
 hs_client_answer(struct hs_client *cl)
 {
@@ -1452,14 +1477,12 @@ hs_uapi_accept(int fd, short event, void *arg)
 
 /* The parent. */
 
-static struct hs_client	hs_config_client = { .fd = -1, .is_config = 1 };
 
 static void
 hs_parent_imsg(struct imsg *imsg)
 {
 	struct priv_port	 pp;
 	struct wg_devconf	 conf;
-	struct hs_client	*cl;
 	char			 err[256];
 	int32_t			 r;
 
@@ -1496,28 +1519,14 @@ hs_parent_imsg(struct imsg *imsg)
 		IMSG_SIZE_CHECK(imsg, sizeof(pp), "parent");
 		memcpy(&pp, imsg->data, sizeof(pp));
 		hs.port = pp.port;
-		TAILQ_FOREACH(cl, &hs.clients, entry)
-			if (cl->waiting & WAIT_PORT) {
-				cl->waiting &= ~WAIT_PORT;
-				if (pp.status)
-					cl->result = -pp.status;
-				hs_client_answer(cl);
-				hs_client_update(cl);
-				break;
-			}
+		hs_client_unwait(WAIT_PORT, pp.status);
 		break;
 	case IMSG_PRIV_FWMARK:
 		IMSG_SIZE_CHECK(imsg, sizeof(r), "parent");
 		memcpy(&r, imsg->data, sizeof(r));
-		TAILQ_FOREACH(cl, &hs.clients, entry)
-			if (cl->waiting & WAIT_FWMARK) {
-				cl->waiting &= ~WAIT_FWMARK;
-				if (r)
-					cl->result = -r;
-				hs_client_answer(cl);
-				hs_client_update(cl);
-				break;
-			}
+		if (r == 0)
+			hs.fwmark = hs.fwmark_req;
+		hs_client_unwait(WAIT_FWMARK, r);
 		break;
 	default:
 		fatalx("unexpected imsg %u from parent", imsg->type);

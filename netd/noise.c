@@ -143,18 +143,19 @@ noise_create_initiation_ephemeral(const struct noise_local *l,
     const uint8_t ephemeral_private[static WG_KEY_LEN],
     struct wg_msg_initiation *out)
 {
+	struct wg_msg_initiation m;
 	struct noise_handshake	hs;
 	uint8_t			epub[WG_KEY_LEN], dh[WG_KEY_LEN];
 	uint8_t			key[WG_KEY_LEN];
 	int			ret = -1;
 
 	memset(&hs, 0, sizeof(hs));
-	memset(out, 0, sizeof(*out));
+	memset(&m, 0, sizeof(m));
 	if (!p->has_ss)
 		goto out;
 
-	out->type = htole32(WG_MSG_INITIATION);
-	out->sender = htole32(local_index);
+	m.type = htole32(WG_MSG_INITIATION);
+	m.sender = htole32(local_index);
 
 	noise_initial_chaining_key(hs.chaining_key);
 	memcpy(hs.hash, p->initial_hash, WG_HASH_LEN);
@@ -162,7 +163,7 @@ noise_create_initiation_ephemeral(const struct noise_local *l,
 	/* e */
 	memcpy(hs.ephemeral_private, ephemeral_private, WG_KEY_LEN);
 	wg_x25519_pub(epub, hs.ephemeral_private);
-	memcpy(out->ephemeral, epub, WG_KEY_LEN);
+	memcpy(m.ephemeral, epub, WG_KEY_LEN);
 	noise_mix_key(hs.chaining_key, epub);
 	noise_mix_hash(hs.hash, epub, WG_KEY_LEN);
 
@@ -172,24 +173,25 @@ noise_create_initiation_ephemeral(const struct noise_local *l,
 	wg_kdf(hs.chaining_key, key, NULL, hs.chaining_key, dh, WG_KEY_LEN);
 
 	/* s */
-	wg_aead_encrypt(out->encrypted_static, l->public_key, WG_KEY_LEN,
+	wg_aead_encrypt(m.encrypted_static, l->public_key, WG_KEY_LEN,
 	    hs.hash, WG_HASH_LEN, 0, key);
-	noise_mix_hash(hs.hash, out->encrypted_static,
-	    sizeof(out->encrypted_static));
+	noise_mix_hash(hs.hash, m.encrypted_static,
+	    sizeof(m.encrypted_static));
 
 	/* ss */
 	wg_kdf(hs.chaining_key, key, NULL, hs.chaining_key,
 	    p->precomputed_ss, WG_KEY_LEN);
 
 	/* {t} */
-	wg_aead_encrypt(out->encrypted_timestamp, timestamp, WG_TIMESTAMP_LEN,
+	wg_aead_encrypt(m.encrypted_timestamp, timestamp, WG_TIMESTAMP_LEN,
 	    hs.hash, WG_HASH_LEN, 0, key);
-	noise_mix_hash(hs.hash, out->encrypted_timestamp,
-	    sizeof(out->encrypted_timestamp));
+	noise_mix_hash(hs.hash, m.encrypted_timestamp,
+	    sizeof(m.encrypted_timestamp));
 
 	hs.state = NOISE_HS_CREATED_INITIATION;
 	hs.local_index = local_index;
 	memcpy(&p->hs, &hs, sizeof(hs));
+	memcpy(out, &m, sizeof(m));
 	ret = 0;
 out:
 	sodium_memzero(&hs, sizeof(hs));
@@ -333,24 +335,25 @@ noise_create_response_ephemeral(struct noise_peer *p, uint32_t local_index,
     const uint8_t ephemeral_private[static WG_KEY_LEN],
     struct wg_msg_response *out)
 {
+	struct wg_msg_response	m;
 	struct noise_handshake	hs;
 	uint8_t			epub[WG_KEY_LEN], dh[WG_KEY_LEN];
 	uint8_t			key[WG_KEY_LEN], tau[WG_HASH_LEN];
 	uint8_t			empty[1] = { 0 };
 	int			ret = -1;
 
-	memset(out, 0, sizeof(*out));
+	memset(&m, 0, sizeof(m));
 	memcpy(&hs, &p->hs, sizeof(hs));
 	if (hs.state != NOISE_HS_CONSUMED_INITIATION)
 		goto out;
 
-	out->type = htole32(WG_MSG_RESPONSE);
-	out->sender = htole32(local_index);
-	out->receiver = htole32(hs.remote_index);
+	m.type = htole32(WG_MSG_RESPONSE);
+	m.sender = htole32(local_index);
+	m.receiver = htole32(hs.remote_index);
 
 	/* e */
 	wg_x25519_pub(epub, ephemeral_private);
-	memcpy(out->ephemeral, epub, WG_KEY_LEN);
+	memcpy(m.ephemeral, epub, WG_KEY_LEN);
 	noise_mix_key(hs.chaining_key, epub);
 	noise_mix_hash(hs.hash, epub, WG_KEY_LEN);
 
@@ -370,16 +373,17 @@ noise_create_response_ephemeral(struct noise_peer *p, uint32_t local_index,
 	noise_mix_hash(hs.hash, tau, WG_HASH_LEN);
 
 	/* {} */
-	wg_aead_encrypt(out->encrypted_nothing, empty, 0, hs.hash,
+	wg_aead_encrypt(m.encrypted_nothing, empty, 0, hs.hash,
 	    WG_HASH_LEN, 0, key);
-	noise_mix_hash(hs.hash, out->encrypted_nothing,
-	    sizeof(out->encrypted_nothing));
+	noise_mix_hash(hs.hash, m.encrypted_nothing,
+	    sizeof(m.encrypted_nothing));
 
 	/* Our ephemeral is not needed past this point. */
 	sodium_memzero(hs.ephemeral_private, sizeof(hs.ephemeral_private));
 	hs.state = NOISE_HS_CREATED_RESPONSE;
 	hs.local_index = local_index;
 	memcpy(&p->hs, &hs, sizeof(hs));
+	memcpy(out, &m, sizeof(m));
 	ret = 0;
 out:
 	sodium_memzero(&hs, sizeof(hs));

@@ -33,7 +33,7 @@
  * a message here.
  *
  * Every function returns 0 on success and -1 on failure. A failure never
- * changes the peer's state; the caller-owned contexts are wiped by the
+ * changes the peer's state nor the output message; the caller-owned contexts are wiped by the
  * finishing steps whatever their outcome, and by noise_*_ctx_wipe() when
  * the caller gives up (broker error, timeout).
  */

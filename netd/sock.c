@@ -104,6 +104,7 @@ sock_local_port(int s, uint16_t *port)
 	union wg_sockaddr	sa;
 	socklen_t		len = sizeof(sa);
 
+	memset(&sa, 0, sizeof(sa));
 	if (getsockname(s, &sa.sa, &len) == -1)
 		return -1;
 	*port = ntohs(sa.sa.sa_family == AF_INET ? sa.sin.sin_port :
