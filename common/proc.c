@@ -19,6 +19,8 @@
 
 #include <linux/capability.h>
 
+extern char **environ;
+
 #include "log.h"
 #include "proc.h"
 
@@ -149,6 +151,27 @@ proc_init_title(int argc, char **argv)
 	for (i = 1; i < argc && argv[i] != NULL; i++)
 		if (argv[i] == end + 1)
 			end = argv[i] + strlen(argv[i]);
+	/*
+	 * The environment strings follow the arguments: move them to the
+	 * heap so the title may use their room too.
+	 */
+	if (environ != NULL) {
+		char	**env;
+		int	  n;
+
+		for (n = 0; environ[n] != NULL; n++)
+			;
+		if ((env = calloc(n + 1, sizeof(*env))) != NULL) {
+			for (i = 0; i < n; i++) {
+				if (environ[i] == end + 1)
+					end = environ[i] + strlen(environ[i]);
+				if ((env[i] = strdup(environ[i])) == NULL)
+					break;
+			}
+			if (i == n)
+				environ = env;
+		}
+	}
 	title_start = argv[0];
 	title_len = end - argv[0];
 }

@@ -99,6 +99,22 @@ keyd_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/*
+ * 1 if point, with its high bit masked, is not below p = 2^255 - 19: no
+ * X25519 implementation makes such a public key, and a Nitrokey 3 has
+ * been seen to fail on 32 bytes of 0xff. Refused before any backend.
+ */
+static int
+keyd_point_noncanonical(const uint8_t point[static 32])
+{
+	unsigned int	acc = 0xff;
+	int		i;
+
+	for (i = 1; i < 31; i++)
+		acc &= point[i];
+	return acc == 0xff && (point[31] & 0x7f) == 0x7f && point[0] >= 0xed;
+}
+
 static void
 keyd_dh(const struct key_dh_req *req)
 {
@@ -110,8 +126,9 @@ keyd_dh(const struct key_dh_req *req)
 	res.id = req->id;
 	res.generation = key_generation;
 	t0 = keyd_now_us();
-	/* Small-order points never reach the key (nor, later, a card). */
-	if (wg_x25519_small_order(req->point))
+	/* Small-order and non-canonical points never reach the key. */
+	if (wg_x25519_small_order(req->point) ||
+	    keyd_point_noncanonical(req->point))
 		res.status = -EINVAL;
 	else
 		res.status = backend->dh(res.result, req->point);

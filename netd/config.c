@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -77,6 +78,8 @@ struct config_ctx {
 	int			 has_pubkey;
 	uint8_t			 pubkey[32];
 	unsigned long		 peer_line;
+	unsigned long		 mtu_line;
+	const char		*mtu_key;
 };
 
 static void __attribute__((__format__(__printf__, 2, 3)))
@@ -328,6 +331,8 @@ kw_mtu(struct config_ctx *ctx, char *value)
 		return -1;
 	}
 	ctx->dev->mtu = (int)n;
+	ctx->mtu_line = ctx->lineno;
+	ctx->mtu_key = ctx->key;
 	return 0;
 }
 
@@ -451,7 +456,8 @@ config_resolve(struct config_ctx *ctx, char *value, union wg_sockaddr *ep)
 static int
 kw_endpoint(struct config_ctx *ctx, char *value)
 {
-	if (uapi_parse_endpoint(value, &ctx->speer->endpoint, 1) == -1 &&
+	if (uapi_parse_endpoint(value, &ctx->speer->endpoint,
+	    if_nametoindex) == -1 &&
 	    config_resolve(ctx, value, &ctx->speer->endpoint) == -1)
 		return -1;
 	ctx->speer->flags |= WGPEER_HAS_ENDPOINT;
@@ -719,6 +725,26 @@ config_read(struct config_ctx *ctx, struct buf *b)
 	return ret;
 }
 
+/* IPv6 needs an MTU of 1280 at least (RFC 8200). */
+static int
+config_check_mtu(struct config_ctx *ctx)
+{
+	size_t	i;
+
+	if (ctx->dev->mtu == 0 || ctx->dev->mtu >= 1280)
+		return 0;
+	for (i = 0; i < ctx->dev->naddrs; i++) {
+		if (ctx->dev->addrs[i].family == AF_INET6) {
+			ctx->lineno = ctx->mtu_line;
+			ctx->key = ctx->mtu_key;
+			config_error(ctx, "below 1280, the minimum for the "
+			    "IPv6 address of this interface");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 config_parse_text(struct config_ctx *ctx, char *p, size_t len)
 {
@@ -750,7 +776,7 @@ config_parse_text(struct config_ctx *ctx, char *p, size_t len)
 	ctx->key = NULL;
 	if (ctx->section == SEC_PEER && config_end_peer(ctx) == -1)
 		return -1;
-	return 0;
+	return config_check_mtu(ctx);
 }
 
 int

@@ -166,8 +166,17 @@ uapi_parse_prefix(const char *s, struct wg_prefix *p, int cidr_optional)
 	return 0;
 }
 
+static unsigned int	(*uapi_scope_fn)(const char *);
+
+void
+uapi_set_scope_resolver(unsigned int (*scope_fn)(const char *))
+{
+	uapi_scope_fn = scope_fn;
+}
+
 int
-uapi_parse_endpoint(const char *s, union wg_sockaddr *ep, int scope_names)
+uapi_parse_endpoint(const char *s, union wg_sockaddr *ep,
+    unsigned int (*scope_fn)(const char *))
 {
 	char		 host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
 	const char	*hend, *port;
@@ -212,8 +221,8 @@ uapi_parse_endpoint(const char *s, union wg_sockaddr *ep, int scope_names)
 			ep->sin6.sin6_scope_id = (uint32_t)num;
 		else if (scope[0] >= '0' && scope[0] <= '9')
 			goto bad;
-		else if (!scope_names ||
-		    (ep->sin6.sin6_scope_id = if_nametoindex(scope)) == 0)
+		else if (scope_fn == NULL ||
+		    (ep->sin6.sin6_scope_id = scope_fn(scope)) == 0)
 			goto bad;
 	}
 	if (inet_pton(AF_INET6, host, &ep->sin6.sin6_addr) != 1)
@@ -254,6 +263,7 @@ uapi_parse_line(struct uapi_ctx *ctx, const char *key, const char *value)
 	struct wg_devconf		*dev = ctx->dev;
 	struct wg_peerconf		*peer = ctx->peer;
 	struct wg_prefix		 pfx;
+	const char			*p;
 	uint8_t				 k[32];
 	uint64_t			 num;
 	int				 ret = 0;
@@ -321,9 +331,16 @@ uapi_parse_line(struct uapi_ctx *ctx, const char *key, const char *value)
 		peer->flags |= WGPEER_HAS_PSK;
 		break;
 	case UK_ENDPOINT:
-		if (uapi_parse_endpoint(value, &peer->endpoint, 0) == -1) {
-			uapi_error(ctx, key, "not a numeric endpoint "
-			    "(a.b.c.d:port or [v6]:port)");
+		if (uapi_parse_endpoint(value, &peer->endpoint,
+		    uapi_scope_fn) == -1) {
+			if ((p = strchr(value, '%')) != NULL &&
+			    !(p[1] >= '0' && p[1] <= '9') &&
+			    uapi_scope_fn == NULL)
+				uapi_error(ctx, key, "interface names as IPv6 "
+				    "scope are not supported (use the number)");
+			else
+				uapi_error(ctx, key, "not a numeric endpoint "
+				    "(a.b.c.d:port or [v6]:port)");
 			peer->flags &= ~(unsigned int)WGPEER_HAS_ENDPOINT;
 			ret = -EINVAL;
 			break;

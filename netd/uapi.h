@@ -78,13 +78,19 @@ int	uapi_fmt_errno(struct buf *, int err);
 
 /*
  * Shared with the config parser. A numeric endpoint "a.b.c.d:port" or
- * "[v6]:port", port 1-65535; an IPv6 scope "[fe80::1%N]:port" is a
- * number, or an interface name if scope_names is set (if_nametoindex
- * needs a socket and an ioctl, which the handshake process's sandbox
- * does not allow, so the UAPI parser accepts numbers only). 0 or -1.
+ * "[v6]:port", port 1-65535. An IPv6 scope "[fe80::1%N]:port" is a
+ * number, or an interface name if scope_fn is not NULL (it returns the
+ * index, 0 if unknown; if_nametoindex for example). 0 or -1.
  */
 int	uapi_parse_endpoint(const char *, union wg_sockaddr *,
-	    int scope_names);
+	    unsigned int (*scope_fn)(const char *));
+/*
+ * wg(8) sends link-local endpoints with the interface name as scope
+ * ("[fe80::1%eth0]:51820"). uapi_parse_set rejects names unless a
+ * resolver is set here: if_nametoindex(3) needs a socket and an ioctl
+ * (SIOCGIFINDEX), which a sandbox may not allow. NULL: names refused.
+ */
+void	uapi_set_scope_resolver(unsigned int (*scope_fn)(const char *));
 /*
  * "a.b.c.d/n" or "v6/n"; without "/n" only if cidr_optional (then the
  * full length). Host bits are kept as given. 0 or -1.

@@ -81,6 +81,8 @@ static struct {
 	struct config_extra	 extra;
 	struct event		 ev_sigterm, ev_sigint, ev_sighup, ev_sigchld;
 	struct event		 ev_inotify;
+	struct event		 ev_mtu;
+	int			 mtu;
 } wgd = {
 	.tun_fd = -1, .udp4 = -1, .udp6 = -1, .uapi_fd = -1,
 	.inotify_fd = -1,
@@ -407,6 +409,26 @@ parent_shutdown(int code)
 			waitpid(children[i].pid, NULL, 0);
 		}
 	event_loopexit(&tv);
+}
+
+/*
+ * The forwarder pads to the MTU and cannot ask the kernel itself; look
+ * for changes made with ip-link(8) once a second. (After the interface
+ * moved to another namespace its name means nothing here: keep the last.)
+ */
+static void
+parent_mtu_timer(int fd, short event, void *arg)
+{
+	struct timeval	tv = { 1, 0 };
+	int		mtu;
+
+	if ((mtu = tun_get_mtu(wgd.ifname)) > 0 && mtu != wgd.mtu) {
+		log_debug("%s: MTU is now %d", wgd.ifname, mtu);
+		wgd.mtu = mtu;
+		parent_send(PROC_FORWARDER, IMSG_FWD_MTU, -1, &mtu,
+		    sizeof(mtu));
+	}
+	evtimer_add(&wgd.ev_mtu, &tv);
 }
 
 static int
@@ -767,6 +789,13 @@ main(int argc, char *argv[])
 	parent_send(PROC_FORWARDER, IMSG_FWD_TUN, wgd.tun_fd, &mtu,
 	    sizeof(mtu));
 	wgd.tun_fd = -1;	/* passed, and closed once sent */
+	wgd.mtu = mtu;
+	evtimer_set(&wgd.ev_mtu, parent_mtu_timer, NULL);
+	{
+		struct timeval	tv = { 1, 0 };
+
+		evtimer_add(&wgd.ev_mtu, &tv);
+	}
 	parent_send_sockets();
 	/* The handshake process: the UAPI socket, the port, the peers. */
 	parent_send(PROC_HANDSHAKE, IMSG_CFG_UAPI_FD, wgd.uapi_fd, NULL, 0);

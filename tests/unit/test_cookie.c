@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 
 #include <endian.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 

@@ -5,6 +5,7 @@
  * tests/unit/noise_vector.py, an independent implementation.
  */
 #include <endian.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
