@@ -428,7 +428,7 @@ config_resolve(struct config_ctx *ctx, char *value, union wg_sockaddr *ep)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_DGRAM;
 	hints.ai_protocol = IPPROTO_UDP;
-	hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+	hints.ai_flags = AI_NUMERICSERV;
 	if ((r = getaddrinfo(host, port, &hints, &res)) != 0) {
 		config_error(ctx, "cannot resolve host: %s",
 		    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));

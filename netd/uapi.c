@@ -26,17 +26,13 @@
 #include "uapi.h"
 #include "wgconf.h"
 
-enum uapi_level {
-	UAPI_DEVICE,
-	UAPI_PEER,
-};
-
+/* Device-level keys first, then peer-level keys from UK_REMOVE on. */
 enum uapi_keyid {
 	UK_PRIVATE_KEY,
 	UK_LISTEN_PORT,
 	UK_FWMARK,
 	UK_REPLACE_PEERS,
-	UK_PUBLIC_KEY,
+	UK_PUBLIC_KEY,		/* at both levels: it starts a peer */
 	UK_REMOVE,
 	UK_UPDATE_ONLY,
 	UK_PRESHARED_KEY,
@@ -47,25 +43,25 @@ enum uapi_keyid {
 	UK_PROTOCOL_VERSION,
 };
 
+#define UAPI_IS_PEER_KEY(id)	((id) >= UK_REMOVE)
+
 static const struct uapi_keyword {
 	const char	*name;
 	enum uapi_keyid	 id;
-	enum uapi_level	 level;
 } uapi_keywords[] = {
-	{ "private_key",		UK_PRIVATE_KEY,		UAPI_DEVICE },
-	{ "listen_port",		UK_LISTEN_PORT,		UAPI_DEVICE },
-	{ "fwmark",			UK_FWMARK,		UAPI_DEVICE },
-	{ "replace_peers",		UK_REPLACE_PEERS,	UAPI_DEVICE },
-	/* public_key is allowed at both levels: it starts a peer. */
-	{ "public_key",			UK_PUBLIC_KEY,		UAPI_DEVICE },
-	{ "remove",			UK_REMOVE,		UAPI_PEER },
-	{ "update_only",		UK_UPDATE_ONLY,		UAPI_PEER },
-	{ "preshared_key",		UK_PRESHARED_KEY,	UAPI_PEER },
-	{ "endpoint",			UK_ENDPOINT,		UAPI_PEER },
-	{ "persistent_keepalive_interval", UK_KEEPALIVE,	UAPI_PEER },
-	{ "replace_allowed_ips",	UK_REPLACE_AIPS,	UAPI_PEER },
-	{ "allowed_ip",			UK_ALLOWED_IP,		UAPI_PEER },
-	{ "protocol_version",		UK_PROTOCOL_VERSION,	UAPI_PEER },
+	{ "private_key",			UK_PRIVATE_KEY },
+	{ "listen_port",			UK_LISTEN_PORT },
+	{ "fwmark",				UK_FWMARK },
+	{ "replace_peers",			UK_REPLACE_PEERS },
+	{ "public_key",				UK_PUBLIC_KEY },
+	{ "remove",				UK_REMOVE },
+	{ "update_only",			UK_UPDATE_ONLY },
+	{ "preshared_key",			UK_PRESHARED_KEY },
+	{ "endpoint",				UK_ENDPOINT },
+	{ "persistent_keepalive_interval",	UK_KEEPALIVE },
+	{ "replace_allowed_ips",		UK_REPLACE_AIPS },
+	{ "allowed_ip",				UK_ALLOWED_IP },
+	{ "protocol_version",			UK_PROTOCOL_VERSION },
 };
 
 struct uapi_ctx {
@@ -272,12 +268,12 @@ uapi_parse_line(struct uapi_ctx *ctx, const char *key, const char *value)
 		uapi_error(ctx, key, "unknown key");
 		return -EPROTO;
 	}
-	if (kw->level == UAPI_DEVICE && peer != NULL &&
+	if (!UAPI_IS_PEER_KEY(kw->id) && peer != NULL &&
 	    kw->id != UK_PUBLIC_KEY) {
 		uapi_error(ctx, key, "device key after a peer");
 		return -EPROTO;
 	}
-	if (kw->level == UAPI_PEER && peer == NULL) {
+	if (UAPI_IS_PEER_KEY(kw->id) && peer == NULL) {
 		uapi_error(ctx, key, "peer key before public_key");
 		return -EPROTO;
 	}

@@ -90,6 +90,7 @@ static struct {
 
 static void	parent_dispatch(int, short, void *);
 static void	parent_shutdown(int);
+static void	parent_wait_child(struct child *);
 
 static __dead void
 usage(void)
@@ -282,10 +283,11 @@ parent_dispatch(int fd, short event, void *arg)
 			if (r == 0)
 				break;
 			if (r == -1) {
-				/* The child is gone; SIGCHLD says how. */
+				/* The child is gone: say how, then go. */
 				event_del(&c->ev);
 				c->events = 0;
 				log_warnx("%s closed its socket", c->name);
+				parent_wait_child(c);
 				parent_shutdown(1);
 				return;
 			}
@@ -297,6 +299,37 @@ parent_dispatch(int fd, short event, void *arg)
 		}
 	}
 	parent_chan_update(c);
+}
+
+static void
+parent_log_exit(struct child *c, pid_t pid, int status)
+{
+	if (WIFSIGNALED(status))
+		log_warnx("%s (pid %d) was killed by signal %d%s",
+		    c->name, pid, WTERMSIG(status), WTERMSIG(status) == SIGSYS ?
+		    " (a system call outside its seccomp filter)" : "");
+	else
+		log_warnx("%s (pid %d) exited with status %d", c->name, pid,
+		    WEXITSTATUS(status));
+}
+
+/* Waits up to a second for a child that closed its socket. */
+static void
+parent_wait_child(struct child *c)
+{
+	pid_t	pid = c->pid;
+	int	status, i;
+
+	if (pid <= 0)
+		return;
+	for (i = 0; i < 100; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			c->pid = 0;
+			parent_log_exit(c, pid, status);
+			return;
+		}
+		usleep(10000);
+	}
 }
 
 static void
@@ -312,13 +345,7 @@ parent_reap(void)
 			children[i].pid = 0;
 			if (wgd.shutting_down)
 				break;
-			if (WIFSIGNALED(status))
-				log_warnx("%s (pid %d) was killed by signal %d",
-				    children[i].name, pid, WTERMSIG(status));
-			else
-				log_warnx("%s (pid %d) exited with status %d",
-				    children[i].name, pid,
-				    WEXITSTATUS(status));
+			parent_log_exit(&children[i], pid, status);
 			parent_shutdown(1);
 		}
 	}
@@ -527,7 +554,8 @@ parent_spawn(enum proc_id id, const char *path, const char *procflag,
 		argv[argc++] = "-P";
 		argv[argc++] = (char *)procflag;
 	}
-	if (wgd.opts.debug)
+	/* In the foreground, the children log to stderr as we do. */
+	if (wgd.opts.debug || wgd.foreground)
 		argv[argc++] = "-d";
 	if (wgd.opts.verbose)
 		argv[argc++] = "-v";

@@ -4,6 +4,19 @@
 T_ID=ro
 . "$(dirname "$0")/../lib/common.sh"
 
+# wireguard-go 0.0.20220316 keeps sending from the removed source address:
+# it retries without the sticky source only on EINVAL, and this kernel
+# answers ENETUNREACH, so it recovers only when its handshake-retry timer
+# clears the source (~15 s).  When B is wireguard-go, re-set its endpoint
+# for A (which drops the cached source), as a roaming client script would.
+# wgcardd as B must cope by itself.
+roam_kick()
+{
+	if [ "$IMPL_B_CUR" = wggo ]; then
+		pair_peer B "$1" || t_fail "re-set B's endpoint" "wg set"
+	fi
+}
+
 pair_new 1 || t_fatal "pair"
 pair_peer A 4 && pair_peer B 4 || t_fatal "peers"
 
@@ -12,7 +25,7 @@ t_eq "A's endpoint for B" "$(endpoint_of "$NS_A" "$IF_A" "$PUB_B")" \
     "$OUT4_B:$PORT_B"
 
 # Continuous traffic from A during the moves.
-t_bg nsx "$NS_A" ping -n -i 0.2 "$IN4_B" >"$T_TMP/ping.log" 2>&1
+ping_bg "$NS_A" "$IN4_B" "$T_TMP/ping.log"
 ping_pid=$T_LASTPID
 
 # v4: B moves from .2 to .3, then to .4.
@@ -22,6 +35,7 @@ for new in 192.0.2.3 192.0.2.4; do
 	    addr_del "$NS_B" "$VETH_B" "$cur/$OUT4_PLEN" ||
 	    t_fail "v4 move $cur -> $new" "ip addr"
 	cur=$new
+	roam_kick 4
 	t_check "v4 $new: B pings A after the move" \
 	    ping_retry "$NS_B" "$IN4_A" 10
 	if wait_for 5 _ep_is "$NS_A" "$IF_A" "$PUB_B" "$new:$PORT_B"; then
@@ -47,6 +61,7 @@ new6=2001:db8:1::3
 addr_add "$NS_B" "$VETH_B" "$new6/$OUT6_PLEN" &&
     addr_del "$NS_B" "$VETH_B" "$OUT6_B/$OUT6_PLEN" ||
     t_fail "v6 move" "ip addr"
+roam_kick 6
 t_check "v6 $new6: B pings A" ping_retry "$NS_B" "$IN4_A" 10
 if wait_for 5 _ep_is "$NS_A" "$IF_A" "$PUB_B" "[$new6]:$PORT_B"; then
 	t_ok "v6 $new6: A's endpoint for B followed"
@@ -56,17 +71,11 @@ else
 fi
 t_check "v6 $new6: A pings B" ping_ok "$NS_A" "$IN4_B"
 
-kill -INT "$ping_pid" 2>/dev/null
-wait_gone 5 "$ping_pid"
-wait "$ping_pid" 2>/dev/null
-stats=$(grep 'packets transmitted' "$T_TMP/ping.log")
-tx=$(echo "$stats" | awk '{print $1}')
-rx=$(echo "$stats" | awk '{print $4}')
-if [ "${rx:-0}" -gt 0 ] && [ "${tx:-0}" -gt 0 ]; then
-	t_ok "continuous ping from A during the moves ($rx/$tx answered)"
+read -r rx lost <<<"$(ping_bg_stop "$ping_pid" "$T_TMP/ping.log")"
+if [ "${rx:-0}" -gt 10 ]; then
+	t_ok "continuous ping from A during the moves ($rx answered, $lost missed)"
 else
-	t_fail "continuous ping from A during the moves" "${stats:-no stats}"
+	t_fail "continuous ping from A during the moves" "$rx answered, $lost missed"
 fi
-
 
 t_done

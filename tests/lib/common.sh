@@ -139,12 +139,30 @@ pid_alive()
 	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
 }
 
-# t_bg CMD...: run CMD in the background, record its pid in T_LASTPID.
-t_bg()
+# t_bg_ns NS CMD...: run CMD (a program, not a function) in NS in the
+# background; its pid (the program's own: ip netns exec execs it) goes to
+# T_LASTPID.  Background jobs of a script ignore SIGINT: stop with TERM.
+t_bg_ns()
 {
-	"$@" &
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@" &
 	T_LASTPID=$!
 	T_PIDS+=("$T_LASTPID")
+}
+
+# ping_bg NS ADDR LOG: a continuous ping (every 0.2 s) in the background,
+# one line per answer or per missing answer; pid in T_LASTPID.
+ping_bg()
+{
+	t_bg_ns "$1" ping -n -O -i 0.2 -W 1 "$2" >"$3" 2>&1
+}
+
+# ping_bg_stop PID LOG: stop it; prints "ANSWERED MISSED".
+ping_bg_stop()
+{
+	stop_pid "$1" 2
+	echo "$(grep -c 'bytes from' "$2") $(grep -c 'no answer yet' "$2")"
 }
 
 # descendants PID: all live descendants of PID (by parent pid), deepest last.
@@ -227,8 +245,11 @@ ns_new()
 	T_NS+=("$1")
 	ip -n "$1" link set lo up
 	# No DAD delays, no stray router solicitations.
+	# Removing a primary address keeps the secondaries (roaming).
 	ip netns exec "$1" sysctl -q -w net.ipv6.conf.all.accept_dad=0 \
-	    net.ipv6.conf.default.accept_dad=0 >/dev/null 2>&1
+	    net.ipv6.conf.default.accept_dad=0 \
+	    net.ipv4.conf.all.promote_secondaries=1 \
+	    net.ipv4.conf.default.promote_secondaries=1 >/dev/null 2>&1
 	return 0
 }
 
@@ -442,6 +463,24 @@ _ep_is()
 	[ "$(endpoint_of "$1" "$2" "$3")" = "$4" ]
 }
 
+# _ep_host_is NS IFNAME PUBKEY HOST: the endpoint's address (any port).
+_ep_host_is()
+{
+	local ep
+	ep=$(endpoint_of "$1" "$2" "$3")
+	ep=${ep%:*}
+	ep=${ep#[}
+	[ "${ep%]}" = "$4" ]
+}
+
+# _rx_above NS IFNAME PUBKEY BYTES: received more than BYTES from PUBKEY.
+_rx_above()
+{
+	local rx tx
+	read -r rx tx <<<"$(transfer_of "$1" "$2" "$3")"
+	[ "${rx:-0}" -gt "$4" ]
+}
+
 # transfer_of NS IFNAME PUBKEY: "RX TX"
 transfer_of()
 {
@@ -566,6 +605,11 @@ try:
 except Exception:
 	print(0)
 '
+}
+
+_udp_bound()
+{
+	[ -n "$(ip netns exec "$1" ss -Huln "sport = :$2" 2>/dev/null)" ]
 }
 
 _listening()

@@ -58,6 +58,12 @@ reject(const char *text, int ret, const char *msg, const char *secret)
 	wgconf_free(&d);
 }
 
+static unsigned int
+fake_scope(const char *name)
+{
+	return strcmp(name, "eth0") == 0 ? 42 : 0;
+}
+
 static void
 test_buf(void)
 {
@@ -186,6 +192,17 @@ test_parse_all_keys(void)
 	CHECK(parse("public_key=" K1 "\nendpoint=[fe80::1%7]:1\n", &d) == 0 &&
 	    d.peers[0].endpoint.sin6.sin6_scope_id == 7, "scope %s", errbuf);
 	wgconf_free(&d);
+	/* Scope names only through a resolver (wg sends them). */
+	reject("public_key=" K1 "\nendpoint=[fe80::1%eth0]:5\n", -EINVAL,
+	    "line 2: endpoint: interface names as IPv6 scope are not "
+	    "supported", NULL);
+	uapi_set_scope_resolver(fake_scope);
+	CHECK(parse("public_key=" K1 "\nendpoint=[fe80::1%eth0]:5\n", &d) ==
+	    0 && d.peers[0].endpoint.sin6.sin6_scope_id == 42, "scope name");
+	wgconf_free(&d);
+	reject("public_key=" K1 "\nendpoint=[fe80::1%eth1]:5\n", -EINVAL,
+	    "endpoint: not a numeric endpoint", NULL);
+	uapi_set_scope_resolver(NULL);
 	/* v4-mapped in brackets. */
 	CHECK(parse("public_key=" K1 "\nendpoint=[::ffff:1.2.3.4]:9\n",
 	    &d) == 0 && d.peers[0].endpoint.sa.sa_family == AF_INET6,
