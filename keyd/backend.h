@@ -10,7 +10,8 @@
 
 struct keyd_backend {
 	const char	*name;
-	/* Installs a new private key (software backend); 0 or -errno. */
+	/* Installs a new private key (software backend): 0, 1 if it is the
+	 * key already there (nothing changes), or -errno. */
 	int		(*set_key)(const uint8_t key[static 32]);
 	void		(*clear_key)(void);
 	/* 1 and pub filled if a key is there, else 0. */

@@ -159,12 +159,13 @@ keyd_set_key(struct imsg *imsg, const char *from)
 	sodium_memzero(imsg->data, imsg->len);
 	r = backend->set_key(ks.key);
 	sodium_memzero(&ks, sizeof(ks));
-	if (r != 0)
+	if (r < 0)
 		log_warnx("set key: backend %s refused it: %s", backend->name,
 		    strerror(-r));
-	key_generation++;
-	log_info("audit: op=set-key from=%s backend=%s", from,
-	    backend->name);
+	if (r != 1)
+		key_generation++;
+	log_info("audit: op=set-key from=%s backend=%s result=%s", from,
+	    backend->name, r == 1 ? "unchanged" : r == 0 ? "ok" : "error");
 	keyd_announce();
 }
 

@@ -38,14 +38,29 @@ soft_clear(void)
 static int
 soft_set(const uint8_t key[static 32])
 {
+	uint8_t	*k;
+	int	 same;
+
 	soft_alloc();
-	soft_clear();
-	if (wg_key_is_zero(key))
-		return 0;
-	memcpy(soft_key, key, 32);
+	if ((k = sodium_malloc(32)) == NULL)
+		return -ENOMEM;
+	memcpy(k, key, 32);
 	/* Clamp as X25519 does, so the stored scalar is canonical. */
-	soft_key[0] &= 248;
-	soft_key[31] = (soft_key[31] & 127) | 64;
+	k[0] &= 248;
+	k[31] = (k[31] & 127) | 64;
+	same = wg_key_is_zero(key) ? !soft_has_key :
+	    soft_has_key && sodium_memcmp(k, soft_key, 32) == 0;
+	if (same) {
+		sodium_free(k);
+		return 1;
+	}
+	soft_clear();
+	if (wg_key_is_zero(key)) {
+		sodium_free(k);
+		return 0;
+	}
+	memcpy(soft_key, k, 32);
+	sodium_free(k);
 	wg_x25519_pub(soft_pub, soft_key);
 	soft_has_key = 1;
 	return 0;

@@ -852,6 +852,11 @@ hs_key_public(const struct key_public *kp)
 		hs_peer_request_ss(p);
 	}
 done:
+	/* Peers added while the key was changing still need their ss. */
+	if (hs.key_change_pending == 0 && hs.has_key)
+		TAILQ_FOREACH(p, &hs.peers, entry)
+			if (!p->noise.has_ss)
+				hs_peer_request_ss(p);
 	hs_client_unwait(WAIT_KEY, 0);
 }
 

@@ -79,4 +79,14 @@ for init in A B; do
 	done
 done
 
+# Negative control: mismatched preshared keys must not give a session.
+pair_new 9 || t_fatal "pair 9"
+pair_peer A 4 "$(psk_new m1)" && pair_peer B none "$(psk_new m2)" ||
+    t_fatal "peers 9"
+t_check "PSK mismatch: no ping" ping_fails "$NS_A" "$IN4_B"
+t_eq "PSK mismatch: no handshake" "$(handshake_time "$NS_A" "$IF_A" "$PUB_B")" 0
+t_eq "PSK mismatch: responder learnt nothing" \
+    "$(endpoint_of "$NS_B" "$IF_B" "$PUB_A")" "(none)"
+pair_del
+
 t_done
