@@ -41,6 +41,7 @@ COMMON_SRCS	:= $(wildcard common/*.c)
 NETD_LIB_SRCS	:= $(filter-out netd/wgcardd.c,$(wildcard netd/*.c))
 KEYD_LIB_SRCS	:= $(filter-out keyd/keyd.c,$(wildcard keyd/*.c))
 CTL_SRCS	:= $(wildcard netd/wgcardctl/*.c)
+VCARD_SRCS	:= $(wildcard tests/vcard/*.c)
 UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS	:= $(wildcard tests/fuzz/fuzz_*.c)
 
@@ -48,11 +49,16 @@ COMMON_OBJS	:= $(COMMON_SRCS:%.c=$(B)/obj/%.o)
 NETD_LIB_OBJS	:= $(NETD_LIB_SRCS:%.c=$(B)/obj/%.o)
 KEYD_LIB_OBJS	:= $(KEYD_LIB_SRCS:%.c=$(B)/obj/%.o)
 CTL_OBJS	:= $(CTL_SRCS:%.c=$(B)/obj/%.o)
+VCARD_OBJS	:= $(VCARD_SRCS:%.c=$(B)/obj/%.o)
 UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
 PROGS		:= $(B)/wgcardd $(B)/wgcard-keyd
 ifneq ($(CTL_SRCS),)
 PROGS		+= $(B)/wgcardctl
+endif
+# The virtual OpenPGP card of the tests and of the demo.
+ifneq ($(VCARD_SRCS),)
+PROGS		+= $(B)/wgcard-vcard
 endif
 
 all: $(PROGS)
@@ -74,6 +80,10 @@ $(B)/wgcardd: $(B)/obj/netd/wgcardd.o $(B)/libnetd.a $(B)/libwgcommon.a
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/wgcard-keyd: $(B)/obj/keyd/keyd.o $(B)/libkeyd.a $(B)/libwgcommon.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/wgcard-vcard: $(VCARD_OBJS) $(B)/libwgcommon.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -76,6 +76,17 @@ enum imsg_type {
 	IMSG_FWD_SEND,		/* H->F: variable, struct fwd_send + packet */
 	IMSG_FWD_FLUSH_STAGED,	/* H->F: uint32 peer id; drop staged packets */
 
+	/* Control socket (served by the handshake process). */
+	IMSG_CTL_FD,		/* P->H: empty, fd: the listening control socket */
+	IMSG_CTL_RELOAD,	/* H->P: uint32 caller uid; reload the config */
+	IMSG_CTL_RELOAD_DONE,	/* P->H: struct ctl_result */
+	IMSG_CTL_LOG,		/* H->P: int32 verbosity; P relays to all */
+	IMSG_CTL_LOG_SET,	/* P->K, P->F: int32 verbosity */
+	IMSG_KEY_STATUS,	/* H->K: uint32 request id */
+	IMSG_KEY_STATUS_RESULT,	/* K->H: struct key_status */
+	IMSG_KEY_PIN,		/* H->K, P->K: struct key_pin (wiped) */
+	IMSG_KEY_PIN_RESULT,	/* K->H: struct key_pin_result */
+
 	/* Forwarder to handshake process. */
 	IMSG_HS_PACKET,		/* F->H: variable, struct hs_packet + packet */
 	IMSG_HS_EVENTS,		/* F->H: struct hs_events */
@@ -123,6 +134,49 @@ struct key_load {
 	uint64_t	ops;
 	uint32_t	last_latency_us;
 	uint32_t	pad;
+};
+
+struct ctl_result {
+	int32_t		status;		/* 0 or -errno */
+	char		message[256];	/* NUL-terminated */
+};
+
+#define KEY_STATE_NOKEY		0	/* no key configured */
+#define KEY_STATE_READY		1	/* software key, or card unlocked */
+#define KEY_STATE_LOCKED	2	/* card present, PIN not verified */
+#define KEY_STATE_ABSENT	3	/* card or reader absent */
+#define KEY_STATE_BLOCKED	4	/* PIN blocked */
+#define KEY_STATE_WRONG_CARD	5	/* a card with another key */
+
+struct key_status {
+	uint32_t	id;
+	uint32_t	state;		/* KEY_STATE_* */
+	char		backend[16];	/* "file", "openpgp" */
+	char		reader[128];
+	char		serial[32];
+	char		fingerprint[64];/* hex, of the decryption key */
+	uint8_t		has_pub;
+	uint8_t		pad[3];
+	int32_t		pin_retries;	/* -1: unknown / not applicable */
+	uint8_t		pub[32];
+	uint64_t	ops;
+	uint32_t	last_latency_us;
+	uint32_t	queued;
+};
+
+#define KEY_PIN_MAX	128
+
+struct key_pin {
+	uint32_t	id;
+	uint32_t	len;
+	char		pin[KEY_PIN_MAX];
+};
+
+struct key_pin_result {
+	uint32_t	id;
+	int32_t		status;		/* 0, -EACCES wrong PIN, ... */
+	int32_t		pin_retries;
+	uint32_t	state;
 };
 
 struct priv_port {

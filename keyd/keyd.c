@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "backend.h"
+#include "compat.h"
 #include "crypto.h"
 #include "encoding.h"
 #include "imsg.h"
@@ -169,6 +170,45 @@ keyd_set_key(struct imsg *imsg, const char *from)
 	keyd_announce();
 }
 
+/* What wgcardctl card status shows (IMSG_KEY_STATUS). */
+static void
+keyd_status(uint32_t id)
+{
+	struct key_status	ks;
+
+	memset(&ks, 0, sizeof(ks));
+	ks.id = id;
+	strlcpy(ks.backend, backend->name, sizeof(ks.backend));
+	ks.has_pub = backend->public_key(ks.pub);
+	ks.state = ks.has_pub ? KEY_STATE_READY : KEY_STATE_NOKEY;
+	ks.pin_retries = -1;
+	ks.ops = ops_total;
+	ks.last_latency_us = last_latency_us;
+	keyd_send(&chan_hs, IMSG_KEY_STATUS_RESULT, &ks, sizeof(ks));
+}
+
+/* A PIN for a backend that takes none: refused, and wiped. */
+static void
+keyd_pin(struct imsg *imsg, const char *from)
+{
+	struct key_pin		kp;
+	struct key_pin_result	r;
+
+	IMSG_SIZE_CHECK(imsg, sizeof(kp), from);
+	memcpy(&kp, imsg->data, sizeof(kp));
+	sodium_memzero(imsg->data, imsg->len);
+	memset(&r, 0, sizeof(r));
+	r.id = kp.id;
+	r.status = -ENOTSUP;
+	r.pin_retries = -1;
+	r.state = backend->public_key(kp.pin) ? KEY_STATE_READY :
+	    KEY_STATE_NOKEY;
+	sodium_memzero(&kp, sizeof(kp));
+	log_info("audit: op=pin from=%s backend=%s result=not-applicable",
+	    from, backend->name);
+	keyd_send(&chan_hs, IMSG_KEY_PIN_RESULT, &r, sizeof(r));
+}
+
 static void
 keyd_dispatch(int fd, short event, void *arg)
 {
@@ -205,6 +245,35 @@ keyd_dispatch(int fd, short event, void *arg)
 			switch (imsg.type) {
 			case IMSG_KEY_SET:
 				keyd_set_key(&imsg, c->name);
+				break;
+			case IMSG_KEY_STATUS:
+				if (c != &chan_hs)
+					fatalx("%s: status request from %s",
+					    __func__, c->name);
+				IMSG_SIZE_CHECK(&imsg, sizeof(uint32_t),
+				    c->name);
+				{
+					uint32_t	id;
+
+					memcpy(&id, imsg.data, sizeof(id));
+					keyd_status(id);
+				}
+				break;
+			case IMSG_KEY_PIN:
+				keyd_pin(&imsg, c->name);
+				break;
+			case IMSG_CTL_LOG_SET:
+				if (c != &chan_parent)
+					fatalx("%s: log level from %s",
+					    __func__, c->name);
+				IMSG_SIZE_CHECK(&imsg, sizeof(int32_t),
+				    c->name);
+				{
+					int32_t	v;
+
+					memcpy(&v, imsg.data, sizeof(v));
+					log_setverbose(v);
+				}
 				break;
 			case IMSG_KEY_DH:
 				if (c != &chan_hs)
