@@ -201,8 +201,12 @@ keyd_pin(struct imsg *imsg, const char *from)
 	r.id = kp.id;
 	r.status = -ENOTSUP;
 	r.pin_retries = -1;
-	r.state = backend->public_key(kp.pin) ? KEY_STATE_READY :
-	    KEY_STATE_NOKEY;
+	{
+		uint8_t	pub[32];
+
+		r.state = backend->public_key(pub) ? KEY_STATE_READY :
+		    KEY_STATE_NOKEY;
+	}
 	sodium_memzero(&kp, sizeof(kp));
 	log_info("audit: op=pin from=%s backend=%s result=not-applicable",
 	    from, backend->name);
