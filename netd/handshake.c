@@ -11,7 +11,10 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <arpa/inet.h>
+
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,7 @@
 #include "allowedips.h"
 #include "buf.h"
 #include "compat.h"
+#include "control.h"
 #include "cookie.h"
 #include "crypto.h"
 #include "encoding.h"
@@ -72,6 +76,7 @@ struct hs_peer {
 	uint16_t		 keepalive;
 	uint64_t		 rx_bytes, tx_bytes;	/* from the forwarder */
 	uint64_t		 hs_rx_bytes;		/* handshake messages */
+	uint64_t		 drops;			/* from the forwarder */
 	struct timespec		 last_handshake;
 	int			 attempts;
 	uint64_t		 last_sent_handshake;	/* ms, 0: never */
@@ -138,6 +143,8 @@ static void	hs_send_initiation(struct hs_peer *, int);
 static void	hs_client_update(struct hs_client *);
 static void	hs_client_free(struct hs_client *);
 static void	hs_client_unwait(int, int);
+static void	hs_ctl_key_status(struct imsg *);
+static void	hs_ctl_pin_result(struct imsg *);
 
 static struct {
 	const struct proc_opts	*opts;
@@ -172,6 +179,12 @@ static struct {
 	uint64_t		 rate_window;
 	unsigned int		 rate_count;
 	struct buf		 cfg;		/* config text from the parent */
+	gid_t			 ctl_group;
+	uint32_t		 ctl_status_conn;	/* card status waiting */
+	uint32_t		 ctl_pin_conn;		/* card unlock waiting */
+	uint32_t		 ctl_reload_conn;	/* reload waiting */
+	uint64_t		 cookie_replies;
+	uint64_t		 hs_dropped;
 } hs;
 
 /* Channels. */
@@ -233,7 +246,8 @@ hs_chan_dispatch(int fd, short event, void *arg)
 			if (r == -2)
 				fatalx("malformed message from %s", c->name);
 			if (imsg.fd != -1 && !(c == &hs.parent &&
-			    imsg.type == IMSG_CFG_UAPI_FD))
+			    (imsg.type == IMSG_CFG_UAPI_FD ||
+			    imsg.type == IMSG_CTL_FD)))
 				fatalx("unexpected fd from %s", c->name);
 			c->handler(&imsg);
 		}
@@ -1049,6 +1063,12 @@ hs_keyd_imsg(struct imsg *imsg)
 		hs_dh_result(&res);
 		sodium_memzero(&res, sizeof(res));
 		break;
+	case IMSG_KEY_STATUS_RESULT:
+		hs_ctl_key_status(imsg);
+		break;
+	case IMSG_KEY_PIN_RESULT:
+		hs_ctl_pin_result(imsg);
+		break;
 	case IMSG_KEY_LOAD:
 		IMSG_SIZE_CHECK(imsg, sizeof(kl), "key broker");
 		memcpy(&kl, imsg->data, sizeof(kl));
@@ -1125,15 +1145,19 @@ hs_packet(const struct wg_endpoint *ep, uint8_t *msg, size_t len)
 			memcpy(&sender, msg + 4, 4);
 			if (cookie_checker_create_reply(&hs.checker, &c,
 			    le32toh(sender), msg, len, &ep->addr.sa,
-			    now) == 0)
+			    now) == 0) {
 				hs_send_packet(NULL, ep, &c, sizeof(c));
+				hs.cookie_replies++;
+			}
 			return;
 		}
 		if (!ratelimiter_allow(&hs.rl, &ep->addr.sa, now))
 			return;
 	}
-	if (hs.ndh >= HS_DH_MAX)
+	if (hs.ndh >= HS_DH_MAX) {
+		hs.hs_dropped++;
 		return;
+	}
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		fatal("calloc");
 	d->ep = *ep;
@@ -1171,6 +1195,7 @@ hs_events(const struct hs_events *ev)
 		return;
 	p->rx_bytes = ev->rx_bytes;
 	p->tx_bytes = ev->tx_bytes;
+	p->drops = ev->drops;
 	if (e & HS_EV_ENDPOINT)
 		p->ep = ev->ep;
 	/* Data sent and authenticated received: the later one wins. */
@@ -1480,6 +1505,252 @@ hs_uapi_accept(int fd, short event, void *arg)
 	hs_client_update(cl);
 }
 
+/* The control socket (control.c serves it; these answer). */
+
+static const char *
+hs_key_state_name(uint32_t state)
+{
+	switch (state) {
+	case KEY_STATE_NOKEY:
+		return "nokey";
+	case KEY_STATE_READY:
+		return "ready";
+	case KEY_STATE_LOCKED:
+		return "locked";
+	case KEY_STATE_ABSENT:
+		return "absent";
+	case KEY_STATE_BLOCKED:
+		return "blocked";
+	case KEY_STATE_WRONG_CARD:
+		return "wrong-card";
+	}
+	return "unknown";
+}
+
+static void
+hs_aip_ctl(int family, const uint8_t *addr, uint8_t cidr, void *arg)
+{
+	struct buf	*b = arg;
+	char		 s[INET6_ADDRSTRLEN];
+
+	inet_ntop(family, addr, s, sizeof(s));
+	buf_printf(b, "allowed_ip=%s/%u\n", s, cidr);
+}
+
+static int
+hs_ctl_show(struct control_req *req, struct buf *out)
+{
+	struct hs_peer	*p;
+	char		 b64[WG_KEY_B64_LEN], ep[INET6_ADDRSTRLEN + 16];
+	uint64_t	 now = wg_now_ms();
+
+	if (req->argc != 0)
+		return EINVAL;
+	buf_printf(out, "interface=%s\n", hs.opts->ifname);
+	if (hs.has_key) {
+		key_to_base64(b64, hs.local.public_key);
+		buf_printf(out, "public_key=%s\n", b64);
+	}
+	buf_printf(out, "listen_port=%u\nfwmark=%u\n", hs.port, hs.fwmark);
+	buf_printf(out, "key_ready=%d\n", hs.has_key);
+	buf_printf(out, "under_load=%d\n", hs_under_load(now));
+	buf_printf(out, "broker_pending=%zu\nbroker_queued=%u\n", hs.ndh,
+	    hs.keyd_queued);
+	buf_printf(out, "cookie_replies=%llu\nhandshakes_dropped=%llu\n",
+	    (unsigned long long)hs.cookie_replies,
+	    (unsigned long long)hs.hs_dropped);
+	buf_printf(out, "peers=%zu\n", hs.npeers);
+	TAILQ_FOREACH(p, &hs.peers, entry) {
+		key_to_base64(b64, p->noise.remote_static);
+		buf_printf(out, "peer=%s\n", b64);
+		if (p->ep.addr.sa.sa_family == AF_INET) {
+			inet_ntop(AF_INET, &p->ep.addr.sin.sin_addr, ep,
+			    sizeof(ep));
+			buf_printf(out, "endpoint=%s:%u\n", ep,
+			    ntohs(p->ep.addr.sin.sin_port));
+		} else if (p->ep.addr.sa.sa_family == AF_INET6) {
+			inet_ntop(AF_INET6, &p->ep.addr.sin6.sin6_addr, ep,
+			    sizeof(ep));
+			buf_printf(out, "endpoint=[%s]:%u\n", ep,
+			    ntohs(p->ep.addr.sin6.sin6_port));
+		}
+		aip_walk_owner(hs.aips, p, hs_aip_ctl, out);
+		buf_printf(out, "latest_handshake=%lld\n",
+		    (long long)p->last_handshake.tv_sec);
+		buf_printf(out, "rx_bytes=%llu\ntx_bytes=%llu\n",
+		    (unsigned long long)(p->rx_bytes + p->hs_rx_bytes),
+		    (unsigned long long)p->tx_bytes);
+		buf_printf(out, "persistent_keepalive=%u\n", p->keepalive);
+		buf_printf(out, "preshared_key=%s\n", p->has_psk ? "yes" : "no");
+		buf_printf(out, "drops=%llu\n", (unsigned long long)p->drops);
+	}
+	return 0;
+}
+
+static int
+hs_ctl_version(struct control_req *req, struct buf *out)
+{
+	buf_printf(out, "version=%s\n", WGCARD_VERSION);
+	return 0;
+}
+
+static int
+hs_ctl_card_status(struct control_req *req, struct buf *out)
+{
+	uint32_t	id = control_conn_id(req->conn);
+
+	if (req->argc != 0)
+		return EINVAL;
+	if (hs.ctl_status_conn != 0)
+		return EBUSY;
+	hs.ctl_status_conn = id;
+	hs_send(&hs.keyd, IMSG_KEY_STATUS, &id, sizeof(id));
+	return CONTROL_PENDING;
+}
+
+static int
+hs_ctl_card_pubkey(struct control_req *req, struct buf *out)
+{
+	char	b64[WG_KEY_B64_LEN];
+
+	if (req->argc != 0)
+		return EINVAL;
+	if (!hs.has_key)
+		return ENOKEY;
+	key_to_base64(b64, hs.local.public_key);
+	buf_printf(out, "public_key=%s\n", b64);
+	return 0;
+}
+
+static int
+hs_ctl_card_unlock(struct control_req *req, struct buf *out)
+{
+	struct key_pin	kp;
+	size_t		len;
+
+	if (req->argc != 0 || req->secret == NULL)
+		return EINVAL;
+	if ((len = strlen(req->secret)) == 0 || len >= KEY_PIN_MAX)
+		return EINVAL;
+	if (hs.ctl_pin_conn != 0)
+		return EBUSY;
+	memset(&kp, 0, sizeof(kp));
+	kp.id = hs.ctl_pin_conn = control_conn_id(req->conn);
+	kp.len = len;
+	memcpy(kp.pin, req->secret, len);
+	/* In transit only: it goes to the broker and is wiped here. */
+	hs_send(&hs.keyd, IMSG_KEY_PIN, &kp, sizeof(kp));
+	sodium_memzero(&kp, sizeof(kp));
+	if (imsg_flush(&hs.keyd.ibuf) == -1)
+		fatal("write to key broker");
+	return CONTROL_PENDING;
+}
+
+static int
+hs_ctl_reload(struct control_req *req, struct buf *out)
+{
+	uint32_t	uid = req->uid;
+
+	if (req->argc != 0)
+		return EINVAL;
+	if (hs.ctl_reload_conn != 0)
+		return EBUSY;
+	hs.ctl_reload_conn = control_conn_id(req->conn);
+	hs_send(&hs.parent, IMSG_CTL_RELOAD, &uid, sizeof(uid));
+	return CONTROL_PENDING;
+}
+
+static int
+hs_ctl_log(struct control_req *req, struct buf *out)
+{
+	int32_t	v;
+
+	if (req->argc != 1)
+		return EINVAL;
+	if (strcmp(req->argv[0], "verbose") == 0)
+		v = 1;
+	else if (strcmp(req->argv[0], "brief") == 0)
+		v = 0;
+	else
+		return EINVAL;
+	log_setverbose(v);
+	hs_send(&hs.parent, IMSG_CTL_LOG, &v, sizeof(v));
+	buf_printf(out, "log=%s\n", v ? "verbose" : "brief");
+	return 0;
+}
+
+static const struct control_cmd hs_ctl_cmds[] = {
+	{ { "show", NULL }, 0, 0, hs_ctl_show },
+	{ { "version", NULL }, 0, 0, hs_ctl_version },
+	{ { "card", "status", NULL }, 0, 0, hs_ctl_card_status },
+	{ { "card", "pubkey", NULL }, 0, 0, hs_ctl_card_pubkey },
+	{ { "card", "unlock", NULL }, 1, 1, hs_ctl_card_unlock },
+	{ { "reload", NULL }, 1, 0, hs_ctl_reload },
+	{ { "log", NULL }, 1, 0, hs_ctl_log },
+	{ { NULL }, 0, 0, NULL }
+};
+
+static void
+hs_ctl_key_status(struct imsg *imsg)
+{
+	struct key_status	ks;
+	struct buf		b;
+	char			b64[WG_KEY_B64_LEN];
+
+	IMSG_SIZE_CHECK(imsg, sizeof(ks), "key broker");
+	memcpy(&ks, imsg->data, sizeof(ks));
+	ks.backend[sizeof(ks.backend) - 1] = '\0';
+	ks.reader[sizeof(ks.reader) - 1] = '\0';
+	ks.serial[sizeof(ks.serial) - 1] = '\0';
+	ks.fingerprint[sizeof(ks.fingerprint) - 1] = '\0';
+	if (ks.id != hs.ctl_status_conn)
+		return;
+	hs.ctl_status_conn = 0;
+	buf_init(&b);
+	buf_printf(&b, "backend=%s\nstate=%s\n", ks.backend,
+	    hs_key_state_name(ks.state));
+	if (ks.reader[0])
+		buf_printf(&b, "reader=%s\n", ks.reader);
+	if (ks.serial[0])
+		buf_printf(&b, "serial=%s\n", ks.serial);
+	if (ks.fingerprint[0])
+		buf_printf(&b, "fingerprint=%s\n", ks.fingerprint);
+	if (ks.has_pub) {
+		key_to_base64(b64, ks.pub);
+		buf_printf(&b, "public_key=%s\n", b64);
+	}
+	if (ks.pin_retries >= 0)
+		buf_printf(&b, "pin_retries=%d\n", ks.pin_retries);
+	buf_printf(&b, "operations=%llu\nlast_latency_us=%u\nqueued=%u\n",
+	    (unsigned long long)ks.ops, ks.last_latency_us, ks.queued);
+	control_finish(ks.id, 0, b.data);
+	buf_free(&b);
+}
+
+static void
+hs_ctl_pin_result(struct imsg *imsg)
+{
+	struct key_pin_result	r;
+	char			msg[128];
+
+	IMSG_SIZE_CHECK(imsg, sizeof(r), "key broker");
+	memcpy(&r, imsg->data, sizeof(r));
+	if (r.id != hs.ctl_pin_conn)
+		return;
+	hs.ctl_pin_conn = 0;
+	if (r.status == 0)
+		snprintf(msg, sizeof(msg), "state=%s\n",
+		    hs_key_state_name(r.state));
+	else if (r.status == -EACCES)
+		snprintf(msg, sizeof(msg), "wrong PIN, %d retries left",
+		    r.pin_retries);
+	else if (r.status == -ENOTSUP)
+		snprintf(msg, sizeof(msg), "the key backend takes no PIN");
+	else
+		snprintf(msg, sizeof(msg), "%s", strerror(-r.status));
+	control_finish(r.id, -r.status, msg);
+}
+
 /* The parent. */
 
 
@@ -1500,6 +1771,25 @@ hs_parent_imsg(struct imsg *imsg)
 		event_set(&hs.ev_uapi, hs.uapi_fd, EV_READ | EV_PERSIST,
 		    hs_uapi_accept, NULL);
 		event_add(&hs.ev_uapi, NULL);
+		break;
+	case IMSG_CTL_FD:
+		IMSG_SIZE_CHECK(imsg, 0, "parent");
+		if (imsg->fd == -1)
+			fatalx("control message without fd");
+		control_init(imsg->fd, hs_ctl_cmds, hs.ctl_group);
+		break;
+	case IMSG_CTL_RELOAD_DONE:
+		{
+			struct ctl_result	cr;
+
+			IMSG_SIZE_CHECK(imsg, sizeof(cr), "parent");
+			memcpy(&cr, imsg->data, sizeof(cr));
+			cr.message[sizeof(cr.message) - 1] = '\0';
+			if (hs.ctl_reload_conn != 0)
+				control_finish(hs.ctl_reload_conn, -cr.status,
+				    cr.message);
+			hs.ctl_reload_conn = 0;
+		}
 		break;
 	case IMSG_CFG_CHUNK:
 		if (buf_append(&hs.cfg, imsg->data, imsg->len) == -1)
@@ -1587,6 +1877,13 @@ handshake_main(const struct proc_opts *opts)
 	if (ratelimiter_init(&hs.rl, 8192) == -1)
 		fatal("ratelimiter_init");
 
+	{
+		struct group	*gr;
+
+		/* Resolved before the chroot, where there is no /etc/group. */
+		hs.ctl_group = (gr = getgrnam(CONTROL_GROUP)) != NULL ?
+		    gr->gr_gid : 0;
+	}
 	proc_privdrop(WGCARD_USER, WGCARD_CHROOT);
 	event_init();
 	sandbox_handshake();

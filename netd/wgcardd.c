@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
 #include <pwd.h>
@@ -31,6 +32,7 @@
 #include "buf.h"
 #include "compat.h"
 #include "config.h"
+#include "control.h"
 #include "crypto.h"
 #include "encoding.h"
 #include "imsg.h"
@@ -74,6 +76,8 @@ static struct {
 	uint32_t		 fwmark;
 	int			 uapi_fd;
 	char			 uapi_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int			 ctl_fd;
+	char			 ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int			 inotify_fd;
 	int			 exit_code;
 	int			 shutting_down;
@@ -84,13 +88,14 @@ static struct {
 	struct event		 ev_mtu;
 	int			 mtu;
 } wgd = {
-	.tun_fd = -1, .udp4 = -1, .udp6 = -1, .uapi_fd = -1,
+	.tun_fd = -1, .udp4 = -1, .udp6 = -1, .uapi_fd = -1, .ctl_fd = -1,
 	.inotify_fd = -1,
 };
 
 static void	parent_dispatch(int, short, void *);
 static void	parent_shutdown(int);
 static void	parent_wait_child(struct child *);
+static void	parent_reload(struct imsg *);
 
 static __dead void
 usage(void)
@@ -245,6 +250,26 @@ parent_imsg(struct child *c, struct imsg *imsg)
 		if (id != PROC_HANDSHAKE)
 			goto bad;
 		parent_set_fwmark(imsg);
+		break;
+	case IMSG_CTL_LOG:
+		if (id != PROC_HANDSHAKE)
+			goto bad;
+		IMSG_SIZE_CHECK(imsg, sizeof(int32_t), c->name);
+		{
+			int32_t	v;
+
+			memcpy(&v, imsg->data, sizeof(v));
+			log_setverbose(v);
+			parent_send(PROC_KEYD, IMSG_CTL_LOG_SET, -1, &v,
+			    sizeof(v));
+			log_info("log level now %s", v ? "verbose" : "brief");
+		}
+		break;
+	case IMSG_CTL_RELOAD:
+		if (id != PROC_HANDSHAKE)
+			goto bad;
+		IMSG_SIZE_CHECK(imsg, sizeof(uint32_t), c->name);
+		parent_reload(imsg);
 		break;
 	case IMSG_FWD_READY:
 		if (id != PROC_FORWARDER)
@@ -456,6 +481,59 @@ parent_mtu_timer(int fd, short event, void *arg)
 		    sizeof(mtu));
 	}
 	evtimer_add(&wgd.ev_mtu, &tv);
+}
+
+static void
+parent_reload(struct imsg *imsg)
+{
+	struct ctl_result	cr;
+
+	memset(&cr, 0, sizeof(cr));
+	cr.status = -ENOTSUP;
+	strlcpy(cr.message, "reload is not supported yet",
+	    sizeof(cr.message));
+	log_warnx("reload requested: %s", cr.message);
+	parent_send(PROC_HANDSHAKE, IMSG_CTL_RELOAD_DONE, -1, &cr, sizeof(cr));
+}
+
+/* The control socket: root:wgcard 0660, served by the handshake process. */
+static int
+parent_ctl_listen(void)
+{
+	struct sockaddr_un	 sun;
+	struct group		*gr;
+	int			 fd, probe;
+
+	if (mkdir(CONTROL_DIR, 0755) == -1 && errno != EEXIST)
+		fatal("mkdir %s", CONTROL_DIR);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s.sock",
+	    CONTROL_DIR, wgd.ifname) >= sizeof(sun.sun_path))
+		fatalx("control socket path too long");
+	if ((probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1) {
+		if (connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+			fatalx("%s: already served by another daemon",
+			    sun.sun_path);
+		close(probe);
+	}
+	unlink(sun.sun_path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1)
+		fatal("socket");
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("bind %s", sun.sun_path);
+	strlcpy(wgd.ctl_path, sun.sun_path, sizeof(wgd.ctl_path));
+	gr = getgrnam(CONTROL_GROUP);
+	if (chown(sun.sun_path, 0, gr != NULL ? gr->gr_gid : 0) == -1 ||
+	    chmod(sun.sun_path, gr != NULL ? 0660 : 0600) == -1)
+		fatal("%s", sun.sun_path);
+	if (gr == NULL)
+		log_warnx("group %s does not exist: the control socket is "
+		    "for root only", CONTROL_GROUP);
+	if (listen(fd, 16) == -1)
+		fatal("listen");
+	return fd;
 }
 
 static int
@@ -770,6 +848,7 @@ main(int argc, char *argv[])
 		    "or create it", WGCARD_USER);
 
 	wgd.uapi_fd = parent_uapi_listen();
+	wgd.ctl_fd = parent_ctl_listen();
 	if ((wgd.tun_fd = tun_open(wgd.ifname)) == -1)
 		fatal("cannot create TUN interface %s", wgd.ifname);
 	if ((wgd.ifindex = nl_link_index(wgd.ifname)) <= 0)
@@ -828,6 +907,8 @@ main(int argc, char *argv[])
 	/* The handshake process: the UAPI socket, the port, the peers. */
 	parent_send(PROC_HANDSHAKE, IMSG_CFG_UAPI_FD, wgd.uapi_fd, NULL, 0);
 	wgd.uapi_fd = -1;
+	parent_send(PROC_HANDSHAKE, IMSG_CTL_FD, wgd.ctl_fd, NULL, 0);
+	wgd.ctl_fd = -1;
 	{
 		struct priv_port	pp = { .status = 0, .port = wgd.port };
 
@@ -863,6 +944,8 @@ main(int argc, char *argv[])
 
 	if (wgd.uapi_path[0] != '\0')
 		unlink(wgd.uapi_path);
+	if (wgd.ctl_path[0] != '\0')
+		unlink(wgd.ctl_path);
 	log_info("exiting%s", wgd.exit_code ? " on error" : "");
 	return wgd.exit_code;
 }

@@ -1,0 +1,390 @@
+/*
+ * wgcardctl.c: the administration tool of wgcardd. It talks to each
+ * daemon over its control socket, /var/run/wgcard/IFNAME.sock, sends one
+ * request and reads key=value lines until "end=N".
+ *
+ * Exit status: 0 success; 1 usage or a refused command; 2 no daemon (or
+ * the socket cannot be reached); 3 the key is not ready (card absent,
+ * locked or blocked, or no key); 4 a peer with an endpoint had no
+ * handshake in the last 180 seconds (show).
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "compat.h"
+#include "wgcardctl.h"
+
+#define CTL_DIR			"/var/run/wgcard"
+#define CTL_STALE_SEC		180
+#define EXIT_USAGE		1
+#define EXIT_NODAEMON		2
+#define EXIT_KEY		3
+#define EXIT_STALE		4
+
+static __attribute__((__noreturn__)) void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: wgcardctl [-s socket] [-i ifname] command [argument ...]\n");
+	parse_usage_commands();
+	exit(EXIT_USAGE);
+}
+
+void
+answer_free(struct answer *a)
+{
+	size_t	i;
+
+	for (i = 0; i < a->n; i++) {
+		free(a->keys[i]);
+		free(a->vals[i]);
+	}
+	free(a->keys);
+	free(a->vals);
+	free(a->error);
+	memset(a, 0, sizeof(*a));
+}
+
+const char *
+answer_get(const struct answer *a, const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->keys[i], key) == 0)
+			return a->vals[i];
+	return NULL;
+}
+
+static int
+answer_add(struct answer *a, const char *k, const char *v)
+{
+	char	**nk, **nv;
+
+	if ((nk = realloc(a->keys, (a->n + 1) * sizeof(*nk))) == NULL)
+		return -1;
+	a->keys = nk;
+	if ((nv = realloc(a->vals, (a->n + 1) * sizeof(*nv))) == NULL)
+		return -1;
+	a->vals = nv;
+	if ((a->keys[a->n] = strdup(k)) == NULL ||
+	    (a->vals[a->n] = strdup(v)) == NULL)
+		return -1;
+	a->n++;
+	return 0;
+}
+
+static int
+ctl_connect(const char *path)
+{
+	struct sockaddr_un	sun;
+	int			fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		int	saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* Sends request (and secret), reads the answer. 0, or -1 on I/O error. */
+static int
+ctl_request(const char *path, const char *request, const char *secret,
+    struct answer *a)
+{
+	FILE	*f;
+	char	*line = NULL, *eq;
+	size_t	 cap = 0;
+	ssize_t	 n;
+	int	 fd, done = 0;
+
+	memset(a, 0, sizeof(*a));
+	if ((fd = ctl_connect(path)) == -1)
+		return -1;
+	if (dprintf(fd, "%s\n", request) < 0 ||
+	    (secret != NULL && dprintf(fd, "%s\n", secret) < 0)) {
+		close(fd);
+		return -1;
+	}
+	if ((f = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] == '\n')
+			line[--n] = '\0';
+		if ((eq = strchr(line, '=')) == NULL)
+			continue;
+		*eq++ = '\0';
+		if (strcmp(line, "end") == 0) {
+			a->status = atoi(eq);
+			done = 1;
+			break;
+		}
+		if (strcmp(line, "error") == 0) {
+			free(a->error);
+			a->error = strdup(eq);
+			continue;
+		}
+		if (answer_add(a, line, eq) == -1)
+			break;
+	}
+	free(line);
+	fclose(f);
+	if (!done) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads a PIN without echo from the terminal, or a line from stdin. */
+static char *
+ctl_read_pin(void)
+{
+	struct termios	 t, saved;
+	char		*pin;
+	int		 tty, fd;
+	size_t		 len = 0;
+	ssize_t		 n;
+	char		 c;
+
+	if ((pin = sodium_malloc(256)) == NULL)
+		return NULL;
+	fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+	tty = fd != -1 && isatty(STDIN_FILENO);
+	if (!tty) {
+		if (fd != -1)
+			close(fd);
+		fd = STDIN_FILENO;
+	} else {
+		dprintf(fd, "PIN: ");
+		tcgetattr(fd, &saved);
+		t = saved;
+		t.c_lflag &= ~(ECHO | ECHONL);
+		tcsetattr(fd, TCSAFLUSH, &t);
+	}
+	while ((n = read(fd, &c, 1)) == 1 && c != '\n' && len < 255)
+		pin[len++] = c;
+	pin[len] = '\0';
+	c = 0;
+	if (tty) {
+		tcsetattr(fd, TCSAFLUSH, &saved);
+		dprintf(fd, "\n");
+		close(fd);
+	}
+	if (len == 0) {
+		sodium_free(pin);
+		return NULL;
+	}
+	return pin;
+}
+
+/* The sockets to talk to: the one asked for, or every daemon's. */
+static int
+ctl_sockets(const char *sockpath, const char *ifname, char ***out)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		**v = NULL, path[256];
+	int		 n = 0;
+	size_t		 l;
+
+	if (sockpath != NULL || ifname != NULL) {
+		if (sockpath == NULL) {
+			snprintf(path, sizeof(path), "%s/%s.sock", CTL_DIR,
+			    ifname);
+			sockpath = path;
+		}
+		if ((v = calloc(1, sizeof(*v))) == NULL ||
+		    (v[0] = strdup(sockpath)) == NULL)
+			return -1;
+		*out = v;
+		return 1;
+	}
+	if ((d = opendir(CTL_DIR)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		l = strlen(de->d_name);
+		if (l < 6 || strcmp(de->d_name + l - 5, ".sock") != 0)
+			continue;
+		if ((v = realloc(v, (n + 1) * sizeof(*v))) == NULL)
+			break;
+		snprintf(path, sizeof(path), "%s/%s", CTL_DIR, de->d_name);
+		if ((v[n] = strdup(path)) == NULL)
+			break;
+		n++;
+	}
+	closedir(d);
+	*out = v;
+	return n;
+}
+
+static const char *
+ctl_ifname(const char *path, char *buf, size_t len)
+{
+	const char	*base = strrchr(path, '/');
+	char		*dot;
+
+	strlcpy(buf, base ? base + 1 : path, len);
+	if ((dot = strrchr(buf, '.')) != NULL)
+		*dot = '\0';
+	return buf;
+}
+
+/* The monitoring exit status of a show answer. */
+static int
+ctl_show_status(const struct answer *a)
+{
+	const char	*ep = NULL;
+	size_t		 i;
+	time_t		 now = time(NULL);
+	int		 rc = 0;
+
+	if ((ep = answer_get(a, "key_ready")) != NULL && strcmp(ep, "1") != 0)
+		return EXIT_KEY;
+	ep = NULL;
+	for (i = 0; i < a->n; i++) {
+		if (strcmp(a->keys[i], "peer") == 0)
+			ep = NULL;
+		else if (strcmp(a->keys[i], "endpoint") == 0)
+			ep = a->vals[i];
+		else if (strcmp(a->keys[i], "latest_handshake") == 0 &&
+		    ep != NULL && now - strtoll(a->vals[i], NULL, 10) >
+		    CTL_STALE_SEC)
+			rc = EXIT_STALE;
+	}
+	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct parse_result	 res;
+	struct answer		 a;
+	const char		*sockpath = NULL, *ifname = NULL;
+	char			**socks = NULL, *pin = NULL, name[64];
+	int			 ch, n, i, rc = 0, r;
+
+	while ((ch = getopt(argc, argv, "s:i:")) != -1) {
+		switch (ch) {
+		case 's':
+			sockpath = optarg;
+			break;
+		case 'i':
+			ifname = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0 || parse(argc, argv, &res) == -1)
+		usage();
+	if (res.ifname != NULL)
+		ifname = res.ifname;
+	if (res.action == CTL_CARD_INIT) {
+		fprintf(stderr, "wgcardctl: card init: not available in this "
+		    "build yet\n");
+		return EXIT_USAGE;
+	}
+	if (sodium_init() == -1)
+		return EXIT_USAGE;
+
+	n = ctl_sockets(sockpath, ifname, &socks);
+	if (n <= 0) {
+		fprintf(stderr, "wgcardctl: no wgcardd running (no control "
+		    "socket in %s)\n", CTL_DIR);
+		return EXIT_NODAEMON;
+	}
+	if (n > 1 && res.action != CTL_SHOW && res.action != CTL_VERSION &&
+	    res.action != CTL_CARD_STATUS) {
+		fprintf(stderr, "wgcardctl: several daemons run: choose one "
+		    "with -i ifname\n");
+		return EXIT_USAGE;
+	}
+	if (res.action == CTL_CARD_UNLOCK &&
+	    (pin = ctl_read_pin()) == NULL) {
+		fprintf(stderr, "wgcardctl: no PIN given\n");
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < n; i++) {
+		ctl_ifname(socks[i], name, sizeof(name));
+		r = ctl_request(socks[i], res.request, pin, &a);
+		if (r == -1) {
+			fprintf(stderr, "wgcardctl: %s: %s\n", socks[i],
+			    strerror(errno));
+			rc = EXIT_NODAEMON;
+			continue;
+		}
+		if (a.status != 0) {
+			fprintf(stderr, "wgcardctl: %s: %s\n", name,
+			    a.error ? a.error : strerror(a.status));
+			if (rc == 0)
+				rc = (a.status == ENOKEY) ? EXIT_KEY :
+				    EXIT_USAGE;
+			answer_free(&a);
+			continue;
+		}
+		switch (res.action) {
+		case CTL_SHOW:
+			if (i > 0)
+				printf("\n");
+			output_show(name, &a);
+			if ((r = ctl_show_status(&a)) != 0 && rc == 0)
+				rc = r;
+			break;
+		case CTL_CARD_STATUS:
+			output_card_status(name, &a);
+			if (answer_get(&a, "state") != NULL &&
+			    strcmp(answer_get(&a, "state"), "ready") != 0 &&
+			    rc == 0)
+				rc = EXIT_KEY;
+			break;
+		case CTL_CARD_PUBKEY:
+			printf("%s\n", answer_get(&a, "public_key") ?
+			    answer_get(&a, "public_key") : "");
+			break;
+		case CTL_VERSION:
+			printf("%s: wgcardd %s\n", name,
+			    answer_get(&a, "version") ?
+			    answer_get(&a, "version") : "?");
+			break;
+		default:
+			output_kv(&a);
+			break;
+		}
+		answer_free(&a);
+	}
+	if (pin != NULL)
+		sodium_free(pin);
+	for (i = 0; i < n; i++)
+		free(socks[i]);
+	free(socks);
+	return rc;
+}
