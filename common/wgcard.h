@@ -84,13 +84,20 @@ enum imsg_type {
 	IMSG_CTL_LOG_SET,	/* P->K, P->F: int32 verbosity */
 	IMSG_KEY_STATUS,	/* H->K: uint32 request id */
 	IMSG_KEY_STATUS_RESULT,	/* K->H: struct key_status */
-	IMSG_KEY_PIN,		/* H->K, P->K: struct key_pin (wiped) */
-	IMSG_KEY_PIN_RESULT,	/* K->H: struct key_pin_result */
 
 	/* Forwarder to handshake process. */
 	IMSG_HS_PACKET,		/* F->H: variable, struct hs_packet + packet */
 	IMSG_HS_EVENTS,		/* F->H: struct hs_events */
 	IMSG_HS_KEYPAIR_GONE,	/* F->H: uint32 local index */
+
+	/* Card. */
+	IMSG_KEY_CARD_CONFIG,	/* P->K: struct key_card_config, once, first */
+	IMSG_KEY_PIN,		/* P->K, H->K: struct key_pin (wiped) */
+	IMSG_KEY_PIN_RESULT,	/* K->H: struct key_pin_result */
+	IMSG_KEY_DH_PEER,	/* H->K: struct key_dh_peer_req; answered
+				 * by IMSG_KEY_DH_RESULT like IMSG_KEY_DH */
+	IMSG_KEY_CARD_STATUS_REQ, /* H->K: empty */
+	IMSG_KEY_CARD_STATUS,	/* K->H: struct key_card_status */
 
 	IMSG_MAX
 };
@@ -164,19 +171,72 @@ struct key_status {
 	uint32_t	queued;
 };
 
-#define KEY_PIN_MAX	128
 
-struct key_pin {
-	uint32_t	id;
-	uint32_t	len;
-	char		pin[KEY_PIN_MAX];
+/* The card settings of [Interface] (wgcardd.conf(5)). */
+struct key_card_config {
+	char		reader[128];	/* Reader: substring, "" any */
+	uint8_t		has_serial;	/* CardSerial */
+	uint8_t		has_pub;	/* CardPublicKey */
+	uint8_t		pad[2];
+	uint32_t	serial;
+	uint8_t		pub[32];
 };
 
+#define KEY_PIN_MAX	127
+
+/* A PIN (PW1) for the card; the receiver wipes every copy. */
+struct key_pin {
+	uint32_t	len;
+	uint8_t		pin[KEY_PIN_MAX + 1];
+};
+
+/*
+ * The outcome of an IMSG_KEY_PIN: 0 verified; -EACCES wrong (the PIN is
+ * forgotten; retries says what is left); -EPERM blocked; -ENODEV no
+ * card now (kept, verified when the card comes); -EINVAL bad length
+ * (no retry spent); -EOPNOTSUPP not a card backend.
+ */
 struct key_pin_result {
-	uint32_t	id;
-	int32_t		status;		/* 0, -EACCES wrong PIN, ... */
-	int32_t		pin_retries;
-	uint32_t	state;
+	int32_t		status;
+	int32_t		retries;	/* PW1 retries left, -1 unknown */
+};
+
+/* A DH request naming its peer for the audit log (8 characters of the
+ * peer's base64 public key, NUL-padded, not NUL-terminated). */
+struct key_dh_peer_req {
+	uint64_t	id;
+	uint8_t		point[32];
+	char		peer[8];
+};
+
+/* State of the card backend, for wgcardctl card status. */
+#define KEY_CARD_NONE		0	/* file backend: no card */
+#define KEY_CARD_ABSENT		1	/* no matching card */
+#define KEY_CARD_LOCKED		2	/* no PIN, or a wrong one */
+#define KEY_CARD_READY		3	/* PIN verified */
+#define KEY_CARD_WRONG		4	/* a different card: refused */
+#define KEY_CARD_BLOCKED	5	/* PIN retry counter at zero */
+#define KEY_CARD_NO_SERVICE	6	/* no pcscd */
+#define KEY_CARD_HUNG		7	/* an operation did not return */
+#define KEY_CARD_ERROR		8	/* unusable card (see reason) */
+
+struct key_card_status {
+	uint8_t		state;		/* KEY_CARD_* */
+	uint8_t		has_pin;
+	uint8_t		has_pub;
+	int8_t		pw1_retries;	/* -1 unknown */
+	uint32_t	serial;
+	uint16_t	manufacturer;
+	uint16_t	pad;
+	uint32_t	queued;
+	uint32_t	capacity;
+	uint32_t	last_latency_us;
+	uint64_t	ops;
+	uint64_t	errors;
+	uint8_t		pub[32];
+	uint8_t		fpr[20];	/* decryption key fingerprint */
+	char		reader[128];
+	char		reason[96];
 };
 
 struct priv_port {

@@ -198,15 +198,8 @@ keyd_pin(struct imsg *imsg, const char *from)
 	memcpy(&kp, imsg->data, sizeof(kp));
 	sodium_memzero(imsg->data, imsg->len);
 	memset(&r, 0, sizeof(r));
-	r.id = kp.id;
-	r.status = -ENOTSUP;
-	r.pin_retries = -1;
-	{
-		uint8_t	pub[32];
-
-		r.state = backend->public_key(pub) ? KEY_STATE_READY :
-		    KEY_STATE_NOKEY;
-	}
+	r.status = -EOPNOTSUPP;
+	r.retries = -1;
 	sodium_memzero(&kp, sizeof(kp));
 	log_info("audit: op=pin from=%s backend=%s result=not-applicable",
 	    from, backend->name);

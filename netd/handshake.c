@@ -823,6 +823,53 @@ hs_apply(struct wg_devconf *c, struct hs_client *cl)
 	return 0;
 }
 
+/*
+ * A reload: the file is the whole truth about peers, as with wg syncconf.
+ * Peers not in it go; the others are updated in place (keeping their
+ * sessions), and what the file no longer sets is cleared.
+ */
+static void
+hs_sync(struct wg_devconf *c)
+{
+	struct hs_peer	*p, *tmp;
+	char		 name[12];
+	size_t		 i;
+	int		 found;
+
+	c->flags &= ~WGDEV_REPLACE_PEERS;
+	TAILQ_FOREACH_SAFE(p, &hs.peers, entry, tmp) {
+		found = 0;
+		for (i = 0; i < c->npeers && !found; i++)
+			found = wg_key_eq(c->peers[i].pubkey,
+			    p->noise.remote_static);
+		if (!found) {
+			hs_peer_name(p, name);
+			log_info("reload: peer %s removed", name);
+			hs_peer_remove(p);
+		}
+	}
+	for (i = 0; i < c->npeers; i++) {
+		struct wg_peerconf	*pc = &c->peers[i];
+
+		if (!(pc->flags & WGPEER_HAS_PSK)) {
+			memset(pc->psk, 0, sizeof(pc->psk));
+			pc->flags |= WGPEER_HAS_PSK;
+		}
+		if (!(pc->flags & WGPEER_HAS_KEEPALIVE)) {
+			pc->keepalive = 0;
+			pc->flags |= WGPEER_HAS_KEEPALIVE;
+		}
+		if ((p = hs_peer_by_key(pc->pubkey)) == NULL)
+			continue;
+		/* An unchanged endpoint keeps what roaming taught us. */
+		if ((pc->flags & WGPEER_HAS_ENDPOINT) &&
+		    p->ep.addr.sa.sa_family == pc->endpoint.sa.sa_family &&
+		    memcmp(&p->ep.addr, &pc->endpoint,
+		    sizeof(pc->endpoint)) == 0)
+			pc->flags &= ~WGPEER_HAS_ENDPOINT;
+	}
+}
+
 /* The key broker. */
 
 static void
@@ -1635,7 +1682,7 @@ hs_ctl_card_unlock(struct control_req *req, struct buf *out)
 	if (hs.ctl_pin_conn != 0)
 		return EBUSY;
 	memset(&kp, 0, sizeof(kp));
-	kp.id = hs.ctl_pin_conn = control_conn_id(req->conn);
+	hs.ctl_pin_conn = control_conn_id(req->conn);
 	kp.len = len;
 	memcpy(kp.pin, req->secret, len);
 	/* In transit only: it goes to the broker and is wiped here. */
@@ -1735,20 +1782,26 @@ hs_ctl_pin_result(struct imsg *imsg)
 
 	IMSG_SIZE_CHECK(imsg, sizeof(r), "key broker");
 	memcpy(&r, imsg->data, sizeof(r));
-	if (r.id != hs.ctl_pin_conn)
+	if (hs.ctl_pin_conn == 0)
 		return;
-	hs.ctl_pin_conn = 0;
 	if (r.status == 0)
-		snprintf(msg, sizeof(msg), "state=%s\n",
-		    hs_key_state_name(r.state));
+		snprintf(msg, sizeof(msg), "unlocked=yes\npin_retries=%d\n",
+		    r.retries);
 	else if (r.status == -EACCES)
 		snprintf(msg, sizeof(msg), "wrong PIN, %d retries left",
-		    r.pin_retries);
-	else if (r.status == -ENOTSUP)
+		    r.retries);
+	else if (r.status == -EPERM)
+		snprintf(msg, sizeof(msg), "the PIN is blocked: reset it "
+		    "with the admin PIN (see the operations guide)");
+	else if (r.status == -ENODEV)
+		snprintf(msg, sizeof(msg), "no card now: the PIN is kept and "
+		    "verified when the card comes");
+	else if (r.status == -ENOTSUP || r.status == -EOPNOTSUPP)
 		snprintf(msg, sizeof(msg), "the key backend takes no PIN");
 	else
 		snprintf(msg, sizeof(msg), "%s", strerror(-r.status));
-	control_finish(r.id, -r.status, msg);
+	control_finish(hs.ctl_pin_conn, -r.status, msg);
+	hs.ctl_pin_conn = 0;
 }
 
 /* The parent. */
@@ -1761,6 +1814,7 @@ hs_parent_imsg(struct imsg *imsg)
 	struct wg_devconf	 conf;
 	char			 err[256];
 	int32_t			 r;
+	uint32_t		 sync;
 
 	switch (imsg->type) {
 	case IMSG_CFG_UAPI_FD:
@@ -1797,11 +1851,14 @@ hs_parent_imsg(struct imsg *imsg)
 		sodium_memzero(imsg->data, imsg->len);
 		break;
 	case IMSG_CFG_END:
-		IMSG_SIZE_CHECK(imsg, 0, "parent");
+		IMSG_SIZE_CHECK(imsg, sizeof(uint32_t), "parent");
+		memcpy(&sync, imsg->data, sizeof(sync));
 		wgconf_init(&conf);
 		r = uapi_parse_set(hs.cfg.data ? hs.cfg.data : "",
 		    hs.cfg.len, &conf, err, sizeof(err));
 		buf_free(&hs.cfg);
+		if (r == 0 && sync)
+			hs_sync(&conf);
 		if (r == 0)
 			r = hs_apply(&conf, &hs_config_client);
 		else

@@ -87,6 +87,8 @@ static struct {
 	struct event		 ev_inotify;
 	struct event		 ev_mtu;
 	int			 mtu;
+	int			 reloading;
+	int			 reload_from_ctl;
 } wgd = {
 	.tun_fd = -1, .udp4 = -1, .udp6 = -1, .uapi_fd = -1, .ctl_fd = -1,
 	.inotify_fd = -1,
@@ -96,6 +98,9 @@ static void	parent_dispatch(int, short, void *);
 static void	parent_shutdown(int);
 static void	parent_wait_child(struct child *);
 static void	parent_reload(struct imsg *);
+static void	parent_reload_reply(int, const char *);
+static void	parent_reload_config(int);
+static void	parent_send_config(uint32_t);
 
 static __dead void
 usage(void)
@@ -235,11 +240,22 @@ parent_imsg(struct child *c, struct imsg *imsg)
 			log_warnx("%s: the handshake process refused the "
 			    "configuration: %s", wgd.config_path,
 			    strerror(-status));
+			if (wgd.reloading) {
+				wgd.reloading = 0;
+				parent_reload_reply(status, "the handshake "
+				    "process refused the configuration");
+				break;
+			}
 			parent_shutdown(1);
 			return;
 		}
 		c->ready = 1;
 		log_debug("configuration applied");
+		if (wgd.reloading) {
+			wgd.reloading = 0;
+			log_info("reload done");
+			parent_reload_reply(0, "");
+		}
 		break;
 	case IMSG_PRIV_SET_PORT:
 		if (id != PROC_HANDSHAKE)
@@ -386,7 +402,9 @@ parent_signal(int sig, short event, void *arg)
 		parent_shutdown(0);
 		break;
 	case SIGHUP:
-		log_warnx("SIGHUP: reload is not supported yet; ignored");
+		log_info("SIGHUP: reloading %s", wgd.config_path ?
+		    wgd.config_path : "(no configuration file)");
+		parent_reload_config(0);
 		break;
 	case SIGCHLD:
 		parent_reap();
@@ -483,17 +501,179 @@ parent_mtu_timer(int fd, short event, void *arg)
 	evtimer_add(&wgd.ev_mtu, &tv);
 }
 
+static int
+parent_prefix_eq(const struct wg_prefix *a, const struct wg_prefix *b)
+{
+	return a->family == b->family && a->cidr == b->cidr &&
+	    memcmp(a->addr.bytes, b->addr.bytes,
+	    a->family == AF_INET ? 4 : 16) == 0;
+}
+
+static int
+parent_prefix_in(const struct wg_prefix *p, const struct wg_prefix *v,
+    size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (parent_prefix_eq(p, &v[i]))
+			return 1;
+	return 0;
+}
+
+/* Every allowed IP of every peer of c, for the route diff. */
+static int
+parent_routes(const struct wg_devconf *c, struct wg_prefix **out, size_t *n)
+{
+	size_t	i, j, k = 0, total = 0;
+
+	for (i = 0; i < c->npeers; i++)
+		total += c->peers[i].naips;
+	if ((*out = calloc(total ? total : 1, sizeof(**out))) == NULL)
+		return -1;
+	for (i = 0; i < c->npeers; i++)
+		for (j = 0; j < c->peers[i].naips; j++)
+			if (c->peers[i].aips[j].cidr != 0)
+				(*out)[k++] = c->peers[i].aips[j];
+	*n = k;
+	return 0;
+}
+
 static void
-parent_reload(struct imsg *imsg)
+parent_reload_reply(int status, const char *msg)
 {
 	struct ctl_result	cr;
 
+	if (!wgd.reload_from_ctl)
+		return;
+	wgd.reload_from_ctl = 0;
 	memset(&cr, 0, sizeof(cr));
-	cr.status = -ENOTSUP;
-	strlcpy(cr.message, "reload is not supported yet",
-	    sizeof(cr.message));
-	log_warnx("reload requested: %s", cr.message);
+	cr.status = status;
+	strlcpy(cr.message, msg, sizeof(cr.message));
 	parent_send(PROC_HANDSHAKE, IMSG_CTL_RELOAD_DONE, -1, &cr, sizeof(cr));
+}
+
+/*
+ * Re-reads the configuration file and applies the difference. A file
+ * with any error is refused whole and the running configuration stays.
+ */
+static void
+parent_reload_config(int from_ctl)
+{
+	struct wg_devconf	 nc;
+	struct config_extra	 ne;
+	struct wg_prefix	*oldr = NULL, *newr = NULL;
+	size_t			 noldr = 0, nnewr = 0, i;
+	char			 err[CONFIG_ERR_MAX];
+	int			 r;
+
+	if (wgd.reloading) {
+		if (from_ctl) {
+			wgd.reload_from_ctl = 1;
+			parent_reload_reply(-EBUSY, "a reload is under way");
+		}
+		return;
+	}
+	wgd.reload_from_ctl = from_ctl;
+	if (wgd.config_path == NULL) {
+		log_warnx("reload: no configuration file (started as "
+		    "wgcardd ifname); nothing to reload");
+		parent_reload_reply(-ENOENT, "no configuration file: the "
+		    "daemon runs in xplatform mode");
+		return;
+	}
+	wgconf_init(&nc);
+	memset(&ne, 0, sizeof(ne));
+	if (config_parse_file(wgd.config_path, &nc, &ne, err,
+	    sizeof(err)) != 0) {
+		log_warnx("reload refused, the running configuration "
+		    "stays: %s", err);
+		parent_reload_reply(-EINVAL, err);
+		return;
+	}
+	/* The one step that can fail comes first. */
+	if ((nc.flags & WGDEV_HAS_PORT) && nc.port != 0 &&
+	    nc.port != wgd.port) {
+		if ((r = parent_open_sockets(nc.port, nc.fwmark)) != 0) {
+			snprintf(err, sizeof(err), "%s: ListenPort %u: %s",
+			    wgd.config_path, nc.port, strerror(-r));
+			log_warnx("reload refused: %s", err);
+			wgconf_free(&nc);
+			parent_reload_reply(r, err);
+			return;
+		}
+		log_info("listening on port %u", wgd.port);
+		parent_send_sockets();
+	}
+	nc.flags |= WGDEV_HAS_PORT;
+	nc.port = wgd.port;
+	if (nc.fwmark != wgd.fwmark) {
+		if ((wgd.udp4 != -1 && sock_set_fwmark(wgd.udp4,
+		    nc.fwmark) == -1) || (wgd.udp6 != -1 &&
+		    sock_set_fwmark(wgd.udp6, nc.fwmark) == -1))
+			log_warn("reload: fwmark");
+		wgd.fwmark = nc.fwmark;
+	}
+	nc.flags &= ~WGDEV_HAS_FWMARK;	/* done here */
+	if (nc.flags & WGDEV_HAS_PRIVKEY) {
+		struct key_set	ks;
+
+		/* The broker tells whether it changed. */
+		memcpy(ks.key, nc.privkey, sizeof(ks.key));
+		parent_send(PROC_KEYD, IMSG_KEY_SET, -1, &ks, sizeof(ks));
+		sodium_memzero(&ks, sizeof(ks));
+		if (imsg_flush_blocking(&children[PROC_KEYD].ibuf) == -1)
+			fatal("key broker");
+	}
+	sodium_memzero(nc.privkey, sizeof(nc.privkey));
+	nc.flags &= ~WGDEV_HAS_PRIVKEY;
+	if (nc.mtu != 0 && nc.mtu != wgd.mtu) {
+		if ((r = nl_link_set_mtu(wgd.ifindex, nc.mtu)) < 0)
+			log_warnx("reload: MTU %d: %s", nc.mtu, strerror(-r));
+		else {
+			wgd.mtu = nc.mtu;
+			parent_send(PROC_FORWARDER, IMSG_FWD_MTU, -1, &nc.mtu,
+			    sizeof(nc.mtu));
+		}
+	}
+	/* Addresses and routes: what went, then what came. */
+	for (i = 0; i < wgd.conf.naddrs; i++)
+		if (!parent_prefix_in(&wgd.conf.addrs[i], nc.addrs, nc.naddrs))
+			nl_addr_del(wgd.ifindex, &wgd.conf.addrs[i]);
+	for (i = 0; i < nc.naddrs; i++)
+		if (!parent_prefix_in(&nc.addrs[i], wgd.conf.addrs,
+		    wgd.conf.naddrs) &&
+		    (r = nl_addr_add(wgd.ifindex, &nc.addrs[i])) < 0)
+			log_warnx("reload: address: %s", strerror(-r));
+	if (parent_routes(&wgd.conf, &oldr, &noldr) == 0 &&
+	    parent_routes(&nc, &newr, &nnewr) == 0) {
+		for (i = 0; i < noldr; i++)
+			if (!parent_prefix_in(&oldr[i], newr, nnewr))
+				nl_route_del(wgd.ifindex, &oldr[i]);
+		for (i = 0; i < nnewr; i++)
+			if (!parent_prefix_in(&newr[i], oldr, noldr) &&
+			    (r = nl_route_add(wgd.ifindex, &newr[i])) < 0)
+				log_warnx("reload: route: %s", strerror(-r));
+	}
+	free(oldr);
+	free(newr);
+	wgconf_free(&wgd.conf);
+	wgd.conf = nc;
+	wgd.extra = ne;
+	wgd.reloading = 1;
+	parent_send_config(1);
+	log_info("reload: %s read, %zu peers", wgd.config_path,
+	    wgd.conf.npeers);
+}
+
+static void
+parent_reload(struct imsg *imsg)
+{
+	uint32_t	uid;
+
+	memcpy(&uid, imsg->data, sizeof(uid));
+	log_info("reload requested over the control socket by uid %u", uid);
+	parent_reload_config(1);
 }
 
 /* The control socket: root:wgcard 0660, served by the handshake process. */
@@ -572,9 +752,13 @@ parent_uapi_listen(void)
 	return fd;
 }
 
-/* Hands the configuration to the handshake process as UAPI text. */
+/*
+ * Hands the configuration to the handshake process as UAPI text. With
+ * sync (a reload), peers not in it are removed and the others updated in
+ * place, so unchanged peers keep their sessions.
+ */
 static void
-parent_send_config(void)
+parent_send_config(uint32_t sync)
 {
 	struct buf	b;
 	size_t		off, n;
@@ -586,7 +770,7 @@ parent_send_config(void)
 		n = b.len - off > CFG_CHUNK ? CFG_CHUNK : b.len - off;
 		parent_send(PROC_HANDSHAKE, IMSG_CFG_CHUNK, -1, b.data + off, n);
 	}
-	parent_send(PROC_HANDSHAKE, IMSG_CFG_END, -1, NULL, 0);
+	parent_send(PROC_HANDSHAKE, IMSG_CFG_END, -1, &sync, sizeof(sync));
 	buf_free(&b);
 }
 
@@ -765,7 +949,10 @@ main(int argc, char *argv[])
 				usage();
 			break;
 		case 'c':
-			wgd.config_path = optarg;
+			/* A copy: the process title overwrites argv. */
+			if ((wgd.config_path = realpath(optarg, NULL)) == NULL &&
+			    (wgd.config_path = strdup(optarg)) == NULL)
+				fatal("strdup");
 			break;
 		case 'd':
 			wgd.opts.debug = 1;
@@ -928,8 +1115,8 @@ main(int argc, char *argv[])
 	sodium_memzero(wgd.conf.privkey, sizeof(wgd.conf.privkey));
 	wgd.conf.flags &= ~WGDEV_HAS_PRIVKEY;
 	if (wgd.config_path != NULL)
-		parent_send_config();
-	wgconf_free(&wgd.conf);
+		parent_send_config(0);
+	/* Kept (without the key) to tell what a reload changes. */
 
 	if ((wgd.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) != -1 &&
 	    inotify_add_watch(wgd.inotify_fd, WGCARD_UAPI_DIR,
