@@ -21,6 +21,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,50 @@ parent_set_fwmark(struct imsg *imsg)
 	parent_send(PROC_HANDSHAKE, IMSG_PRIV_FWMARK, -1, &r, sizeof(r));
 }
 
+/*
+ * systemd's readiness protocol, without libsystemd: one datagram to
+ * $NOTIFY_SOCKET (an abstract socket when it starts with '@').
+ */
+static void
+parent_sd_notify(const char *state)
+{
+	struct sockaddr_un	 sun;
+	const char		*path = getenv("NOTIFY_SOCKET");
+	socklen_t		 len;
+	int			 fd;
+
+	if (path == NULL || path[0] == '\0' ||
+	    strlen(path) >= sizeof(sun.sun_path))
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	if (sun.sun_path[0] == '@')
+		sun.sun_path[0] = '\0';
+	len = offsetof(struct sockaddr_un, sun_path) + strlen(path);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL,
+	    (struct sockaddr *)&sun, len) == -1)
+		log_warn("sd_notify");
+	close(fd);
+}
+
+/* Ready once the broker answered, the forwarder runs, the peers are in. */
+static void
+parent_check_ready(void)
+{
+	static int	done;
+
+	if (done || !children[PROC_KEYD].ready ||
+	    !children[PROC_FORWARDER].ready ||
+	    (wgd.config_path != NULL && !children[PROC_HANDSHAKE].ready))
+		return;
+	done = 1;
+	log_info("ready");
+	parent_sd_notify("READY=1\nSTATUS=tunnel up");
+}
+
 static void
 parent_imsg(struct child *c, struct imsg *imsg)
 {
@@ -254,6 +299,7 @@ parent_imsg(struct child *c, struct imsg *imsg)
 		if (wgd.reloading) {
 			wgd.reloading = 0;
 			log_info("reload done");
+			parent_sd_notify("READY=1\nSTATUS=reloaded");
 			parent_reload_reply(0, "");
 		}
 		break;
@@ -302,6 +348,7 @@ parent_imsg(struct child *c, struct imsg *imsg)
 	default:
 		goto bad;
 	}
+	parent_check_ready();
 	return;
 bad:
 	fatalx("unexpected imsg %u from %s", imsg->type, c->name);
@@ -448,6 +495,7 @@ parent_shutdown(int code)
 	if (wgd.shutting_down)
 		return;
 	wgd.shutting_down = 1;
+	parent_sd_notify("STOPPING=1");
 	wgd.exit_code = code;
 	for (i = 0; i < PROC_MAX; i++) {
 		if (children[i].ibuf.fd != -1 && children[i].events) {
@@ -661,6 +709,7 @@ parent_reload_config(int from_ctl)
 	wgd.conf = nc;
 	wgd.extra = ne;
 	wgd.reloading = 1;
+	parent_sd_notify("RELOADING=1");
 	parent_send_config(1);
 	log_info("reload: %s read, %zu peers", wgd.config_path,
 	    wgd.conf.npeers);
