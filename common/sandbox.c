@@ -11,7 +11,16 @@
  * Builds with sanitizers (-DWGCARD_NO_SECCOMP) skip the filters: the
  * sanitizer runtimes make calls no production build makes.
  */
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <termios.h>
+
+#include <netinet/in.h>
+#include <netinet/udp.h>
+
 #include <errno.h>
+#include <sched.h>
 #include <stddef.h>
 
 #include <seccomp.h>
@@ -53,13 +62,28 @@ static const int sandbox_eperm[] = {
 	SCMP_SYS(openat),
 };
 
+/*
+ * Set by the card filter of keyd: socket and connect are decided by its
+ * rules (AF_UNIX allowed) instead of the polite EPERM of sandbox_eperm.
+ */
+static int	sandbox_own_sockets;
+
+/*
+ * Base set, polite refusals, extra calls, then rules(ctx) for calls with
+ * argument conditions (may be NULL). tsync: the filter covers every
+ * thread of the process (SECCOMP_FILTER_FLAG_TSYNC), not only the
+ * calling one and those it creates later.
+ */
 static void
-sandbox_install(const char *name, const int *extra, size_t nextra)
+sandbox_install_ext(const char *name, const int *extra, size_t nextra,
+    int (*rules)(scmp_filter_ctx), int tsync)
 {
 #ifdef WGCARD_NO_SECCOMP
 	log_debug("seccomp disabled in this build (%s)", name);
 	(void)extra;
 	(void)nextra;
+	(void)rules;
+	(void)tsync;
 #else
 	scmp_filter_ctx	ctx;
 	size_t		i;
@@ -67,18 +91,29 @@ sandbox_install(const char *name, const int *extra, size_t nextra)
 
 	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
 		fatalx("%s: seccomp_init failed", name);
+	if (tsync && (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC,
+	    1)) != 0)
+		fatalx("%s: seccomp_attr_set TSYNC: %d", name, r);
 	for (i = 0; i < sizeof(sandbox_base) / sizeof(sandbox_base[0]); i++)
 		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
 		    sandbox_base[i], 0)) != 0)
 			fatalx("%s: seccomp_rule_add: %d", name, r);
-	for (i = 0; i < sizeof(sandbox_eperm) / sizeof(sandbox_eperm[0]); i++)
+	for (i = 0; i < sizeof(sandbox_eperm) / sizeof(sandbox_eperm[0]);
+	    i++) {
+		if (sandbox_own_sockets &&
+		    (sandbox_eperm[i] == SCMP_SYS(socket) ||
+		    sandbox_eperm[i] == SCMP_SYS(connect)))
+			continue;
 		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
 		    sandbox_eperm[i], 0)) != 0)
 			fatalx("%s: seccomp_rule_add: %d", name, r);
+	}
 	for (i = 0; i < nextra; i++)
 		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
 		    extra[i], 0)) != 0)
 			fatalx("%s: seccomp_rule_add: %d", name, r);
+	if (rules != NULL && (r = rules(ctx)) != 0)
+		fatalx("%s: seccomp_rule_add: %d", name, r);
 	if ((r = seccomp_load(ctx)) != 0)
 		fatalx("%s: seccomp_load: %d", name, r);
 	seccomp_release(ctx);
@@ -86,11 +121,74 @@ sandbox_install(const char *name, const int *extra, size_t nextra)
 #endif
 }
 
+static void
+sandbox_install(const char *name, const int *extra, size_t nextra)
+{
+	sandbox_install_ext(name, extra, nextra, NULL, 0);
+}
+
 /* The key broker: nothing beyond the base set. */
 void
 sandbox_keyd(void)
 {
 	sandbox_install("keyd", NULL, 0);
+}
+
+#ifndef WGCARD_NO_SECCOMP
+static int
+sandbox_keyd_card_rules(scmp_filter_ctx ctx)
+{
+	int	r;
+
+	/* pcsclite: AF_UNIX sockets to pcscd only; others get EPERM. */
+	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+	    SCMP_A0(SCMP_CMP_EQ, AF_UNIX))) != 0 ||
+	    (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket),
+	    1, SCMP_A0(SCMP_CMP_NE, AF_UNIX))) != 0 ||
+	    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(connect),
+	    0)) != 0)
+		return r;
+	/*
+	 * pcsclite's logging asks isatty(2) (TCGETS) before it writes an
+	 * error to stderr: "not a tty". No other ioctl.
+	 */
+	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOTTY),
+	    SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TCGETS))) != 0)
+		return r;
+	/*
+	 * Threads only: clone with CLONE_THREAD (no new processes); clone3
+	 * takes its flags in memory seccomp cannot read, so it fails with
+	 * ENOSYS and glibc falls back to clone.
+	 */
+	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+	    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD))) != 0 ||
+	    (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
+	    SCMP_SYS(clone3), 0)) != 0)
+		return r;
+	return 0;
+}
+#else
+#define sandbox_keyd_card_rules	NULL
+#endif
+
+/*
+ * The key broker with the openpgp backend also runs one worker thread,
+ * started after this filter (so the filter is inherited: clone with
+ * CLONE_THREAD, its robust futex list and rseq area), and pcsclite in
+ * it: an AF_UNIX stream socket to pcscd (socket, connect, fcntl, poll,
+ * sendto/read), made again after a pcscd restart. The set was taken
+ * from strace -f of a working run (card found, PIN verified, DH).
+ */
+void
+sandbox_keyd_card(void)
+{
+	static const int extra[] = {
+		SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
+	};
+
+	sandbox_own_sockets = 1;
+	sandbox_install_ext("keyd", extra, sizeof(extra) / sizeof(extra[0]),
+	    sandbox_keyd_card_rules, 0);
 }
 
 /*
@@ -110,15 +208,42 @@ sandbox_handshake(void)
 
 /*
  * The forwarder moves packets between the TUN fd and the UDP sockets it
- * was passed, in batches.
+ * was passed: recvmmsg/sendmmsg (classic backend), or io_uring_enter
+ * alone (io_uring backend: the ring was created, restricted to its
+ * opcodes and enabled before this filter, so io_uring_setup and
+ * io_uring_register stay forbidden). getsockopt for libc; setsockopt
+ * only as setsockopt(fd, SOL_UDP, UDP_GRO, ...), to ask for coalesced
+ * receives on sockets the parent sends later. Its crypto workers wait
+ * in futex(2), which the base set has.
  */
-void
-sandbox_forwarder(void)
+#ifndef WGCARD_NO_SECCOMP
+static int
+sandbox_forwarder_rules(scmp_filter_ctx ctx)
 {
-	static const int extra[] = {
+	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2,
+	    SCMP_A1(SCMP_CMP_EQ, SOL_UDP), SCMP_A2(SCMP_CMP_EQ, UDP_GRO));
+}
+#else
+#define sandbox_forwarder_rules	NULL
+#endif
+
+void
+sandbox_forwarder(int flags)
+{
+	static const int classic[] = {
 		SCMP_SYS(recvmmsg), SCMP_SYS(sendmmsg),
 		SCMP_SYS(getsockopt),
 	};
+	static const int uring[] = {
+		SCMP_SYS(getsockopt), SCMP_SYS(io_uring_enter),
+	};
 
-	sandbox_install("forwarder", extra, sizeof(extra) / sizeof(extra[0]));
+	if (flags & SANDBOX_FWD_URING)
+		sandbox_install_ext("forwarder", uring,
+		    sizeof(uring) / sizeof(uring[0]), sandbox_forwarder_rules,
+		    1);
+	else
+		sandbox_install_ext("forwarder", classic,
+		    sizeof(classic) / sizeof(classic[0]),
+		    sandbox_forwarder_rules, 1);
 }

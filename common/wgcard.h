@@ -96,8 +96,6 @@ enum imsg_type {
 	IMSG_KEY_PIN_RESULT,	/* K->H: struct key_pin_result */
 	IMSG_KEY_DH_PEER,	/* H->K: struct key_dh_peer_req; answered
 				 * by IMSG_KEY_DH_RESULT like IMSG_KEY_DH */
-	IMSG_KEY_CARD_STATUS_REQ, /* H->K: empty */
-	IMSG_KEY_CARD_STATUS,	/* K->H: struct key_card_status */
 
 	IMSG_MAX
 };
@@ -207,36 +205,6 @@ struct key_dh_peer_req {
 	uint64_t	id;
 	uint8_t		point[32];
 	char		peer[8];
-};
-
-/* State of the card backend, for wgcardctl card status. */
-#define KEY_CARD_NONE		0	/* file backend: no card */
-#define KEY_CARD_ABSENT		1	/* no matching card */
-#define KEY_CARD_LOCKED		2	/* no PIN, or a wrong one */
-#define KEY_CARD_READY		3	/* PIN verified */
-#define KEY_CARD_WRONG		4	/* a different card: refused */
-#define KEY_CARD_BLOCKED	5	/* PIN retry counter at zero */
-#define KEY_CARD_NO_SERVICE	6	/* no pcscd */
-#define KEY_CARD_HUNG		7	/* an operation did not return */
-#define KEY_CARD_ERROR		8	/* unusable card (see reason) */
-
-struct key_card_status {
-	uint8_t		state;		/* KEY_CARD_* */
-	uint8_t		has_pin;
-	uint8_t		has_pub;
-	int8_t		pw1_retries;	/* -1 unknown */
-	uint32_t	serial;
-	uint16_t	manufacturer;
-	uint16_t	pad;
-	uint32_t	queued;
-	uint32_t	capacity;
-	uint32_t	last_latency_us;
-	uint64_t	ops;
-	uint64_t	errors;
-	uint8_t		pub[32];
-	uint8_t		fpr[20];	/* decryption key fingerprint */
-	char		reader[128];
-	char		reason[96];
 };
 
 struct priv_port {

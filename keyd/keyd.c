@@ -10,6 +10,8 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,16 +23,19 @@
 #include <sodium.h>
 
 #include "backend.h"
+#include "card.h"
 #include "compat.h"
 #include "crypto.h"
 #include "encoding.h"
 #include "imsg.h"
 #include "log.h"
+#include "openpgp.h"
 #include "proc.h"
 #include "sandbox.h"
 #include "wgcard.h"
 
 #define KEYD_QUEUE_MAX	64
+#define KEYD_PCSC_SOCK	"/run/pcscd/pcscd.comm"	/* pcsclite's default */
 
 struct keyd_chan {
 	const char	*name;
@@ -46,13 +51,19 @@ static uint32_t			 key_generation;
 static uint64_t			 ops_total;
 static uint32_t			 last_latency_us;
 static struct event		 ev_load;
+static int			 card_mode;	/* -K openpgp */
+static int			 card_configured;
+static int			 pin_requests;	/* PINs from hs awaiting */
+static int			 load_sent_full;
 
 static void	keyd_dispatch(int, short, void *);
+static void	keyd_send_load(void);
 
 static __dead void
 usage(void)
 {
-	fprintf(stderr, "usage: wgcard-keyd [-dv] -i ifname\n");
+	fprintf(stderr, "usage: wgcard-keyd [-dv] [-K file|openpgp] "
+	    "-i ifname\n");
 	exit(1);
 }
 
@@ -86,7 +97,10 @@ keyd_announce(void)
 
 	memset(&kp, 0, sizeof(kp));
 	kp.generation = key_generation;
-	kp.has_key = backend->public_key(kp.pub);
+	if (card_mode)
+		kp.has_key = card_public_key(kp.pub);
+	else
+		kp.has_key = backend->public_key(kp.pub);
 	keyd_send(&chan_hs, IMSG_KEY_PUBLIC, &kp, sizeof(kp));
 	keyd_send(&chan_parent, IMSG_KEY_PUBLIC, &kp, sizeof(kp));
 }
@@ -117,12 +131,129 @@ keyd_point_noncanonical(const uint8_t point[static 32])
 }
 
 static void
+keyd_dh_result(uint64_t id, int status, const uint8_t result[static 32])
+{
+	struct key_dh_res	res;
+
+	memset(&res, 0, sizeof(res));
+	res.id = id;
+	res.generation = key_generation;
+	res.status = status;
+	if (status == 0)
+		memcpy(res.result, result, sizeof(res.result));
+	keyd_send(&chan_hs, IMSG_KEY_DH_RESULT, &res, sizeof(res));
+	sodium_memzero(&res, sizeof(res));
+}
+
+/*
+ * The card backend: queued for the worker thread; the answer comes
+ * through keyd_card_dh_done. who names the peer for the audit log: the
+ * tag of IMSG_KEY_DH_PEER, else the point's first 8 base64 characters
+ * (for the static-static DH the point is the peer's public key, so this
+ * is the peer's name as the handshake process logs it).
+ */
+static void
+keyd_card_dh(uint64_t id, const uint8_t point[static 32], const char *tag)
+{
+	char	who[16], b64[WG_KEY_B64_LEN];
+	int	r;
+
+	if (tag != NULL && tag[0] != '\0')
+		snprintf(who, sizeof(who), "%s", tag);
+	else {
+		key_to_base64(b64, point);
+		snprintf(who, sizeof(who), "%.8s", b64);
+	}
+	if (wg_x25519_small_order(point) || keyd_point_noncanonical(point)) {
+		log_info("audit: op=ecdh backend=openpgp peer=%s "
+		    "result=refused error=\"small-order or non-canonical "
+		    "point\"", who);
+		keyd_dh_result(id, -EINVAL, (const uint8_t [32]){ 0 });
+		return;
+	}
+	if ((r = card_submit(id, point, who)) != 0)
+		keyd_dh_result(id, r, (const uint8_t [32]){ 0 });
+	if (r == -EAGAIN || card_queued() >= CARD_QUEUE_MAX / 2) {
+		/* Tell the handshake process now: cookies before the card. */
+		if (!load_sent_full)
+			keyd_send_load();
+		load_sent_full = 1;
+	}
+}
+
+static void
+keyd_card_dh_done(uint64_t id, int status, const uint8_t result[static 32],
+    uint32_t latency_us, const char *who)
+{
+	last_latency_us = latency_us;
+	ops_total++;
+	keyd_dh_result(id, status, result);
+}
+
+static void
+keyd_card_pubkey(const uint8_t pub[static 32])
+{
+	/* The first card seen: the interface now has a key. */
+	key_generation++;
+	keyd_announce();
+}
+
+static void
+keyd_card_ready(void)
+{
+	struct key_public	kp;
+
+	/*
+	 * The same key again, to the handshake process only: it asks for
+	 * the static-static DH of every peer that has none yet (those
+	 * that failed while the card was locked or away).
+	 */
+	memset(&kp, 0, sizeof(kp));
+	kp.generation = key_generation;
+	kp.has_key = card_public_key(kp.pub);
+	if (kp.has_key)
+		keyd_send(&chan_hs, IMSG_KEY_PUBLIC, &kp, sizeof(kp));
+}
+
+static void
+keyd_card_pin_result(int status, int retries)
+{
+	struct key_pin_result	pr;
+
+	if (status == 0)
+		log_info("card unlocked");
+	else
+		log_warnx("card PIN: %s%s", status == -ENODEV ?
+		    "no card now; kept, verified when the card comes" :
+		    opgp_strerror(status), status == -EACCES ?
+		    " (PIN forgotten)" : "");
+	if (pin_requests == 0)
+		return;		/* the parent's PIN: nobody waits */
+	pin_requests--;
+	memset(&pr, 0, sizeof(pr));
+	pr.status = status;
+	pr.retries = retries;
+	keyd_send(&chan_hs, IMSG_KEY_PIN_RESULT, &pr, sizeof(pr));
+}
+
+static const struct card_cb keyd_card_cbs = {
+	.dh_done = keyd_card_dh_done,
+	.pubkey = keyd_card_pubkey,
+	.ready = keyd_card_ready,
+	.pin_result = keyd_card_pin_result,
+};
+
+static void
 keyd_dh(const struct key_dh_req *req)
 {
 	struct key_dh_res	res;
 	uint64_t		t0;
 	char			peer[WG_KEY_B64_LEN];
 
+	if (card_mode) {
+		keyd_card_dh(req->id, req->point, NULL);
+		return;
+	}
 	memset(&res, 0, sizeof(res));
 	res.id = req->id;
 	res.generation = key_generation;
@@ -158,6 +289,17 @@ keyd_set_key(struct imsg *imsg, const char *from)
 	IMSG_SIZE_CHECK(imsg, sizeof(ks), from);
 	memcpy(&ks, imsg->data, sizeof(ks));
 	sodium_memzero(imsg->data, imsg->len);
+	if (card_mode) {
+		/* The key is the card's: nothing to install. */
+		if (!wg_key_is_zero(ks.key))
+			log_warnx("set key from %s ignored: the private key "
+			    "is on the card (KeySource = openpgp)", from);
+		sodium_memzero(&ks, sizeof(ks));
+		log_info("audit: op=set-key from=%s backend=openpgp "
+		    "result=ignored", from);
+		keyd_announce();
+		return;
+	}
 	r = backend->set_key(ks.key);
 	sodium_memzero(&ks, sizeof(ks));
 	if (r < 0)
@@ -178,32 +320,98 @@ keyd_status(uint32_t id)
 
 	memset(&ks, 0, sizeof(ks));
 	ks.id = id;
-	strlcpy(ks.backend, backend->name, sizeof(ks.backend));
-	ks.has_pub = backend->public_key(ks.pub);
-	ks.state = ks.has_pub ? KEY_STATE_READY : KEY_STATE_NOKEY;
 	ks.pin_retries = -1;
+	if (card_mode && card_configured) {
+		struct key_card_status	cs;
+		size_t			i;
+
+		card_status(&cs);
+		strlcpy(ks.backend, "openpgp", sizeof(ks.backend));
+		switch (cs.state) {
+		case KEY_CARD_READY:
+			ks.state = KEY_STATE_READY;
+			break;
+		case KEY_CARD_LOCKED:
+			ks.state = KEY_STATE_LOCKED;
+			break;
+		case KEY_CARD_BLOCKED:
+			ks.state = KEY_STATE_BLOCKED;
+			break;
+		case KEY_CARD_WRONG:
+			ks.state = KEY_STATE_WRONG_CARD;
+			break;
+		default:
+			ks.state = KEY_STATE_ABSENT;
+			break;
+		}
+		strlcpy(ks.reader, cs.reader, sizeof(ks.reader));
+		if (cs.serial != 0)
+			snprintf(ks.serial, sizeof(ks.serial), "%08X",
+			    cs.serial);
+		if (!sodium_is_zero(cs.fpr, sizeof(cs.fpr)))
+			for (i = 0; i < sizeof(cs.fpr); i++)
+				snprintf(ks.fingerprint + 2 * i, 3, "%02X",
+				    cs.fpr[i]);
+		ks.has_pub = cs.has_pub;
+		memcpy(ks.pub, cs.pub, sizeof(ks.pub));
+		ks.pin_retries = cs.pw1_retries;
+		ks.queued = cs.queued;
+	} else {
+		strlcpy(ks.backend, backend->name, sizeof(ks.backend));
+		ks.has_pub = backend->public_key(ks.pub);
+		ks.state = ks.has_pub ? KEY_STATE_READY : KEY_STATE_NOKEY;
+	}
 	ks.ops = ops_total;
 	ks.last_latency_us = last_latency_us;
 	keyd_send(&chan_hs, IMSG_KEY_STATUS_RESULT, &ks, sizeof(ks));
 }
 
-/* A PIN for a backend that takes none: refused, and wiped. */
 static void
-keyd_pin(struct imsg *imsg, const char *from)
+keyd_card_config(struct imsg *imsg, const char *from)
+{
+	struct key_card_config	cfg;
+
+	IMSG_SIZE_CHECK(imsg, sizeof(cfg), from);
+	if (!card_mode || card_configured)
+		fatalx("%s: unexpected card configuration", __func__);
+	memcpy(&cfg, imsg->data, sizeof(cfg));
+	cfg.reader[sizeof(cfg.reader) - 1] = '\0';
+	card_configure(&cfg);
+	card_configured = 1;
+	card_start();
+	log_info("card backend: reader %s%s%s, serial %s, expected key %s",
+	    cfg.reader[0] ? "\"" : "", cfg.reader[0] ? cfg.reader : "any",
+	    cfg.reader[0] ? "\"" : "", cfg.has_serial ? "set" : "any",
+	    cfg.has_pub ? "configured" : "the first card's");
+	/* With CardPublicKey the interface has its key before any card. */
+	if (cfg.has_pub)
+		key_generation++;
+	keyd_announce();
+}
+
+static void
+keyd_pin(struct imsg *imsg, struct keyd_chan *c)
 {
 	struct key_pin		kp;
-	struct key_pin_result	r;
+	struct key_pin_result	pr;
 
-	IMSG_SIZE_CHECK(imsg, sizeof(kp), from);
+	IMSG_SIZE_CHECK(imsg, sizeof(kp), c->name);
 	memcpy(&kp, imsg->data, sizeof(kp));
 	sodium_memzero(imsg->data, imsg->len);
-	memset(&r, 0, sizeof(r));
-	r.status = -EOPNOTSUPP;
-	r.retries = -1;
+	if (kp.len > KEY_PIN_MAX)
+		kp.len = 0;	/* refused below without reaching a card */
+	if (card_mode && card_configured) {
+		if (c == &chan_hs)
+			pin_requests++;
+		log_info("audit: op=pin from=%s", c->name);
+		card_set_pin(kp.pin, kp.len);
+	} else if (c == &chan_hs) {
+		memset(&pr, 0, sizeof(pr));
+		pr.status = -EOPNOTSUPP;
+		pr.retries = -1;
+		keyd_send(&chan_hs, IMSG_KEY_PIN_RESULT, &pr, sizeof(pr));
+	}
 	sodium_memzero(&kp, sizeof(kp));
-	log_info("audit: op=pin from=%s backend=%s result=not-applicable",
-	    from, backend->name);
-	keyd_send(&chan_hs, IMSG_KEY_PIN_RESULT, &r, sizeof(r));
 }
 
 static void
@@ -212,6 +420,8 @@ keyd_dispatch(int fd, short event, void *arg)
 	struct keyd_chan	*c = arg;
 	struct imsg		 imsg;
 	struct key_dh_req	 req;
+	struct key_dh_peer_req	 preq;
+	char			 tag[sizeof(preq.peer) + 1];
 	int			 r;
 
 	if (event & EV_WRITE) {
@@ -256,9 +466,6 @@ keyd_dispatch(int fd, short event, void *arg)
 					keyd_status(id);
 				}
 				break;
-			case IMSG_KEY_PIN:
-				keyd_pin(&imsg, c->name);
-				break;
 			case IMSG_CTL_LOG_SET:
 				if (c != &chan_parent)
 					fatalx("%s: log level from %s",
@@ -280,6 +487,36 @@ keyd_dispatch(int fd, short event, void *arg)
 				memcpy(&req, imsg.data, sizeof(req));
 				keyd_dh(&req);
 				break;
+			case IMSG_KEY_DH_PEER:
+				if (c != &chan_hs)
+					fatalx("%s: DH request from %s",
+					    __func__, c->name);
+				IMSG_SIZE_CHECK(&imsg, sizeof(preq), c->name);
+				memcpy(&preq, imsg.data, sizeof(preq));
+				/* Printable characters only, for the log. */
+				for (r = 0; r < (int)sizeof(preq.peer) &&
+				    preq.peer[r] > 0x20 && preq.peer[r] < 0x7f;
+				    r++)
+					tag[r] = preq.peer[r];
+				tag[r] = '\0';
+				if (card_mode)
+					keyd_card_dh(preq.id, preq.point, tag);
+				else {
+					req.id = preq.id;
+					memcpy(req.point, preq.point, 32);
+					keyd_dh(&req);
+				}
+				break;
+			case IMSG_KEY_CARD_CONFIG:
+				if (c != &chan_parent)
+					fatalx("%s: card configuration from "
+					    "%s", __func__, c->name);
+				keyd_card_config(&imsg, c->name);
+				break;
+			case IMSG_KEY_PIN:
+				keyd_pin(&imsg, c);
+				break;
+
 			default:
 				fatalx("%s: unexpected imsg %u from %s",
 				    __func__, imsg.type, c->name);
@@ -290,18 +527,61 @@ keyd_dispatch(int fd, short event, void *arg)
 }
 
 static void
-keyd_load_timer(int fd, short event, void *arg)
+keyd_send_load(void)
 {
 	struct key_load	kl;
-	struct timeval	tv = { 1, 0 };
 
 	memset(&kl, 0, sizeof(kl));
-	kl.queued = 0;
-	kl.capacity = KEYD_QUEUE_MAX;
+	if (card_mode && card_configured) {
+		kl.queued = card_queued();
+		kl.capacity = CARD_QUEUE_MAX;
+	} else {
+		kl.queued = 0;
+		kl.capacity = KEYD_QUEUE_MAX;
+	}
 	kl.ops = ops_total;
 	kl.last_latency_us = last_latency_us;
 	keyd_send(&chan_hs, IMSG_KEY_LOAD, &kl, sizeof(kl));
+}
+
+static void
+keyd_load_timer(int fd, short event, void *arg)
+{
+	struct timeval	tv = { 1, 0 };
+
+	keyd_send_load();
+	load_sent_full = 0;
 	evtimer_add(&ev_load, &tv);
+}
+
+/*
+ * The card backend's chroot: the directory of pcscd's socket, so that
+ * pcsclite can connect to it after the privilege drop; pcsclite is
+ * then pointed at the socket's path inside the chroot. pcscd removes
+ * and creates the socket file when it restarts (and systemd's
+ * pcscd.socket does the same), but never the directory, so a restarted
+ * pcscd is reached through the same chroot. Nothing else is in that
+ * directory but pcscd's pid file (root's, read-only to us).
+ */
+static const char *
+keyd_card_chroot(void)
+{
+	static char	 dir[PATH_MAX], base[PATH_MAX], env[PATH_MAX + 2];
+	const char	*sock;
+	char		 tmp[PATH_MAX];
+
+	if ((sock = getenv("PCSCLITE_CSOCK_NAME")) == NULL || *sock != '/')
+		sock = KEYD_PCSC_SOCK;
+	if (strlcpy(tmp, sock, sizeof(tmp)) >= sizeof(tmp))
+		fatalx("PCSCLITE_CSOCK_NAME too long");
+	strlcpy(dir, dirname(tmp), sizeof(dir));
+	strlcpy(tmp, sock, sizeof(tmp));
+	strlcpy(base, basename(tmp), sizeof(base));
+	snprintf(env, sizeof(env), "/%s", base);
+	if (setenv("PCSCLITE_CSOCK_NAME", env, 1) == -1)
+		fatal("setenv");
+	log_debug("card backend: chroot %s, pcscd socket %s", dir, env);
+	return dir;
 }
 
 static void
@@ -323,8 +603,16 @@ main(int argc, char *argv[])
 	struct timeval	 tv = { 1, 0 };
 
 	proc_init_title(argc, argv);
-	while ((ch = getopt(argc, argv, "dvi:")) != -1) {
+	while ((ch = getopt(argc, argv, "dvi:K:")) != -1) {
 		switch (ch) {
+		case 'K':
+			if (strcmp(optarg, "openpgp") == 0)
+				card_mode = 1;
+			else if (strcmp(optarg, "file") == 0)
+				card_mode = 0;
+			else
+				usage();
+			break;
 		case 'd':
 			debug = 1;
 			break;
@@ -355,19 +643,30 @@ main(int argc, char *argv[])
 	signal(SIGINT, SIG_IGN);	/* the parent decides when we stop */
 	signal(SIGHUP, SIG_IGN);
 
-	proc_privdrop(WGCARD_USER, WGCARD_CHROOT);
+	proc_privdrop(WGCARD_USER, card_mode ? keyd_card_chroot() :
+	    WGCARD_CHROOT);
 	event_init();
-	sandbox_keyd();
+	if (card_mode)
+		card_init(&keyd_card_cbs);
+	if (card_mode)
+		sandbox_keyd_card();
+	else
+		sandbox_keyd();
 
 	keyd_chan_init(&chan_parent, PROC_PARENT_FD);
 	keyd_chan_init(&chan_hs, PROC_SIBLING_FD);
-	backend->set_key((const uint8_t [32]){ 0 });
-	keyd_announce();
+	/* The card backend announces once the parent sent its settings. */
+	if (!card_mode) {
+		backend->set_key((const uint8_t [32]){ 0 });
+		keyd_announce();
+	}
 	evtimer_set(&ev_load, keyd_load_timer, NULL);
 	evtimer_add(&ev_load, &tv);
 
 	event_dispatch();
 
+	if (card_mode)
+		card_stop();
 	backend->clear_key();
 	log_debug("exiting");
 	return 0;

@@ -80,6 +80,11 @@ struct config_ctx {
 	unsigned long		 peer_line;
 	unsigned long		 mtu_line;
 	const char		*mtu_key;
+	unsigned long		 privkey_line;
+	unsigned long		 card_line;	/* first card key */
+	const char		*card_key;
+	unsigned long		 keysource_line;
+	unsigned long		 pin_line;	/* the second PIN source */
 };
 
 static void __attribute__((__format__(__printf__, 2, 3)))
@@ -239,6 +244,7 @@ kw_private_key(struct config_ctx *ctx, char *value)
 	memcpy(ctx->dev->privkey, k, sizeof(k));
 	sodium_memzero(k, sizeof(k));
 	ctx->dev->flags |= WGDEV_HAS_PRIVKEY;
+	ctx->privkey_line = ctx->lineno;
 	return 0;
 }
 
@@ -341,12 +347,152 @@ kw_keysource(struct config_ctx *ctx, char *value)
 {
 	if (strcasecmp(value, "file") == 0)
 		ctx->extra->keysource = CONFIG_KEYSOURCE_FILE;
-	else if (strcasecmp(value, "openpgp") == 0) {
-		config_error(ctx, "openpgp: not supported in this build");
-		return -1;
-	} else {
+	else if (strcasecmp(value, "openpgp") == 0)
+		ctx->extra->keysource = CONFIG_KEYSOURCE_OPENPGP;
+	else {
 		config_error(ctx, "unknown key source (\"file\" or "
 		    "\"openpgp\")");
+		return -1;
+	}
+	return 0;
+}
+
+/* Card keys: remembered, checked against KeySource at the end. */
+static void
+config_card_key(struct config_ctx *ctx, const char *name)
+{
+	if (ctx->card_line == 0) {
+		ctx->card_line = ctx->lineno;
+		ctx->card_key = name;
+	}
+}
+
+static int
+kw_reader(struct config_ctx *ctx, char *value)
+{
+	size_t	i;
+
+	config_card_key(ctx, "Reader");
+	if (strlen(value) >= sizeof(ctx->extra->reader)) {
+		config_error(ctx, "longer than %zu characters",
+		    sizeof(ctx->extra->reader) - 1);
+		return -1;
+	}
+	for (i = 0; value[i] != '\0'; i++)
+		if (!isprint((unsigned char)value[i])) {
+			config_error(ctx, "not printable");
+			return -1;
+		}
+	snprintf(ctx->extra->reader, sizeof(ctx->extra->reader), "%s", value);
+	return 0;
+}
+
+static int
+kw_card_serial(struct config_ctx *ctx, char *value)
+{
+	uint32_t	v = 0;
+	size_t		i, n = strlen(value);
+
+	config_card_key(ctx, "CardSerial");
+	if (n == 0 || n > 8) {
+		config_error(ctx, "not a serial number of 1 to 8 hex digits "
+		    "(as gpg --card-status shows it)");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (!isxdigit((unsigned char)value[i])) {
+			config_error(ctx, "not a serial number of 1 to 8 hex "
+			    "digits (as gpg --card-status shows it)");
+			return -1;
+		}
+		v = v << 4 | (uint32_t)(isdigit((unsigned char)value[i]) ?
+		    value[i] - '0' : (tolower((unsigned char)value[i]) - 'a' +
+		    10));
+	}
+	ctx->extra->serial = v;
+	ctx->extra->has_serial = 1;
+	return 0;
+}
+
+static int
+kw_card_public_key(struct config_ctx *ctx, char *value)
+{
+	config_card_key(ctx, "CardPublicKey");
+	if (config_key(ctx, value, ctx->extra->card_pub) == -1)
+		return -1;
+	ctx->extra->has_card_pub = 1;
+	return 0;
+}
+
+static int
+kw_pin_file(struct config_ctx *ctx, char *value)
+{
+	config_card_key(ctx, "PinFile");
+	if (value[0] != '/') {
+		config_error(ctx, "not an absolute path");
+		return -1;
+	}
+	if (ctx->extra->pin_credential != NULL)
+		ctx->pin_line = ctx->lineno;
+	free(ctx->extra->pin_file);
+	if ((ctx->extra->pin_file = strdup(value)) == NULL) {
+		config_error(ctx, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+kw_pin_credential(struct config_ctx *ctx, char *value)
+{
+	size_t	i;
+
+	config_card_key(ctx, "PinCredential");
+	if (strcmp(value, ".") == 0 || strcmp(value, "..") == 0 ||
+	    strlen(value) > 255) {
+		config_error(ctx, "not a credential name");
+		return -1;
+	}
+	for (i = 0; value[i] != '\0'; i++)
+		if (value[i] == '/' || !isprint((unsigned char)value[i])) {
+			config_error(ctx, "not a credential name");
+			return -1;
+		}
+	if (ctx->extra->pin_file != NULL)
+		ctx->pin_line = ctx->lineno;
+	free(ctx->extra->pin_credential);
+	if ((ctx->extra->pin_credential = strdup(value)) == NULL) {
+		config_error(ctx, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* KeySource against the keys that depend on it (any order in the file). */
+static int
+config_check_card(struct config_ctx *ctx)
+{
+	if (ctx->extra->keysource == CONFIG_KEYSOURCE_OPENPGP) {
+		if (ctx->privkey_line != 0) {
+			ctx->lineno = ctx->privkey_line;
+			ctx->key = "PrivateKey";
+			config_error(ctx, "not allowed with KeySource = "
+			    "openpgp (the private key is on the card)");
+			return -1;
+		}
+		if (ctx->pin_line != 0) {
+			ctx->lineno = ctx->pin_line;
+			ctx->key = NULL;
+			config_error(ctx, "PinFile and PinCredential: give "
+			    "one of them");
+			return -1;
+		}
+		return 0;
+	}
+	if (ctx->card_line != 0) {
+		ctx->lineno = ctx->card_line;
+		ctx->key = ctx->card_key;
+		config_error(ctx, "only with KeySource = openpgp");
 		return -1;
 	}
 	return 0;
@@ -492,6 +638,11 @@ static const struct config_keyword config_keywords[] = {
 	{ "Address",		SEC_INTERFACE,	kw_address,	KW_MULTI },
 	{ "MTU",		SEC_INTERFACE,	kw_mtu,		0 },
 	{ "KeySource",		SEC_INTERFACE,	kw_keysource,	0 },
+	{ "Reader",		SEC_INTERFACE,	kw_reader,	0 },
+	{ "CardSerial",		SEC_INTERFACE,	kw_card_serial,	0 },
+	{ "CardPublicKey",	SEC_INTERFACE,	kw_card_public_key, 0 },
+	{ "PinFile",		SEC_INTERFACE,	kw_pin_file,	0 },
+	{ "PinCredential",	SEC_INTERFACE,	kw_pin_credential, 0 },
 	{ "DNS",		SEC_INTERFACE,	NULL,		KW_WGQUICK },
 	{ "Table",		SEC_INTERFACE,	NULL,		KW_WGQUICK },
 	{ "PreUp",		SEC_INTERFACE,	NULL,		KW_WGQUICK },
@@ -776,6 +927,8 @@ config_parse_text(struct config_ctx *ctx, char *p, size_t len)
 	ctx->key = NULL;
 	if (ctx->section == SEC_PEER && config_end_peer(ctx) == -1)
 		return -1;
+	if (config_check_card(ctx) == -1)
+		return -1;
 	return config_check_mtu(ctx);
 }
 
@@ -835,7 +988,7 @@ config_parse_file(const char *path, struct wg_devconf *out,
 	if (ret != 0) {
 		wgconf_free(out);
 		wgconf_init(out);
-		memset(extra, 0, sizeof(*extra));
+		config_extra_free(extra);
 	}
 	return ret;
 }
@@ -843,6 +996,89 @@ config_parse_file(const char *path, struct wg_devconf *out,
 void
 config_extra_free(struct config_extra *extra)
 {
-	/* Nothing allocated yet; the card settings will need this. */
+	free(extra->pin_file);
+	free(extra->pin_credential);
 	memset(extra, 0, sizeof(*extra));
+}
+
+int
+config_read_pin(const struct config_extra *extra,
+    uint8_t pin[static CONFIG_PIN_MAX + 1], size_t *len, char *err,
+    size_t errlen)
+{
+	char		 path[4096];
+	uint8_t		 buf[CONFIG_PIN_MAX + 3];
+	const char	*dir;
+	struct stat	 st;
+	ssize_t		 n;
+	size_t		 got = 0;
+	int		 fd, ret = -1;
+
+	*len = 0;
+	if (extra->pin_file != NULL)
+		snprintf(path, sizeof(path), "%s", extra->pin_file);
+	else if (extra->pin_credential != NULL) {
+		if ((dir = getenv("CREDENTIALS_DIRECTORY")) == NULL ||
+		    *dir == '\0') {
+			snprintf(err, errlen, "PinCredential %s: "
+			    "$CREDENTIALS_DIRECTORY is not set (systemd's "
+			    "LoadCredential= sets it)", extra->pin_credential);
+			return -1;
+		}
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+		    extra->pin_credential) >= sizeof(path)) {
+			snprintf(err, errlen, "PinCredential: path too long");
+			return -1;
+		}
+	} else
+		return 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NOFOLLOW)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "%s: fstat: %s", path, strerror(errno));
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		goto done;
+	}
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		snprintf(err, errlen, "%s: PIN file is accessible by group or "
+		    "others (mode %04o); chmod 600 it", path,
+		    (unsigned int)(st.st_mode & 07777));
+		goto done;
+	}
+	while (got < sizeof(buf)) {
+		n = read(fd, buf + got, sizeof(buf) - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			snprintf(err, errlen, "%s: read: %s", path,
+			    strerror(errno));
+			goto done;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got > 0 && buf[got - 1] == '\n')
+		got--;
+	if (got > 0 && buf[got - 1] == '\r')
+		got--;
+	if (got == 0 || got > CONFIG_PIN_MAX ||
+	    memchr(buf, '\n', got) != NULL || memchr(buf, '\0', got) != NULL) {
+		snprintf(err, errlen, "%s: not a PIN of 1 to %d bytes on one "
+		    "line", path, CONFIG_PIN_MAX);
+		goto done;
+	}
+	memcpy(pin, buf, got);
+	*len = got;
+	ret = 1;
+ done:
+	sodium_memzero(buf, sizeof(buf));
+	close(fd);
+	return ret;
 }

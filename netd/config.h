@@ -8,17 +8,29 @@
 #define WGCARD_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "wgconf.h"
 
 /* Where the static private key lives ([Interface] KeySource). */
 enum config_keysource {
 	CONFIG_KEYSOURCE_FILE,		/* PrivateKey, held by wgcard-keyd */
-	CONFIG_KEYSOURCE_OPENPGP,	/* an OpenPGP card (not yet built) */
+	CONFIG_KEYSOURCE_OPENPGP,	/* an OpenPGP card, via pcscd */
 };
+
+#define CONFIG_READER_MAX	128
+#define CONFIG_PIN_MAX		127
 
 struct config_extra {
 	enum config_keysource	keysource;
+	/* KeySource = openpgp only: */
+	char		reader[CONFIG_READER_MAX];	/* Reader, "" any */
+	int		has_serial;			/* CardSerial */
+	uint32_t	serial;
+	int		has_card_pub;			/* CardPublicKey */
+	uint8_t		card_pub[32];
+	char		*pin_file;			/* PinFile */
+	char		*pin_credential;		/* PinCredential */
 };
 
 /* Longest error message config_parse_file writes, with its NUL. */
@@ -36,5 +48,16 @@ struct config_extra {
 int	config_parse_file(const char *path, struct wg_devconf *out,
 	    struct config_extra *extra, char *err, size_t errlen);
 void	config_extra_free(struct config_extra *);
+/*
+ * The card PIN of PinFile or PinCredential ($CREDENTIALS_DIRECTORY/NAME,
+ * systemd's credentials): 1 and pin/len set (the caller wipes pin), 0
+ * if none is configured, -1 with err ("FILE: reason") if the file
+ * cannot be read, is not a regular file, is accessible by group or
+ * others, or holds no PIN of 1 to 127 bytes. One trailing newline
+ * (LF or CRLF) is not part of the PIN.
+ */
+int	config_read_pin(const struct config_extra *,
+	    uint8_t pin[static CONFIG_PIN_MAX + 1], size_t *len, char *err,
+	    size_t errlen);
 
 #endif /* WGCARD_CONFIG_H */

@@ -3,11 +3,28 @@
  * under seccomp. It moves packets between the TUN interface and the UDP
  * sockets: IP packets read from TUN are routed to a peer by the
  * allowed-IPs trie, encrypted with that peer's current session key and
- * sent in batches (sendmmsg); UDP datagrams are received in batches
- * (recvmmsg): data messages are decrypted, checked against the replay
- * window and the peer's allowed IPs, and written to TUN; handshake
- * messages go to the handshake process with the address they came from
- * and the local address they were sent to.
+ * sent; UDP datagrams are received, data messages are decrypted, checked
+ * against the replay window and the peer's allowed IPs, and written to
+ * TUN; handshake messages go to the handshake process with the address
+ * they came from and the local address they were sent to.
+ *
+ * This file is the packet logic only. An I/O backend (fwd_classic.c or
+ * fwd_uring.c, chosen at start) reads and writes, and hands what arrived
+ * at once to fwd_in_tun / fwd_in_udp, then calls fwd_in_end. Packets
+ * collect in a batch: each is routed, given its keypair and nonce
+ * counter here, in arrival order; the AEAD of the whole batch runs in
+ * parallel (fwd_crypto.c); then the batch completes in order on this
+ * thread (replay window, keypair confirmation, roaming, allowed IPs,
+ * events) and goes out. So a packet never overtakes an earlier one of
+ * the same peer, and every piece of state is touched by this thread
+ * alone. Messages from the handshake process are handled between
+ * batches only; a keypair retired while a batch is in flight is wiped
+ * when the batch is done.
+ *
+ * Memory: packet buffers come from one fixed pool (fwd_buf_get); packets
+ * waiting for a session are copied into a fixed staging arena; send
+ * descriptors come from a fixed table. When one runs out the packet is
+ * dropped and counted; nothing is allocated per packet.
  *
  * The forwarder holds session keys only: the handshake process derives
  * them and hands them over (IMSG_FWD_KEYPAIR); they are wiped when they
@@ -18,11 +35,14 @@
  * FWD_EVENT_MS, with the time of the last event of each kind so it can
  * tell their order.
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <netinet/in.h>
+#include <netinet/udp.h>
+
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +55,8 @@
 #include "compat.h"
 #include "crypto.h"
 #include "forward.h"
+#include "fwd.h"
+#include "fwd_offload.h"
 #include "imsg.h"
 #include "log.h"
 #include "messages.h"
@@ -45,9 +67,10 @@
 #include "wgcard.h"
 #include "wgcardd.h"
 
-#define FWD_BATCH		64
-#define FWD_BUF_LEN		(WG_MAX_SEGMENT + 64)
-#define FWD_STAGED_MAX		128
+#define FWD_BATCH_MAX		512	/* packets encrypted/decrypted at once */
+#define FWD_STAGED_MAX		128	/* per peer, as the kernel */
+#define FWD_STAGE_SLOT		2048
+#define FWD_STAGE_SLOTS		512	/* 1 MiB of staged packets in all */
 #define FWD_EVENT_MS		5
 #define FWD_INDEX_BUCKETS	4096
 #define FWD_PEER_BUCKETS	1024
@@ -57,6 +80,7 @@ struct fwd_peer;
 
 struct fwd_kp {
 	struct fwd_kp	*hnext;
+	struct fwd_kp	*gnext;		/* retired, wiped after the batch */
 	struct fwd_peer	*peer;
 	uint32_t	 local_index;
 	uint32_t	 remote_index;
@@ -64,23 +88,26 @@ struct fwd_kp {
 	uint64_t	 birth_ms;
 	int		 initiator;
 	int		 send_expired;
+	int		 dead;
 	struct replay	 replay;
 	uint8_t		 send_key[32];
 	uint8_t		 recv_key[32];
 };
 
 struct fwd_staged {
-	size_t		 len;
-	uint8_t		*data;
+	uint32_t	 len;
+	int		 first;		/* slot chain in the arena */
 };
 
 struct fwd_peer {
 	struct fwd_peer		*hnext;
+	struct fwd_peer		*fnext;		/* staged flush list */
 	uint32_t		 id;
 	struct wg_endpoint	 ep;
 	struct fwd_kp		*current, *previous, *next;
 	struct fwd_staged	 staged[FWD_STAGED_MAX];
-	int			 nstaged;
+	int			 staged_head, nstaged;
+	int			 flush_queued;
 	int			 sent_lastminute;
 	/* Reported to the handshake process. */
 	int			 dirty;
@@ -90,33 +117,60 @@ struct fwd_peer {
 	uint64_t		 t_auth_sent, t_auth_received;
 };
 
-struct fwd_batch {
-	struct mmsghdr		 msgs[FWD_BATCH];
-	struct iovec		 iov[FWD_BATCH];
-	union wg_sockaddr	 addr[FWD_BATCH];
-	struct fwd_peer		*peer[FWD_BATCH];
-	uint8_t			*cbuf;
-	size_t			 cspace;
-	int			 n;
+/* One packet of the batch. */
+struct fwd_item {
+	struct fwd_buf	*b;
+	struct fwd_peer	*p;
+	struct fwd_kp	*kp;
+	uint8_t		*msg;		/* the WireGuard message */
+	uint32_t	 msglen;
+	uint32_t	 plen;		/* out: plaintext length */
+	uint16_t	 ep;		/* in: index in batch.eps */
+	uint8_t		 in;		/* 1 received, 0 to send */
 };
 
 static struct {
+	struct fwd_item		 items[FWD_BATCH_MAX];
+	struct fwd_job		 jobs[FWD_BATCH_MAX];
+	struct wg_endpoint	 eps[FWD_BATCH_MAX];
+	struct fwd_buf		*inbufs[FWD_BATCH_MAX];
+	int			 n, neps, ninbufs;
+	int			 running;
+	struct fwd_kp		*grave;
+	struct fwd_peer		*flush_peers;
+} batch;
+
+struct fwd_conf	fwd_conf;
+
+static struct {
 	struct imsgbuf	 parent, hs;
-	int		 tun;
-	int		 udp[2];	/* AF_INET, AF_INET6 */
+	const struct fwd_backend *be;
+	int		 have_tun;
 	int		 mtu;
-	int		 tun_gone;
 	uint64_t	 now;
-	uint64_t	 last_flush;
+	uint64_t	 last_flush, last_house;
 	int		 ndirty;
 	struct aip_table *aips;
 	struct fwd_peer	*peers[FWD_PEER_BUCKETS];
 	struct fwd_kp	*index[FWD_INDEX_BUCKETS];
-	uint8_t		*rxbuf[FWD_BATCH];
-	uint8_t		*txbuf[FWD_BATCH];
-	struct fwd_batch out[2];
-	uint64_t	 drops_noroute, drops_hsq;
-} fwd = { .tun = -1, .udp = { -1, -1 } };
+	/* The pool. */
+	uint8_t		*pool;
+	size_t		 pool_size;
+	struct fwd_buf	*bufs;
+	struct fwd_buf	*free_bufs;
+	unsigned	 nfree;
+	struct fwd_tx	*txs;
+	struct fwd_tx	*free_txs;
+	/* The staging arena. */
+	uint8_t		*stage;
+	int		 stage_next[FWD_STAGE_SLOTS];
+	int		 stage_free, stage_nfree;
+	uint64_t	 drops_noroute, drops_hsq, drops_nobuf;
+	struct fwd_gro	*gro;
+} fwd;
+
+static void	fwd_batch_run(void);
+static void	fwd_kp_drop(struct fwd_kp *, int);
 
 static inline uint32_t
 le32_get(const uint8_t *p)
@@ -136,6 +190,152 @@ le64_get(const uint8_t *p)
 	return le64toh(v);
 }
 
+/* The pool. */
+
+struct fwd_buf *
+fwd_buf_get(void)
+{
+	struct fwd_buf	*b;
+
+	if ((b = fwd.free_bufs) == NULL)
+		return NULL;
+	fwd.free_bufs = b->next;
+	fwd.nfree--;
+	b->next = NULL;
+	b->refs = 1;
+	b->off = FWD_HEADROOM;
+	b->len = 0;
+	return b;
+}
+
+void
+fwd_buf_ref(struct fwd_buf *b)
+{
+	b->refs++;
+}
+
+void
+fwd_buf_put(struct fwd_buf *b)
+{
+	if (b == NULL)
+		return;
+	if (b->refs == 0)
+		fatalx("%s: buffer %u freed twice", __func__, b->id);
+	if (--b->refs > 0)
+		return;
+	b->next = fwd.free_bufs;
+	fwd.free_bufs = b;
+	fwd.nfree++;
+}
+
+struct fwd_buf *
+fwd_buf_by_id(unsigned id)
+{
+	if (id >= fwd_conf.pool_bufs)
+		fatalx("%s: bad buffer id %u", __func__, id);
+	return &fwd.bufs[id];
+}
+
+unsigned
+fwd_buf_nfree(void)
+{
+	return fwd.nfree;
+}
+
+uint8_t *
+fwd_pool_base(void)
+{
+	return fwd.pool;
+}
+
+size_t
+fwd_pool_size(void)
+{
+	return fwd.pool_size;
+}
+
+int
+fwd_can_read(void)
+{
+	return fwd.nfree > 8 && !batch.running;
+}
+
+static void
+fwd_pool_init(unsigned nbufs)
+{
+	unsigned	i;
+
+	fwd_conf.pool_bufs = nbufs;
+	fwd.pool_size = (size_t)nbufs * FWD_BUF_SIZE;
+	/* Locked: packets are plaintext before encryption. */
+	fwd.pool = mmap(NULL, fwd.pool_size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (fwd.pool == MAP_FAILED)
+		fatal("mmap packet pool");
+	(void)madvise(fwd.pool, fwd.pool_size, MADV_DONTDUMP);
+	if ((fwd.bufs = calloc(nbufs, sizeof(*fwd.bufs))) == NULL ||
+	    (fwd.txs = calloc(FWD_TX_MAX, sizeof(*fwd.txs))) == NULL)
+		fatal("calloc");
+	for (i = nbufs; i-- > 0;) {
+		fwd.bufs[i].base = fwd.pool + (size_t)i * FWD_BUF_SIZE;
+		fwd.bufs[i].id = i;
+		fwd.bufs[i].next = fwd.free_bufs;
+		fwd.free_bufs = &fwd.bufs[i];
+	}
+	fwd.nfree = nbufs;
+	for (i = FWD_TX_MAX; i-- > 0;) {
+		fwd.txs[i].id = i;
+		fwd.txs[i].next = fwd.free_txs;
+		fwd.free_txs = &fwd.txs[i];
+	}
+	fwd.stage = mmap(NULL, (size_t)FWD_STAGE_SLOTS * FWD_STAGE_SLOT,
+	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (fwd.stage == MAP_FAILED)
+		fatal("mmap staging arena");
+	(void)madvise(fwd.stage, (size_t)FWD_STAGE_SLOTS * FWD_STAGE_SLOT,
+	    MADV_DONTDUMP);
+	for (i = 0; i < FWD_STAGE_SLOTS; i++)
+		fwd.stage_next[i] = i + 1 < FWD_STAGE_SLOTS ? (int)i + 1 : -1;
+	fwd.stage_free = 0;
+	fwd.stage_nfree = FWD_STAGE_SLOTS;
+}
+
+static struct fwd_tx *
+fwd_tx_get(void)
+{
+	struct fwd_tx	*tx;
+
+	if ((tx = fwd.free_txs) == NULL)
+		return NULL;
+	fwd.free_txs = tx->next;
+	tx->next = NULL;
+	tx->nbufs = 0;
+	tx->bytes = 0;
+	tx->gso_size = 0;
+	tx->peer_id = 0;
+	return tx;
+}
+
+struct fwd_tx *
+fwd_tx_by_id(unsigned id)
+{
+	if (id >= FWD_TX_MAX)
+		fatalx("%s: bad send id %u", __func__, id);
+	return &fwd.txs[id];
+}
+
+static void
+fwd_tx_free(struct fwd_tx *tx)
+{
+	int	i;
+
+	for (i = 0; i < tx->nbufs; i++)
+		fwd_buf_put(tx->bufs[i]);
+	tx->nbufs = 0;
+	tx->next = fwd.free_txs;
+	fwd.free_txs = tx;
+}
+
 static void
 fwd_hs_send(uint32_t type, const void *data, size_t len)
 {
@@ -146,6 +346,7 @@ fwd_hs_send(uint32_t type, const void *data, size_t len)
 		}
 		fatal("%s: to handshake", __func__);
 	}
+	fwd.be->want_write();
 }
 
 /* Peers and keypairs. */
@@ -172,13 +373,24 @@ fwd_kp_find(uint32_t idx)
 	return NULL;
 }
 
-/* Wipes and frees a keypair; tells the handshake process its index is free. */
+static void
+fwd_kp_wipe(struct fwd_kp *kp)
+{
+	sodium_memzero(kp, sizeof(*kp));
+	free(kp);
+}
+
+/*
+ * Retires a keypair: out of the index at once, told to the handshake
+ * process (its index is free), wiped now or, when a batch may still use
+ * it, as soon as that batch is done.
+ */
 static void
 fwd_kp_drop(struct fwd_kp *kp, int report)
 {
 	struct fwd_kp	**pp;
 
-	if (kp == NULL)
+	if (kp == NULL || kp->dead)
 		return;
 	for (pp = &fwd.index[kp->local_index % FWD_INDEX_BUCKETS]; *pp != NULL;
 	    pp = &(*pp)->hnext)
@@ -189,20 +401,112 @@ fwd_kp_drop(struct fwd_kp *kp, int report)
 	if (report)
 		fwd_hs_send(IMSG_HS_KEYPAIR_GONE, &kp->local_index,
 		    sizeof(kp->local_index));
-	sodium_memzero(kp, sizeof(*kp));
-	free(kp);
+	kp->dead = 1;
+	if (batch.n > 0 || batch.running) {
+		kp->gnext = batch.grave;
+		batch.grave = kp;
+	} else
+		fwd_kp_wipe(kp);
+}
+
+/* The staging arena: packets are chains of slots. */
+
+static void
+fwd_stage_free_chain(int s)
+{
+	int	next;
+
+	while (s != -1) {
+		next = fwd.stage_next[s];
+		sodium_memzero(fwd.stage + (size_t)s * FWD_STAGE_SLOT,
+		    FWD_STAGE_SLOT);
+		fwd.stage_next[s] = fwd.stage_free;
+		fwd.stage_free = s;
+		fwd.stage_nfree++;
+		s = next;
+	}
+}
+
+static void
+fwd_staged_pop(struct fwd_peer *p)
+{
+	struct fwd_staged	*s = &p->staged[p->staged_head];
+
+	fwd_stage_free_chain(s->first);
+	s->first = -1;
+	p->staged_head = (p->staged_head + 1) % FWD_STAGED_MAX;
+	p->nstaged--;
 }
 
 static void
 fwd_staged_clear(struct fwd_peer *p)
 {
-	int	i;
+	while (p->nstaged > 0)
+		fwd_staged_pop(p);
+	p->staged_head = 0;
+}
 
-	for (i = 0; i < p->nstaged; i++) {
-		sodium_memzero(p->staged[i].data, p->staged[i].len);
-		free(p->staged[i].data);
+static int
+fwd_stage_slots(size_t len)
+{
+	return len == 0 ? 1 : (int)((len + FWD_STAGE_SLOT - 1) /
+	    FWD_STAGE_SLOT);
+}
+
+static void
+fwd_stage(struct fwd_peer *p, const uint8_t *pkt, size_t len)
+{
+	struct fwd_staged	*s;
+	int			 need = fwd_stage_slots(len), first = -1, last = -1;
+	int			 slot;
+	size_t			 off, n;
+
+	if (p->nstaged == FWD_STAGED_MAX) {
+		/* Drop the oldest, as the kernel does. */
+		fwd_staged_pop(p);
+		p->drops++;
 	}
-	p->nstaged = 0;
+	while (fwd.stage_nfree < need && p->nstaged > 0) {
+		fwd_staged_pop(p);
+		p->drops++;
+	}
+	if (fwd.stage_nfree < need) {
+		p->drops++;
+		return;
+	}
+	for (off = 0; off < len || first == -1; off += n) {
+		slot = fwd.stage_free;
+		fwd.stage_free = fwd.stage_next[slot];
+		fwd.stage_nfree--;
+		fwd.stage_next[slot] = -1;
+		if (first == -1)
+			first = slot;
+		else
+			fwd.stage_next[last] = slot;
+		last = slot;
+		n = len - off > FWD_STAGE_SLOT ? FWD_STAGE_SLOT : len - off;
+		memcpy(fwd.stage + (size_t)slot * FWD_STAGE_SLOT, pkt + off, n);
+		if (n == 0)
+			break;
+	}
+	s = &p->staged[(p->staged_head + p->nstaged) % FWD_STAGED_MAX];
+	s->first = first;
+	s->len = len;
+	p->nstaged++;
+}
+
+static void
+fwd_stage_copy_out(const struct fwd_staged *s, uint8_t *dst)
+{
+	size_t	off, n;
+	int	slot = s->first;
+
+	for (off = 0; off < s->len; off += n) {
+		n = s->len - off > FWD_STAGE_SLOT ? FWD_STAGE_SLOT :
+		    s->len - off;
+		memcpy(dst + off, fwd.stage + (size_t)slot * FWD_STAGE_SLOT, n);
+		slot = fwd.stage_next[slot];
+	}
 }
 
 static void
@@ -296,115 +600,228 @@ fwd_kp_can_send(const struct fwd_kp *kp)
 }
 
 static void
-fwd_batch_flush(int fam)
-{
-	struct fwd_batch	*b = &fwd.out[fam];
-	int			 sent = 0, r, fd = fwd.udp[fam];
-
-	while (sent < b->n) {
-		r = sendmmsg(fd, b->msgs + sent, b->n - sent, MSG_DONTWAIT);
-		if (r > 0) {
-			sent += r;
-			continue;
-		}
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1 && sock_src_gone(errno) &&
-		    b->msgs[sent].msg_hdr.msg_controllen != 0) {
-			/* Our source address is gone: let routing choose. */
-			struct fwd_peer	*p = b->peer[sent];
-
-			if (p != NULL)
-				memset(&p->ep.src, 0, sizeof(p->ep.src));
-			b->msgs[sent].msg_hdr.msg_control = NULL;
-			b->msgs[sent].msg_hdr.msg_controllen = 0;
-			continue;
-		}
-		/* Full socket or unreachable: drop this one. */
-		if (b->peer[sent] != NULL)
-			b->peer[sent]->drops++;
-		sent++;
-	}
-	b->n = 0;
-}
-
-/* Queues an encrypted message in buf (len bytes) to p's endpoint. */
-static void
-fwd_queue_out(struct fwd_peer *p, const struct wg_endpoint *ep, uint8_t *buf,
-    size_t len)
-{
-	struct fwd_batch	*b;
-	struct msghdr		*mh;
-	int			 fam;
-
-	if (ep->addr.sa.sa_family == AF_INET)
-		fam = 0;
-	else if (ep->addr.sa.sa_family == AF_INET6)
-		fam = 1;
-	else
-		return;
-	if (fwd.udp[fam] == -1) {
-		if (p != NULL)
-			p->drops++;
-		return;
-	}
-	b = &fwd.out[fam];
-	if (b->n == FWD_BATCH)
-		fwd_batch_flush(fam);
-	mh = &b->msgs[b->n].msg_hdr;
-	memset(mh, 0, sizeof(*mh));
-	b->iov[b->n].iov_base = buf;
-	b->iov[b->n].iov_len = len;
-	b->addr[b->n] = ep->addr;
-	b->peer[b->n] = p;
-	mh->msg_iov = &b->iov[b->n];
-	mh->msg_iovlen = 1;
-	mh->msg_name = &b->addr[b->n];
-	mh->msg_namelen = fam ? sizeof(struct sockaddr_in6) :
-	    sizeof(struct sockaddr_in);
-	sock_cmsg_set_src(mh, b->cbuf + b->n * b->cspace, ep);
-	b->n++;
-}
-
-static void
 fwd_want_handshake(struct fwd_peer *p)
 {
 	fwd_event(p, HS_EV_WANT_HANDSHAKE);
 }
 
+static int
+fwd_fam(const union wg_sockaddr *sa)
+{
+	if (sa->sa.sa_family == AF_INET)
+		return 0;
+	if (sa->sa.sa_family == AF_INET6)
+		return 1;
+	return -1;
+}
+
+/* Sets up tx's msghdr for its iovecs, address, source and GSO size. */
+static void
+fwd_tx_prepare(struct fwd_tx *tx)
+{
+	struct msghdr	*mh = &tx->mh;
+	struct cmsghdr	*cm;
+	uint16_t	 gso = tx->gso_size;
+
+	memset(mh, 0, sizeof(*mh));
+	tx->addr = tx->ep.addr;
+	mh->msg_name = &tx->addr;
+	mh->msg_namelen = tx->fam ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in);
+	mh->msg_iov = tx->iov;
+	mh->msg_iovlen = tx->nbufs;
+	sock_cmsg_set_src(mh, tx->cbuf.buf, &tx->ep);
+	if (gso != 0) {
+		if (mh->msg_control == NULL)
+			mh->msg_control = tx->cbuf.buf;
+		cm = (struct cmsghdr *)(tx->cbuf.buf + mh->msg_controllen);
+		memset(cm, 0, CMSG_SPACE(sizeof(gso)));
+		cm->cmsg_level = SOL_UDP;
+		cm->cmsg_type = UDP_SEGMENT;
+		cm->cmsg_len = CMSG_LEN(sizeof(gso));
+		memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
+		mh->msg_controllen += CMSG_SPACE(sizeof(gso));
+	}
+}
+
+static struct fwd_tx	*fwd_pending_tx;
+
+static void
+fwd_tx_submit(struct fwd_tx *tx)
+{
+	if (tx->nbufs > 1)
+		tx->gso_size = tx->iov[0].iov_len;
+	else
+		tx->gso_size = 0;
+	fwd_tx_prepare(tx);
+	fwd.be->tx(tx);
+}
+
+static void
+fwd_tx_pending_flush(void)
+{
+	if (fwd_pending_tx != NULL) {
+		fwd_tx_submit(fwd_pending_tx);
+		fwd_pending_tx = NULL;
+	}
+}
+
 /*
- * Encrypts the packet at buf + 16 (len bytes) in place for p and queues
- * it. buf must have room for the header, padding and tag. Returns 0, or
- * -1 when there is no usable keypair (the caller stages the packet).
+ * Queues the message at msg (len bytes, in b, whose ref the caller
+ * gives) to ep: appended to the pending UDP GSO send when it is for the
+ * same endpoint and of the same size, else a send of its own.
+ */
+static void
+fwd_queue_out(struct fwd_peer *p, const struct wg_endpoint *ep,
+    struct fwd_buf *b, uint8_t *msg, size_t len)
+{
+	struct fwd_tx	*tx = fwd_pending_tx;
+	int		 fam;
+
+	if ((fam = fwd_fam(&ep->addr)) == -1) {
+		fwd_buf_put(b);
+		return;
+	}
+	if (tx != NULL && fwd_conf.udp_gso && p != NULL &&
+	    tx->peer_id == p->id && tx->fam == fam &&
+	    tx->nbufs < FWD_GSO_MAX && len <= tx->iov[0].iov_len &&
+	    tx->iov[tx->nbufs - 1].iov_len == tx->iov[0].iov_len &&
+	    tx->bytes + len <= FWD_GSO_BYTES &&
+	    sock_endpoint_eq(&tx->ep, ep)) {
+		tx->iov[tx->nbufs].iov_base = msg;
+		tx->iov[tx->nbufs].iov_len = len;
+		tx->bufs[tx->nbufs++] = b;
+		tx->bytes += len;
+		return;
+	}
+	fwd_tx_pending_flush();
+	if ((tx = fwd_tx_get()) == NULL) {
+		fwd.drops_nobuf++;
+		if (p != NULL)
+			p->drops++;
+		fwd_buf_put(b);
+		return;
+	}
+	tx->ep = *ep;
+	tx->fam = fam;
+	tx->peer_id = p != NULL ? p->id : 0;
+	tx->iov[0].iov_base = msg;
+	tx->iov[0].iov_len = len;
+	tx->bufs[0] = b;
+	tx->nbufs = 1;
+	tx->bytes = len;
+	if (fwd_conf.udp_gso && p != NULL)
+		fwd_pending_tx = tx;
+	else
+		fwd_tx_submit(tx);
+}
+
+void
+fwd_tx_done(struct fwd_tx *tx, int err)
+{
+	struct fwd_peer	*p;
+	struct fwd_tx	*one;
+	int		 i;
+
+	if (err == 0) {
+		fwd_tx_free(tx);
+		return;
+	}
+	p = tx->peer_id ? fwd_peer_find(tx->peer_id) : NULL;
+	if (sock_src_gone(err) && tx->mh.msg_controllen != 0 &&
+	    (tx->fam ? !IN6_IS_ADDR_UNSPECIFIED(&tx->ep.src.v6) :
+	    tx->ep.src.v4.s_addr != 0)) {
+		/* Our source address is gone: let routing choose. */
+		if (p != NULL && sock_endpoint_eq(&p->ep, &tx->ep))
+			sock_endpoint_clear_src(&p->ep);
+		sock_endpoint_clear_src(&tx->ep);
+		fwd_tx_prepare(tx);
+		fwd.be->tx(tx);
+		return;
+	}
+	if (tx->gso_size != 0 && fwd_conf.udp_gso &&
+	    (err == EIO || err == EINVAL || err == EOPNOTSUPP ||
+	    err == ENOPROTOOPT)) {
+		/* No UDP GSO here after all: send them one by one. */
+		log_info("UDP GSO failed (%s): sending one message at a "
+		    "time", strerror(err));
+		fwd_conf.udp_gso = 0;
+		for (i = 0; i < tx->nbufs; i++) {
+			if ((one = fwd_tx_get()) == NULL) {
+				fwd_buf_put(tx->bufs[i]);
+				continue;
+			}
+			one->ep = tx->ep;
+			one->fam = tx->fam;
+			one->peer_id = tx->peer_id;
+			one->iov[0] = tx->iov[i];
+			one->bufs[0] = tx->bufs[i];
+			one->nbufs = 1;
+			one->bytes = tx->iov[i].iov_len;
+			fwd_tx_submit(one);
+		}
+		tx->nbufs = 0;
+		fwd_tx_free(tx);
+		fwd.be->flush();
+		return;
+	}
+	/* Full socket or unreachable: dropped. */
+	if (p != NULL)
+		p->drops += tx->nbufs;
+	fwd_tx_free(tx);
+}
+
+/*
+ * Adds the packet at buf->base + off (len bytes, the IP packet) to the
+ * batch, to be encrypted for p's current keypair. b's ref goes with it.
+ * Returns 0, or -1 when there is no usable keypair (b is the caller's).
  */
 static int
-fwd_encrypt_send(struct fwd_peer *p, uint8_t *buf, size_t len)
+fwd_encrypt_queue(struct fwd_peer *p, struct fwd_buf *b, uint32_t off,
+    uint32_t len)
 {
 	struct fwd_kp	*kp = p->current;
+	struct fwd_item	*it;
+	struct fwd_job	*j;
 	uint64_t	 counter, le;
 	uint32_t	 v;
 	size_t		 padded;
+	uint8_t		*msg;
 
 	if (!fwd_kp_can_send(kp) || p->ep.addr.sa.sa_family == 0)
 		return -1;
+	if (batch.n == FWD_BATCH_MAX)
+		fwd_batch_run();
 	counter = kp->send_counter++;
 	padded = (len + WG_PADDING_MULTIPLE - 1) &
 	    ~(size_t)(WG_PADDING_MULTIPLE - 1);
 	if (len != 0 && padded > (size_t)fwd.mtu)
 		padded = len > (size_t)fwd.mtu ? len : (size_t)fwd.mtu;
-	memset(buf + 16 + len, 0, padded - len);
+	msg = b->base + off - 16;
+	memset(msg + 16 + len, 0, padded - len);
 	v = htole32(WG_MSG_DATA);
-	memcpy(buf, &v, 4);
+	memcpy(msg, &v, 4);
 	v = htole32(kp->remote_index);
-	memcpy(buf + 4, &v, 4);
+	memcpy(msg + 4, &v, 4);
 	le = htole64(counter);
-	memcpy(buf + 8, &le, 8);
-	wg_aead_encrypt(buf + 16, buf + 16, padded, NULL, 0, counter,
-	    kp->send_key);
-	fwd_queue_out(p, &p->ep, buf, 16 + padded + WG_AEAD_TAG_LEN);
-	p->tx_bytes += 16 + padded + WG_AEAD_TAG_LEN;
-	fwd_event(p, HS_EV_AUTH_SENT | HS_EV_TRAVERSAL |
-	    (len ? HS_EV_DATA_SENT : 0));
+	memcpy(msg + 8, &le, 8);
+
+	it = &batch.items[batch.n];
+	j = &batch.jobs[batch.n];
+	it->in = 0;
+	it->b = b;
+	it->p = p;
+	it->kp = kp;
+	it->msg = msg;
+	it->msglen = 16 + padded + WG_AEAD_TAG_LEN;
+	it->plen = len;
+	j->data = msg + 16;
+	j->key = kp->send_key;
+	j->counter = counter;
+	j->len = padded;
+	j->enc = 1;
+	j->result = 0;
+	batch.n++;
 	/* Keep the key fresh. */
 	if (counter > WG_REKEY_AFTER_MESSAGES || (kp->initiator &&
 	    fwd.now - kp->birth_ms > WG_REKEY_AFTER_TIME * 1000ULL))
@@ -412,124 +829,207 @@ fwd_encrypt_send(struct fwd_peer *p, uint8_t *buf, size_t len)
 	return 0;
 }
 
+/* Queues what was staged while there was no session. */
 static void
-fwd_stage(struct fwd_peer *p, const uint8_t *pkt, size_t len)
-{
-	struct fwd_staged	*s;
-
-	if (p->nstaged == FWD_STAGED_MAX) {
-		/* Drop the oldest, as the kernel does. */
-		sodium_memzero(p->staged[0].data, p->staged[0].len);
-		free(p->staged[0].data);
-		memmove(&p->staged[0], &p->staged[1],
-		    sizeof(p->staged[0]) * (FWD_STAGED_MAX - 1));
-		p->nstaged--;
-		p->drops++;
-	}
-	s = &p->staged[p->nstaged];
-	if ((s->data = malloc(len ? len : 1)) == NULL) {
-		p->drops++;
-		return;
-	}
-	memcpy(s->data, pkt, len);
-	s->len = len;
-	p->nstaged++;
-}
-
-static uint8_t	fwd_scratch[FWD_BUF_LEN];
-
-/* Sends what was staged while there was no session; 0 if none left. */
-static int
 fwd_send_staged(struct fwd_peer *p)
 {
-	int	i, sent = 0;
+	struct fwd_staged	*s;
+	struct fwd_buf		*b;
 
-	if (!fwd_kp_can_send(p->current))
-		return p->nstaged;
-	for (i = 0; i < p->nstaged; i++) {
-		/* Each needs its own buffer until the batch is flushed. */
-		memcpy(fwd_scratch + 16, p->staged[i].data, p->staged[i].len);
-		if (fwd_encrypt_send(p, fwd_scratch, p->staged[i].len) == 0) {
-			int	fam = p->ep.addr.sa.sa_family == AF_INET6;
-
-			fwd_batch_flush(fam);
-			sent++;
+	while (p->nstaged > 0 && fwd_kp_can_send(p->current) &&
+	    p->ep.addr.sa.sa_family != 0) {
+		s = &p->staged[p->staged_head];
+		if ((b = fwd_buf_get()) == NULL) {
+			fwd.drops_nobuf++;
+			break;
 		}
+		fwd_stage_copy_out(s, b->base + FWD_HEADROOM);
+		if (fwd_encrypt_queue(p, b, FWD_HEADROOM, s->len) == -1) {
+			fwd_buf_put(b);
+			break;
+		}
+		fwd_staged_pop(p);
 	}
-	fwd_staged_clear(p);
-	return 0;
 }
 
 static void
 fwd_send_keepalive(struct fwd_peer *p)
 {
-	if (p->nstaged > 0 && fwd_send_staged(p) == 0)
-		return;
-	if (fwd_encrypt_send(p, fwd_scratch, 0) == 0)
-		fwd_batch_flush(p->ep.addr.sa.sa_family == AF_INET6);
-	else
+	struct fwd_buf	*b;
+
+	if (p->nstaged > 0 && fwd_kp_can_send(p->current)) {
+		fwd_send_staged(p);
+		if (p->nstaged == 0)
+			return;
+	}
+	if (!fwd_kp_can_send(p->current) || p->ep.addr.sa.sa_family == 0) {
 		fwd_want_handshake(p);
+		return;
+	}
+	if ((b = fwd_buf_get()) == NULL) {
+		fwd.drops_nobuf++;
+		return;
+	}
+	if (fwd_encrypt_queue(p, b, FWD_HEADROOM, 0) == -1) {
+		fwd_buf_put(b);
+		fwd_want_handshake(p);
+	}
 }
 
-static void
+void
 fwd_tun_gone(void)
 {
-	if (fwd.tun_gone)
+	if (fwd_conf.tun_gone)
 		return;
-	fwd.tun_gone = 1;
+	fwd_conf.tun_gone = 1;
 	log_info("the TUN interface is gone");
 	if (imsg_compose(&fwd.parent, IMSG_FWD_TUN_GONE, 0, -1, NULL, 0) == -1)
 		fatal("to parent");
+	fwd.be->want_write();
 }
 
+/* One IP packet from TUN at b->base + off (len bytes); b's ref given. */
 static void
-fwd_tun_read(void)
+fwd_route_out(struct fwd_buf *b, uint32_t off, uint32_t len)
 {
 	struct fwd_peer	*p;
-	const uint8_t	*ip;
-	ssize_t		 n;
-	int		 i, fam;
+	const uint8_t	*ip = b->base + off;
 
-	for (i = 0; i < FWD_BATCH; i++) {
-		uint8_t	*buf = fwd.txbuf[i];
-
-		n = read(fwd.tun, buf + 16, FWD_BUF_LEN - 64);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			if (errno == EBADFD || errno == EIO || errno == ENXIO) {
-				fwd_tun_gone();
-				break;
-			}
-			log_warn("read from TUN");
-			break;
-		}
-		ip = buf + 16;
-		if (n >= 20 && (ip[0] >> 4) == 4)
-			p = aip_lookup(fwd.aips, AF_INET, ip + 16);
-		else if (n >= 40 && (ip[0] >> 4) == 6)
-			p = aip_lookup(fwd.aips, AF_INET6, ip + 24);
-		else
-			continue;
-		if (p == NULL) {
-			fwd.drops_noroute++;
-			continue;
-		}
-		if (p->nstaged > 0)
-			fwd_send_staged(p);
-		if (fwd_encrypt_send(p, buf, n) == -1) {
-			fwd_stage(p, ip, n);
-			fwd_want_handshake(p);
-		}
+	if (len >= 20 && (ip[0] >> 4) == 4)
+		p = aip_lookup(fwd.aips, AF_INET, ip + 16);
+	else if (len >= 40 && (ip[0] >> 4) == 6)
+		p = aip_lookup(fwd.aips, AF_INET6, ip + 24);
+	else {
+		fwd_buf_put(b);
+		return;
 	}
-	for (fam = 0; fam < 2; fam++)
-		if (fwd.out[fam].n)
-			fwd_batch_flush(fam);
+	if (p == NULL) {
+		fwd.drops_noroute++;
+		fwd_buf_put(b);
+		return;
+	}
+	if (p->nstaged > 0)
+		fwd_send_staged(p);
+	if (fwd_encrypt_queue(p, b, off, len) == -1) {
+		fwd_stage(p, ip, len);
+		fwd_buf_put(b);
+		fwd_want_handshake(p);
+	}
+}
+
+void
+fwd_in_tun(struct fwd_buf *b)
+{
+	if (!fwd_conf.vnet_hdr) {
+		fwd_route_out(b, b->off, b->len);
+		return;
+	}
+	fwd_offload_tun_in(b, fwd_route_out);
 }
 
 /* Receiving. */
+
+static int
+fwd_decrypt_queue(struct fwd_buf *b, uint8_t *msg, size_t len, int ep)
+{
+	struct fwd_kp	*kp;
+	struct fwd_item	*it;
+	struct fwd_job	*j;
+	uint64_t	 counter;
+
+	if ((kp = fwd_kp_find(le32_get(msg + 4))) == NULL)
+		return -1;
+	counter = le64_get(msg + 8);
+	if (counter >= WG_REJECT_AFTER_MESSAGES ||
+	    fwd.now - kp->birth_ms >= WG_REJECT_AFTER_TIME * 1000ULL)
+		return -1;
+	it = &batch.items[batch.n];
+	j = &batch.jobs[batch.n];
+	it->in = 1;
+	it->b = b;
+	it->p = kp->peer;
+	it->kp = kp;
+	it->msg = msg;
+	it->msglen = len;
+	it->ep = ep;
+	j->data = msg + 16;
+	j->key = kp->recv_key;
+	j->counter = counter;
+	j->len = len - 16;
+	j->enc = 0;
+	j->result = 0;
+	batch.n++;
+	return 0;
+}
+
+static void
+fwd_hs_packet(const uint8_t *m, size_t len, const struct wg_endpoint *ep)
+{
+	struct hs_packet	 hp;
+	struct iovec		 hiov[2];
+	uint32_t		 type = le32_get(m);
+
+	if ((type == WG_MSG_INITIATION && len != WG_MSG_INITIATION_LEN) ||
+	    (type == WG_MSG_RESPONSE && len != WG_MSG_RESPONSE_LEN) ||
+	    (type == WG_MSG_COOKIE && len != WG_MSG_COOKIE_LEN))
+		return;
+	memset(&hp, 0, sizeof(hp));
+	hp.ep = *ep;
+	hiov[0].iov_base = &hp;
+	hiov[0].iov_len = sizeof(hp);
+	hiov[1].iov_base = (void *)m;
+	hiov[1].iov_len = len;
+	if (imsg_composev(&fwd.hs, IMSG_HS_PACKET, 0, -1, hiov, 2) == -1) {
+		if (errno != ENOBUFS)
+			fatal("to handshake");
+		fwd.drops_hsq++;
+		return;
+	}
+	fwd.be->want_write();
+}
+
+void
+fwd_in_udp(struct fwd_buf *b, const struct wg_endpoint *ep,
+    unsigned gro_size)
+{
+	uint8_t		*m, *end = b->base + b->off + b->len;
+	size_t		 len;
+	uint32_t	 type;
+	int		 epi = -1, queued = 0;
+
+	if (gro_size == 0)
+		gro_size = b->len;
+	for (m = b->base + b->off; m < end; m += len) {
+		len = (size_t)(end - m) > gro_size ? gro_size :
+		    (size_t)(end - m);
+		if (len < 4)
+			break;
+		type = le32_get(m);
+		if (type == WG_MSG_DATA) {
+			if (len < WG_MSG_DATA_MIN_LEN)
+				continue;
+			if (batch.n == FWD_BATCH_MAX ||
+			    (epi == -1 && batch.neps == FWD_BATCH_MAX)) {
+				fwd_batch_run();
+				epi = -1;
+				queued = 0;
+			}
+			if (epi == -1) {
+				epi = batch.neps++;
+				batch.eps[epi] = *ep;
+			}
+			if (fwd_decrypt_queue(b, m, len, epi) == 0)
+				queued = 1;
+		} else if (type == WG_MSG_INITIATION ||
+		    type == WG_MSG_RESPONSE || type == WG_MSG_COOKIE)
+			fwd_hs_packet(m, len, ep);
+	}
+	/* The batch's items point into b: it keeps b until it is done. */
+	if (queued)
+		batch.inbufs[batch.ninbufs++] = b;
+	else
+		fwd_buf_put(b);
+}
 
 static void
 fwd_kp_received(struct fwd_peer *p, struct fwd_kp *kp)
@@ -540,40 +1040,33 @@ fwd_kp_received(struct fwd_peer *p, struct fwd_kp *kp)
 		p->previous = p->current;
 		p->current = p->next;
 		p->next = NULL;
-		if (p->nstaged)
-			fwd_send_staged(p);
+		if (p->nstaged && !p->flush_queued) {
+			p->flush_queued = 1;
+			p->fnext = batch.flush_peers;
+			batch.flush_peers = p;
+		}
 	}
 }
 
+/* Completes one received data message whose decryption worked. */
 static void
-fwd_data(uint8_t *msg, size_t len, const struct wg_endpoint *ep)
+fwd_in_done(struct fwd_item *it)
 {
-	struct fwd_kp	*kp;
-	struct fwd_peer	*p;
-	uint64_t	 counter;
+	struct fwd_kp	*kp = it->kp;
+	struct fwd_peer	*p = kp->peer;
 	uint8_t		*ip;
 	size_t		 plen, tot;
 	void		*owner;
 
-	if ((kp = fwd_kp_find(le32_get(msg + 4))) == NULL)
-		return;
-	p = kp->peer;
-	counter = le64_get(msg + 8);
-	if (counter >= WG_REJECT_AFTER_MESSAGES ||
-	    fwd.now - kp->birth_ms >= WG_REJECT_AFTER_TIME * 1000ULL)
-		return;
-	if (wg_aead_decrypt(msg + 16, msg + 16, len - 16, NULL, 0, counter,
-	    kp->recv_key) == -1)
-		return;
-	if (!replay_check(&kp->replay, counter))
+	if (kp->dead || !replay_check(&kp->replay, le64_get(it->msg + 8)))
 		return;
 	fwd_kp_received(p, kp);
 	/* Roaming: the endpoint follows the last authenticated packet. */
-	if (!sock_endpoint_eq(&p->ep, ep)) {
-		p->ep = *ep;
+	if (!sock_endpoint_eq(&p->ep, &batch.eps[it->ep])) {
+		p->ep = batch.eps[it->ep];
 		fwd_event(p, HS_EV_ENDPOINT);
 	}
-	p->rx_bytes += len;
+	p->rx_bytes += it->msglen;
 	fwd_event(p, HS_EV_AUTH_RECEIVED | HS_EV_TRAVERSAL);
 	if (kp == p->current && kp->initiator && !p->sent_lastminute &&
 	    fwd.now - kp->birth_ms > (WG_REJECT_AFTER_TIME -
@@ -581,11 +1074,11 @@ fwd_data(uint8_t *msg, size_t len, const struct wg_endpoint *ep)
 		p->sent_lastminute = 1;
 		fwd_want_handshake(p);
 	}
-	plen = len - WG_DATA_OVERHEAD;
+	plen = it->msglen - WG_DATA_OVERHEAD;
 	if (plen == 0)
 		return;		/* keepalive */
 	fwd_event(p, HS_EV_DATA_RECEIVED);
-	ip = msg + 16;
+	ip = it->msg + 16;
 	if (plen >= 20 && (ip[0] >> 4) == 4) {
 		tot = (size_t)ip[2] << 8 | ip[3];
 		if (tot < 20 || tot > plen)
@@ -598,87 +1091,85 @@ fwd_data(uint8_t *msg, size_t len, const struct wg_endpoint *ep)
 		owner = aip_lookup(fwd.aips, AF_INET6, ip + 8);
 	} else
 		goto drop;
-	if (owner != p)
+	if (owner != p || fwd_conf.tun_gone || !fwd.have_tun)
 		goto drop;
-	if (fwd.tun_gone || write(fwd.tun, ip, tot) == -1) {
-		if (errno == EBADFD || errno == EIO)
-			fwd_tun_gone();
-		goto drop;
+	if (fwd_conf.vnet_hdr)
+		fwd_offload_tun_out(fwd.gro, it->b, ip - it->b->base, tot);
+	else {
+		fwd_buf_ref(it->b);
+		fwd.be->tun_write(it->b, ip - it->b->base, tot);
 	}
 	return;
 drop:
 	p->drops++;
 }
 
+/* Completes one encrypted message: out it goes. */
 static void
-fwd_udp_read(int fam)
+fwd_out_done(struct fwd_item *it)
 {
-	struct mmsghdr		 msgs[FWD_BATCH];
-	struct iovec		 iov[FWD_BATCH];
-	union wg_sockaddr	 from[FWD_BATCH];
-	uint8_t			 cbuf[FWD_BATCH][64];
-	struct wg_endpoint	 ep;
-	struct hs_packet	 hp;
-	struct iovec		 hiov[2];
-	uint8_t			*m;
-	uint32_t		 type;
-	size_t			 len;
-	int			 i, n;
+	struct fwd_peer	*p = it->p;
 
-	for (i = 0; i < FWD_BATCH; i++) {
-		memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
-		iov[i].iov_base = fwd.rxbuf[i];
-		iov[i].iov_len = FWD_BUF_LEN;
-		msgs[i].msg_hdr.msg_iov = &iov[i];
-		msgs[i].msg_hdr.msg_iovlen = 1;
-		msgs[i].msg_hdr.msg_name = &from[i];
-		msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
-		msgs[i].msg_hdr.msg_control = cbuf[i];
-		msgs[i].msg_hdr.msg_controllen = sizeof(cbuf[i]);
-	}
-	n = recvmmsg(fwd.udp[fam], msgs, FWD_BATCH, MSG_DONTWAIT, NULL);
-	if (n <= 0)
-		return;
-	for (i = 0; i < n; i++) {
-		m = fwd.rxbuf[i];
-		len = msgs[i].msg_len;
-		if (len < 4 || (msgs[i].msg_hdr.msg_flags & MSG_TRUNC))
-			continue;
-		memset(&ep, 0, sizeof(ep));
-		memcpy(&ep.addr, &from[i], sizeof(from[i]));
-		sock_cmsg_get_dst(&msgs[i].msg_hdr, &ep);
-		type = le32_get(m);
-		switch (type) {
-		case WG_MSG_DATA:
-			if (len >= WG_MSG_DATA_MIN_LEN)
-				fwd_data(m, len, &ep);
-			break;
-		case WG_MSG_INITIATION:
-		case WG_MSG_RESPONSE:
-		case WG_MSG_COOKIE:
-			if ((type == WG_MSG_INITIATION &&
-			    len != WG_MSG_INITIATION_LEN) ||
-			    (type == WG_MSG_RESPONSE &&
-			    len != WG_MSG_RESPONSE_LEN) ||
-			    (type == WG_MSG_COOKIE && len != WG_MSG_COOKIE_LEN))
-				break;
-			memset(&hp, 0, sizeof(hp));
-			hp.ep = ep;
-			hiov[0].iov_base = &hp;
-			hiov[0].iov_len = sizeof(hp);
-			hiov[1].iov_base = m;
-			hiov[1].iov_len = len;
-			if (imsg_composev(&fwd.hs, IMSG_HS_PACKET, 0, -1, hiov,
-			    2) == -1) {
-				if (errno != ENOBUFS)
-					fatal("to handshake");
-				fwd.drops_hsq++;
-			}
-			break;
-		default:
-			break;
+	fwd_queue_out(p, &p->ep, it->b, it->msg, it->msglen);
+	p->tx_bytes += it->msglen;
+	fwd_event(p, HS_EV_AUTH_SENT | HS_EV_TRAVERSAL |
+	    (it->plen ? HS_EV_DATA_SENT : 0));
+}
+
+/*
+ * Runs the batch: every AEAD at once (in parallel), then each packet in
+ * order. Sending staged packets of a peer whose keypair was confirmed in
+ * the batch makes another batch, run at once too.
+ */
+static void
+fwd_batch_run(void)
+{
+	struct fwd_kp	*kp;
+	struct fwd_peer	*p;
+	int		 i;
+
+	while (batch.n > 0 || batch.ninbufs > 0) {
+		batch.running = 1;
+		fwd_crypto_run(batch.jobs, batch.n);
+		for (i = 0; i < batch.n; i++) {
+			if (batch.items[i].in) {
+				if (batch.jobs[i].result == 0)
+					fwd_in_done(&batch.items[i]);
+			} else
+				fwd_out_done(&batch.items[i]);
+		}
+		fwd_tx_pending_flush();
+		if (fwd_conf.vnet_hdr)
+			fwd_offload_flush(fwd.gro);
+		for (i = 0; i < batch.ninbufs; i++)
+			fwd_buf_put(batch.inbufs[i]);
+		batch.n = batch.neps = batch.ninbufs = 0;
+		batch.running = 0;
+		while ((kp = batch.grave) != NULL) {
+			batch.grave = kp->gnext;
+			fwd_kp_wipe(kp);
+		}
+		while ((p = batch.flush_peers) != NULL) {
+			batch.flush_peers = p->fnext;
+			p->flush_queued = 0;
+			fwd_send_staged(p);
 		}
 	}
+	batch.neps = 0;
+}
+
+void
+fwd_in_end(void)
+{
+	fwd_batch_run();
+	fwd.be->flush();
+}
+
+/* Writes a coalesced or plain packet to TUN (from fwd_offload.c). */
+void
+fwd_tun_emit(struct fwd_buf *b, uint32_t off, uint32_t len)
+{
+	fwd.be->tun_write(b, off, len);
 }
 
 /* Messages from the handshake process and the parent. */
@@ -780,23 +1271,28 @@ fwd_send_hs(struct imsg *imsg)
 {
 	struct fwd_send	 s;
 	struct fwd_peer	*p = NULL;
+	struct fwd_buf	*b;
 	size_t		 len;
-	int		 fam;
 
 	if (imsg->len <= sizeof(s) || imsg->len > sizeof(s) + 1024)
 		fatalx("%s: bad size", __func__);
 	memcpy(&s, imsg->data, sizeof(s));
 	len = imsg->len - sizeof(s);
-	memcpy(fwd_scratch, imsg->data + sizeof(s), len);
 	if (s.peer_id != 0 && (p = fwd_peer_find(s.peer_id)) != NULL) {
 		p->tx_bytes += len;
 		fwd_event(p, HS_EV_TRAVERSAL);
 		/* The handshake process has the endpoint we should use. */
 	}
-	fwd_queue_out(p, &s.ep, fwd_scratch, len);
-	fam = s.ep.addr.sa.sa_family == AF_INET6;
-	if (fwd.out[fam].n)
-		fwd_batch_flush(fam);
+	if ((b = fwd_buf_get()) == NULL) {
+		fwd.drops_nobuf++;
+		return;
+	}
+	memcpy(b->base + FWD_HEADROOM, imsg->data + sizeof(s), len);
+	fwd_tx_pending_flush();
+	/* Never merged into a GSO send: p is NULL for fwd_queue_out. */
+	fwd_queue_out(NULL, &s.ep, b, b->base + FWD_HEADROOM, len);
+	if (p != NULL && fwd_pending_tx != NULL)
+		fwd_tx_pending_flush();
 }
 
 static void
@@ -863,7 +1359,7 @@ static void
 fwd_parent_imsg(struct imsg *imsg)
 {
 	uint8_t	fam;
-	int32_t	mtu;
+	int32_t	mtu, v;
 
 	switch (imsg->type) {
 	case IMSG_FWD_TUN:
@@ -871,24 +1367,25 @@ fwd_parent_imsg(struct imsg *imsg)
 		if (imsg->fd == -1)
 			fatalx("TUN message without fd");
 		memcpy(&mtu, imsg->data, sizeof(mtu));
-		if (fwd.tun != -1)
-			close(fwd.tun);
-		fwd.tun = imsg->fd;
+		fwd.be->set_tun(imsg->fd);
+		fwd.have_tun = 1;
 		fwd.mtu = mtu;
-		fwd.tun_gone = 0;
+		fwd_conf.tun_gone = 0;
 		break;
 	case IMSG_FWD_SOCKETS:
 		IMSG_SIZE_CHECK(imsg, sizeof(fam), "parent");
 		fam = imsg->data[0];
 		if (fam != AF_INET && fam != AF_INET6)
 			fatalx("bad socket family %u", fam);
-		if (fwd.udp[fam == AF_INET6] != -1)
-			close(fwd.udp[fam == AF_INET6]);
-		fwd.udp[fam == AF_INET6] = imsg->fd;
-		if (fwd.tun != -1 && fwd.udp[0] != -1 && fam == AF_INET6 &&
-		    imsg_compose(&fwd.parent, IMSG_FWD_READY, 0, -1, NULL,
-		    0) == -1)
-			fatal("to parent");
+		if (imsg->fd != -1 && fwd_conf.udp_gro)
+			fwd_offload_sock_gro(imsg->fd);
+		fwd.be->set_udp(fam == AF_INET6, imsg->fd);
+		if (fwd.have_tun && fam == AF_INET6) {
+			if (imsg_compose(&fwd.parent, IMSG_FWD_READY, 0, -1,
+			    NULL, 0) == -1)
+				fatal("to parent");
+			fwd.be->want_write();
+		}
 		break;
 	case IMSG_FWD_MTU:
 		IMSG_SIZE_CHECK(imsg, sizeof(mtu), "parent");
@@ -897,28 +1394,38 @@ fwd_parent_imsg(struct imsg *imsg)
 			fatalx("unexpected fd");
 		fwd.mtu = mtu;
 		break;
+	case IMSG_CTL_LOG_SET:
+		IMSG_SIZE_CHECK(imsg, sizeof(v), "parent");
+		memcpy(&v, imsg->data, sizeof(v));
+		log_setverbose(v);
+		break;
 	default:
 		fatalx("unexpected imsg %u from parent", imsg->type);
 	}
 }
 
 /* Reads every message that is there; exits when the parent is gone. */
-static void
-fwd_read_chan(struct imsgbuf *ib, int from_hs)
+void
+fwd_chan_read(int from_hs)
 {
-	struct imsg	imsg;
-	int		r;
+	struct imsgbuf	*ib = from_hs ? &fwd.hs : &fwd.parent;
+	struct imsg	 imsg;
+	int		 r;
 
+	/* Keys change only between batches. */
+	fwd_batch_run();
 	for (;;) {
 		r = imsg_recv(ib, &imsg);
 		if (r == 0)
-			return;
+			break;
 		if (r == -1) {
 			if (errno == 0) {
 				log_debug("%s closed its socket",
 				    from_hs ? "handshake" : "parent");
 				exit(0);
 			}
+			if (errno == EAGAIN || errno == EINTR)
+				break;
 			fatal("read from %s", from_hs ? "handshake" : "parent");
 		}
 		if (r == -2)
@@ -928,7 +1435,20 @@ fwd_read_chan(struct imsgbuf *ib, int from_hs)
 			fwd_hs_imsg(&imsg);
 		else
 			fwd_parent_imsg(&imsg);
+		fwd_batch_run();
 	}
+	fwd_tx_pending_flush();
+	fwd.be->flush();
+}
+
+int
+fwd_chan_flush(void)
+{
+	if (imsg_flush(&fwd.hs) == -1 && errno != EAGAIN)
+		fatal("write to handshake");
+	if (imsg_flush(&fwd.parent) == -1 && errno != EAGAIN)
+		fatal("write to parent");
+	return imsg_pending(&fwd.hs) || imsg_pending(&fwd.parent);
 }
 
 /* Once a second: wipe keypairs past REJECT_AFTER_TIME. */
@@ -954,65 +1474,106 @@ fwd_housekeeping(void)
 		}
 }
 
-static void
-fwd_loop(void)
+void
+fwd_set_now(void)
 {
-	struct pollfd	pfd[5];
-	uint64_t	last_house = 0;
-	int		i, n, timeout;
+	fwd.now = wg_now_ms();
+}
 
-	for (;;) {
-		pfd[0].fd = fwd.parent.fd;
-		pfd[0].events = POLLIN | (imsg_pending(&fwd.parent) ? POLLOUT : 0);
-		pfd[1].fd = fwd.hs.fd;
-		pfd[1].events = POLLIN | (imsg_pending(&fwd.hs) ? POLLOUT : 0);
-		pfd[2].fd = fwd.tun_gone ? -1 : fwd.tun;
-		pfd[2].events = POLLIN;
-		pfd[3].fd = fwd.udp[0];
-		pfd[3].events = POLLIN;
-		pfd[4].fd = fwd.udp[1];
-		pfd[4].events = POLLIN;
-		timeout = fwd.ndirty ? FWD_EVENT_MS : 1000;
-		n = poll(pfd, 5, timeout);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			fatal("poll");
-		}
-		fwd.now = wg_now_ms();
-		if (pfd[0].revents & POLLOUT)
-			imsg_flush(&fwd.parent);
-		if (pfd[1].revents & POLLOUT)
-			imsg_flush(&fwd.hs);
-		if (pfd[0].revents & (POLLIN | POLLHUP))
-			fwd_read_chan(&fwd.parent, 0);
-		if (pfd[1].revents & (POLLIN | POLLHUP))
-			fwd_read_chan(&fwd.hs, 1);
-		if (pfd[2].fd != -1 && (pfd[2].revents & (POLLERR | POLLHUP |
-		    POLLNVAL)) && !(pfd[2].revents & POLLIN))
-			fwd_tun_gone();
-		else if (pfd[2].revents & POLLIN)
-			fwd_tun_read();
-		for (i = 0; i < 2; i++)
-			if (pfd[3 + i].revents & POLLIN)
-				fwd_udp_read(i);
-		if (fwd.ndirty && fwd.now - fwd.last_flush >= FWD_EVENT_MS)
-			fwd_flush_events();
-		if (fwd.now - last_house >= 1000) {
-			last_house = fwd.now;
-			fwd_housekeeping();
-		}
-		if (imsg_flush(&fwd.hs) == -1)
-			fatal("write to handshake");
-		if (imsg_flush(&fwd.parent) == -1)
-			fatal("write to parent");
+int
+fwd_tick(void)
+{
+	if (fwd.ndirty && fwd.now - fwd.last_flush >= FWD_EVENT_MS)
+		fwd_flush_events();
+	if (fwd.now - fwd.last_house >= 1000) {
+		fwd.last_house = fwd.now;
+		fwd_housekeeping();
 	}
+	(void)fwd_chan_flush();
+	return fwd.ndirty ? FWD_EVENT_MS : 1000;
+}
+
+/* Backend selection. */
+
+static int
+fwd_uring_sysctl(void)
+{
+	FILE	*f;
+	int	 v = 0;
+
+	if ((f = fopen("/proc/sys/kernel/io_uring_disabled", "r")) == NULL)
+		return 0;	/* older kernels: no such knob */
+	if (fscanf(f, "%d", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v;
+}
+
+static const struct fwd_backend *
+fwd_choose_backend(int want, char *why, size_t whylen)
+{
+	const char	*err = NULL;
+	int		 dis;
+
+	if (want == FWD_BACKEND_CLASSIC) {
+		snprintf(why, whylen, "chosen with -B classic");
+		return &fwd_backend_classic;
+	}
+	if ((dis = fwd_uring_sysctl()) == 2) {
+		if (want == FWD_BACKEND_URING)
+			fatalx("-B uring: io_uring is disabled "
+			    "(kernel.io_uring_disabled=2)");
+		snprintf(why, whylen, "io_uring is disabled "
+		    "(kernel.io_uring_disabled=2)");
+		return &fwd_backend_classic;
+	}
+	if (fwd_uring_init(&err) == -1) {
+		if (want == FWD_BACKEND_URING)
+			fatal("-B uring: %s", err);
+		snprintf(why, whylen, "io_uring unavailable: %s: %s", err,
+		    strerror(errno));
+		return &fwd_backend_classic;
+	}
+	snprintf(why, whylen, "%s%s", want == FWD_BACKEND_URING ?
+	    "chosen with -B uring" : "auto", dis == 1 ?
+	    ", set up while privileged (kernel.io_uring_disabled=1)" : "");
+	return &fwd_backend_uring;
+}
+
+static unsigned
+fwd_env_uint(const char *name, unsigned def, unsigned min, unsigned max)
+{
+	const char	*s = getenv(name);
+	char		*end;
+	unsigned long	 v;
+
+	if (s == NULL || *s == '\0')
+		return def;
+	v = strtoul(s, &end, 10);
+	if (*end != '\0' || v < min || v > max) {
+		log_warnx("%s=%s: not a number in %u..%u; using %u", name, s,
+		    min, max, def);
+		return def;
+	}
+	return v;
+}
+
+static int
+fwd_default_threads(void)
+{
+	long	n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	/* The I/O thread encrypts too: one worker fewer than cores. */
+	if (n <= 1)
+		return 0;
+	return n > 8 ? 7 : (int)n - 1;
 }
 
 void
 forwarder_main(const struct proc_opts *opts)
 {
-	int	i, fam;
+	char	why[256];
+	int	nthreads;
 
 	log_init(opts->debug, LOG_DAEMON);
 	log_setverbose(opts->verbose);
@@ -1028,28 +1589,83 @@ forwarder_main(const struct proc_opts *opts)
 	if (imsgbuf_init(&fwd.parent, PROC_PARENT_FD) == -1 ||
 	    imsgbuf_init(&fwd.hs, PROC_SIBLING_FD) == -1)
 		fatal("imsgbuf_init");
+	fwd_conf.parent_fd = PROC_PARENT_FD;
+	fwd_conf.hs_fd = PROC_SIBLING_FD;
 	fwd.hs.wmax = FWD_HS_QUEUE_MAX;
 	if ((fwd.aips = aip_new()) == NULL)
 		fatal("aip_new");
+
 	/* Every buffer the fast path uses, allocated once. */
-	for (i = 0; i < FWD_BATCH; i++)
-		if ((fwd.rxbuf[i] = malloc(FWD_BUF_LEN)) == NULL ||
-		    (fwd.txbuf[i] = malloc(FWD_BUF_LEN)) == NULL)
-			fatal("malloc");
-	for (fam = 0; fam < 2; fam++) {
-		fwd.out[fam].cspace = sock_cmsg_space();
-		if ((fwd.out[fam].cbuf = calloc(FWD_BATCH,
-		    fwd.out[fam].cspace)) == NULL)
-			fatal("calloc");
-		for (i = 0; i < FWD_BATCH; i++)
-			fwd.out[fam].msgs[i].msg_hdr.msg_iov =
-			    &fwd.out[fam].iov[i];
-	}
+	fwd_pool_init(fwd_env_uint("WGCARD_FWD_POOL", FWD_POOL_DEFAULT,
+	    FWD_POOL_MIN, FWD_POOL_MAX));
+	fwd_conf.offloads = (opts->offloads & FWD_OFFLOAD_ON) != 0;
+	fwd_conf.vnet_hdr = fwd_conf.offloads;
+	fwd_conf.udp_gso = fwd_conf.offloads;
+	fwd_conf.udp_gro = fwd_conf.offloads;
+	fwd_conf.tun_uso = (opts->offloads & FWD_OFFLOAD_USO) != 0;
+	fwd.gro = fwd_offload_init();
+
+	/* The ring is set up while we may still lock memory. */
+	fwd.be = fwd_choose_backend(opts->backend, why, sizeof(why));
+	nthreads = fwd_env_uint("WGCARD_FWD_THREADS", fwd_default_threads(),
+	    0, 64);
 
 	proc_privdrop(WGCARD_USER, WGCARD_CHROOT);
-	sandbox_forwarder();
-	log_debug("forwarder running (classic backend)");
-	fwd.now = wg_now_ms();
-	fwd_loop();
-	exit(0);
+	fwd_crypto_init(nthreads);
+	/* After the threads exist: the filter covers them all (TSYNC). */
+	sandbox_forwarder(fwd.be == &fwd_backend_uring ? SANDBOX_FWD_URING :
+	    0);
+	log_info("forwarder: %s backend (%s), %d crypto worker%s, "
+	    "offloads %s, %u buffers", fwd.be->name, why, nthreads,
+	    nthreads == 1 ? "" : "s", forward_offloads_name(opts->offloads),
+	    fwd_conf.pool_bufs);
+	fwd_set_now();
+	fwd.be->run();
+}
+
+/* Option parsing, for the parent and the forwarder's command line. */
+
+int
+forward_parse_backend(const char *s)
+{
+	if (strcmp(s, "auto") == 0)
+		return FWD_BACKEND_AUTO;
+	if (strcmp(s, "classic") == 0)
+		return FWD_BACKEND_CLASSIC;
+	if (strcmp(s, "uring") == 0 || strcmp(s, "io_uring") == 0)
+		return FWD_BACKEND_URING;
+	return -1;
+}
+
+const char *
+forward_backend_name(int b)
+{
+	switch (b) {
+	case FWD_BACKEND_CLASSIC:
+		return "classic";
+	case FWD_BACKEND_URING:
+		return "uring";
+	default:
+		return "auto";
+	}
+}
+
+int
+forward_parse_offloads(const char *s)
+{
+	if (strcmp(s, "off") == 0 || strcmp(s, "0") == 0)
+		return FWD_OFFLOAD_OFF;
+	if (strcmp(s, "on") == 0 || strcmp(s, "1") == 0)
+		return FWD_OFFLOAD_ON;
+	if (strcmp(s, "uso") == 0)
+		return FWD_OFFLOAD_ON | FWD_OFFLOAD_USO;
+	return -1;
+}
+
+const char *
+forward_offloads_name(int o)
+{
+	if (!(o & FWD_OFFLOAD_ON))
+		return "off";
+	return (o & FWD_OFFLOAD_USO) ? "uso" : "on";
 }

@@ -15,11 +15,38 @@
 
 #define TUN_DEV		"/dev/net/tun"
 
+/* Older headers lack USO (Linux 6.2). */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4	0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6	0x40
+#endif
+
 int
 tun_open(char ifname[IFNAMSIZ])
 {
+	return tun_open_flags(ifname, 0, NULL);
+}
+
+/* Asks for TSO (and USO); returns the TUN_OFFL_* bits that took. */
+static int
+tun_set_offloads(int fd)
+{
+	unsigned int	f = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+
+	if (ioctl(fd, TUNSETOFFLOAD, f | TUN_F_USO4 | TUN_F_USO6) == 0)
+		return TUN_OFFL_VNET | TUN_OFFL_TSO | TUN_OFFL_USO;
+	if (ioctl(fd, TUNSETOFFLOAD, f) == 0)
+		return TUN_OFFL_VNET | TUN_OFFL_TSO;
+	return TUN_OFFL_VNET;
+}
+
+int
+tun_open_flags(char ifname[IFNAMSIZ], int flags, int *offl)
+{
 	struct ifreq	ifr;
-	int		fd, saved_errno;
+	int		fd, saved_errno, vnet = (flags & TUN_OPEN_VNET) != 0;
 
 	if (strnlen(ifname, IFNAMSIZ) >= IFNAMSIZ) {
 		errno = ENAMETOOLONG;
@@ -27,15 +54,25 @@ tun_open(char ifname[IFNAMSIZ])
 	}
 	if ((fd = open(TUN_DEV, O_RDWR | O_NONBLOCK | O_CLOEXEC)) == -1)
 		return -1;
+	if (offl != NULL)
+		*offl = 0;
+again:
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
 	memcpy(ifr.ifr_name, ifname, strnlen(ifname, IFNAMSIZ - 1));
 	if (ioctl(fd, TUNSETIFF, &ifr) == -1) {
+		if (vnet && errno == EINVAL) {
+			/* No virtio-net header here: plain packets. */
+			vnet = 0;
+			goto again;
+		}
 		saved_errno = errno;
 		close(fd);
 		errno = saved_errno;
 		return -1;
 	}
+	if (vnet && offl != NULL)
+		*offl = tun_set_offloads(fd);
 	memset(ifname, 0, IFNAMSIZ);
 	memcpy(ifname, ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ - 1));
 	return fd;

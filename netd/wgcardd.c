@@ -95,6 +95,10 @@ static struct {
 	.inotify_fd = -1,
 };
 
+/* Card plumbing: the PIN of PinFile/PinCredential until keyd has it. */
+static struct key_pin	card_pin;
+static size_t		card_pinlen;
+
 static void	parent_dispatch(int, short, void *);
 static void	parent_shutdown(int);
 static void	parent_wait_child(struct child *);
@@ -107,8 +111,9 @@ static __dead void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: wgcardd [-dfv] [-B backend] ifname\n"
-	    "       wgcardd [-dnv] [-B backend] -c file [ifname]\n");
+	    "usage: wgcardd [-dfv] [-B backend] [-O offloads] ifname\n"
+	    "       wgcardd [-dnv] [-B backend] [-O offloads] -c file "
+	    "[ifname]\n");
 	exit(1);
 }
 
@@ -856,7 +861,7 @@ static pid_t
 parent_spawn(enum proc_id id, const char *path, const char *procflag,
     const int *fds, int nfds)
 {
-	char	*argv[12];
+	char	*argv[14];
 	int	 argc = 0;
 	pid_t	 pid;
 
@@ -870,9 +875,17 @@ parent_spawn(enum proc_id id, const char *path, const char *procflag,
 		argv[argc++] = "-d";
 	if (wgd.opts.verbose)
 		argv[argc++] = "-v";
-	if (id == PROC_FORWARDER && wgd.opts.backend == FWD_BACKEND_CLASSIC) {
+	if (id == PROC_FORWARDER) {
 		argv[argc++] = "-B";
-		argv[argc++] = "classic";
+		argv[argc++] = (char *)forward_backend_name(wgd.opts.backend);
+		argv[argc++] = "-O";
+		argv[argc++] = (char *)forward_offloads_name(wgd.opts.offloads);
+	}
+	/* Card plumbing: keyd picks its chroot and backend by this. */
+	if (id == PROC_KEYD &&
+	    wgd.extra.keysource == CONFIG_KEYSOURCE_OPENPGP) {
+		argv[argc++] = "-K";
+		argv[argc++] = "openpgp";
 	}
 	argv[argc++] = "-i";
 	argv[argc++] = wgd.ifname;
@@ -986,15 +999,25 @@ main(int argc, char *argv[])
 	int		 ch, checkonly = 0, mtu, r;
 
 	proc_init_title(argc, argv);
+	/* The environment gives defaults for -B and -O (test matrices). */
 	wgd.opts.backend = FWD_BACKEND_AUTO;
-	while ((ch = getopt(argc, argv, "B:c:dfi:nP:v")) != -1) {
+	if ((env = getenv("WGCARD_FWD_BACKEND")) != NULL && *env != '\0' &&
+	    (wgd.opts.backend = forward_parse_backend(env)) == -1)
+		fatalx("WGCARD_FWD_BACKEND=%s: auto, classic or uring", env);
+	wgd.opts.offloads = FWD_OFFLOAD_ON;
+	if ((env = getenv("WGCARD_OFFLOAD")) != NULL && *env != '\0' &&
+	    (wgd.opts.offloads = forward_parse_offloads(env)) == -1)
+		fatalx("WGCARD_OFFLOAD=%s: 0 or 1", env);
+	while ((ch = getopt(argc, argv, "B:c:dfi:nO:P:v")) != -1) {
 		switch (ch) {
 		case 'B':
-			if (strcmp(optarg, "classic") == 0)
-				wgd.opts.backend = FWD_BACKEND_CLASSIC;
-			else if (strcmp(optarg, "auto") == 0)
-				wgd.opts.backend = FWD_BACKEND_AUTO;
-			else
+			if ((wgd.opts.backend = forward_parse_backend(optarg)) ==
+			    -1)
+				usage();
+			break;
+		case 'O':
+			if ((wgd.opts.offloads = forward_parse_offloads(optarg)) ==
+			    -1)
 				usage();
 			break;
 		case 'c':
@@ -1071,7 +1094,15 @@ main(int argc, char *argv[])
 			fprintf(stderr, "%s\n", err);
 			exit(1);
 		}
+		/* Card plumbing: the PIN file is read here, then wiped. */
+		if ((r = config_read_pin(&wgd.extra, card_pin.pin,
+		    &card_pinlen, err, sizeof(err))) == -1) {
+			fprintf(stderr, "%s\n", err);
+			exit(1);
+		}
+		card_pin.len = (uint32_t)card_pinlen;
 		if (checkonly) {
+			sodium_memzero(&card_pin, sizeof(card_pin));
 			wgconf_free(&wgd.conf);
 			fprintf(stderr, "configuration OK\n");
 			exit(0);
@@ -1085,8 +1116,18 @@ main(int argc, char *argv[])
 
 	wgd.uapi_fd = parent_uapi_listen();
 	wgd.ctl_fd = parent_ctl_listen();
-	if ((wgd.tun_fd = tun_open(wgd.ifname)) == -1)
+	if ((wgd.tun_fd = tun_open_flags(wgd.ifname, wgd.opts.offloads ?
+	    TUN_OPEN_VNET : 0, &r)) == -1)
 		fatal("cannot create TUN interface %s", wgd.ifname);
+	if (wgd.opts.offloads) {
+		/* The forwarder learns what the device really does. */
+		wgd.opts.offloads = !(r & TUN_OFFL_VNET) ? FWD_OFFLOAD_OFF :
+		    FWD_OFFLOAD_ON | ((r & TUN_OFFL_USO) ? FWD_OFFLOAD_USO : 0);
+		log_debug("%s: offloads: virtio-net header %s, TSO %s, USO %s",
+		    wgd.ifname, r & TUN_OFFL_VNET ? "yes" : "no",
+		    r & TUN_OFFL_TSO ? "yes" : "no",
+		    r & TUN_OFFL_USO ? "yes" : "no");
+	}
 	if ((wgd.ifindex = nl_link_index(wgd.ifname)) <= 0)
 		fatalx("%s: no such interface", wgd.ifname);
 	mtu = wgd.conf.mtu ? wgd.conf.mtu : WGCARD_DEFAULT_MTU;
@@ -1151,6 +1192,28 @@ main(int argc, char *argv[])
 		parent_send(PROC_HANDSHAKE, IMSG_PRIV_PORT, -1, &pp,
 		    sizeof(pp));
 	}
+	/*
+	 * Card plumbing: the card settings, first, then the PIN if there is
+	 * one (it leaves this process here).
+	 */
+	if (wgd.extra.keysource == CONFIG_KEYSOURCE_OPENPGP) {
+		struct key_card_config	kc;
+
+		memset(&kc, 0, sizeof(kc));
+		strlcpy(kc.reader, wgd.extra.reader, sizeof(kc.reader));
+		kc.has_serial = wgd.extra.has_serial != 0;
+		kc.serial = wgd.extra.serial;
+		kc.has_pub = wgd.extra.has_card_pub != 0;
+		memcpy(kc.pub, wgd.extra.card_pub, sizeof(kc.pub));
+		parent_send(PROC_KEYD, IMSG_KEY_CARD_CONFIG, -1, &kc,
+		    sizeof(kc));
+		if (card_pin.len > 0)
+			parent_send(PROC_KEYD, IMSG_KEY_PIN, -1, &card_pin,
+			    sizeof(card_pin));
+		if (imsg_flush_blocking(&children[PROC_KEYD].ibuf) == -1)
+			fatal("cannot hand the card settings to the key broker");
+	}
+	sodium_memzero(&card_pin, sizeof(card_pin));
 	/* The key broker: the private key, which then leaves this process. */
 	if (wgd.conf.flags & WGDEV_HAS_PRIVKEY) {
 		struct key_set	ks;

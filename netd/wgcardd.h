@@ -10,6 +10,7 @@ struct proc_opts {
 	int		 debug;
 	int		 verbose;
 	int		 backend;	/* forwarder backend, FWD_BACKEND_* */
+	int		 offloads;	/* FWD_OFFLOAD_* (TUN vnet header...) */
 };
 
 __attribute__((__noreturn__)) void	handshake_main(const struct proc_opts *);

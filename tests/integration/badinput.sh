@@ -45,6 +45,11 @@ sec_dead_list()
 	echo "${out:- none}"
 }
 
+sec_quiet()
+{
+	"$@" >/dev/null 2>&1
+}
+
 sec_showconf()
 {
 	timeout 10 ip netns exec "$NS_A" wg showconf "$IF_A" 2>&1
@@ -104,7 +109,7 @@ else
 	t_fail "udp: all four processes alive" "dead:$(sec_dead_list)"
 fi
 t_check "udp: ping after the fuzz" ping_ok "$NS_A" "$IN4_B"
-t_check "udp: wg show answers" timeout 10 ip netns exec "$NS_A" wg show "$IF_A"
+t_check "udp: wg show answers" sec_quiet timeout 10 ip netns exec "$NS_A" wg show "$IF_A"
 # Unauthenticated packets must not move the peer's endpoint.
 t_eq "udp: the peer's endpoint did not move" \
     "$(endpoint_of "$NS_A" "$IF_A" "$PUB_B")" "$OUT4_B:$PORT_B"
@@ -165,7 +170,7 @@ if [ -z "$died" ]; then
 	if wait_for 5 test -s "$T_TMP/held"; then
 		t_ok "uapi: $(cat "$T_TMP/held") incomplete requests held open"
 		t_check "uapi: wg show answers meanwhile" \
-		    timeout 5 ip netns exec "$NS_A" wg show "$IF_A"
+		    sec_quiet timeout 5 ip netns exec "$NS_A" wg show "$IF_A"
 		sec_showconf >"$T_TMP/conf.after"
 		t_check "uapi: wg showconf answers meanwhile, unchanged" \
 		    cmp -s "$T_TMP/conf.before" "$T_TMP/conf.after"
@@ -416,8 +421,33 @@ else
 fi
 t_check "end: a fresh ping works" ping_ok "$NS_A" "$IN4_B"
 t_check "end: a fresh v6 ping works" ping_ok "$NS_A" "$IN6_B"
-t_check "end: wg show works" timeout 10 ip netns exec "$NS_A" wg show "$IF_A"
+t_check "end: wg show works" sec_quiet timeout 10 ip netns exec "$NS_A" wg show "$IF_A"
 t_check "end: the handshake is still recorded" \
     wait_handshake "$NS_A" "$IF_A" "$PUB_B" 1
+
+# New handshakes after all that: A as initiator (a fresh peer on A), then
+# A as responder (a fresh peer on B, which initiates).
+# (the re-made peer starts with no handshake)
+wgx "$NS_A" set "$IF_A" peer "$PUB_B" remove &&
+    pair_peer A 4 || t_fail "end: re-add B on A" "wg set failed"
+t_check "end: A initiates a new handshake, ping" \
+    ping_retry "$NS_A" "$IN4_B" 10
+t_check "end: A's new handshake recorded" \
+    wait_handshake "$NS_A" "$IF_A" "$PUB_B" 5 0
+sleep 1
+hs1=$(handshake_time "$NS_A" "$IF_A" "$PUB_B")
+wgx "$NS_B" set "$IF_B" peer "$PUB_A" remove &&
+    pair_peer B 4 || t_fail "end: re-add A on B" "wg set failed"
+t_check "end: B initiates a new handshake, ping" \
+    ping_retry "$NS_B" "$IN4_A" 10
+t_check "end: A answered it (handshake newer on A)" \
+    wait_handshake "$NS_A" "$IF_A" "$PUB_B" 5 "$hs1"
+t_log "# key broker DH operations in all: $(grep -c 'audit: op=ecdh' \
+    "${T_IF_LOG[$IF_A]}")"
+if sec_all_alive; then
+	t_ok "end: all four processes still alive"
+else
+	t_fail "end: all four processes still alive" "dead:$(sec_dead_list)"
+fi
 
 t_done

@@ -15,6 +15,7 @@ T_ID=ps
 
 TOOLS=$T_ROOT/tests/tools
 KILL_TIMEOUT=5
+CTL_RUNDIR=/var/run/wgcard	# wgcardctl's control sockets
 
 # The three children: kernel name, title word, words a log line may use.
 CHILDREN="wgcard-keyd wgcard-hs wgcard-fwd"
@@ -131,8 +132,11 @@ for comm in $CHILDREN; do
 			[ "$detail" = - ] ||
 			    bad="$bad fd$fd(unix socket bound to $detail)" ;;
 		wgcard-hs:unix)
+			# socketpairs, the UAPI socket, the wgcardctl
+			# control socket.
 			[ "$detail" = - ] ||
 			    [ "$detail" = "$WG_RUNDIR/$IF_A.sock" ] ||
+			    [ "$detail" = "$CTL_RUNDIR/$IF_A.sock" ] ||
 			    bad="$bad fd$fd(unix socket bound to $detail)" ;;
 		wgcard-fwd:unix|wgcard-fwd:tun|wgcard-fwd:udp|wgcard-fwd:udp6) ;;
 		*)	bad="$bad fd$fd($kind $detail)" ;;
@@ -237,16 +241,26 @@ for comm in $CHILDREN; do
 		# Ours to clean: the daemon's children.
 		kill -KILL $others 2>/dev/null
 	fi
-	# Only the lines written after the kill count.
+	for sock in "$WG_RUNDIR/$ifc.sock" "$CTL_RUNDIR/$ifc.sock"; do
+		if [ -e "$sock" ]; then
+			t_fail "$c: $sock removed on exit" "still there"
+			rm -f "$sock"
+		else
+			t_ok "$c: $sock removed on exit"
+		fi
+	done
+	# Only the lines written after the kill count.  The parent (the
+	# supervisor) must name the child that died, with its pid; a
+	# sibling noticing its socket closed is not enough.
 	tail -n +$((nlog + 1)) "$log" >"$T_TMP/after.log"
-	if grep -Eq "${SEC_LOGNAME[$comm]}" "$T_TMP/after.log"; then
-		t_ok "$c: the log names the child"
-		t_log "#   $(grep -E "${SEC_LOGNAME[$comm]}" "$T_TMP/after.log" |
-		    head -n 1)"
+	pat="parent: .*(${SEC_LOGNAME[$comm]}).*\\b$victim\\b"
+	if grep -Eq "$pat" "$T_TMP/after.log"; then
+		t_ok "$c: the parent's log line names the child and its pid"
+		t_log "#   $(grep -E "$pat" "$T_TMP/after.log" | head -n 1)"
 	else
-		t_fail "$c: the log names the child" \
-		    "no line matching '${SEC_LOGNAME[$comm]}' in the log"
-		sed 's/^/    /' "$log" | tail -n 10
+		t_fail "$c: the parent's log line names the child and its pid" \
+		    "no line matching '$pat' after the kill"
+		sed 's/^/    /' "$T_TMP/after.log" | tail -n 10
 	fi
 	ns_del "$ns"
 done

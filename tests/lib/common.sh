@@ -28,12 +28,20 @@ T_FAIL=0
 T_SKIP=0
 T_DONE=0
 T_CLEANED=0
+T_FAIL_LINES=()
+# What we start in the background gets SIGTERM if this script dies, even by
+# SIGKILL (its parent-death signal), so nothing outlives a killed test.
+T_PDEATH=()
+if setpriv --help 2>/dev/null | grep -q pdeathsig; then
+	T_PDEATH=(setpriv --pdeathsig TERM --)
+fi
 T_NS=()			# namespaces we made
 T_PIDS=()		# pids of our background children
 T_IFACES=()		# interface names whose UAPI socket we may leave behind
 declare -A T_IF_PID=()	# interface name -> daemon pid
 declare -A T_IF_IMPL=()	# interface name -> implementation
 declare -A T_IF_LOG=()	# interface name -> daemon log file
+declare -A T_IF_BAD=()	# interfaces whose daemon ran during a failure
 
 T_TMP=$(mktemp -d "/tmp/wgtest-$T_ID.XXXXXX") || {
 	echo "cannot make a temp dir"; echo "0 passed, 1 failed"; exit 1; }
@@ -54,8 +62,14 @@ t_ok()
 
 t_fail()
 {
+	local ifc
 	T_FAIL=$((T_FAIL + 1))
 	printf 'FAIL %s: %s\n' "$1" "${2:-failed}"
+	T_FAIL_LINES+=("FAIL $1: ${2:-failed}")
+	# The logs of the daemons running now are printed at the end.
+	for ifc in "${!T_IF_PID[@]}"; do
+		T_IF_BAD[$ifc]=1
+	done
 }
 
 # t_skip NAME REASON: only for what this machine genuinely cannot run.
@@ -98,6 +112,8 @@ t_done()
 	fi
 	if [ "$T_FAIL" -gt 0 ]; then
 		t_dump_logs
+		echo "---- failures:"
+		printf '%s\n' "${T_FAIL_LINES[@]}"
 	fi
 	t_cleanup
 	if ! t_leftovers; then
@@ -120,10 +136,10 @@ t_fatal()
 t_dump_logs()
 {
 	local ifc
-	for ifc in "${!T_IF_LOG[@]}"; do
+	for ifc in "${!T_IF_BAD[@]}"; do
 		[ -s "${T_IF_LOG[$ifc]}" ] || continue
 		echo "---- last lines of the ${T_IF_IMPL[$ifc]} log for $ifc"
-		tail -n 40 "${T_IF_LOG[$ifc]}"
+		tail -n "${T_LOG_LINES:-40}" "${T_IF_LOG[$ifc]}"
 		echo "----"
 	done
 }
@@ -146,7 +162,7 @@ t_bg_ns()
 {
 	local ns=$1
 	shift
-	ip netns exec "$ns" "$@" &
+	ip netns exec "$ns" "${T_PDEATH[@]}" "$@" &
 	T_LASTPID=$!
 	T_PIDS+=("$T_LASTPID")
 }
@@ -158,17 +174,36 @@ ping_bg()
 	t_bg_ns "$1" ping -n -O -i 0.2 -W 1 "$2" >"$3" 2>&1
 }
 
-# ping_bg_stop PID LOG: stop it; prints "ANSWERED MISSED".
+# ping_bg_stop PID LOG: stop it; prints "ANSWERED LOST", where LOST counts
+# the echo requests (all but the last 3, which may be in flight) that never
+# got an answer, however late.
 ping_bg_stop()
 {
 	stop_pid "$1" 2
-	echo "$(grep -c 'bytes from' "$2") $(grep -c 'no answer yet' "$2")"
+	awk '
+	/bytes from/ || /no answer yet/ {
+		if (match($0, /icmp_seq=[0-9]+/)) {
+			seq = substr($0, RSTART + 9, RLENGTH - 9) + 0
+			if (seq > max)
+				max = seq
+			if ($0 ~ /bytes from/ && !(seq in ok)) {
+				ok[seq] = 1
+				n++
+			}
+		}
+	}
+	END {
+		for (i = 1; i <= max - 3; i++)
+			if (!(i in ok))
+				lost++
+		print n + 0, lost + 0
+	}' "$2"
 }
 
 # descendants PID: all live descendants of PID (by parent pid), deepest last.
 descendants()
 {
-	local p c
+	local c
 	for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
 		echo "$c"
 		descendants "$c"
@@ -355,7 +390,8 @@ start_impl()
 	T_IFACES+=("$ifc")
 	rm -f "$WG_RUNDIR/$ifc.sock"
 	mkdir -p "$WG_RUNDIR"
-	ip netns exec "$ns" env LOG_LEVEL=verbose "$bin" -f "$ifc" \
+	ip netns exec "$ns" "${T_PDEATH[@]}" env LOG_LEVEL=verbose \
+	    "$bin" -f "$ifc" \
 	    >"$log" 2>&1 </dev/null &
 	pid=$!
 	T_PIDS+=("$pid")
@@ -586,7 +622,8 @@ iperf_bps()
 {
 	local nss=$1 nsc=$2 addr=$3 secs=$4 spid out
 	shift 4
-	ip netns exec "$nss" iperf3 -s -1 -p 5201 >"$T_TMP/iperf-s.log" 2>&1 &
+	ip netns exec "$nss" "${T_PDEATH[@]}" iperf3 -s -1 -p 5201 \
+	    >"$T_TMP/iperf-s.log" 2>&1 &
 	spid=$!
 	T_PIDS+=("$spid")
 	if ! wait_for 5 _listening "$nss" 5201; then

@@ -1,0 +1,617 @@
+/*
+ * openpgp.c: the OpenPGP card application (3.x), decryption slot as a
+ * cv25519 key (see openpgp.h). Short APDUs only: nothing we send or
+ * expect needs extended length. Every answer is parsed with bounds
+ * checks; a card is not trusted to send what the specification says.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "openpgp.h"
+
+static const uint8_t opgp_aid[OPGP_AID_PREFIX_LEN] = {
+	0xd2, 0x76, 0x00, 0x01, 0x24, 0x01
+};
+
+/* ECDH (0x12) with the OID of Curve25519 (1.3.6.1.4.1.3029.1.5.1). */
+const uint8_t opgp_attr_cv25519[11] = {
+	0x12, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x97, 0x55, 0x01, 0x05, 0x01
+};
+
+/* BER-TLV. */
+
+int
+opgp_tlv_next(const uint8_t **pp, const uint8_t *end, unsigned int *tag,
+    const uint8_t **val, size_t *vlen)
+{
+	const uint8_t	*p = *pp;
+	unsigned int	 t;
+	size_t		 len, i, nlen;
+
+	/* 00 and FF may pad between and after TLVs (ISO 7816-4). */
+	while (p < end && (*p == 0x00 || *p == 0xff))
+		p++;
+	if (p >= end) {
+		*pp = p;
+		return 0;
+	}
+	t = *p++;
+	if ((t & 0x1f) == 0x1f) {
+		/* Subsequent tag bytes: at most two more. */
+		for (i = 0; ; i++) {
+			if (p >= end || i == 2)
+				return -1;
+			t = (t << 8) | *p;
+			if ((*p++ & 0x80) == 0)
+				break;
+		}
+	}
+	if (p >= end)
+		return -1;
+	len = *p++;
+	if (len & 0x80) {
+		nlen = len & 0x7f;
+		if (nlen == 0 || nlen > 3 || (size_t)(end - p) < nlen)
+			return -1;
+		for (len = 0, i = 0; i < nlen; i++)
+			len = (len << 8) | *p++;
+	}
+	if ((size_t)(end - p) < len)
+		return -1;
+	*tag = t;
+	*val = p;
+	*vlen = len;
+	*pp = p + len;
+	return 1;
+}
+
+/* 1 if the tag's first byte says constructed. */
+static int
+opgp_tag_constructed(unsigned int tag)
+{
+	while (tag > 0xff)
+		tag >>= 8;
+	return (tag & 0x20) != 0;
+}
+
+static int
+opgp_tlv_find_depth(const uint8_t *buf, size_t len, unsigned int tag,
+    const uint8_t **val, size_t *vlen, int depth)
+{
+	const uint8_t	*p = buf, *end = buf + len, *v;
+	unsigned int	 t;
+	size_t		 vl;
+	int		 r;
+
+	if (depth > 8)
+		return -1;
+	while ((r = opgp_tlv_next(&p, end, &t, &v, &vl)) == 1) {
+		if (t == tag) {
+			*val = v;
+			*vlen = vl;
+			return 1;
+		}
+		if (opgp_tag_constructed(t)) {
+			r = opgp_tlv_find_depth(v, vl, tag, val, vlen,
+			    depth + 1);
+			if (r != 0)
+				return r;
+		}
+	}
+	return r;
+}
+
+int
+opgp_tlv_find(const uint8_t *buf, size_t len, unsigned int tag,
+    const uint8_t **val, size_t *vlen)
+{
+	return opgp_tlv_find_depth(buf, len, tag, val, vlen, 0);
+}
+
+/* APDUs. */
+
+size_t
+opgp_build_select(uint8_t *apdu)
+{
+	static const uint8_t hdr[] = { 0x00, 0xa4, 0x04, 0x00,
+	    OPGP_AID_PREFIX_LEN };
+
+	memcpy(apdu, hdr, sizeof(hdr));
+	memcpy(apdu + sizeof(hdr), opgp_aid, sizeof(opgp_aid));
+	apdu[sizeof(hdr) + sizeof(opgp_aid)] = 0x00;	/* Le */
+	return sizeof(hdr) + sizeof(opgp_aid) + 1;
+}
+
+size_t
+opgp_build_get_data(uint8_t *apdu, unsigned int tag)
+{
+	apdu[0] = 0x00;
+	apdu[1] = 0xca;
+	apdu[2] = (tag >> 8) & 0xff;
+	apdu[3] = tag & 0xff;
+	apdu[4] = 0x00;		/* Le: up to 256 */
+	return 5;
+}
+
+size_t
+opgp_build_verify(uint8_t *apdu, uint8_t mode, const uint8_t *pin,
+    size_t pinlen)
+{
+	apdu[0] = 0x00;
+	apdu[1] = 0x20;
+	apdu[2] = 0x00;
+	apdu[3] = mode;
+	if (pin == NULL || pinlen == 0)
+		return 4;	/* no data: asks the status, spends nothing */
+	if (pinlen > 255)
+		pinlen = 255;
+	apdu[4] = (uint8_t)pinlen;
+	memcpy(apdu + 5, pin, pinlen);
+	return 5 + pinlen;
+}
+
+size_t
+opgp_build_generate(uint8_t *apdu, int gen)
+{
+	apdu[0] = 0x00;
+	apdu[1] = 0x47;
+	apdu[2] = gen ? 0x80 : 0x81;
+	apdu[3] = 0x00;
+	apdu[4] = 0x02;
+	apdu[5] = 0xb8;		/* CRT of the decryption key */
+	apdu[6] = 0x00;
+	apdu[7] = 0x00;		/* Le */
+	return 8;
+}
+
+size_t
+opgp_build_put_data(uint8_t *apdu, unsigned int tag, const uint8_t *data,
+    size_t len)
+{
+	if (len > 255)
+		len = 255;
+	apdu[0] = 0x00;
+	apdu[1] = 0xda;
+	apdu[2] = (tag >> 8) & 0xff;
+	apdu[3] = tag & 0xff;
+	apdu[4] = (uint8_t)len;
+	memcpy(apdu + 5, data, len);
+	return 5 + len;
+}
+
+size_t
+opgp_build_decipher(uint8_t *apdu, const uint8_t point[static 32])
+{
+	static const uint8_t hdr[] = {
+		0x00, 0x2a, 0x80, 0x86, 0x27,	/* PSO:DECIPHER, Lc 39 */
+		0xa6, 0x25,			/* cipher DO */
+		0x7f, 0x49, 0x22,		/* public key DO */
+		0x86, 0x20,			/* external public key */
+	};
+
+	memcpy(apdu, hdr, sizeof(hdr));
+	memcpy(apdu + sizeof(hdr), point, 32);
+	apdu[sizeof(hdr) + 32] = 0x00;	/* Le */
+	return sizeof(hdr) + 32 + 1;
+}
+
+/* Answers. */
+
+unsigned int
+opgp_sw(const uint8_t *resp, size_t len)
+{
+	if (resp == NULL || len < 2)
+		return 0;
+	return (unsigned int)resp[len - 2] << 8 | resp[len - 1];
+}
+
+int
+opgp_sw_errno(unsigned int sw, int *retries)
+{
+	if (sw == OPGP_SW_OK)
+		return 0;
+	if ((sw & 0xfff0) == 0x63c0) {
+		if (retries != NULL)
+			*retries = sw & 0x0f;
+		return (sw & 0x0f) == 0 ? -EPERM : -EACCES;
+	}
+	switch (sw) {
+	case OPGP_SW_SECURITY:
+		return -EACCES;
+	case OPGP_SW_BLOCKED:
+		if (retries != NULL)
+			*retries = 0;
+		return -EPERM;
+	case OPGP_SW_NOT_FOUND:
+		return -ENOENT;
+	case 0x6a88:		/* referenced data not found: no key */
+		return -ENOKEY;
+	case 0x6700:		/* wrong length */
+	case 0x6a80:		/* incorrect data */
+	case 0x6b00:		/* wrong parameters */
+		return -EINVAL;
+	case 0x6985:		/* conditions of use not satisfied */
+	case 0x6d00:		/* instruction not supported */
+	case 0x6e00:		/* class not supported */
+		return -EOPNOTSUPP;
+	default:
+		return -EIO;
+	}
+}
+
+int
+opgp_parse_decipher(const uint8_t *resp, size_t len, uint8_t out[static 32])
+{
+	const uint8_t	*p;
+	int		 r;
+
+	if ((r = opgp_sw_errno(opgp_sw(resp, len), NULL)) != 0)
+		return r;
+	len -= 2;
+	if (len == 33 && resp[0] == 0x40)
+		p = resp + 1;
+	else if (len == 32)
+		p = resp;
+	else
+		return -EPROTO;
+	if (sodium_is_zero(p, 32))
+		return -EINVAL;
+	memcpy(out, p, 32);
+	return 0;
+}
+
+/* 32 bytes, or 33 with the 0x40 prefix of a native point. */
+static int
+opgp_point(const uint8_t *v, size_t vlen, uint8_t out[static 32])
+{
+	if (vlen == 33 && v[0] == 0x40)
+		v++;
+	else if (vlen != 32)
+		return -EPROTO;
+	memcpy(out, v, 32);
+	return 0;
+}
+
+int
+opgp_parse_pubkey(const uint8_t *resp, size_t len, uint8_t out[static 32])
+{
+	const uint8_t	*v, *pt;
+	size_t		 vlen, ptlen;
+	int		 r;
+
+	if ((r = opgp_sw_errno(opgp_sw(resp, len), NULL)) != 0)
+		return r;
+	len -= 2;
+	if (opgp_tlv_find(resp, len, 0x7f49, &v, &vlen) != 1)
+		return -EPROTO;
+	if (opgp_tlv_find(v, vlen, 0x86, &pt, &ptlen) != 1)
+		return -EPROTO;
+	if ((r = opgp_point(pt, ptlen, out)) != 0)
+		return r;
+	if (sodium_is_zero(out, 32))
+		return -ENOKEY;
+	return 0;
+}
+
+int
+opgp_parse_pw_status(const uint8_t *data, size_t len, int *pw1, int *pw3)
+{
+	if (data == NULL || len < 7)
+		return -EPROTO;
+	if (pw1 != NULL)
+		*pw1 = data[4];
+	if (pw3 != NULL)
+		*pw3 = data[6];
+	return 0;
+}
+
+int
+opgp_attr_is_cv25519(const uint8_t *data, size_t len)
+{
+	/* A trailing import-format byte (00 or FF) may follow the OID. */
+	if (data == NULL || len < sizeof(opgp_attr_cv25519) ||
+	    len > sizeof(opgp_attr_cv25519) + 1)
+		return 0;
+	return memcmp(data, opgp_attr_cv25519,
+	    sizeof(opgp_attr_cv25519)) == 0;
+}
+
+static void
+opgp_info_aid(struct opgp_info *info, const uint8_t *v, size_t vlen)
+{
+	if (vlen > sizeof(info->aid))
+		vlen = sizeof(info->aid);
+	memcpy(info->aid, v, vlen);
+	info->aid_len = vlen;
+	if (vlen >= 14) {
+		info->version[0] = v[6];
+		info->version[1] = v[7];
+		info->manufacturer = (uint16_t)(v[8] << 8 | v[9]);
+		info->serial = (uint32_t)v[10] << 24 | (uint32_t)v[11] << 16 |
+		    (uint32_t)v[12] << 8 | v[13];
+	}
+}
+
+int
+opgp_parse_app_data(const uint8_t *data, size_t len, struct opgp_info *info)
+{
+	const uint8_t	*v;
+	size_t		 vlen;
+	int		 r;
+
+	memset(info, 0, sizeof(*info));
+	info->pw1_retries = -1;
+	info->pw3_retries = -1;
+	if ((r = opgp_tlv_find(data, len, 0x4f, &v, &vlen)) == -1)
+		return -EPROTO;
+	if (r == 1)
+		opgp_info_aid(info, v, vlen);
+	if ((r = opgp_tlv_find(data, len, 0xc2, &v, &vlen)) == -1)
+		return -EPROTO;
+	if (r == 1)
+		info->is_cv25519 = opgp_attr_is_cv25519(v, vlen);
+	if ((r = opgp_tlv_find(data, len, 0xc4, &v, &vlen)) == -1)
+		return -EPROTO;
+	if (r == 1)
+		opgp_parse_pw_status(v, vlen, &info->pw1_retries,
+		    &info->pw3_retries);
+	if ((r = opgp_tlv_find(data, len, 0xc5, &v, &vlen)) == -1)
+		return -EPROTO;
+	if (r == 1 && vlen >= 40) {
+		memcpy(info->dec_fpr, v + 20, 20);
+		info->has_dec_fpr = !sodium_is_zero(info->dec_fpr, 20);
+	}
+	return 0;
+}
+
+/* Commands. */
+
+/*
+ * One command with its answer (data and status word) in resp, following
+ * 61xx (more data: GET RESPONSE) and 6Cxx (wrong Le: send again).
+ */
+static int
+opgp_xfer(struct opgp_card *card, const uint8_t *apdu, size_t alen,
+    uint8_t *resp, size_t cap, size_t *rlen)
+{
+	uint8_t		cmd[OPGP_APDU_MAX], part[258];
+	size_t		have = 0, n;
+	unsigned int	sw;
+	int		r, rounds;
+
+	if (alen > sizeof(cmd) || cap < 2)
+		return -EINVAL;
+	memcpy(cmd, apdu, alen);
+	for (rounds = 0; rounds < 32; rounds++) {
+		n = sizeof(part);
+		r = card->transmit(card->arg, cmd, alen, part, &n);
+		if (r != 0)
+			goto out;
+		if (n < 2 || n > sizeof(part)) {
+			r = -EPROTO;
+			goto out;
+		}
+		sw = opgp_sw(part, n);
+		if ((sw & 0xff00) == 0x6c00 && alen >= 5 && rounds == 0) {
+			cmd[alen - 1] = sw & 0xff;
+			continue;
+		}
+		if (have + n - 2 > cap - 2) {
+			r = -EPROTO;
+			goto out;
+		}
+		memcpy(resp + have, part, n - 2);
+		have += n - 2;
+		if ((sw & 0xff00) == 0x6100) {
+			/* GET RESPONSE for the rest. */
+			cmd[0] = 0x00;
+			cmd[1] = 0xc0;
+			cmd[2] = 0x00;
+			cmd[3] = 0x00;
+			cmd[4] = sw & 0xff;
+			alen = 5;
+			continue;
+		}
+		resp[have++] = sw >> 8;
+		resp[have++] = sw & 0xff;
+		*rlen = have;
+		r = 0;
+		goto out;
+	}
+	r = -EPROTO;
+ out:
+	sodium_memzero(cmd, sizeof(cmd));
+	sodium_memzero(part, sizeof(part));
+	return r;
+}
+
+int
+opgp_select(struct opgp_card *card)
+{
+	uint8_t		apdu[OPGP_APDU_MAX], resp[258];
+	size_t		alen, rlen;
+	unsigned int	sw;
+	int		r;
+
+	alen = opgp_build_select(apdu);
+	if ((r = opgp_xfer(card, apdu, alen, resp, sizeof(resp), &rlen)) != 0)
+		return r;
+	sw = opgp_sw(resp, rlen);
+	if (sw == OPGP_SW_OK)
+		return 0;
+	/* Anything else: no OpenPGP application here. */
+	return (sw & 0xff00) == 0x6a00 || (sw & 0xff00) == 0x6900 ||
+	    (sw & 0xff00) == 0x6d00 || (sw & 0xff00) == 0x6e00 ?
+	    -ENOENT : opgp_sw_errno(sw, NULL);
+}
+
+/* GET DATA tag into resp; data length (without SW) in *dlen. */
+static int
+opgp_get_data(struct opgp_card *card, unsigned int tag, uint8_t *resp,
+    size_t cap, size_t *dlen)
+{
+	uint8_t	apdu[OPGP_APDU_MAX];
+	size_t	alen, rlen;
+	int	r;
+
+	alen = opgp_build_get_data(apdu, tag);
+	if ((r = opgp_xfer(card, apdu, alen, resp, cap, &rlen)) != 0)
+		return r;
+	if ((r = opgp_sw_errno(opgp_sw(resp, rlen), NULL)) != 0)
+		return r;
+	*dlen = rlen - 2;
+	return 0;
+}
+
+int
+opgp_read_info(struct opgp_card *card, struct opgp_info *info)
+{
+	uint8_t	resp[1024];
+	size_t	dlen;
+	int	r;
+
+	if ((r = opgp_get_data(card, 0x6e, resp, sizeof(resp), &dlen)) != 0)
+		return r;
+	if ((r = opgp_parse_app_data(resp, dlen, info)) != 0)
+		return r;
+	if (info->aid_len == 0) {
+		/* Some cards leave the AID out of 6E. */
+		if (opgp_get_data(card, 0x4f, resp, sizeof(resp), &dlen) == 0)
+			opgp_info_aid(info, resp, dlen);
+	}
+	return 0;
+}
+
+int
+opgp_read_pw1_retries(struct opgp_card *card)
+{
+	uint8_t	resp[64];
+	size_t	dlen;
+	int	r, pw1;
+
+	if ((r = opgp_get_data(card, 0xc4, resp, sizeof(resp), &dlen)) != 0)
+		return r;
+	/* Some cards wrap it in its tag. */
+	if (dlen > 2 && resp[0] == 0xc4 && resp[1] == dlen - 2) {
+		if ((r = opgp_parse_pw_status(resp + 2, dlen - 2, &pw1,
+		    NULL)) != 0)
+			return r;
+	} else if ((r = opgp_parse_pw_status(resp, dlen, &pw1, NULL)) != 0)
+		return r;
+	return pw1;
+}
+
+int
+opgp_read_pubkey(struct opgp_card *card, uint8_t pub[static 32])
+{
+	uint8_t	apdu[OPGP_APDU_MAX], resp[512];
+	size_t	alen, rlen;
+	int	r;
+
+	alen = opgp_build_generate(apdu, 0);
+	if ((r = opgp_xfer(card, apdu, alen, resp, sizeof(resp), &rlen)) != 0)
+		return r;
+	return opgp_parse_pubkey(resp, rlen, pub);
+}
+
+int
+opgp_verify(struct opgp_card *card, uint8_t mode, const uint8_t *pin,
+    size_t pinlen, int *retries)
+{
+	uint8_t	apdu[OPGP_APDU_MAX], resp[64];
+	size_t	alen, rlen, min;
+	int	r;
+
+	min = mode == 0x83 ? OPGP_ADMIN_PIN_MIN : OPGP_PIN_MIN;
+	/* The card would count a PIN of a wrong length as wrong. */
+	if (pin == NULL || pinlen < min || pinlen > OPGP_PIN_MAX)
+		return -EINVAL;
+	alen = opgp_build_verify(apdu, mode, pin, pinlen);
+	r = opgp_xfer(card, apdu, alen, resp, sizeof(resp), &rlen);
+	sodium_memzero(apdu, sizeof(apdu));
+	if (r != 0)
+		return r;
+	return opgp_sw_errno(opgp_sw(resp, rlen), retries);
+}
+
+int
+opgp_decipher(struct opgp_card *card, const uint8_t point[static 32],
+    uint8_t out[static 32])
+{
+	uint8_t	apdu[OPGP_APDU_MAX], resp[128];
+	size_t	alen, rlen;
+	int	r;
+
+	alen = opgp_build_decipher(apdu, point);
+	r = opgp_xfer(card, apdu, alen, resp, sizeof(resp), &rlen);
+	if (r == 0)
+		r = opgp_parse_decipher(resp, rlen, out);
+	sodium_memzero(resp, sizeof(resp));
+	return r;
+}
+
+int
+opgp_generate_cv25519(struct opgp_card *card, const uint8_t *admin_pin,
+    size_t pinlen, uint8_t pub[static 32], int *retries)
+{
+	uint8_t	apdu[OPGP_APDU_MAX], resp[512];
+	size_t	alen, rlen;
+	int	r;
+
+	if ((r = opgp_select(card)) != 0)
+		return r;
+	if ((r = opgp_verify(card, 0x83, admin_pin, pinlen, retries)) != 0)
+		return r;
+	alen = opgp_build_put_data(apdu, 0xc2, opgp_attr_cv25519,
+	    sizeof(opgp_attr_cv25519));
+	if ((r = opgp_xfer(card, apdu, alen, resp, sizeof(resp), &rlen)) != 0)
+		return r;
+	if ((r = opgp_sw_errno(opgp_sw(resp, rlen), NULL)) != 0)
+		return r;
+	/* A key-attribute change may reset the PIN state: verify again. */
+	if ((r = opgp_verify(card, 0x83, admin_pin, pinlen, retries)) != 0)
+		return r;
+	alen = opgp_build_generate(apdu, 1);
+	if ((r = opgp_xfer(card, apdu, alen, resp, sizeof(resp), &rlen)) != 0)
+		return r;
+	return opgp_parse_pubkey(resp, rlen, pub);
+}
+
+const char *
+opgp_strerror(int err)
+{
+	switch (err) {
+	case 0:
+		return "ok";
+	case -ENODEV:
+		return "no card (absent or removed)";
+	case -ESHUTDOWN:
+		return "PC/SC service unavailable";
+	case -ETIMEDOUT:
+		return "card did not answer in time";
+	case -EPROTO:
+		return "malformed answer from the card";
+	case -EACCES:
+		return "PIN wrong or not verified";
+	case -EPERM:
+		return "PIN blocked";
+	case -ENOKEY:
+		return "no cv25519 key in the decryption slot";
+	case -ENOENT:
+		return "no OpenPGP application";
+	case -EINVAL:
+		return "refused (invalid input or all-zero result)";
+	case -EAGAIN:
+		return "card queue full";
+	case -EOPNOTSUPP:
+		return "card refused the command";
+	case -ENOLCK:
+		return "card locked (no PIN)";
+	case -EXDEV:
+		return "a different card";
+	default:
+		return "card I/O error";
+	}
+}

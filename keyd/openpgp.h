@@ -1,0 +1,145 @@
+/*
+ * openpgp.h: the OpenPGP card application (3.x) as wgcard uses it: the
+ * decryption key slot holds a cv25519 key, PSO:DECIPHER does X25519.
+ *
+ * Two layers. The APDU layer (opgp_build_*, opgp_parse_*, opgp_tlv_*)
+ * is pure: it builds commands and parses answers with bounds checks on
+ * every byte, so a malformed answer from a card can never crash us; the
+ * unit test feeds it random bytes. The command layer (opgp_select, ...)
+ * talks to a card through a transport (struct opgp_card: a transmit
+ * function; pcsc.c provides the PC/SC one, the unit test a canned one).
+ *
+ * Errors are -errno: -ENODEV card gone, -ESHUTDOWN PC/SC service gone,
+ * -ETIMEDOUT no answer, -EIO transport error, -EPROTO malformed answer,
+ * -EACCES wrong PIN or PIN needed, -EPERM PIN blocked, -ENOKEY no
+ * cv25519 key in the decryption slot, -ENOENT no OpenPGP application,
+ * -EINVAL bad argument (an all-zero DH result is -EINVAL too).
+ */
+#ifndef WGCARD_OPENPGP_H
+#define WGCARD_OPENPGP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OPGP_AID_PREFIX_LEN	6	/* D2 76 00 01 24 01 */
+#define OPGP_APDU_MAX		(5 + 255 + 1)
+#define OPGP_RESP_MAX		(4096 + 2)
+#define OPGP_PIN_MIN		6	/* PW1, OpenPGP card 3.x */
+#define OPGP_PIN_MAX		127
+#define OPGP_ADMIN_PIN_MIN	8	/* PW3 */
+
+/* Status words we act on. */
+#define OPGP_SW_OK		0x9000
+#define OPGP_SW_SECURITY	0x6982	/* PIN not verified */
+#define OPGP_SW_BLOCKED		0x6983	/* PIN blocked */
+#define OPGP_SW_NOT_FOUND	0x6a82	/* no such application */
+
+/* The algorithm attributes of a cv25519 decryption key (C2), without an
+ * optional trailing import-format byte. */
+extern const uint8_t opgp_attr_cv25519[11];
+
+struct opgp_card {
+	/*
+	 * Sends one APDU, receives the answer with its status word at the
+	 * end. 0 (and *rlen set), or -errno as above.
+	 */
+	int	(*transmit)(void *arg, const uint8_t *apdu, size_t alen,
+		    uint8_t *resp, size_t *rlen);
+	void	*arg;
+};
+
+struct opgp_info {
+	uint8_t		aid[16];	/* the application identifier (4F) */
+	size_t		aid_len;
+	uint32_t	serial;		/* bytes 10..13 of the AID */
+	uint16_t	manufacturer;	/* bytes 8..9 */
+	uint8_t		version[2];	/* bytes 6..7: spec version */
+	int		is_cv25519;	/* C2 is ECDH over Curve25519 */
+	uint8_t		dec_fpr[20];	/* decryption key fingerprint (C5) */
+	int		has_dec_fpr;	/* not all zero */
+	int		pw1_retries;	/* C4 byte 5; -1 unknown */
+	int		pw3_retries;	/* C4 byte 7; -1 unknown */
+};
+
+/* BER-TLV. */
+
+/*
+ * Reads the TLV at *p (bounded by end): 1 and tag/val/vlen set, *p moved
+ * past it; 0 at the end (trailing 00/FF padding); -1 if malformed.
+ * Tags of 1 to 3 bytes, lengths in short form or 81/82/83 long form.
+ */
+int	opgp_tlv_next(const uint8_t **p, const uint8_t *end,
+	    unsigned int *tag, const uint8_t **val, size_t *vlen);
+/*
+ * Finds tag in buf, looking into constructed tags (depth at most 8):
+ * 1 and val/vlen set, 0 not found, -1 malformed.
+ */
+int	opgp_tlv_find(const uint8_t *buf, size_t len, unsigned int tag,
+	    const uint8_t **val, size_t *vlen);
+
+/* APDUs. Each returns the length written into apdu (OPGP_APDU_MAX). */
+
+size_t	opgp_build_select(uint8_t *apdu);
+size_t	opgp_build_get_data(uint8_t *apdu, unsigned int tag);
+size_t	opgp_build_verify(uint8_t *apdu, uint8_t mode, const uint8_t *pin,
+	    size_t pinlen);
+/* GENERATE ASYMMETRIC KEY PAIR on the decryption slot (CRT B8):
+ * gen 0 reads the public key (P1=81), gen 1 generates (P1=80). */
+size_t	opgp_build_generate(uint8_t *apdu, int gen);
+size_t	opgp_build_put_data(uint8_t *apdu, unsigned int tag,
+	    const uint8_t *data, size_t len);
+/* PSO:DECIPHER 00 2A 80 86 27 A6 25 7F49 22 86 20 <point> 00. */
+size_t	opgp_build_decipher(uint8_t *apdu, const uint8_t point[static 32]);
+
+/* Answers. resp includes the status word. */
+
+/* The status word at the end of resp; 0 if shorter than 2 bytes. */
+unsigned int	opgp_sw(const uint8_t *resp, size_t len);
+/* A status word as -errno (0 for 9000); *retries set for 63Cx. */
+int	opgp_sw_errno(unsigned int sw, int *retries);
+/* X25519 result: 32 bytes, or 33 with a leading 0x40; never all zero. */
+int	opgp_parse_decipher(const uint8_t *resp, size_t len,
+	    uint8_t out[static 32]);
+/* 7F49 { 86 <32 or 0x40 + 32> } from GENERATE (read or generate). */
+int	opgp_parse_pubkey(const uint8_t *resp, size_t len,
+	    uint8_t out[static 32]);
+/* PW status bytes (C4, 7 bytes): PW1 and PW3 retries left. */
+int	opgp_parse_pw_status(const uint8_t *data, size_t len,
+	    int *pw1_retries, int *pw3_retries);
+/* 1 if C2 says ECDH on cv25519, 0 if another algorithm. */
+int	opgp_attr_is_cv25519(const uint8_t *data, size_t len);
+/* Application related data (6E, data without the status word). */
+int	opgp_parse_app_data(const uint8_t *data, size_t len,
+	    struct opgp_info *info);
+
+/* Commands (through card->transmit). */
+
+/* SELECT the OpenPGP application; 0 or -ENOENT/-errno. */
+int	opgp_select(struct opgp_card *card);
+/* GET DATA 6E (and 4F if needed): serial, C2, C4, C5. */
+int	opgp_read_info(struct opgp_card *card, struct opgp_info *info);
+/* GET DATA C4 only: PW1 retries left, or -errno. */
+int	opgp_read_pw1_retries(struct opgp_card *card);
+/* The decryption key's public point (GENERATE P1=81). */
+int	opgp_read_pubkey(struct opgp_card *card, uint8_t pub[static 32]);
+/*
+ * VERIFY (mode 0x82 PW1 for decipher, 0x83 PW3 admin). 0; -EACCES wrong
+ * PIN (*retries set if the card said); -EPERM blocked; -EINVAL if the
+ * PIN's length is outside what the card accepts (no retry spent).
+ */
+int	opgp_verify(struct opgp_card *card, uint8_t mode, const uint8_t *pin,
+	    size_t pinlen, int *retries);
+/* X25519 with the card's decryption key. */
+int	opgp_decipher(struct opgp_card *card, const uint8_t point[static 32],
+	    uint8_t out[static 32]);
+/*
+ * card init: with the admin PIN, sets C2 to cv25519 and generates a new
+ * decryption key on the card; pub gets its public point.
+ */
+int	opgp_generate_cv25519(struct opgp_card *card, const uint8_t *admin_pin,
+	    size_t pinlen, uint8_t pub[static 32], int *retries);
+
+/* A short text for an -errno from this module. */
+const char *opgp_strerror(int err);
+
+#endif /* WGCARD_OPENPGP_H */

@@ -1,0 +1,160 @@
+/*
+ * fwd.h: what the forwarder's parts share. forward.c holds the packet
+ * logic (routing, keypairs, encryption and decryption, staging, timer
+ * events) and knows nothing of how packets are read and written; an I/O
+ * backend (fwd_classic.c: poll(2), read/write, recvmmsg/sendmmsg;
+ * fwd_uring.c: io_uring) moves them and calls back into it; fwd_crypto.c
+ * runs the AEAD of a batch on worker threads.
+ *
+ * Everything here runs on the forwarder's one I/O thread except the
+ * AEAD jobs of fwd_crypto_run.
+ */
+#ifndef WGCARD_FWD_H
+#define WGCARD_FWD_H
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wgcard.h"
+
+/*
+ * Packet buffers: one fixed pool, allocated (and with io_uring
+ * registered) once. A buffer holds the largest IP packet (65535) plus a
+ * virtio-net header in front, room for the WireGuard header before the
+ * packet and padding and tag after it.
+ */
+#define FWD_BUF_SIZE		(68 * 1024)
+#define FWD_HEADROOM		64	/* >= vnet header + 16 */
+#define FWD_POOL_DEFAULT	160	/* buffers (~10.6 MiB) */
+#define FWD_POOL_MIN		48
+#define FWD_POOL_MAX		1024
+#define FWD_GSO_MAX		64	/* segments of one UDP GSO send */
+#define FWD_GSO_BYTES		65000	/* UDP payload of one GSO send */
+#define FWD_TX_MAX		512	/* send units in flight */
+
+struct fwd_buf {
+	uint8_t		*base;		/* FWD_BUF_SIZE bytes */
+	struct fwd_buf	*next;		/* free list */
+	uint32_t	 off, len;	/* data: base + off, len bytes */
+	uint16_t	 id;		/* index in the pool */
+	uint16_t	 refs;
+};
+
+/* One sendmsg: a message, or equal segments of one UDP GSO send. */
+struct fwd_tx {
+	struct fwd_tx		*next;
+	struct msghdr		 mh;
+	struct iovec		 iov[FWD_GSO_MAX];
+	struct fwd_buf		*bufs[FWD_GSO_MAX];
+	int			 nbufs;
+	union wg_sockaddr	 addr;
+	struct wg_endpoint	 ep;
+	union {
+		struct cmsghdr	 align;
+		uint8_t		 buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) +
+				     CMSG_SPACE(sizeof(uint16_t))];
+	}			 cbuf;
+	uint32_t		 peer_id;	/* 0: none */
+	uint32_t		 bytes;
+	uint16_t		 gso_size;	/* 0: one message */
+	uint16_t		 id;
+	int			 fam;		/* 0 AF_INET, 1 AF_INET6 */
+};
+
+/* What a backend does for the packet logic. */
+struct fwd_backend {
+	const char	*name;
+	/* New descriptors from the parent (-1: none); the old are closed. */
+	void		(*set_tun)(int fd);
+	void		(*set_udp)(int fam, int fd);
+	/* Sends tx (fwd_tx_done is called once it is sent or failed). */
+	void		(*tx)(struct fwd_tx *);
+	/* Writes len bytes at b->base + off to TUN; holds a ref of b. */
+	void		(*tun_write)(struct fwd_buf *b, uint32_t off,
+			    uint32_t len);
+	/* Pushes out what tx and tun_write queued. */
+	void		(*flush)(void);
+	/* The imsg channels have something to write. */
+	void		(*want_write)(void);
+	/* The event loop; never returns. */
+	void		(*run)(void) __attribute__((__noreturn__));
+};
+
+/* Global knobs and state the backends read. */
+struct fwd_conf {
+	int		 vnet_hdr;	/* TUN has IFF_VNET_HDR (10 bytes) */
+	int		 offloads;	/* offloads allowed at all */
+	int		 udp_gso;	/* UDP_SEGMENT sends work */
+	int		 udp_gro;	/* UDP_GRO asked for on the sockets */
+	int		 tun_uso;	/* TUN takes UDP super-packets */
+	int		 tun_gone;
+	int		 parent_fd, hs_fd;
+	unsigned	 pool_bufs;
+};
+extern struct fwd_conf	fwd_conf;
+
+/* forward.c: the pool. */
+struct fwd_buf	*fwd_buf_get(void);		/* NULL when exhausted */
+void		 fwd_buf_ref(struct fwd_buf *);
+void		 fwd_buf_put(struct fwd_buf *);	/* at 0 refs: free */
+struct fwd_buf	*fwd_buf_by_id(unsigned);
+unsigned	 fwd_buf_nfree(void);
+uint8_t		*fwd_pool_base(void);
+size_t		 fwd_pool_size(void);
+
+struct fwd_tx	*fwd_tx_by_id(unsigned);
+
+/* forward.c: input from the backend. */
+/* One read from TUN in b (b->off, b->len); the core takes b's ref. */
+void		 fwd_in_tun(struct fwd_buf *b);
+/* One receive in b: a datagram, or segments of gro_size (0: none). */
+void		 fwd_in_udp(struct fwd_buf *b, const struct wg_endpoint *ep,
+		    unsigned gro_size);
+/* End of what arrived at once: encrypt/decrypt, send, write. */
+void		 fwd_in_end(void);
+/* A send completed: err 0 or an errno. */
+void		 fwd_tx_done(struct fwd_tx *tx, int err);
+/* The TUN fd failed: the interface is gone. */
+void		 fwd_tun_gone(void);
+/* The imsg channel (0 parent, 1 handshake) is readable. */
+void		 fwd_chan_read(int from_hs);
+/* Flushes the imsg channels; 1 when something is still pending. */
+int		 fwd_chan_flush(void);
+/* Time passes: timers, event reports; returns the next timeout (ms). */
+int		 fwd_tick(void);
+/* Saves the time once per wakeup. */
+void		 fwd_set_now(void);
+/* Whether the backend may read more now (buffers, queues). */
+int		 fwd_can_read(void);
+
+/* fwd_classic.c, fwd_uring.c */
+extern const struct fwd_backend	fwd_backend_classic;
+extern const struct fwd_backend	fwd_backend_uring;
+/*
+ * Sets up the io_uring backend (before privileges are dropped and the
+ * seccomp filter is installed): the ring, created disabled, its fixed
+ * file table, registered buffers, provided-buffer ring, restrictions,
+ * then enabled. 0, or -1 with errno and *why saying what failed.
+ */
+int		 fwd_uring_init(const char **why);
+
+/* fwd_crypto.c: AEAD jobs, run by the I/O thread and the workers. */
+struct fwd_job {
+	uint8_t		*data;		/* in place */
+	const uint8_t	*key;		/* 32 bytes */
+	uint64_t	 counter;
+	uint32_t	 len;		/* plaintext (enc) or with tag (dec) */
+	uint8_t		 enc;
+	int8_t		 result;	/* dec: 0 ok, -1 forged */
+};
+/* Starts nthreads workers (0: none); before the seccomp filter. */
+void		 fwd_crypto_init(int nthreads);
+int		 fwd_crypto_threads(void);
+/* Runs every job; returns when all are done. */
+void		 fwd_crypto_run(struct fwd_job *jobs, int n);
+
+#endif /* WGCARD_FWD_H */

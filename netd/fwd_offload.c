@@ -1,0 +1,194 @@
+/*
+ * fwd_offload.c: the forwarder's use of offload.c. With IFF_VNET_HDR on
+ * the TUN device every read starts with a virtio-net header: a TCP (or,
+ * with USO, UDP) super-packet of up to 64 KiB is cut here into
+ * MTU-sized packets, laid out in pool buffers with room around each for
+ * in-place encryption. Decrypted packets for TUN go through a GRO table
+ * for the batch: segments of one TCP flow become one super-packet, one
+ * write. UDP_GRO on the sockets lets one receive carry many datagrams of
+ * one sender (split again in forward.c).
+ */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/udp.h>
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fwd.h"
+#include "fwd_offload.h"
+#include "log.h"
+#include "offload.h"
+
+#define FO_TAILROOM	(15 + 16)	/* padding, tag */
+#define FO_ALIGN	64
+
+struct fwd_gro {
+	struct offload_gro	 g;
+	struct fwd_buf		*held[OFFLOAD_GRO_MAX_PKTS];
+	int			 nheld;
+	uint64_t		 drops;
+};
+
+static struct fwd_gro	fo_gro;
+
+struct fwd_gro *
+fwd_offload_init(void)
+{
+	offload_gro_init(&fo_gro.g, fwd_conf.tun_uso ? OFFLOAD_GRO_UDP : 0);
+	return &fo_gro;
+}
+
+static uint32_t
+fo_align(uint32_t v)
+{
+	return (v + FO_ALIGN - 1) & ~(uint32_t)(FO_ALIGN - 1);
+}
+
+void
+fwd_offload_tun_in(struct fwd_buf *b,
+    void (*out)(struct fwd_buf *, uint32_t, uint32_t))
+{
+	struct offload_vnet	 vh;
+	struct fwd_buf		*ob = NULL;
+	uint8_t			*pkt;
+	size_t			 len;
+	uint32_t		 pos = 0;
+	int			 n, i, seg;
+
+	if (b->len < OFFLOAD_VNET_HDR_LEN ||
+	    offload_vnet_parse(b->base + b->off, b->len, &vh) == -1)
+		goto drop;
+	pkt = b->base + b->off + OFFLOAD_VNET_HDR_LEN;
+	len = b->len - OFFLOAD_VNET_HDR_LEN;
+	if (vh.gso_type == OFFLOAD_GSO_NONE) {
+		if (offload_csum_complete(&vh, pkt, len) == -1)
+			goto drop;
+		out(b, b->off + OFFLOAD_VNET_HDR_LEN, len);
+		return;
+	}
+	if ((n = offload_segment_count(&vh, pkt, len)) <= 0)
+		goto drop;
+	for (i = 0; i < n; i++) {
+		if (ob == NULL || pos + FO_TAILROOM + 2048 > FWD_BUF_SIZE) {
+			fwd_buf_put(ob);
+			if ((ob = fwd_buf_get()) == NULL) {
+				fo_gro.drops += n - i;
+				break;
+			}
+			pos = FWD_HEADROOM;
+		}
+		seg = offload_segment_at(&vh, pkt, len, i, ob->base + pos,
+		    FWD_BUF_SIZE - pos - FO_TAILROOM);
+		if (seg <= 0) {
+			fo_gro.drops++;
+			continue;
+		}
+		fwd_buf_ref(ob);
+		out(ob, pos, seg);
+		pos = fo_align(pos + seg + FO_TAILROOM) + 16;
+	}
+	fwd_buf_put(ob);
+	fwd_buf_put(b);
+	return;
+drop:
+	fo_gro.drops++;
+	fwd_buf_put(b);
+}
+
+static void
+fo_write_plain(struct fwd_buf *b, uint32_t off, uint32_t len)
+{
+	/* An all-zero header: no offload, checksum done. */
+	memset(b->base + off - OFFLOAD_VNET_HDR_LEN, 0, OFFLOAD_VNET_HDR_LEN);
+	fwd_buf_ref(b);
+	fwd_tun_emit(b, off - OFFLOAD_VNET_HDR_LEN, len + OFFLOAD_VNET_HDR_LEN);
+}
+
+void
+fwd_offload_tun_out(struct fwd_gro *gro, struct fwd_buf *b, uint32_t off,
+    uint32_t len)
+{
+	int	r;
+
+	r = offload_gro_add(&gro->g, b->base + off, len);
+	if (r == OFFLOAD_GRO_FULL) {
+		fwd_offload_flush(gro);
+		r = offload_gro_add(&gro->g, b->base + off, len);
+	}
+	if (r == OFFLOAD_GRO_BAD || r == OFFLOAD_GRO_FULL) {
+		fo_write_plain(b, off, len);
+		return;
+	}
+	if (gro->nheld == 0 || gro->held[gro->nheld - 1] != b) {
+		fwd_buf_ref(b);
+		gro->held[gro->nheld++] = b;
+	}
+}
+
+/* The pool buffer ptr lies in, or NULL. */
+static struct fwd_buf *
+fo_buf_of(const void *ptr)
+{
+	const uint8_t	*p = ptr, *base = fwd_pool_base();
+
+	if (p < base || p >= base + fwd_pool_size())
+		return NULL;
+	return fwd_buf_by_id((p - base) / FWD_BUF_SIZE);
+}
+
+static int
+fo_flush_cb(void *arg, const struct iovec *iov, int iovcnt, size_t total)
+{
+	struct fwd_gro	*gro = arg;
+	struct fwd_buf	*b, *ob;
+	uint8_t		*p;
+	size_t		 off;
+	int		 i;
+
+	/* A packet written as it came: its header goes in front of it. */
+	if (iovcnt == 2 && iov[0].iov_len == OFFLOAD_VNET_HDR_LEN &&
+	    (b = fo_buf_of(iov[1].iov_base)) != NULL &&
+	    (uint8_t *)iov[1].iov_base - b->base >= OFFLOAD_VNET_HDR_LEN) {
+		p = (uint8_t *)iov[1].iov_base - OFFLOAD_VNET_HDR_LEN;
+		memcpy(p, iov[0].iov_base, OFFLOAD_VNET_HDR_LEN);
+		fwd_buf_ref(b);
+		fwd_tun_emit(b, p - b->base, total);
+		return 0;
+	}
+	/* A super-packet: gathered into a buffer of its own. */
+	if (total > FWD_BUF_SIZE - FWD_HEADROOM || (ob = fwd_buf_get()) ==
+	    NULL) {
+		gro->drops++;
+		return -1;
+	}
+	for (i = 0, off = FWD_HEADROOM; i < iovcnt; i++) {
+		memcpy(ob->base + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	fwd_tun_emit(ob, FWD_HEADROOM, total);
+	return 0;
+}
+
+void
+fwd_offload_flush(struct fwd_gro *gro)
+{
+	int	i;
+
+	if (gro->g.nitems > 0)
+		(void)offload_gro_flush(&gro->g, fo_flush_cb, gro);
+	for (i = 0; i < gro->nheld; i++)
+		fwd_buf_put(gro->held[i]);
+	gro->nheld = 0;
+}
+
+void
+fwd_offload_sock_gro(int fd)
+{
+	int	one = 1;
+
+	if (setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == -1)
+		log_debug("UDP_GRO: %s", strerror(errno));
+}

@@ -1,0 +1,34 @@
+/*
+ * fwd_offload.h: the forwarder's side of the offloads (TUN with a
+ * virtio-net header, UDP GSO and GRO): segmenting what TUN hands over in
+ * one piece, coalescing what goes to TUN.
+ */
+#ifndef WGCARD_FWD_OFFLOAD_H
+#define WGCARD_FWD_OFFLOAD_H
+
+#include <stdint.h>
+
+#include "fwd.h"
+
+struct fwd_gro;
+
+struct fwd_gro	*fwd_offload_init(void);
+/*
+ * One read from TUN (virtio-net header first) in b: calls out once per
+ * IP packet (segmenting a GSO packet), each call with a ref of the
+ * buffer the packet is in. b's ref is consumed.
+ */
+void		 fwd_offload_tun_in(struct fwd_buf *b,
+		    void (*out)(struct fwd_buf *, uint32_t, uint32_t));
+/* One decrypted IP packet for TUN (at b->base + off, with headroom). */
+void		 fwd_offload_tun_out(struct fwd_gro *, struct fwd_buf *b,
+		    uint32_t off, uint32_t len);
+/* End of batch: writes what was held back for coalescing. */
+void		 fwd_offload_flush(struct fwd_gro *);
+/* UDP_GRO on a socket, when the kernel has it. */
+void		 fwd_offload_sock_gro(int fd);
+
+/* forward.c: writes to TUN, the caller's ref of b going with it. */
+void		 fwd_tun_emit(struct fwd_buf *b, uint32_t off, uint32_t len);
+
+#endif /* WGCARD_FWD_OFFLOAD_H */

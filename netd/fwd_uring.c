@@ -1,0 +1,619 @@
+/*
+ * fwd_uring.c: the forwarder's io_uring backend.
+ *
+ * One ring, set up before privileges are dropped and before the seccomp
+ * filter (fwd_uring_init): created disabled (IORING_SETUP_R_DISABLED),
+ * given its fixed-file table (TUN, the two UDP sockets, the two imsg
+ * channels; empty slots are filled later with IORING_OP_FILES_UPDATE),
+ * the packet pool as one registered buffer, and a provided-buffer ring
+ * for receives; then restricted to the opcodes and SQE flags below, with
+ * no register operation left, and enabled. The seccomp filter that
+ * follows allows io_uring_enter(2) but neither io_uring_setup(2) nor
+ * io_uring_register(2).
+ *
+ * Reads stay posted so the kernel always has somewhere to put a packet:
+ * several READ_FIXED on TUN, one multishot RECVMSG per UDP socket taking
+ * buffers from the provided-buffer ring, a multishot POLL_ADD on each
+ * imsg channel. Completions are reaped in batches and handed to the
+ * packet logic, which queues sends (SENDMSG, with UDP_SEGMENT for GSO)
+ * and TUN writes (WRITE_FIXED) as SQEs; one io_uring_enter submits them
+ * all and waits for more.
+ *
+ * The TUN fd and the sockets are made blocking: io_uring then waits for
+ * readiness itself (an O_NONBLOCK file would complete reads with
+ * -EAGAIN).
+ */
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+
+#include <netinet/in.h>
+#include <netinet/udp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "fwd.h"
+#include "fwd_uring.h"
+#include "log.h"
+#include "sock.h"
+
+#define UR_ENTRIES	1024
+#define UR_CQ_ENTRIES	8192
+#define UR_TUN_READS	16	/* reads kept posted on TUN */
+#define UR_PBUF_ENTRIES	64	/* receive buffers (power of 2) */
+#define UR_PBUF_GROUP	0
+#define UR_KEEP_FREE	24	/* buffers kept for sends of our own */
+
+/* Fixed-file slots. */
+#define UR_SLOT_TUN	0
+#define UR_SLOT_UDP4	1
+#define UR_SLOT_UDP6	2
+#define UR_SLOT_PARENT	3
+#define UR_SLOT_HS	4
+
+/* user_data: kind << 56 | generation << 40 | slot << 32 | id. */
+enum {
+	UR_K_TUNREAD = 1,
+	UR_K_TUNWRITE,
+	UR_K_RECV,
+	UR_K_SEND,
+	UR_K_POLLIN,
+	UR_K_POLLOUT,
+	UR_K_UPDATE,
+	UR_K_CANCEL,
+};
+
+#define UR_UD(k, g, s, id)	((uint64_t)(k) << 56 | \
+				    (uint64_t)((g) & 0xffff) << 40 | \
+				    (uint64_t)((s) & 0xff) << 32 | (uint32_t)(id))
+#define UR_UD_KIND(u)		((unsigned)((u) >> 56))
+#define UR_UD_GEN(u)		((unsigned)(((u) >> 40) & 0xffff))
+#define UR_UD_SLOT(u)		((unsigned)(((u) >> 32) & 0xff))
+#define UR_UD_ID(u)		((uint32_t)(u))
+
+struct ur_slot {
+	int		 fd;		/* ours; the table holds its own ref */
+	int		 newfd;		/* the fd FILES_UPDATE installs */
+	unsigned	 gen;
+	int		 live;		/* installed: reads may be posted */
+	int		 armed;		/* multishot recv / poll armed */
+	int		 reads;		/* TUN reads in flight */
+};
+
+static struct {
+	struct io_uring		 ring;
+	struct io_uring_buf_ring *br;
+	size_t			 br_size;
+	unsigned		 br_mask;
+	int			 br_avail;	/* buffers the kernel holds */
+	int			 br_queued;	/* added, not yet advanced */
+	struct msghdr		 rmsg;		/* multishot recv template */
+	struct ur_slot		 slots[UR_FILES];
+	int			 pollout;
+	int			 ready;
+} ur;
+
+/*
+ * The SQE opcodes the ring may run, nothing else:
+ *  READ_FIXED	TUN reads into the registered packet pool,
+ *  WRITE_FIXED	TUN writes from it,
+ *  SENDMSG	UDP sends (pktinfo source, UDP_SEGMENT),
+ *  RECVMSG	multishot UDP receives into provided buffers,
+ *  POLL_ADD	readiness of the imsg channels (read with recvmsg(2)),
+ *  ASYNC_CANCEL	requests on a TUN fd or socket being replaced,
+ *  FILES_UPDATE	installing the TUN fd and sockets the parent sends
+ *		later (port changes) in the fixed-file table, without
+ *		io_uring_register(2).
+ * No open, connect, accept, splice, msg_ring, uring_cmd, ...: a ring
+ * taken over by an attacker moves packets on the files it has, and no
+ * more.
+ */
+static const uint8_t ur_sqe_ops[] = {
+	IORING_OP_READ_FIXED, IORING_OP_WRITE_FIXED, IORING_OP_SENDMSG,
+	IORING_OP_RECVMSG, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL,
+	IORING_OP_FILES_UPDATE,
+};
+
+/*
+ * The SQE flags allowed: IOSQE_FIXED_FILE (descriptors of the fixed
+ * table only; an SQE that names a raw fd fails with EBADF for the ops
+ * above with the flag, and the table holds only our five files) and
+ * IOSQE_BUFFER_SELECT (receives into the provided-buffer ring). No
+ * links, drains or async punts.
+ */
+static const uint8_t ur_sqe_flags = IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+
+/*
+ * The register operations allowed once the ring is enabled: none. Files,
+ * buffers and the buffer ring are registered before; later files come
+ * with IORING_OP_FILES_UPDATE.
+ */
+
+static int
+ur_register(int fd, unsigned op, const void *arg, unsigned nr)
+{
+	return (int)syscall(__NR_io_uring_register, fd, op, arg, nr);
+}
+
+int
+fwd_uring_ring_setup(struct io_uring *ring, unsigned entries,
+    unsigned cq_entries, void *buf, size_t buflen, const int *fds,
+    unsigned nfds, int (*before_enable)(struct io_uring *, void *),
+    void *arg, const char **why)
+{
+	struct io_uring_params		p;
+	struct io_uring_restriction	res[16];
+	struct iovec			iov;
+	unsigned			i, n = 0;
+	int				r, fd;
+
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_R_DISABLED | IORING_SETUP_CQSIZE |
+	    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
+	    IORING_SETUP_SINGLE_ISSUER;
+	p.cq_entries = cq_entries;
+	if ((r = io_uring_queue_init_params(entries, ring, &p)) < 0) {
+		/* Older kernels: without the optional flags. */
+		memset(&p, 0, sizeof(p));
+		p.flags = IORING_SETUP_R_DISABLED | IORING_SETUP_CQSIZE;
+		p.cq_entries = cq_entries;
+		if ((r = io_uring_queue_init_params(entries, ring, &p)) < 0) {
+			*why = "io_uring_setup";
+			errno = -r;
+			return -1;
+		}
+	}
+	fd = ring->ring_fd;
+	if (!(p.features & IORING_FEAT_EXT_ARG)) {
+		/* Waiting with a timeout would need IORING_OP_TIMEOUT. */
+		*why = "io_uring without IORING_FEAT_EXT_ARG";
+		errno = EOPNOTSUPP;
+		goto fail;
+	}
+	if ((r = io_uring_register_files(ring, fds, nfds)) < 0) {
+		*why = "registering files";
+		errno = -r;
+		goto fail;
+	}
+	if (buf != NULL) {
+		iov.iov_base = buf;
+		iov.iov_len = buflen;
+		if ((r = io_uring_register_buffers(ring, &iov, 1)) < 0) {
+			*why = "registering buffers";
+			errno = -r;
+			goto fail;
+		}
+	}
+	if (before_enable != NULL && before_enable(ring, arg) == -1) {
+		*why = "registering the provided-buffer ring";
+		goto fail;
+	}
+	memset(res, 0, sizeof(res));
+	for (i = 0; i < sizeof(ur_sqe_ops); i++) {
+		res[n].opcode = IORING_RESTRICTION_SQE_OP;
+		res[n++].sqe_op = ur_sqe_ops[i];
+	}
+	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+	res[n++].sqe_flags = ur_sqe_flags;
+	if (ur_register(fd, IORING_REGISTER_RESTRICTIONS, res, n) < 0) {
+		*why = "IORING_REGISTER_RESTRICTIONS";
+		goto fail;
+	}
+	if (ur_register(fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0) {
+		*why = "IORING_REGISTER_ENABLE_RINGS";
+		goto fail;
+	}
+	return 0;
+fail:
+	r = errno;
+	io_uring_queue_exit(ring);
+	errno = r;
+	return -1;
+}
+
+static int
+ur_setup_pbuf(struct io_uring *ring, void *arg)
+{
+	struct io_uring_buf_reg	reg;
+	int			r;
+
+	(void)arg;
+	ur.br_size = UR_PBUF_ENTRIES * sizeof(struct io_uring_buf);
+	ur.br = mmap(NULL, ur.br_size, PROT_READ | PROT_WRITE,
+	    MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (ur.br == MAP_FAILED)
+		return -1;
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (unsigned long)ur.br;
+	reg.ring_entries = UR_PBUF_ENTRIES;
+	reg.bgid = UR_PBUF_GROUP;
+	if ((r = io_uring_register_buf_ring(ring, &reg, 0)) < 0) {
+		munmap(ur.br, ur.br_size);
+		errno = -r;
+		return -1;
+	}
+	io_uring_buf_ring_init(ur.br);
+	ur.br_mask = io_uring_buf_ring_mask(UR_PBUF_ENTRIES);
+	return 0;
+}
+
+int
+fwd_uring_init(const char **why)
+{
+	int	fds[UR_FILES], i;
+
+	for (i = 0; i < UR_FILES; i++) {
+		fds[i] = -1;
+		ur.slots[i].fd = ur.slots[i].newfd = -1;
+	}
+	fds[UR_SLOT_PARENT] = fwd_conf.parent_fd;
+	fds[UR_SLOT_HS] = fwd_conf.hs_fd;
+	if (fwd_uring_ring_setup(&ur.ring, UR_ENTRIES, UR_CQ_ENTRIES,
+	    fwd_pool_base(), fwd_pool_size(), fds, UR_FILES, ur_setup_pbuf,
+	    NULL, why) == -1)
+		return -1;
+	ur.slots[UR_SLOT_PARENT].live = 1;
+	ur.slots[UR_SLOT_HS].live = 1;
+	/* The receive template: source address and two cmsgs. */
+	ur.rmsg.msg_namelen = sizeof(struct sockaddr_in6);
+	ur.rmsg.msg_controllen = CMSG_SPACE(sizeof(struct in6_pktinfo)) +
+	    CMSG_SPACE(sizeof(int));
+	ur.ready = 1;
+	return 0;
+}
+
+static struct io_uring_sqe *
+ur_sqe(void)
+{
+	struct io_uring_sqe	*sqe;
+
+	while ((sqe = io_uring_get_sqe(&ur.ring)) == NULL)
+		if (io_uring_submit(&ur.ring) < 0)
+			fatal("io_uring_submit");
+	return sqe;
+}
+
+/* The descriptor a slot should hold from now on (-1: none). */
+static void
+ur_slot_replace(unsigned s, int fd)
+{
+	struct ur_slot		*sl = &ur.slots[s];
+	struct io_uring_sqe	*sqe;
+	int			 fl;
+
+	if (fd != -1 && (fl = fcntl(fd, F_GETFL)) != -1 &&
+	    (fl & O_NONBLOCK))
+		(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	if (sl->live) {
+		/* What is posted on the old file goes. */
+		sqe = ur_sqe();
+		io_uring_prep_cancel_fd(sqe, s, IORING_ASYNC_CANCEL_ALL |
+		    IORING_ASYNC_CANCEL_FD_FIXED);
+		io_uring_sqe_set_data64(sqe, UR_UD(UR_K_CANCEL, 0, s, 0));
+	}
+	sl->live = 0;
+	sl->armed = 0;
+	sl->reads = 0;
+	sl->gen++;
+	if (sl->fd != -1)
+		close(sl->fd);
+	sl->fd = fd;
+	sl->newfd = fd;
+	sqe = ur_sqe();
+	io_uring_prep_files_update(sqe, &sl->newfd, 1, s);
+	io_uring_sqe_set_data64(sqe, UR_UD(UR_K_UPDATE, sl->gen, s, 0));
+}
+
+static void
+ur_set_tun(int fd)
+{
+	ur_slot_replace(UR_SLOT_TUN, fd);
+}
+
+static void
+ur_set_udp(int fam, int fd)
+{
+	ur_slot_replace(fam ? UR_SLOT_UDP6 : UR_SLOT_UDP4, fd);
+}
+
+static void
+ur_tx(struct fwd_tx *tx)
+{
+	struct io_uring_sqe	*sqe;
+	unsigned		 s = tx->fam ? UR_SLOT_UDP6 : UR_SLOT_UDP4;
+
+	if (ur.slots[s].fd == -1) {
+		fwd_tx_done(tx, ENETUNREACH);
+		return;
+	}
+	sqe = ur_sqe();
+	io_uring_prep_sendmsg(sqe, s, &tx->mh, 0);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, UR_UD(UR_K_SEND, 0, s, tx->id));
+}
+
+static void
+ur_tun_write(struct fwd_buf *b, uint32_t off, uint32_t len)
+{
+	struct io_uring_sqe	*sqe;
+
+	if (ur.slots[UR_SLOT_TUN].fd == -1) {
+		fwd_buf_put(b);
+		return;
+	}
+	sqe = ur_sqe();
+	io_uring_prep_write_fixed(sqe, UR_SLOT_TUN, b->base + off, len, 0, 0);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, UR_UD(UR_K_TUNWRITE, 0, UR_SLOT_TUN,
+	    b->id));
+}
+
+static void
+ur_flush(void)
+{
+	/* The loop submits before it waits. */
+}
+
+static void
+ur_want_write(void)
+{
+}
+
+/* Keeps reads posted: TUN reads, receive buffers, multishot receives. */
+static void
+ur_post(void)
+{
+	struct ur_slot		*sl;
+	struct io_uring_sqe	*sqe;
+	struct fwd_buf		*b;
+	unsigned		 s;
+	int			 n = 0;
+
+	/* Receive buffers first: they cost nothing until a packet comes. */
+	while (ur.br_avail < UR_PBUF_ENTRIES &&
+	    fwd_buf_nfree() > UR_KEEP_FREE) {
+		b = fwd_buf_get();
+		io_uring_buf_ring_add(ur.br, b->base, FWD_BUF_SIZE - 64, b->id,
+		    ur.br_mask, n++);
+		ur.br_avail++;
+	}
+	if (n > 0)
+		io_uring_buf_ring_advance(ur.br, n);
+	for (s = UR_SLOT_UDP4; s <= UR_SLOT_UDP6; s++) {
+		sl = &ur.slots[s];
+		if (!sl->live || sl->armed || sl->fd == -1 || ur.br_avail == 0)
+			continue;
+		sqe = ur_sqe();
+		io_uring_prep_recvmsg_multishot(sqe, s, &ur.rmsg, 0);
+		sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+		sqe->buf_group = UR_PBUF_GROUP;
+		io_uring_sqe_set_data64(sqe, UR_UD(UR_K_RECV, sl->gen, s, 0));
+		sl->armed = 1;
+	}
+	sl = &ur.slots[UR_SLOT_TUN];
+	while (sl->live && sl->fd != -1 && !fwd_conf.tun_gone &&
+	    sl->reads < UR_TUN_READS && fwd_buf_nfree() > UR_KEEP_FREE) {
+		b = fwd_buf_get();
+		sqe = ur_sqe();
+		io_uring_prep_read_fixed(sqe, UR_SLOT_TUN,
+		    b->base + FWD_HEADROOM, FWD_BUF_SIZE - FWD_HEADROOM - 64,
+		    0, 0);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		io_uring_sqe_set_data64(sqe, UR_UD(UR_K_TUNREAD, sl->gen,
+		    UR_SLOT_TUN, b->id));
+		sl->reads++;
+	}
+	for (s = UR_SLOT_PARENT; s <= UR_SLOT_HS; s++) {
+		sl = &ur.slots[s];
+		if (sl->armed)
+			continue;
+		sqe = ur_sqe();
+		io_uring_prep_poll_multishot(sqe, s, POLLIN);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		io_uring_sqe_set_data64(sqe, UR_UD(UR_K_POLLIN, 0, s, 0));
+		sl->armed = 1;
+	}
+}
+
+static unsigned
+ur_gro_size(struct msghdr *mh)
+{
+	struct cmsghdr	*cm;
+	int		 v;
+
+	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm))
+		if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(v))) {
+			memcpy(&v, CMSG_DATA(cm), sizeof(v));
+			return v > 0 ? (unsigned)v : 0;
+		}
+	return 0;
+}
+
+static void
+ur_recv(const struct io_uring_cqe *cqe)
+{
+	struct ur_slot			*sl = &ur.slots[UR_UD_SLOT(cqe->user_data)];
+	struct io_uring_recvmsg_out	*o;
+	struct fwd_buf			*b = NULL;
+	struct wg_endpoint		 ep;
+	struct msghdr			 mh;
+	uint8_t				*payload;
+	unsigned			 plen, namelen;
+
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		b = fwd_buf_by_id(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		ur.br_avail--;
+	}
+	if (!(cqe->flags & IORING_CQE_F_MORE) &&
+	    UR_UD_GEN(cqe->user_data) == (sl->gen & 0xffff))
+		sl->armed = 0;	/* re-armed by ur_post */
+	if (b == NULL)
+		return;
+	if (cqe->res <= 0 || UR_UD_GEN(cqe->user_data) != (sl->gen & 0xffff) ||
+	    (o = io_uring_recvmsg_validate(b->base, cqe->res, &ur.rmsg)) ==
+	    NULL || (o->flags & MSG_TRUNC)) {
+		fwd_buf_put(b);
+		return;
+	}
+	payload = io_uring_recvmsg_payload(o, &ur.rmsg);
+	plen = io_uring_recvmsg_payload_length(o, cqe->res, &ur.rmsg);
+	namelen = o->namelen < sizeof(ep.addr) ? o->namelen : sizeof(ep.addr);
+	memset(&ep, 0, sizeof(ep));
+	memcpy(&ep.addr, io_uring_recvmsg_name(o), namelen);
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_control = (uint8_t *)io_uring_recvmsg_name(o) +
+	    ur.rmsg.msg_namelen;
+	mh.msg_controllen = o->controllen;
+	sock_cmsg_get_dst(&mh, &ep);
+	if (plen < 4) {
+		fwd_buf_put(b);
+		return;
+	}
+	b->off = payload - b->base;
+	b->len = plen;
+	fwd_in_udp(b, &ep, ur_gro_size(&mh));
+}
+
+static void
+ur_cqe(const struct io_uring_cqe *cqe)
+{
+	uint64_t	 ud = cqe->user_data;
+	unsigned	 s = UR_UD_SLOT(ud);
+	struct ur_slot	*sl = &ur.slots[s < UR_FILES ? s : 0];
+	struct fwd_buf	*b;
+
+	switch (UR_UD_KIND(ud)) {
+	case UR_K_TUNREAD:
+		b = fwd_buf_by_id(UR_UD_ID(ud));
+		if (UR_UD_GEN(ud) == (sl->gen & 0xffff))
+			sl->reads--;
+		if (cqe->res > 0 && UR_UD_GEN(ud) == (sl->gen & 0xffff)) {
+			b->off = FWD_HEADROOM;
+			b->len = cqe->res;
+			fwd_in_tun(b);
+			return;
+		}
+		fwd_buf_put(b);
+		if (UR_UD_GEN(ud) != (sl->gen & 0xffff) ||
+		    cqe->res == -ECANCELED || cqe->res == -EINTR ||
+		    cqe->res == -EAGAIN)
+			return;
+		if (cqe->res == 0 || cqe->res == -EBADFD || cqe->res == -EIO ||
+		    cqe->res == -ENXIO || cqe->res == -EBADF)
+			fwd_tun_gone();
+		else
+			log_warnx("read from TUN: %s", strerror(-cqe->res));
+		return;
+	case UR_K_TUNWRITE:
+		if (cqe->res == -EBADFD || cqe->res == -EIO)
+			fwd_tun_gone();
+		fwd_buf_put(fwd_buf_by_id(UR_UD_ID(ud)));
+		return;
+	case UR_K_RECV:
+		ur_recv(cqe);
+		return;
+	case UR_K_SEND:
+		if (UR_UD_ID(ud) >= FWD_TX_MAX)
+			fatalx("%s: bad send id", __func__);
+		fwd_tx_done(fwd_tx_by_id(UR_UD_ID(ud)),
+		    cqe->res < 0 ? -cqe->res : 0);
+		return;
+	case UR_K_POLLIN:
+		if (!(cqe->flags & IORING_CQE_F_MORE))
+			sl->armed = 0;
+		if (cqe->res < 0 && cqe->res != -ECANCELED)
+			fatalx("poll on imsg channel: %s",
+			    strerror(-cqe->res));
+		if (cqe->res > 0)
+			fwd_chan_read(s == UR_SLOT_HS);
+		return;
+	case UR_K_POLLOUT:
+		ur.pollout &= ~(1 << s);
+		return;
+	case UR_K_UPDATE:
+		if (cqe->res < 0)
+			fatalx("IORING_OP_FILES_UPDATE: %s",
+			    strerror(-cqe->res));
+		if (UR_UD_GEN(ud) == (sl->gen & 0xffff) && sl->fd != -1)
+			sl->live = 1;
+		return;
+	case UR_K_CANCEL:
+		return;
+	default:
+		fatalx("%s: unknown completion %#llx", __func__,
+		    (unsigned long long)ud);
+	}
+}
+
+/* Waits for POLLOUT on the channels that have something queued. */
+static void
+ur_chan_out(void)
+{
+	struct io_uring_sqe	*sqe;
+	unsigned		 s;
+
+	if (!fwd_chan_flush())
+		return;
+	for (s = UR_SLOT_PARENT; s <= UR_SLOT_HS; s++) {
+		if (ur.pollout & (1 << s))
+			continue;
+		sqe = ur_sqe();
+		io_uring_prep_poll_add(sqe, s, POLLOUT);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		io_uring_sqe_set_data64(sqe, UR_UD(UR_K_POLLOUT, 0, s, 0));
+		ur.pollout |= 1 << s;
+	}
+}
+
+static __attribute__((__noreturn__)) void
+ur_run(void)
+{
+	struct io_uring_cqe	*cqes[256], *cqe;
+	struct __kernel_timespec ts;
+	unsigned		 i, n;
+	int			 timeout, r;
+
+	timeout = fwd_tick();
+	for (;;) {
+		ur_post();
+		ur_chan_out();
+		ts.tv_sec = timeout / 1000;
+		ts.tv_nsec = (long long)(timeout % 1000) * 1000000;
+		r = io_uring_submit_and_wait_timeout(&ur.ring, &cqe, 1, &ts,
+		    NULL);
+		if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN &&
+		    r != -EBUSY)
+			fatalx("io_uring_enter: %s", strerror(-r));
+		fwd_set_now();
+		while ((n = io_uring_peek_batch_cqe(&ur.ring, cqes,
+		    sizeof(cqes) / sizeof(cqes[0]))) > 0) {
+			for (i = 0; i < n; i++)
+				ur_cqe(cqes[i]);
+			io_uring_cq_advance(&ur.ring, n);
+			if (n < sizeof(cqes) / sizeof(cqes[0]))
+				break;
+		}
+		fwd_in_end();
+		timeout = fwd_tick();
+	}
+}
+
+const struct fwd_backend fwd_backend_uring = {
+	.name = "io_uring",
+	.set_tun = ur_set_tun,
+	.set_udp = ur_set_udp,
+	.tx = ur_tx,
+	.tun_write = ur_tun_write,
+	.flush = ur_flush,
+	.want_write = ur_want_write,
+	.run = ur_run,
+};

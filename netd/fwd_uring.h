@@ -1,0 +1,27 @@
+/*
+ * fwd_uring.h: the ring setup of the forwarder's io_uring backend, shared
+ * with its unit test.
+ */
+#ifndef WGCARD_FWD_URING_H
+#define WGCARD_FWD_URING_H
+
+#include <stddef.h>
+
+#include <liburing.h>
+
+#define UR_FILES	8	/* fixed-file table size */
+
+/*
+ * Creates ring disabled, registers fds[0..nfds-1] (-1: empty slots) as
+ * its fixed files and buf (buflen bytes, may be NULL) as registered
+ * buffer 0, calls before_enable (may be NULL; the provided-buffer ring),
+ * restricts the ring to the forwarder's opcode and SQE-flag allowlists
+ * with no register operation left, and enables it. 0, or -1 with errno
+ * and *why naming the step that failed (the ring is then torn down).
+ */
+int	fwd_uring_ring_setup(struct io_uring *ring, unsigned entries,
+	    unsigned cq_entries, void *buf, size_t buflen, const int *fds,
+	    unsigned nfds, int (*before_enable)(struct io_uring *, void *),
+	    void *arg, const char **why);
+
+#endif /* WGCARD_FWD_URING_H */

@@ -1,0 +1,232 @@
+#!/bin/bash
+# card_faults: wgcardd (KeySource = openpgp, virtual card) against the
+# matrix's side B (software key) when the card misbehaves:
+#  - no card at start: DH refused, then the card comes and the tunnel
+#    works without a restart;
+#  - card pulled during a session: traffic goes on with the current keys,
+#    a forced new handshake fails; after reinsertion keyd is ready again
+#    within a second and the next handshake succeeds, no restart;
+#  - pcscd killed and restarted: same;
+#  - a different card inserted: refused and logged; the right one back:
+#    ready again;
+#  - wrong PIN: tunnel refused, PW1 retry counter down by exactly one and
+#    not touched again for 10 s while the peer keeps trying; the right PIN
+#    given afterwards with wgcardctl card unlock opens it;
+#  - a card that hangs: the request fails with a timeout after 2 s, the
+#    event loop stays responsive; once the card answers, ready again.
+T_ID=cf
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/card.sh"
+
+PIN=wgPIN-5e1d07
+
+# cardd_start NS IFNAME FILE: wgcardd -d -c FILE, registered for cleanup.
+cardd_start()
+{
+	local ns=$1 ifc=$2 file=$3 log=$T_TMP/$2.log pid
+	T_IFACES+=("$ifc")
+	rm -f "$WG_RUNDIR/$ifc.sock"
+	mkdir -p "$WG_RUNDIR"
+	ip netns exec "$ns" env PCSCLITE_CSOCK_NAME="$PCSCLITE_CSOCK_NAME" \
+	    "$WGCARDD" -d -c "$file" >>"$log" 2>&1 </dev/null &
+	pid=$!
+	T_PIDS+=("$pid")
+	T_LASTPID=$pid
+	T_IF_PID[$ifc]=$pid
+	T_IF_IMPL[$ifc]=wgcardd
+	T_IF_LOG[$ifc]=$log
+	T_IF_NS[$ifc]=$ns
+	if ! wait_for "$START_TIMEOUT" _impl_ready "$ns" "$ifc" "$pid"; then
+		echo "cardd_start: $ifc did not come up"
+		tail -n 20 "$log"
+		return 1
+	fi
+}
+
+# logged PATTERN: keyd's log (since the mark) has PATTERN.
+MARK=0
+mark() { MARK=$(wc -l <"$LOG_A"); }
+logged() { tail -n +"$((MARK + 1))" "$LOG_A" | grep -q -- "$1"; }
+logged_count() { tail -n +"$((MARK + 1))" "$LOG_A" | grep -c -- "$1"; }
+
+# force_handshake: B forgets its session with A and initiates anew.
+force_handshake()
+{
+	wgx "$NS_B" set "$IF_B" peer "$PUB_A" remove &&
+	wgx "$NS_B" set "$IF_B" peer "$PUB_A" allowed-ips "$IN4_A/32" \
+	    endpoint "$OUT4_A:$PORT_A"
+}
+
+pw1() { card_status_field pw1; }
+deciphers() { card_status_field deciphers; }
+
+card_start_pcscd cf || t_fatal "pcscd"
+PUB_A=$(card_init_state "$T_TMP/a.state" --generate --serial 0000CF01 \
+    --pin "$PIN") || t_fatal "card A"
+PUB_C=$(card_init_state "$T_TMP/c.state" --generate --serial 0000CF02 \
+    --pin "$PIN") || t_fatal "card C"
+
+NS_A=$(ns_name a)
+NS_B=$(ns_name b)
+IF_A="wg${T_ID}$$a"
+IF_B="wg${T_ID}$$b"
+ns_new "$NS_A" && ns_new "$NS_B" || t_fatal "namespaces"
+veth_pair "$NS_A" "ve${T_ID}$$a" "$NS_B" "ve${T_ID}$$b" || t_fatal "veth"
+addr_add "$NS_A" "ve${T_ID}$$a" "$OUT4_A/$OUT4_PLEN" &&
+addr_add "$NS_B" "ve${T_ID}$$b" "$OUT4_B/$OUT4_PLEN" || t_fatal "addresses"
+PUB_B=$(key_new B) || t_fatal "key B"
+start_impl "$NS_B" "$IMPL_B" "$IF_B" || t_fatal "start $IMPL_B"
+wgx "$NS_B" set "$IF_B" private-key "$T_TMP/B.key" listen-port "$PORT_B" \
+    peer "$PUB_A" allowed-ips "$IN4_A/32" endpoint "$OUT4_A:$PORT_A" ||
+    t_fatal "configure B"
+tun_up "$NS_B" "$IF_B" "$IN4_B" "$IN6_B" || t_fatal "B up"
+
+# conf_a PINFILE
+conf_a()
+{
+	(
+		umask 077
+		cat >"$T_TMP/$IF_A.conf" <<EOC
+[Interface]
+KeySource = openpgp
+Reader = Virtual PCD
+CardPublicKey = $PUB_A
+PinFile = $1
+ListenPort = $PORT_A
+Address = $IN4_A/$IN4_PLEN
+
+[Peer]
+PublicKey = $PUB_B
+AllowedIPs = $IN4_B/32
+Endpoint = $OUT4_B:$PORT_B
+EOC
+	)
+}
+(umask 077; echo "$PIN" >"$T_TMP/pin"; echo "000000" >"$T_TMP/badpin") ||
+    t_fatal "pin files"
+LOG_A=$T_TMP/$IF_A.log
+: >"$LOG_A"
+
+# 1. No card at start.
+conf_a "$T_TMP/pin"
+cardd_start "$NS_A" "$IF_A" "$T_TMP/$IF_A.conf" || t_fatal "wgcardd A"
+t_check "no card: keyd says so" wait_for 5 logged 'card: absent'
+t_check "no card: no tunnel" ping_fails "$NS_A" "$IN4_B"
+t_check "no card: the DH refusal is logged" \
+    logged 'op=ecdh backend=openpgp .*result=refused'
+mark
+card_start_vcard "$T_TMP/a.state" || t_fatal "vcard A"
+t_check "card inserted: ready (stored PIN verified)" wait_for 10 \
+    logged 'card: ready'
+t_check "card inserted: tunnel up without a restart" \
+    ping_retry "$NS_A" "$IN4_B" 15
+t_check "B->A ping" ping_ok "$NS_B" "$IN4_A"
+
+# 2. Card pulled during a session.
+mark
+card_ctl remove >/dev/null
+t_check "pulled: keyd notices" wait_for 3 logged 'card: absent'
+t_check "pulled: traffic goes on with the current keys" \
+    ping_ok "$NS_A" "$IN4_B"
+force_handshake || t_fail "force handshake"
+d0=$(deciphers)
+t_check "pulled: a new handshake fails" ping_fails "$NS_B" "$IN4_A"
+t_check "pulled: the refusal is logged with the reason" \
+    logged 'result=refused error="no card'
+mark
+t0=$(now_ms)
+card_ctl insert >/dev/null
+if wait_for 5 logged 'card: ready'; then
+	dt=$(($(now_ms) - t0))
+	t_ok "reinserted: ready again after ${dt} ms"
+	[ "$dt" -le 1500 ] && t_ok "reinserted: ready within a second (+poll)" ||
+	    t_fail "reinserted: ready within a second" "${dt} ms"
+else
+	t_fail "reinserted: ready again" "not within 5 s"
+fi
+t_check "reinserted: the next handshake succeeds, no restart" \
+    ping_retry "$NS_B" "$IN4_A" 15
+t_check "reinserted: same daemon" pid_alive "${T_IF_PID[$IF_A]}"
+
+# 3. pcscd killed and restarted.
+mark
+card_restart_pcscd || t_fatal "pcscd restart"
+t_check "pcscd restart: keyd noticed" wait_for 5 logged 'card: no pcscd'
+t_check "pcscd restart: ready again" wait_for 15 logged 'card: ready'
+force_handshake || t_fail "force handshake"
+t_check "pcscd restart: new handshake succeeds" \
+    ping_retry "$NS_B" "$IN4_A" 15
+t_check "pcscd restart: no seccomp kill, same daemon" \
+    pid_alive "${T_IF_PID[$IF_A]}"
+
+# 4. A different card in the reader.
+mark
+card_stop_vcard
+card_start_vcard "$T_TMP/c.state" || t_fatal "vcard C"
+t_check "different card: refused and logged" wait_for 10 \
+    logged "has public key $PUB_C, not the expected one: refused"
+force_handshake || t_fail "force handshake"
+t_check "different card: no handshake" ping_fails "$NS_B" "$IN4_A"
+t_eq "different card: it did no X25519" "$(deciphers)" 0
+t_eq "different card: no PIN spent on it" "$(pw1)" 3
+card_stop_vcard
+mark
+card_start_vcard "$T_TMP/a.state" || t_fatal "vcard A again"
+t_check "right card back: ready" wait_for 10 logged 'card: ready'
+t_check "right card back: handshake succeeds" ping_retry "$NS_B" "$IN4_A" 15
+
+# 5. Wrong PIN.
+impl_stop "$IF_A"
+conf_a "$T_TMP/badpin"
+r0=$(pw1)
+mark
+cardd_start "$NS_A" "$IF_A" "$T_TMP/$IF_A.conf" || t_fatal "wgcardd A"
+t_check "wrong PIN: logged with the retries left" wait_for 10 \
+    logged "wrong PIN, $((r0 - 1)) retries left"
+t_eq "wrong PIN: retry counter down by exactly one" "$(pw1)" $((r0 - 1))
+force_handshake || t_fail "force handshake"
+ping_bg "$NS_B" "$IN4_A" "$T_TMP/ping.log"
+ppid=$T_LASTPID
+sleep 10
+read -r ans miss <<<"$(ping_bg_stop "$ppid" "$T_TMP/ping.log")"
+t_eq "wrong PIN: tunnel refused while the peer keeps trying" "$ans" 0
+t_eq "wrong PIN: no further attempt in 10 s" "$(pw1)" $((r0 - 1))
+t_eq "wrong PIN: one VERIFY in the log" "$(logged_count 'op=verify')" 1
+t_check "wrong PIN: locked message logged" logged 'card locked: run wgcardctl card unlock'
+CTL=$T_ROOT/build/wgcardctl
+if [ -x "$CTL" ]; then
+	mark
+	out=$(printf '%s\n' "$PIN" | ip netns exec "$NS_A" "$CTL" -i "$IF_A" \
+	    card unlock 2>&1)
+	if wait_for 5 logged 'card: ready'; then
+		t_ok "card unlock with the right PIN: ready"
+		t_check "after unlock: handshake succeeds" \
+		    ping_retry "$NS_B" "$IN4_A" 15
+		t_eq "after unlock: counter back to 3" "$(pw1)" 3
+	else
+		t_fail "card unlock with the right PIN" "wgcardctl said: $out"
+	fi
+else
+	t_fail "card unlock" "build/wgcardctl is missing"
+fi
+# 6. A card that stops answering mid-operation.
+mark
+card_ctl hang >/dev/null
+force_handshake || t_fail "force handshake"
+ping_bg "$NS_B" "$IN4_A" "$T_TMP/ping2.log"
+ppid=$T_LASTPID
+t_check "hung card: the request fails after 2 s" wait_for 12 \
+    logged 'result=timeout'
+t_check "hung card: keyd says so" logged 'card: not answering'
+t_check "hung card: event loop still answers (wg show)" \
+    wgx "$NS_A" show "$IF_A" peers
+ping_bg_stop "$ppid" "$T_TMP/ping2.log" >/dev/null
+mark
+card_ctl normal >/dev/null
+t_check "card answers again: ready" wait_for 15 logged 'card: ready'
+force_handshake || t_fail "force handshake"
+t_check "card answers again: handshake succeeds" \
+    ping_retry "$NS_B" "$IN4_A" 15
+t_check "no seccomp kill of keyd" bash -c "! grep -q 'killed by signal' '$LOG_A'"
+
+t_done
