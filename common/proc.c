@@ -12,12 +12,15 @@
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <linux/capability.h>
+
+#include <sodium.h>
 
 extern char **environ;
 
@@ -204,4 +207,18 @@ proc_nocore(void)
 
 	setrlimit(RLIMIT_CORE, &rl);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+/*
+ * Wipes the stack below the caller: library code (printf's work areas,
+ * base64 temporaries) may leave copies of what it formatted there, and
+ * the parent formats the config file's preshared keys once.
+ */
+__attribute__((noinline)) void
+proc_wipe_stack(void)
+{
+	volatile uint8_t	area[256 * 1024];
+
+	sodium_memzero((void *)area, sizeof(area));
+	__asm__ __volatile__("" : : "r"(area) : "memory");
 }

@@ -262,6 +262,8 @@ struct hs_packet {
 #define HS_EV_TRAVERSAL		0x10
 #define HS_EV_WANT_HANDSHAKE	0x20
 #define HS_EV_ENDPOINT		0x40	/* ep changed (roaming) */
+#define HS_EV_CONFIRMED		0x80	/* a responder's session got its
+					 * first data: the handshake is done */
 
 struct hs_events {
 	uint32_t		peer_id;

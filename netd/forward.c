@@ -37,12 +37,14 @@
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 
 #include <netinet/in.h>
 #include <netinet/udp.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1040,6 +1042,8 @@ fwd_kp_received(struct fwd_peer *p, struct fwd_kp *kp)
 		p->previous = p->current;
 		p->current = p->next;
 		p->next = NULL;
+		/* The handshake process dates the handshake from this. */
+		fwd_event(p, HS_EV_CONFIRMED);
 		if (p->nstaged && !p->flush_queued) {
 			p->flush_queued = 1;
 			p->fnext = batch.flush_peers;
@@ -1493,6 +1497,21 @@ fwd_tick(void)
 	return fwd.ndirty ? FWD_EVENT_MS : 1000;
 }
 
+#ifdef WGCARD_TEST_HOOKS
+/*
+ * Test builds only (-DWGCARD_TEST_HOOKS, never a production build):
+ * SIGUSR2 makes the forwarder call mkdirat(2), which its seccomp filter
+ * forbids, so tests/integration/fwd_sandbox.sh sees the filter kill it.
+ * Production builds ignore SIGUSR2.
+ */
+static void
+fwd_test_forbidden(int sig)
+{
+	(void)sig;
+	(void)syscall(SYS_mkdirat, AT_FDCWD, "/wgcard-test-hook", 0700);
+}
+#endif
+
 /* Backend selection. */
 
 static int
@@ -1585,6 +1604,11 @@ forwarder_main(const struct proc_opts *opts)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
+#ifdef WGCARD_TEST_HOOKS
+	signal(SIGUSR2, fwd_test_forbidden);
+#else
+	signal(SIGUSR2, SIG_IGN);
+#endif
 
 	if (imsgbuf_init(&fwd.parent, PROC_PARENT_FD) == -1 ||
 	    imsgbuf_init(&fwd.hs, PROC_SIBLING_FD) == -1)
@@ -1615,7 +1639,7 @@ forwarder_main(const struct proc_opts *opts)
 	/* After the threads exist: the filter covers them all (TSYNC). */
 	sandbox_forwarder(fwd.be == &fwd_backend_uring ? SANDBOX_FWD_URING :
 	    0);
-	log_info("forwarder: %s backend (%s), %d crypto worker%s, "
+	log_info("%s backend (%s), %d crypto worker%s, "
 	    "offloads %s, %u buffers", fwd.be->name, why, nthreads,
 	    nthreads == 1 ? "" : "s", forward_offloads_name(opts->offloads),
 	    fwd_conf.pool_bufs);

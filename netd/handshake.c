@@ -394,6 +394,19 @@ hs_request_dh(enum hs_dh_kind kind, struct hs_peer *p, const uint8_t point[32],
 	hs.ndh++;
 	if (kind == DH_INITIATION)
 		hs.ndh_init++;
+	if (p != NULL) {
+		struct key_dh_peer_req	preq;
+		char			b64[WG_KEY_B64_LEN];
+
+		/* Named, for the broker's audit line. */
+		memset(&preq, 0, sizeof(preq));
+		preq.id = d->id;
+		memcpy(preq.point, point, 32);
+		key_to_base64(b64, p->noise.remote_static);
+		memcpy(preq.peer, b64, sizeof(preq.peer));
+		hs_send(&hs.keyd, IMSG_KEY_DH_PEER, &preq, sizeof(preq));
+		return;
+	}
 	req.id = d->id;
 	memcpy(req.point, point, 32);
 	hs_send(&hs.keyd, IMSG_KEY_DH, &req, sizeof(req));
@@ -1014,7 +1027,10 @@ hs_dh_initiation(struct hs_dh *d, const struct key_dh_res *res)
 	hs_send_packet(p, &p->ep, &resp, sizeof(resp));
 	evtimer_del(&p->t_keepalive);		/* authenticated sent */
 	hs_timers_session_derived(p);
-	hs_timers_handshake_complete(p);
+	/*
+	 * The handshake is complete (and dated) when the initiator's first
+	 * data arrives on the new session: HS_EV_CONFIRMED.
+	 */
 }
 
 static void
@@ -1265,6 +1281,8 @@ hs_events(const struct hs_events *ev)
 			p->need_another_keepalive = 1;
 	} else if (e & HS_EV_AUTH_SENT)
 		evtimer_del(&p->t_keepalive);
+	if (e & HS_EV_CONFIRMED)
+		hs_timers_handshake_complete(p);
 	if (e & HS_EV_TRAVERSAL)
 		hs_timers_traversal(p);
 	if (e & HS_EV_WANT_HANDSHAKE)

@@ -102,6 +102,7 @@ static size_t		card_pinlen;
 static void	parent_dispatch(int, short, void *);
 static void	parent_shutdown(int);
 static void	parent_wait_child(struct child *);
+static void	parent_forget_psks(void);
 static void	parent_reload(struct imsg *);
 static void	parent_reload_reply(int, const char *);
 static void	parent_reload_config(int);
@@ -406,22 +407,57 @@ parent_log_exit(struct child *c, pid_t pid, int status)
 		    WEXITSTATUS(status));
 }
 
-/* Waits up to a second for a child that closed its socket. */
+/*
+ * A child closed its socket: its siblings follow within milliseconds (each
+ * loses a channel). Collect them all for up to half a second, then name
+ * the one that started it: killed by a signal first, then a non-zero
+ * exit, else the one whose socket closed.
+ */
 static void
 parent_wait_child(struct child *c)
 {
-	pid_t	pid = c->pid;
-	int	status, i;
+	struct child	*culprit = NULL;
+	pid_t		 pids[PROC_MAX] = { 0 };
+	int		 status[PROC_MAX] = { 0 }, done[PROC_MAX] = { 0 };
+	int		 i, n, alive, rank, best = -1;
+	pid_t		 pid;
+	int		 st;
 
-	if (pid <= 0)
-		return;
-	for (i = 0; i < 100; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			c->pid = 0;
-			parent_log_exit(c, pid, status);
-			return;
-		}
+	for (n = 0; n < 50; n++) {
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+			for (i = 0; i < PROC_MAX; i++)
+				if (children[i].pid == pid) {
+					pids[i] = pid;
+					status[i] = st;
+					done[i] = 1;
+					children[i].pid = 0;
+				}
+		for (alive = 0, i = 0; i < PROC_MAX; i++)
+			if (children[i].pid > 0)
+				alive = 1;
+		if (!alive)
+			break;
 		usleep(10000);
+	}
+	for (i = 0; i < PROC_MAX; i++) {
+		if (!done[i])
+			continue;
+		rank = WIFSIGNALED(status[i]) ? 3 :
+		    WEXITSTATUS(status[i]) != 0 ? 2 : &children[i] == c ? 1 : 0;
+		if (rank > best) {
+			best = rank;
+			culprit = &children[i];
+		}
+	}
+	for (i = 0; i < PROC_MAX; i++) {
+		if (!done[i])
+			continue;
+		if (&children[i] == culprit)
+			parent_log_exit(culprit, pids[i], status[i]);
+		else
+			log_debug("%s (pid %d) exited after it (status %d)",
+			    children[i].name, pids[i],
+			    WIFEXITED(status[i]) ? WEXITSTATUS(status[i]) : -1);
 	}
 }
 
@@ -641,6 +677,17 @@ parent_reload_config(int from_ctl)
 	    sizeof(err)) != 0) {
 		log_warnx("reload refused, the running configuration "
 		    "stays: %s", err);
+		config_extra_free(&ne);
+		parent_reload_reply(-EINVAL, err);
+		return;
+	}
+	/* The key's home is fixed for the life of the key broker. */
+	if (ne.keysource != wgd.extra.keysource) {
+		snprintf(err, sizeof(err), "%s: KeySource changed: restart "
+		    "the daemon to move the key", wgd.config_path);
+		log_warnx("reload refused: %s", err);
+		wgconf_free(&nc);
+		config_extra_free(&ne);
 		parent_reload_reply(-EINVAL, err);
 		return;
 	}
@@ -652,6 +699,7 @@ parent_reload_config(int from_ctl)
 			    wgd.config_path, nc.port, strerror(-r));
 			log_warnx("reload refused: %s", err);
 			wgconf_free(&nc);
+			config_extra_free(&ne);
 			parent_reload_reply(r, err);
 			return;
 		}
@@ -710,12 +758,22 @@ parent_reload_config(int from_ctl)
 	}
 	free(oldr);
 	free(newr);
+	if (ne.keysource == CONFIG_KEYSOURCE_OPENPGP &&
+	    (strcmp(ne.reader, wgd.extra.reader) != 0 ||
+	    ne.has_serial != wgd.extra.has_serial ||
+	    ne.serial != wgd.extra.serial ||
+	    ne.has_card_pub != wgd.extra.has_card_pub ||
+	    memcmp(ne.card_pub, wgd.extra.card_pub, 32) != 0))
+		log_warnx("reload: the card settings changed; they take "
+		    "effect when the daemon restarts");
 	wgconf_free(&wgd.conf);
 	wgd.conf = nc;
+	config_extra_free(&wgd.extra);
 	wgd.extra = ne;
 	wgd.reloading = 1;
 	parent_sd_notify("RELOADING=1");
 	parent_send_config(1);
+	parent_forget_psks();
 	log_info("reload: %s read, %zu peers", wgd.config_path,
 	    wgd.conf.npeers);
 }
@@ -826,6 +884,22 @@ parent_send_config(uint32_t sync)
 	}
 	parent_send(PROC_HANDSHAKE, IMSG_CFG_END, -1, &sync, sizeof(sync));
 	buf_free(&b);
+}
+
+/*
+ * The kept configuration only serves to tell what a reload changes: the
+ * preshared keys in it (and any copy library code left on the stack)
+ * are not needed here once the handshake process has them.
+ */
+static void
+parent_forget_psks(void)
+{
+	size_t	i;
+
+	for (i = 0; i < wgd.conf.npeers; i++)
+		sodium_memzero(wgd.conf.peers[i].psk,
+		    sizeof(wgd.conf.peers[i].psk));
+	proc_wipe_stack();
 }
 
 static void
@@ -1228,6 +1302,7 @@ main(int argc, char *argv[])
 	wgd.conf.flags &= ~WGDEV_HAS_PRIVKEY;
 	if (wgd.config_path != NULL)
 		parent_send_config(0);
+	parent_forget_psks();
 	/* Kept (without the key) to tell what a reload changes. */
 
 	if ((wgd.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) != -1 &&

@@ -50,8 +50,9 @@ run_one()
 	rtt=$(ip netns exec "$NS_A" ping -n -q -c 20 -i 0.05 "$IN4_B" |
 	    awk -F/ '/^rtt/ { print $5 }')
 	(sleep $((SECS / 2 + 1)); max_rss "$IF_A" "$IF_B" >"$T_TMP/rss") &
+	rsspid=$!
 	bps=$(iperf_bps "$NS_B" "$NS_A" "$IN4_B" "$SECS")
-	wait
+	wait "$rsspid"
 	rss=$(cat "$T_TMP/rss" 2>/dev/null)
 	t_ok "$(printf '%-12s %6.2f Gbit/s  ping %s ms  max RSS %s KiB' \
 	    "$v" "$(echo "${bps:-0} / 1000000000" | bc -l)" "${rtt:-?}" \
