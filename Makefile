@@ -87,7 +87,7 @@ $(B)/wgcard-vcard: $(VCARD_OBJS) $(B)/libwgcommon.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/wgcardctl: $(CTL_OBJS) $(B)/libwgcommon.a
+$(B)/wgcardctl: $(CTL_OBJS) $(B)/libkeyd.a $(B)/libwgcommon.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

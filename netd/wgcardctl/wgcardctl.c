@@ -24,6 +24,9 @@
 #include <sodium.h>
 
 #include "compat.h"
+#include "encoding.h"
+#include "openpgp.h"
+#include "pcsc.h"
 #include "wgcardctl.h"
 
 #define CTL_DIR			"/var/run/wgcard"
@@ -33,11 +36,14 @@
 #define EXIT_KEY		3
 #define EXIT_STALE		4
 
+static const char	*reader_hint;
+
 static __attribute__((__noreturn__)) void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: wgcardctl [-s socket] [-i ifname] command [argument ...]\n");
+	    "usage: wgcardctl [-r reader] [-s socket] [-i ifname] command "
+	    "[argument ...]\n");
 	parse_usage_commands();
 	exit(EXIT_USAGE);
 }
@@ -164,7 +170,7 @@ ctl_request(const char *path, const char *request, const char *secret,
 
 /* Reads a PIN without echo from the terminal, or a line from stdin. */
 static char *
-ctl_read_pin(void)
+ctl_read_pin(const char *prompt)
 {
 	struct termios	 t, saved;
 	char		*pin;
@@ -182,7 +188,7 @@ ctl_read_pin(void)
 			close(fd);
 		fd = STDIN_FILENO;
 	} else {
-		dprintf(fd, "PIN: ");
+		dprintf(fd, "%s: ", prompt);
 		tcgetattr(fd, &saved);
 		t = saved;
 		t.c_lflag &= ~(ECHO | ECHONL);
@@ -256,6 +262,58 @@ ctl_ifname(const char *path, char *buf, size_t len)
 	return buf;
 }
 
+/* card pubkey with no daemon: straight from the card, over PC/SC. */
+static int
+ctl_card_pubkey_direct(void)
+{
+	uint8_t	pub[32];
+	char	b64[WG_KEY_B64_LEN], reader[128];
+	int	r;
+
+	if ((r = openpgp_read_pubkey(reader_hint, pub, reader,
+	    sizeof(reader))) != 0) {
+		fprintf(stderr, "wgcardctl: card pubkey: %s\n",
+		    opgp_strerror(r));
+		return EXIT_KEY;
+	}
+	key_to_base64(b64, pub);
+	printf("%s\n", b64);
+	return 0;
+}
+
+/*
+ * card init: with the admin PIN, sets the decryption slot to cv25519 and
+ * generates the key on the card; prints the WireGuard public key. Talks
+ * to the card directly (PC/SC, shared), not to a daemon.
+ */
+static int
+ctl_card_init(void)
+{
+	uint8_t	 pub[32];
+	char	 b64[WG_KEY_B64_LEN], *pin;
+	int	 r, retries = -1;
+
+	if ((pin = ctl_read_pin("Admin PIN")) == NULL) {
+		fprintf(stderr, "wgcardctl: no admin PIN given\n");
+		return EXIT_USAGE;
+	}
+	r = openpgp_card_init(reader_hint, (const uint8_t *)pin, strlen(pin),
+	    pub, &retries);
+	sodium_free(pin);
+	if (r != 0) {
+		if (r == -EACCES)
+			fprintf(stderr, "wgcardctl: card init: wrong admin "
+			    "PIN, %d retries left\n", retries);
+		else
+			fprintf(stderr, "wgcardctl: card init: %s\n",
+			    opgp_strerror(r));
+		return EXIT_KEY;
+	}
+	key_to_base64(b64, pub);
+	printf("%s\n", b64);
+	return 0;
+}
+
 /* The monitoring exit status of a show answer. */
 static int
 ctl_show_status(const struct answer *a)
@@ -290,8 +348,11 @@ main(int argc, char *argv[])
 	char			**socks = NULL, *pin = NULL, name[64];
 	int			 ch, n, i, rc = 0, r;
 
-	while ((ch = getopt(argc, argv, "s:i:")) != -1) {
+	while ((ch = getopt(argc, argv, "r:s:i:")) != -1) {
 		switch (ch) {
+		case 'r':
+			reader_hint = optarg;
+			break;
 		case 's':
 			sockpath = optarg;
 			break;
@@ -308,15 +369,14 @@ main(int argc, char *argv[])
 		usage();
 	if (res.ifname != NULL)
 		ifname = res.ifname;
-	if (res.action == CTL_CARD_INIT) {
-		fprintf(stderr, "wgcardctl: card init: not available in this "
-		    "build yet\n");
-		return EXIT_USAGE;
-	}
 	if (sodium_init() == -1)
 		return EXIT_USAGE;
+	if (res.action == CTL_CARD_INIT)
+		return ctl_card_init();
 
 	n = ctl_sockets(sockpath, ifname, &socks);
+	if (n <= 0 && res.action == CTL_CARD_PUBKEY)
+		return ctl_card_pubkey_direct();
 	if (n <= 0) {
 		fprintf(stderr, "wgcardctl: no wgcardd running (no control "
 		    "socket in %s)\n", CTL_DIR);
@@ -329,13 +389,19 @@ main(int argc, char *argv[])
 		return EXIT_USAGE;
 	}
 	if (res.action == CTL_CARD_UNLOCK &&
-	    (pin = ctl_read_pin()) == NULL) {
+	    (pin = ctl_read_pin("PIN")) == NULL) {
 		fprintf(stderr, "wgcardctl: no PIN given\n");
 		return EXIT_USAGE;
 	}
 	for (i = 0; i < n; i++) {
 		ctl_ifname(socks[i], name, sizeof(name));
 		r = ctl_request(socks[i], res.request, pin, &a);
+		if (r == -1 && n == 1 && res.action == CTL_CARD_PUBKEY &&
+		    (errno == ENOENT || errno == ECONNREFUSED)) {
+			/* No daemon there: ask the card itself. */
+			rc = ctl_card_pubkey_direct();
+			break;
+		}
 		if (r == -1) {
 			fprintf(stderr, "wgcardctl: %s: %s\n", socks[i],
 			    strerror(errno));

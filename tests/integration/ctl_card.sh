@@ -1,0 +1,86 @@
+#!/bin/bash
+# ctl_card: wgcardctl's card commands on the virtual card. Without a
+# daemon: `card pubkey` fails on an empty card, `card init` refuses a wrong
+# admin PIN (one retry spent, reported) and with the right one makes a
+# cv25519 key on the card and prints it, `card pubkey` then reads the same
+# key. With a daemon (KeySource = openpgp, no PIN source: locked):
+# `card status` says locked with the reader, serial and retries; `card
+# unlock` with a wrong PIN is refused (retries drop by one), with the right
+# PIN unlocks; `card status` then says ready; `card pubkey` via the daemon.
+T_ID=cc
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/card.sh"
+
+WGCARDCTL=${WGCARDCTL:-$T_ROOT/build/wgcardctl}
+PIN=cc-pin-4711
+ADMIN=12345678
+
+ctl()
+{
+	env PCSCLITE_CSOCK_NAME="$PCSCLITE_CSOCK_NAME" "$WGCARDCTL" "$@"
+}
+
+card_start_pcscd cc || t_fatal "pcscd"
+card_init_state "$T_TMP/c.state" --serial 0000C001 --pin "$PIN" \
+    --admin-pin "$ADMIN" >/dev/null || t_fatal "card state"
+card_start_vcard "$T_TMP/c.state" || t_fatal "vcard"
+card_wait_present || t_fatal "card not seen"
+
+# ---- no daemon
+out=$(ctl -i nosuch$$ card pubkey 2>&1)
+t_check "card pubkey on an empty card fails" test $? -ne 0
+out=$(echo 00000000 | ctl card init 2>&1)
+rc=$?
+t_check "card init: a wrong admin PIN is refused" test "$rc" -ne 0
+t_check "card init: the error says how many retries are left" \
+    sh -c "echo '$out' | grep -q 'wrong admin PIN, 2 retries left'"
+pub=$(echo "$ADMIN" | ctl card init 2>"$T_TMP/init.err")
+t_check "card init with the admin PIN" test -n "$pub"
+t_eq "card init: the printed key is the card's" "$pub" \
+    "$(card_ctl pubkey)"
+t_eq "card pubkey without a daemon" "$(ctl -i nosuch$$ card pubkey)" "$pub"
+
+# ---- with a daemon, locked (no PIN source)
+NS_A=$(ns_name a)
+IF_A="wg${T_ID}$$a"
+ns_new "$NS_A" || t_fatal "namespace"
+conf=$T_TMP/$IF_A.conf
+(umask 077; printf '[Interface]\nKeySource = openpgp\nCardSerial = 0000C001\nListenPort = 51820\n' >"$conf")
+T_IFACES+=("$IF_A")
+ip netns exec "$NS_A" env PCSCLITE_CSOCK_NAME="$PCSCLITE_CSOCK_NAME" \
+    "$WGCARDD" -d -c "$conf" >"$T_TMP/a.log" 2>&1 </dev/null &
+T_PIDS+=("$!")
+T_IF_PID[$IF_A]=$!
+T_IF_LOG[$IF_A]=$T_TMP/a.log
+T_IF_NS[$IF_A]=$NS_A
+T_IF_IMPL[$IF_A]=wgcardd
+wait_for 10 test -S "/var/run/wgcard/$IF_A.sock" || t_fatal "daemon"
+wait_for 10 sh -c "'$WGCARDCTL' -i '$IF_A' card status | grep -q 'state: locked'"
+st=$(ctl -i "$IF_A" card status)
+rc=$?
+t_check "card status: locked" sh -c "echo '$st' | grep -q 'state: locked'"
+t_eq "card status: exit 3 while locked" "$rc" 3
+t_check "card status: reader named" sh -c "echo '$st' | grep -q 'reader: Virtual PCD'"
+t_check "card status: serial" sh -c "echo '$st' | grep -qi 'serial: .*c001'"
+t_check "card status: public key" sh -c "echo '$st' | grep -q 'public key: $pub'"
+t_check "card status: 3 PIN retries" sh -c "echo '$st' | grep -q 'PIN retries left: 3'"
+out=$(echo bad-9931 | ctl -i "$IF_A" card unlock 2>&1)
+rc=$?
+t_check "card unlock: a wrong PIN is refused" test "$rc" -ne 0
+t_check "card unlock: 2 retries left" sh -c "echo '$out' | grep -q '2 retries left'"
+t_eq "the card's counter dropped by one" "$(card_status_field pw1)" 2
+sleep 2
+t_eq "and no further attempt" "$(card_status_field pw1)" 2
+t_check "card unlock with the right PIN" sh -c "echo '$PIN' | env PCSCLITE_CSOCK_NAME='$PCSCLITE_CSOCK_NAME' '$WGCARDCTL' -i '$IF_A' card unlock"
+t_check "card status: ready" wait_for 5 sh -c \
+    "'$WGCARDCTL' -i '$IF_A' card status | grep -q 'state: ready'"
+t_eq "the counter is back at 3" "$(card_status_field pw1)" 3
+t_eq "card pubkey via the daemon" "$(ctl -i "$IF_A" card pubkey)" "$pub"
+if grep -n -e "$PIN" -e bad-9931 "$T_TMP/a.log" >"$T_TMP/pinlog"; then
+	t_fail "no PIN in the daemon's log" "$(wc -l <"$T_TMP/pinlog") lines, first at line $(cut -d: -f1 "$T_TMP/pinlog" | head -1)"
+	sed 's/'"$PIN"'/<PIN>/g; s/bad-9931/<WRONG>/g' "$T_TMP/pinlog" | head -3
+else
+	t_ok "no PIN in the daemon's log"
+fi
+t_check "daemon alive" pid_alive "${T_IF_PID[$IF_A]}"
+t_done
