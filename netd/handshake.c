@@ -934,6 +934,24 @@ done:
 	hs_client_unwait(WAIT_KEY, 0);
 }
 
+/* Hands a derived session to the forwarder; wipes every copy here. */
+static void
+hs_send_keypair(struct hs_peer *p, struct noise_keypair *kp)
+{
+	struct fwd_keypair	fk;
+
+	memset(&fk, 0, sizeof(fk));
+	fk.peer_id = p->id;
+	fk.local_index = kp->local_index;
+	fk.remote_index = kp->remote_index;
+	fk.initiator = kp->is_initiator != 0;
+	memcpy(fk.send_key, kp->send_key, 32);
+	memcpy(fk.recv_key, kp->recv_key, 32);
+	noise_keypair_wipe(kp);
+	hs_send(&hs.fwd, IMSG_FWD_KEYPAIR, &fk, sizeof(fk));
+	sodium_memzero(&fk, sizeof(fk));
+}
+
 static void
 hs_dh_ss(struct hs_dh *d, const struct key_dh_res *res)
 {
@@ -963,7 +981,6 @@ hs_dh_initiation(struct hs_dh *d, const struct key_dh_res *res)
 {
 	struct wg_msg_response	 resp;
 	struct noise_keypair	 kp;
-	struct fwd_keypair	 fk;
 	struct hs_peer		*p;
 	uint8_t			 remote[32];
 	uint64_t		 now = wg_now_ms();
@@ -1012,17 +1029,8 @@ hs_dh_initiation(struct hs_dh *d, const struct key_dh_res *res)
 		return;
 	}
 	cookie_maker_add_macs(&p->cm, &resp, sizeof(resp), now);
-	memset(&fk, 0, sizeof(fk));
-	fk.peer_id = p->id;
-	fk.local_index = kp.local_index;
-	fk.remote_index = kp.remote_index;
-	fk.initiator = 0;
-	memcpy(fk.send_key, kp.send_key, 32);
-	memcpy(fk.recv_key, kp.recv_key, 32);
-	noise_keypair_wipe(&kp);
 	/* The keypair first: data may follow the response at once. */
-	hs_send(&hs.fwd, IMSG_FWD_KEYPAIR, &fk, sizeof(fk));
-	sodium_memzero(&fk, sizeof(fk));
+	hs_send_keypair(p, &kp);
 	log_debug("peer %s: sending handshake response", name);
 	hs_send_packet(p, &p->ep, &resp, sizeof(resp));
 	evtimer_del(&p->t_keepalive);		/* authenticated sent */
@@ -1037,7 +1045,6 @@ static void
 hs_dh_response(struct hs_dh *d, const struct key_dh_res *res)
 {
 	struct noise_keypair	 kp;
-	struct fwd_keypair	 fk;
 	struct hs_peer		*p;
 	struct hs_index		*e;
 	char			 name[12];
@@ -1064,16 +1071,7 @@ hs_dh_response(struct hs_dh *d, const struct key_dh_res *res)
 		e->kind = IDX_KEYPAIR;
 	p->hs_index = 0;
 	hs_peer_set_endpoint(p, &d->ep);
-	memset(&fk, 0, sizeof(fk));
-	fk.peer_id = p->id;
-	fk.local_index = kp.local_index;
-	fk.remote_index = kp.remote_index;
-	fk.initiator = 1;
-	memcpy(fk.send_key, kp.send_key, 32);
-	memcpy(fk.recv_key, kp.recv_key, 32);
-	noise_keypair_wipe(&kp);
-	hs_send(&hs.fwd, IMSG_FWD_KEYPAIR, &fk, sizeof(fk));
-	sodium_memzero(&fk, sizeof(fk));
+	hs_send_keypair(p, &kp);
 	hs_timers_traversal(p);
 	evtimer_del(&p->t_new_handshake);	/* authenticated received */
 	hs_timers_handshake_complete(p);

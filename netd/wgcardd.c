@@ -788,63 +788,25 @@ parent_reload(struct imsg *imsg)
 	parent_reload_config(1);
 }
 
-/* The control socket: root:wgcard 0660, served by the handshake process. */
+/*
+ * A listening unix socket DIR/IFNAME.sock, created with umask 077 (so it
+ * is never more open than 0600 in between), unless another daemon serves
+ * it already: then the interface is in use. path gets the socket's path.
+ */
 static int
-parent_ctl_listen(void)
-{
-	struct sockaddr_un	 sun;
-	struct group		*gr;
-	int			 fd, probe;
-
-	if (mkdir(CONTROL_DIR, 0755) == -1 && errno != EEXIST)
-		fatal("mkdir %s", CONTROL_DIR);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s.sock",
-	    CONTROL_DIR, wgd.ifname) >= sizeof(sun.sun_path))
-		fatalx("control socket path too long");
-	if ((probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1) {
-		if (connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-			fatalx("%s: already served by another daemon",
-			    sun.sun_path);
-		close(probe);
-	}
-	unlink(sun.sun_path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, 0)) == -1)
-		fatal("socket");
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		fatal("bind %s", sun.sun_path);
-	strlcpy(wgd.ctl_path, sun.sun_path, sizeof(wgd.ctl_path));
-	gr = getgrnam(CONTROL_GROUP);
-	if (chown(sun.sun_path, 0, gr != NULL ? gr->gr_gid : 0) == -1 ||
-	    chmod(sun.sun_path, gr != NULL ? 0660 : 0600) == -1)
-		fatal("%s", sun.sun_path);
-	if (gr == NULL)
-		log_warnx("group %s does not exist: the control socket is "
-		    "for root only", CONTROL_GROUP);
-	if (listen(fd, 16) == -1)
-		fatal("listen");
-	return fd;
-}
-
-static int
-parent_uapi_listen(void)
+parent_unix_listen(const char *dir, char *path, size_t pathlen)
 {
 	struct sockaddr_un	sun;
 	mode_t			old;
 	int			fd, probe;
 
-	if (mkdir(WGCARD_UAPI_DIR, 0755) == -1 && errno != EEXIST)
-		fatal("mkdir %s", WGCARD_UAPI_DIR);
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+		fatal("mkdir %s", dir);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s.sock",
-	    WGCARD_UAPI_DIR, wgd.ifname) >= sizeof(sun.sun_path))
-		fatalx("UAPI socket path too long");
-	strlcpy(wgd.uapi_path, sun.sun_path, sizeof(wgd.uapi_path));
-
-	/* Someone serving it already? Then the interface is in use. */
+	    dir, wgd.ifname) >= sizeof(sun.sun_path))
+		fatalx("%s: socket path too long", dir);
 	if ((probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1) {
 		if (connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0)
 			fatalx("%s: already served by another daemon",
@@ -859,9 +821,36 @@ parent_uapi_listen(void)
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 		fatal("bind %s", sun.sun_path);
 	umask(old);
+	strlcpy(path, sun.sun_path, pathlen);
 	if (listen(fd, 16) == -1)
 		fatal("listen");
 	return fd;
+}
+
+/* The control socket: root:wgcard 0660, served by the handshake process. */
+static int
+parent_ctl_listen(void)
+{
+	struct group	*gr;
+	int		 fd;
+
+	fd = parent_unix_listen(CONTROL_DIR, wgd.ctl_path, sizeof(wgd.ctl_path));
+	gr = getgrnam(CONTROL_GROUP);
+	if (chown(wgd.ctl_path, 0, gr != NULL ? gr->gr_gid : 0) == -1 ||
+	    chmod(wgd.ctl_path, gr != NULL ? 0660 : 0600) == -1)
+		fatal("%s", wgd.ctl_path);
+	if (gr == NULL)
+		log_warnx("group %s does not exist: the control socket is "
+		    "for root only", CONTROL_GROUP);
+	return fd;
+}
+
+/* The UAPI socket, 0600 as the cross-platform text asks. */
+static int
+parent_uapi_listen(void)
+{
+	return parent_unix_listen(WGCARD_UAPI_DIR, wgd.uapi_path,
+	    sizeof(wgd.uapi_path));
 }
 
 /*
