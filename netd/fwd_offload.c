@@ -72,16 +72,25 @@ fwd_offload_tun_in(struct fwd_buf *b,
 	if ((n = offload_segment_count(&vh, pkt, len)) <= 0)
 		goto drop;
 	for (i = 0; i < n; i++) {
-		if (ob == NULL || pos + FO_TAILROOM + 2048 > FWD_BUF_SIZE) {
-			fwd_buf_put(ob);
-			if ((ob = fwd_buf_get()) == NULL) {
-				fo_gro.drops += n - i;
-				break;
+		seg = -1;
+		for (;;) {
+			if (ob == NULL) {
+				if ((ob = fwd_buf_get()) == NULL)
+					break;
+				pos = FWD_HEADROOM;
 			}
-			pos = FWD_HEADROOM;
+			seg = offload_segment_at(&vh, pkt, len, i, ob->base +
+			    pos, FWD_BUF_SIZE - pos - FO_TAILROOM);
+			if (seg > 0 || pos == FWD_HEADROOM)
+				break;
+			/* This buffer is full: on to a fresh one. */
+			fwd_buf_put(ob);
+			ob = NULL;
 		}
-		seg = offload_segment_at(&vh, pkt, len, i, ob->base + pos,
-		    FWD_BUF_SIZE - pos - FO_TAILROOM);
+		if (ob == NULL) {
+			fo_gro.drops += n - i;
+			break;
+		}
 		if (seg <= 0) {
 			fo_gro.drops++;
 			continue;
@@ -182,6 +191,12 @@ fwd_offload_flush(struct fwd_gro *gro)
 	for (i = 0; i < gro->nheld; i++)
 		fwd_buf_put(gro->held[i]);
 	gro->nheld = 0;
+}
+
+uint64_t
+fwd_offload_drops(void)
+{
+	return fo_gro.drops;
 }
 
 void

@@ -25,6 +25,8 @@ void		 fwd_offload_tun_out(struct fwd_gro *, struct fwd_buf *b,
 		    uint32_t off, uint32_t len);
 /* End of batch: writes what was held back for coalescing. */
 void		 fwd_offload_flush(struct fwd_gro *);
+/* Packets refused or dropped here (bad header, no buffer). */
+uint64_t	 fwd_offload_drops(void);
 /* UDP_GRO on a socket, when the kernel has it. */
 void		 fwd_offload_sock_gro(int fd);
 

@@ -25,22 +25,25 @@
  *  FILES_UPDATE	installing the TUN fd and sockets the parent sends
  *		later (port changes) in the fixed-file table, without
  *		io_uring_register(2).
+ * and, where the kernel has it (6.7),
+ *  READ_MULTISHOT	one TUN read that stays posted, into provided buffers.
  * No open, connect, accept, splice, msg_ring, uring_cmd, ...: a ring
  * taken over by an attacker moves packets on the files it has, and no
  * more.
  */
-static const uint8_t ur_sqe_ops[] = {
+static const uint8_t ur_sqe_ops_base[] = {
 	IORING_OP_READ_FIXED, IORING_OP_WRITE_FIXED, IORING_OP_SENDMSG,
 	IORING_OP_RECVMSG, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL,
 	IORING_OP_FILES_UPDATE,
 };
 
 /*
- * The SQE flags allowed: IOSQE_FIXED_FILE (descriptors of the fixed
- * table only; an SQE that names a raw fd fails with EBADF for the ops
- * above with the flag, and the table holds only our five files) and
- * IOSQE_BUFFER_SELECT (receives into the provided-buffer ring). No
- * links, drains or async punts.
+ * The SQE flags allowed: IOSQE_FIXED_FILE (our I/O goes through the
+ * fixed-file table) and IOSQE_BUFFER_SELECT (reads and receives into the
+ * provided-buffer rings). No links, drains or forced async punts. The
+ * flag cannot be required: FILES_UPDATE refuses it. Without it an SQE
+ * names a descriptor of the process, which holds only the same files
+ * (and seccomp already lets it read and write those).
  */
 static const uint8_t ur_sqe_flags = IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
 
@@ -49,6 +52,8 @@ static const uint8_t ur_sqe_flags = IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
  * buffers and the buffer ring are registered before; later files come
  * with IORING_OP_FILES_UPDATE.
  */
+
+int	fwd_ring_read_mshot;
 
 static int
 ur_register(int fd, unsigned op, const void *arg, unsigned nr)
@@ -65,6 +70,7 @@ fwd_uring_ring_setup(struct io_uring *ring, unsigned entries,
 	struct io_uring_params		p;
 	struct io_uring_restriction	res[16];
 	struct iovec			iov;
+	struct io_uring_probe		*probe;
 	unsigned			i, n = 0;
 	int				r, fd;
 
@@ -110,9 +116,19 @@ fwd_uring_ring_setup(struct io_uring *ring, unsigned entries,
 		goto fail;
 	}
 	memset(res, 0, sizeof(res));
-	for (i = 0; i < sizeof(ur_sqe_ops); i++) {
+	for (i = 0; i < sizeof(ur_sqe_ops_base); i++) {
 		res[n].opcode = IORING_RESTRICTION_SQE_OP;
-		res[n++].sqe_op = ur_sqe_ops[i];
+		res[n++].sqe_op = ur_sqe_ops_base[i];
+	}
+	fwd_ring_read_mshot = 0;
+	if ((probe = io_uring_get_probe_ring(ring)) != NULL) {
+		fwd_ring_read_mshot = io_uring_opcode_supported(probe,
+		    FWD_OP_READ_MULTISHOT);
+		io_uring_free_probe(probe);
+	}
+	if (fwd_ring_read_mshot) {
+		res[n].opcode = IORING_RESTRICTION_SQE_OP;
+		res[n++].sqe_op = FWD_OP_READ_MULTISHOT;
 	}
 	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
 	res[n++].sqe_flags = ur_sqe_flags;

@@ -12,9 +12,9 @@
  * io_uring_register(2).
  *
  * Reads stay posted so the kernel always has somewhere to put a packet:
- * several READ_FIXED on TUN, one multishot RECVMSG per UDP socket taking
- * buffers from the provided-buffer ring, a multishot POLL_ADD on each
- * imsg channel. Completions are reaped in batches and handed to the
+ * one multishot READ on TUN (Linux 6.7; before, two READ_FIXED) and one
+ * multishot RECVMSG per UDP socket, each taking buffers from its
+ * provided-buffer ring, and a multishot POLL_ADD on each imsg channel. Completions are reaped in batches and handed to the
  * packet logic, which queues sends (SENDMSG, with UDP_SEGMENT for GSO)
  * and TUN writes (WRITE_FIXED) as SQEs; one io_uring_enter submits them
  * all and waits for more.
@@ -47,9 +47,11 @@
 
 #define UR_ENTRIES	1024
 #define UR_CQ_ENTRIES	8192
-#define UR_TUN_READS	16	/* reads kept posted on TUN */
+#define UR_TUN_READS	2	/* without READ_MULTISHOT (see ur_post) */
 #define UR_PBUF_ENTRIES	64	/* receive buffers (power of 2) */
 #define UR_PBUF_GROUP	0
+#define UR_TBUF_ENTRIES	16	/* TUN read buffers (power of 2) */
+#define UR_TBUF_GROUP	1
 #define UR_KEEP_FREE	24	/* buffers kept for sends of our own */
 
 /* Fixed-file slots. */
@@ -62,6 +64,7 @@
 /* user_data: kind << 56 | generation << 40 | slot << 32 | id. */
 enum {
 	UR_K_TUNREAD = 1,
+	UR_K_TUNREAD_MS,
 	UR_K_TUNWRITE,
 	UR_K_RECV,
 	UR_K_SEND,
@@ -95,35 +98,54 @@ static struct {
 	unsigned		 br_mask;
 	int			 br_avail;	/* buffers the kernel holds */
 	int			 br_queued;	/* added, not yet advanced */
+	struct io_uring_buf_ring *tbr;		/* TUN reads (multishot) */
+	size_t			 tbr_size;
+	unsigned		 tbr_mask;
+	int			 tbr_avail;
 	struct msghdr		 rmsg;		/* multishot recv template */
 	struct ur_slot		 slots[UR_FILES];
 	int			 pollout;
 	int			 ready;
 } ur;
 
+static struct io_uring_buf_ring *
+ur_setup_one_pbuf(struct io_uring *ring, unsigned entries, unsigned group,
+    size_t *size)
+{
+	struct io_uring_buf_reg	 reg;
+	struct io_uring_buf_ring *br;
+	int			 r;
+
+	*size = entries * sizeof(struct io_uring_buf);
+	br = mmap(NULL, *size, PROT_READ | PROT_WRITE,
+	    MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (br == MAP_FAILED)
+		return NULL;
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (unsigned long)br;
+	reg.ring_entries = entries;
+	reg.bgid = group;
+	if ((r = io_uring_register_buf_ring(ring, &reg, 0)) < 0) {
+		munmap(br, *size);
+		errno = -r;
+		return NULL;
+	}
+	io_uring_buf_ring_init(br);
+	return br;
+}
+
+/* The provided-buffer rings: UDP receives, and TUN reads. */
 static int
 ur_setup_pbuf(struct io_uring *ring, void *arg)
 {
-	struct io_uring_buf_reg	reg;
-	int			r;
-
 	(void)arg;
-	ur.br_size = UR_PBUF_ENTRIES * sizeof(struct io_uring_buf);
-	ur.br = mmap(NULL, ur.br_size, PROT_READ | PROT_WRITE,
-	    MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-	if (ur.br == MAP_FAILED)
+	if ((ur.br = ur_setup_one_pbuf(ring, UR_PBUF_ENTRIES, UR_PBUF_GROUP,
+	    &ur.br_size)) == NULL ||
+	    (ur.tbr = ur_setup_one_pbuf(ring, UR_TBUF_ENTRIES, UR_TBUF_GROUP,
+	    &ur.tbr_size)) == NULL)
 		return -1;
-	memset(&reg, 0, sizeof(reg));
-	reg.ring_addr = (unsigned long)ur.br;
-	reg.ring_entries = UR_PBUF_ENTRIES;
-	reg.bgid = UR_PBUF_GROUP;
-	if ((r = io_uring_register_buf_ring(ring, &reg, 0)) < 0) {
-		munmap(ur.br, ur.br_size);
-		errno = -r;
-		return -1;
-	}
-	io_uring_buf_ring_init(ur.br);
 	ur.br_mask = io_uring_buf_ring_mask(UR_PBUF_ENTRIES);
+	ur.tbr_mask = io_uring_buf_ring_mask(UR_TBUF_ENTRIES);
 	return 0;
 }
 
@@ -281,8 +303,38 @@ ur_post(void)
 		sl->armed = 1;
 	}
 	sl = &ur.slots[UR_SLOT_TUN];
-	while (sl->live && sl->fd != -1 && !fwd_conf.tun_gone &&
-	    sl->reads < UR_TUN_READS && fwd_buf_nfree() > UR_KEEP_FREE) {
+	if (fwd_ring_read_mshot) {
+		/*
+		 * One multishot read: several reads posted on TUN would all
+		 * wake for each packet, and those that find nothing are
+		 * sent to io-wq threads to block there.
+		 */
+		n = 0;
+		while (ur.tbr_avail < UR_TBUF_ENTRIES &&
+		    fwd_buf_nfree() > UR_KEEP_FREE) {
+			b = fwd_buf_get();
+			io_uring_buf_ring_add(ur.tbr, b->base + FWD_HEADROOM,
+			    FWD_BUF_SIZE - FWD_HEADROOM - 64, b->id,
+			    ur.tbr_mask, n++);
+			ur.tbr_avail++;
+		}
+		if (n > 0)
+			io_uring_buf_ring_advance(ur.tbr, n);
+		if (sl->live && sl->fd != -1 && !fwd_conf.tun_gone &&
+		    !sl->armed && ur.tbr_avail > 0) {
+			sqe = ur_sqe();
+			io_uring_prep_rw(FWD_OP_READ_MULTISHOT, sqe, UR_SLOT_TUN,
+			    NULL, 0, 0);
+			sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+			sqe->buf_group = UR_TBUF_GROUP;
+			io_uring_sqe_set_data64(sqe, UR_UD(UR_K_TUNREAD_MS,
+			    sl->gen, UR_SLOT_TUN, 0));
+			sl->armed = 1;
+		}
+	}
+	while (!fwd_ring_read_mshot && sl->live && sl->fd != -1 &&
+	    !fwd_conf.tun_gone && sl->reads < UR_TUN_READS &&
+	    fwd_buf_nfree() > UR_KEEP_FREE) {
 		b = fwd_buf_get();
 		sqe = ur_sqe();
 		io_uring_prep_read_fixed(sqe, UR_SLOT_TUN,
@@ -388,6 +440,34 @@ ur_cqe(const struct io_uring_cqe *cqe)
 		if (UR_UD_GEN(ud) != (sl->gen & 0xffff) ||
 		    cqe->res == -ECANCELED || cqe->res == -EINTR ||
 		    cqe->res == -EAGAIN)
+			return;
+		if (cqe->res == 0 || cqe->res == -EBADFD || cqe->res == -EIO ||
+		    cqe->res == -ENXIO || cqe->res == -EBADF)
+			fwd_tun_gone();
+		else
+			log_warnx("read from TUN: %s", strerror(-cqe->res));
+		return;
+	case UR_K_TUNREAD_MS:
+		b = NULL;
+		if (cqe->flags & IORING_CQE_F_BUFFER) {
+			b = fwd_buf_by_id(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+			ur.tbr_avail--;
+		}
+		if (UR_UD_GEN(ud) != (sl->gen & 0xffff)) {
+			fwd_buf_put(b);
+			return;
+		}
+		if (!(cqe->flags & IORING_CQE_F_MORE))
+			sl->armed = 0;
+		if (cqe->res > 0 && b != NULL) {
+			b->off = FWD_HEADROOM;
+			b->len = cqe->res;
+			fwd_in_tun(b);
+			return;
+		}
+		fwd_buf_put(b);
+		if (cqe->res == -ENOBUFS || cqe->res == -ECANCELED ||
+		    cqe->res == -EINTR || cqe->res == -EAGAIN)
 			return;
 		if (cqe->res == 0 || cqe->res == -EBADFD || cqe->res == -EIO ||
 		    cqe->res == -ENXIO || cqe->res == -EBADF)

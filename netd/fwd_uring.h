@@ -11,6 +11,12 @@
 
 #define UR_FILES	8	/* fixed-file table size */
 
+/* Linux 6.7; liburing 2.3 does not know it. */
+#define FWD_OP_READ_MULTISHOT	49
+
+/* After fwd_uring_ring_setup: the ring may use READ_MULTISHOT. */
+extern int	fwd_ring_read_mshot;
+
 /*
  * Creates ring disabled, registers fds[0..nfds-1] (-1: empty slots) as
  * its fixed files and buf (buflen bytes, may be NULL) as registered

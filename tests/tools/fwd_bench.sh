@@ -7,7 +7,8 @@
 #
 #	tests/tools/fwd_bench.sh [VARIANT...]
 #
-# VARIANT: classic-off classic-on uring-off uring-on wggo (default all).
+# VARIANT: classic-off classic-on uring-off uring-on wggo (default all);
+# BACKEND-OFFLOADS-tN also sets WGCARD_FWD_THREADS=N (crypto workers).
 # Root only; prints one line per run.
 T_ID=fb
 . "$(dirname "$0")/../lib/common.sh"
@@ -36,13 +37,16 @@ max_rss()
 
 run_one()
 {
-	local v=$1 round=$2 impl backend offl bps rtt rss tag
+	local v=$1 round=$2 impl backend offl bps rtt rss tag threads=
 	case $v in
 	wggo)	impl=wggo ;;
+	*-t*)	impl=wgcardd threads=${v##*-t}
+		backend=${v%%-*} offl=${v#*-}; offl=${offl%%-*} ;;
 	*)	impl=wgcardd backend=${v%-*} offl=${v#*-} ;;
 	esac
+	export WGCARD_FWD_THREADS=$threads
 	[ "$offl" = on ] && offl=1 || offl=0
-	tag=$round${v:0:1}${v: -1}
+	tag=$round${v:0:1}${offl}${threads:-d}
 	export WGCARD_FWD_BACKEND=$backend WGCARD_OFFLOAD=$offl
 	pair_new "$tag" "$impl" "$impl" || { t_fail "$v" "pair"; return; }
 	pair_peer A 4 && pair_peer B none || { t_fail "$v" "peers"; return; }
