@@ -238,9 +238,12 @@ ctl_sockets(const char *sockpath, const char *ifname, char ***out)
 		l = strlen(de->d_name);
 		if (l < 6 || strcmp(de->d_name + l - 5, ".sock") != 0)
 			continue;
+		if (sizeof(CTL_DIR) + l + 1 > sizeof(path))
+			continue;	/* cannot be a socket path anyway */
 		if ((v = realloc(v, (n + 1) * sizeof(*v))) == NULL)
 			break;
-		snprintf(path, sizeof(path), "%s/%s", CTL_DIR, de->d_name);
+		memcpy(path, CTL_DIR "/", sizeof(CTL_DIR));
+		memcpy(path + sizeof(CTL_DIR), de->d_name, l + 1);
 		if ((v[n] = strdup(path)) == NULL)
 			break;
 		n++;
