@@ -6,6 +6,14 @@ PREFIX		?= /usr/local
 SBINDIR		?= $(PREFIX)/sbin
 BINDIR		?= $(PREFIX)/bin
 MANDIR		?= $(PREFIX)/share/man
+DATADIR		?= $(PREFIX)/share
+SYSTEMDUNITDIR	?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR	?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR	?= $(PREFIX)/lib/tmpfiles.d
+POLKITRULESDIR	?= $(DATADIR)/polkit-1/rules.d
+# The SysV init script goes to $(ETCDIR)/init.d (under DESTDIR too); the
+# OpenRC script, which would take the same name, to $(DATADIR)/wgcard.
+ETCDIR		?= /etc
 DESTDIR		?=
 
 CC		?= cc
@@ -123,6 +131,22 @@ install: all
 	    install -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/ || true; done
 	for m in docs/*.5; do [ -f "$$m" ] && \
 	    install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/ || true; done
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(ETCDIR)/init.d \
+	    $(DESTDIR)$(POLKITRULESDIR) $(DESTDIR)$(DATADIR)/wgcard
+	install -d -m 0700 $(DESTDIR)$(ETCDIR)/wgcard
+	sed 's|/usr/local/sbin/|$(SBINDIR)/|g' contrib/wgcardd@.service \
+	    >$(DESTDIR)$(SYSTEMDUNITDIR)/wgcardd@.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/wgcardd@.service
+	sed 's|/usr/local/sbin/|$(SBINDIR)/|g' contrib/wgcardd.init \
+	    >$(DESTDIR)$(ETCDIR)/init.d/wgcardd
+	chmod 0755 $(DESTDIR)$(ETCDIR)/init.d/wgcardd
+	sed 's|/usr/local/sbin/|$(SBINDIR)/|g' contrib/wgcardd.openrc \
+	    >$(DESTDIR)$(DATADIR)/wgcard/wgcardd.openrc
+	chmod 0755 $(DESTDIR)$(DATADIR)/wgcard/wgcardd.openrc
+	install -m 0644 contrib/wgcard.sysusers $(DESTDIR)$(SYSUSERSDIR)/wgcard.conf
+	install -m 0644 contrib/wgcard.tmpfiles $(DESTDIR)$(TMPFILESDIR)/wgcard.conf
+	install -m 0644 contrib/50-wgcard-pcscd.rules $(DESTDIR)$(POLKITRULESDIR)/
 
 clean:
 	rm -rf $(B)

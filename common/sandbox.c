@@ -48,7 +48,7 @@ static const int sandbox_base[] = {
 	SCMP_SYS(madvise), SCMP_SYS(mprotect), SCMP_SYS(mlock),
 	SCMP_SYS(munlock),
 	SCMP_SYS(futex), SCMP_SYS(sched_yield),
-	SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask),
+	SCMP_SYS(rt_sigreturn), SCMP_SYS(restart_syscall), SCMP_SYS(rt_sigprocmask),
 	SCMP_SYS(rt_sigaction),
 	SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(fcntl),
 	SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(lseek),

@@ -140,6 +140,12 @@ control_request(struct control_conn *c)
 	}
 	memcpy(line, c->in, linelen);
 	line[linelen] = '\0';
+	if (memchr(line, '\0', linelen) != NULL) {
+		control_end(c, EINVAL, "malformed request");
+		c->closing = 1;
+		c->inlen = 0;
+		return 0;
+	}
 	used = linelen + 1;
 	memset(&req, 0, sizeof(req));
 	req.conn = c;

@@ -89,6 +89,7 @@ static struct {
 	struct event		 ev_mtu;
 	int			 mtu;
 	int			 reloading;
+	pid_t			 main_pid;
 	int			 reload_from_ctl;
 } wgd = {
 	.tun_fd = -1, .udp4 = -1, .udp6 = -1, .uapi_fd = -1, .ctl_fd = -1,
@@ -845,6 +846,18 @@ parent_ctl_listen(void)
 	return fd;
 }
 
+static void
+parent_atexit(void)
+{
+	/* Only the parent (main_pid follows it through daemonizing). */
+	if (getpid() != wgd.main_pid)
+		return;
+	if (wgd.uapi_path[0] != '\0')
+		unlink(wgd.uapi_path);
+	if (wgd.ctl_path[0] != '\0')
+		unlink(wgd.ctl_path);
+}
+
 /* The UAPI socket, 0600 as the cross-platform text asks. */
 static int
 parent_uapi_listen(void)
@@ -1179,6 +1192,9 @@ main(int argc, char *argv[])
 
 	wgd.uapi_fd = parent_uapi_listen();
 	wgd.ctl_fd = parent_ctl_listen();
+	/* A start that fails from here on leaves no socket behind. */
+	wgd.main_pid = getpid();
+	atexit(parent_atexit);
 	if ((wgd.tun_fd = tun_open_flags(wgd.ifname, wgd.opts.offloads ?
 	    TUN_OPEN_VNET : 0, &r)) == -1)
 		fatal("cannot create TUN interface %s", wgd.ifname);
@@ -1213,6 +1229,7 @@ main(int argc, char *argv[])
 		log_init(0, LOG_DAEMON);
 		log_procinit("parent");
 		parent_daemonize();
+		wgd.main_pid = getpid();
 	}
 	log_info("wgcardd %s starting on %s, UDP port %u", WGCARD_VERSION,
 	    wgd.ifname, wgd.port);

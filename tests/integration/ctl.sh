@@ -1,0 +1,462 @@
+#!/bin/bash
+# ctl: wgcardctl against running daemons.  Every command on a config-mode
+# daemon with a software key (show, card status, card pubkey, card unlock
+# refused with "takes no PIN", reload, log verbose/brief, version); the
+# monitoring exit codes (0 healthy, 4 a peer with an endpoint but no
+# handshake, 3 no key, 2 no daemon); the socket's access rules (a user
+# outside group wgcard cannot connect, a member may read but not unlock,
+# reload or set the log level); garbage on the control socket gets an
+# error or is dropped and the daemon keeps serving.
+T_ID=ct
+. "$(dirname "$0")/../lib/common.sh"
+
+WGCARDCTL=${WGCARDCTL:-$T_ROOT/build/wgcardctl}
+CTL_DIR=/var/run/wgcard
+
+[ -x "$WGCARDD" ] || t_fatal "$WGCARDD is not built (make)"
+[ -x "$WGCARDCTL" ] || t_fatal "$WGCARDCTL is not built (make)"
+getent group wgcard >/dev/null || t_fatal "no group wgcard (contrib/install-deps.sh)"
+
+NS_A=$(ns_name a)
+NS_B=$(ns_name b)
+IF_A="wg${T_ID}$$a"
+IF_B="wg${T_ID}$$b"
+IF_K="wg${T_ID}$$k"		# xplatform, no key
+IF_NONE="wg${T_ID}$$none"	# no daemon
+VE_A="ve${T_ID}$$a"
+VE_B="ve${T_ID}$$b"
+ns_new "$NS_A" && ns_new "$NS_B" || t_fatal "namespaces"
+veth_pair "$NS_A" "$VE_A" "$NS_B" "$VE_B" || t_fatal "veth"
+addr_add "$NS_A" "$VE_A" "$OUT4_A/$OUT4_PLEN" &&
+addr_add "$NS_B" "$VE_B" "$OUT4_B/$OUT4_PLEN" || t_fatal "addresses"
+PUB_A=$(key_new A) && PUB_B=$(key_new B) && PUB_X=$(key_new X) &&
+    PUB_Y=$(key_new Y) || t_fatal "keys"
+# Others may go through $T_TMP (not list it) to the copy of wgcardctl;
+# the keys and the config in it stay mode 0600.
+chmod 711 "$T_TMP"
+
+# ctl ARGS...: wgcardctl as root; stdout in $OUT, stderr in $ERR, the exit
+# status returned (and in $RC).
+ctl()
+{
+	"$WGCARDCTL" "$@" >"$T_TMP/out" 2>"$T_TMP/err" </dev/null
+	RC=$?
+	OUT=$(cat "$T_TMP/out")
+	ERR=$(cat "$T_TMP/err")
+	return $RC
+}
+
+# ctl_as SETPRIV_ARGS -- ARGS...: wgcardctl as another user.
+ctl_as()
+{
+	local pv=()
+	while [ "$1" != -- ]; do
+		pv+=("$1")
+		shift
+	done
+	shift
+	setpriv "${pv[@]}" "$CTLCOPY" "$@" >"$T_TMP/out" 2>"$T_TMP/err" \
+	    </dev/null
+	RC=$?
+	OUT=$(cat "$T_TMP/out")
+	ERR=$(cat "$T_TMP/err")
+	return $RC
+}
+
+conf_a()
+{
+	# conf_a [EXTRA_PEER_PUB [ENDPOINT]]
+	cat <<EOC
+[Interface]
+PrivateKey = $(cat "$T_TMP/A.key")
+ListenPort = $PORT_A
+Address = $IN4_A/24
+
+[Peer]
+PublicKey = $PUB_B
+AllowedIPs = $IN4_B/32
+Endpoint = $OUT4_B:$PORT_B
+EOC
+	[ -n "${1:-}" ] || return 0
+	printf '\n[Peer]\nPublicKey = %s\nAllowedIPs = 10.77.1.0/24\n' "$1"
+	[ -n "${2:-}" ] && printf 'Endpoint = %s\n' "$2"
+	return 0
+}
+
+write_conf_a()
+{
+	(umask 077; conf_a "$@" >"$T_TMP/$IF_A.conf.new") &&
+	    mv "$T_TMP/$IF_A.conf.new" "$T_TMP/$IF_A.conf"
+}
+
+start_conf()
+{
+	# start_conf NS IFNAME FILE
+	local ns=$1 ifc=$2 log=$T_TMP/$2.log pid
+	T_IFACES+=("$ifc")
+	ip netns exec "$ns" "${T_PDEATH[@]}" "$WGCARDD" -d -c "$3" \
+	    >"$log" 2>&1 </dev/null &
+	pid=$!
+	T_PIDS+=("$pid")
+	T_IF_PID[$ifc]=$pid
+	T_IF_IMPL[$ifc]=wgcardd
+	T_IF_LOG[$ifc]=$log
+	T_IF_NS[$ifc]=$ns
+	wait_for "$START_TIMEOUT" _impl_ready "$ns" "$ifc" "$pid" &&
+	    wait_for 5 test -S "$CTL_DIR/$ifc.sock"
+}
+
+# ---------------------------------------------------------------- setup
+
+start_impl "$NS_B" "$IMPL_B" "$IF_B" || t_fatal "start $IMPL_B"
+wgx "$NS_B" set "$IF_B" private-key "$T_TMP/B.key" listen-port "$PORT_B" \
+    peer "$PUB_A" allowed-ips "$IN4_A/32" endpoint "$OUT4_A:$PORT_A" ||
+    t_fatal "configure B"
+addr_add "$NS_B" "$IF_B" "$IN4_B/24" && ip -n "$NS_B" link set "$IF_B" up ||
+    t_fatal "B up"
+
+write_conf_a
+start_conf "$NS_A" "$IF_A" "$T_TMP/$IF_A.conf" || t_fatal "start A (config mode)"
+PID_A=${T_IF_PID[$IF_A]}
+t_check "ping A -> B (a handshake)" ping_retry "$NS_A" "$IN4_B" 15
+
+t_eq "control socket: root:wgcard 0660" \
+    "$(stat -c '%U:%G %a' "$CTL_DIR/$IF_A.sock")" "root:wgcard 660"
+
+# ---------------------------------------------------------------- commands
+
+ctl -i "$IF_A" show
+t_eq "show: exit 0 (key ready, recent handshake)" "$RC" 0
+t_check "show: the interface" grep -qx "interface: $IF_A" "$T_TMP/out"
+t_check "show: its public key" grep -qx "  public key: $PUB_A" "$T_TMP/out"
+t_check "show: the key is ready" grep -qx "  key: ready" "$T_TMP/out"
+t_check "show: listening port" grep -qx "  listening port: $PORT_A" "$T_TMP/out"
+t_check "show: the peer" grep -qx "peer: $PUB_B" "$T_TMP/out"
+t_check "show: the peer's endpoint" \
+    grep -qx "  endpoint: $OUT4_B:$PORT_B" "$T_TMP/out"
+t_check "show: a recent handshake" \
+    grep -qE "^  latest handshake: [0-9]+ seconds ago$" "$T_TMP/out"
+t_check "show: transfer counts" \
+    grep -qE "^  transfer: [1-9][0-9]* B received, [1-9][0-9]* B sent$" "$T_TMP/out"
+ctl show "$IF_A"
+t_eq "show IFNAME (argument form): exit 0" "$RC" 0
+t_check "show IFNAME: the interface" grep -qx "interface: $IF_A" "$T_TMP/out"
+
+ctl -i "$IF_A" card status
+t_eq "card status: exit 0" "$RC" 0
+t_check "card status: backend file" grep -qx "  backend: file" "$T_TMP/out"
+t_check "card status: state ready" grep -qx "  state: ready" "$T_TMP/out"
+t_check "card status: the public key" \
+    grep -qx "  public key: $PUB_A" "$T_TMP/out"
+t_check "card status: operations counted" \
+    grep -qE "^  operations: [1-9][0-9]*$" "$T_TMP/out"
+
+ctl -i "$IF_A" card pubkey
+t_eq "card pubkey: exit 0" "$RC" 0
+t_eq "card pubkey: the key" "$OUT" "$PUB_A"
+
+echo 123456 | "$WGCARDCTL" -i "$IF_A" card unlock >"$T_TMP/out" 2>"$T_TMP/err"
+RC=$?
+t_eq "card unlock (software key): exit 1" "$RC" 1
+t_check "card unlock: refused, the key takes no PIN" \
+    grep -q "takes no PIN" "$T_TMP/err"
+"$WGCARDCTL" -i "$IF_A" card unlock </dev/null >/dev/null 2>"$T_TMP/err"
+t_eq "card unlock with no PIN given: exit 1" "$?" 1
+
+ctl -i "$IF_A" version
+want_v=$(sed -n 's/^#define WGCARD_VERSION[[:space:]]*"\(.*\)"/\1/p' \
+    "$T_ROOT/common/wgcard.h")
+t_eq "version: exit 0" "$RC" 0
+t_eq "version: the source's version" "$OUT" "$IF_A: wgcardd $want_v"
+
+ctl -i "$IF_A" log verbose
+t_eq "log verbose: exit 0" "$RC" 0
+t_eq "log verbose: answer" "$OUT" "log: verbose"
+t_check "log verbose: the daemon says so" \
+    wait_for 3 grep -q "log level now verbose" "$T_TMP/$IF_A.log"
+ctl -i "$IF_A" log brief
+t_eq "log brief: exit 0" "$RC" 0
+t_eq "log brief: answer" "$OUT" "log: brief"
+ctl -i "$IF_A" log loud
+t_eq "log loud (not a level): exit 1" "$RC" 1
+
+ctl -i "$IF_A" reload
+t_eq "reload (unchanged file): exit 0" "$RC" 0
+t_check "reload: the same daemon runs" pid_alive "$PID_A"
+
+ctl -i "$IF_A" frobnicate
+t_eq "an unknown command: exit 1" "$RC" 1
+ctl -i "$IF_A"
+t_eq "no command: exit 1" "$RC" 1
+ctl -i "$IF_A" card
+t_eq "an incomplete command: exit 1" "$RC" 1
+ctl -i "$IF_A" show "$IF_A" extra
+t_eq "an extra argument: exit 1" "$RC" 1
+
+# ---------------------------------------------------------------- exit codes
+
+# 4: a peer with an endpoint that never had a handshake
+write_conf_a "$PUB_X" 192.0.2.77:4000
+ctl -i "$IF_A" reload
+t_eq "reload (peer X with an endpoint added): exit 0" "$RC" 0
+ctl -i "$IF_A" show
+t_eq "show: exit 4 (peer X: endpoint, latest_handshake 0)" "$RC" 4
+t_check "show: X's handshake is 'never'" \
+    sh -c "grep -A4 -x 'peer: $PUB_X' '$T_TMP/out' | grep -qx '  latest handshake: never'"
+
+# 0 again: a peer without an endpoint is not watched
+write_conf_a "$PUB_Y"
+ctl -i "$IF_A" reload
+t_eq "reload (X out, Y without endpoint in): exit 0" "$RC" 0
+ctl -i "$IF_A" show
+t_eq "show: exit 0 (Y has no endpoint, B a recent handshake)" "$RC" 0
+
+# reload of a broken file: exit 1, names line and key, nothing changed
+cp "$T_TMP/$IF_A.conf" "$T_TMP/good.conf"
+(umask 077; printf '\n[Peer]\nAllowedIPs = 10.9.9.0/24\nPublicKey = bad\n' \
+    >>"$T_TMP/$IF_A.conf")
+ctl -i "$IF_A" reload
+t_eq "reload of a broken file: exit 1" "$RC" 1
+t_check "reload of a broken file: names the key" grep -q "PublicKey" "$T_TMP/err"
+cp "$T_TMP/good.conf" "$T_TMP/$IF_A.conf"
+ctl -i "$IF_A" show
+t_eq "after the refused reload: show exit 0" "$RC" 0
+
+# 3: an xplatform daemon with no private key
+start_impl "$NS_A" wgcardd "$IF_K" || t_fatal "start keyless wgcardd"
+wait_for 5 test -S "$CTL_DIR/$IF_K.sock"
+ctl -i "$IF_K" show
+t_eq "show (no private key): exit 3" "$RC" 3
+t_check "show (no private key): says so" \
+    grep -q "  key: not available" "$T_TMP/out"
+ctl -i "$IF_K" card status
+t_eq "card status (no private key): exit 3" "$RC" 3
+t_check "card status (no private key): state nokey" \
+    grep -qx "  state: nokey" "$T_TMP/out"
+ctl -i "$IF_K" card pubkey
+t_eq "card pubkey (no private key): exit 3" "$RC" 3
+ctl -i "$IF_K" reload
+t_eq "reload (xplatform, no file): exit 1" "$RC" 1
+t_check "reload (xplatform): says there is no file" \
+    grep -q "no configuration file" "$T_TMP/err"
+wgx "$NS_A" set "$IF_K" private-key "$T_TMP/Y.key"
+ctl -i "$IF_K" show
+t_eq "show once wg set gave it a key: exit 0" "$RC" 0
+
+# 2: no daemon
+ctl -i "$IF_NONE" show
+t_eq "show, no such daemon (-i): exit 2" "$RC" 2
+ctl -s "$T_TMP/nosuch.sock" version
+t_eq "version, no such socket (-s): exit 2" "$RC" 2
+ctl -s "$CTL_DIR/$IF_A.sock" version
+t_eq "version through -s SOCKET: exit 0" "$RC" 0
+# several daemons (ours at least): changes need -i
+ctl reload
+t_eq "reload without -i while several daemons run: exit 1" "$RC" 1
+t_check "reload without -i: asks for one" grep -q "choose one" "$T_TMP/err"
+
+# ---------------------------------------------------------------- access
+
+CTLCOPY=$T_TMP/bin/wgcardctl
+mkdir -p "$T_TMP/bin" && chmod 755 "$T_TMP/bin" &&
+    install -m 0755 "$WGCARDCTL" "$CTLCOPY" || t_fatal "copy wgcardctl"
+NOBODY=(--reuid=nobody --regid=nogroup --clear-groups)
+MEMBER=(--reuid=nobody --regid=nogroup --groups=wgcard)
+PRIMARY=(--reuid=nobody --regid=wgcard --clear-groups)
+
+ctl_as "${NOBODY[@]}" -- -i "$IF_A" show
+t_eq "not in group wgcard: show refused, exit 2" "$RC" 2
+t_check "not in group wgcard: permission denied" \
+    grep -qi "permission denied" "$T_TMP/err"
+ctl_as "${NOBODY[@]}" -- -i "$IF_A" version
+t_eq "not in group wgcard: version refused, exit 2" "$RC" 2
+
+ctl_as "${MEMBER[@]}" -- -i "$IF_A" show
+t_eq "member (supplementary group): show, exit 0" "$RC" 0
+t_check "member: show has the peer" grep -qx "peer: $PUB_B" "$T_TMP/out"
+ctl_as "${PRIMARY[@]}" -- -i "$IF_A" show
+t_eq "member (primary group): show, exit 0" "$RC" 0
+ctl_as "${MEMBER[@]}" -- -i "$IF_A" card status
+t_eq "member: card status, exit 0" "$RC" 0
+ctl_as "${MEMBER[@]}" -- -i "$IF_A" card pubkey
+t_eq "member: card pubkey" "$RC:$OUT" "0:$PUB_A"
+ctl_as "${MEMBER[@]}" -- -i "$IF_A" version
+t_eq "member: version, exit 0" "$RC" 0
+for cmd in reload "log verbose"; do
+	ctl_as "${MEMBER[@]}" -- -i "$IF_A" $cmd
+	t_eq "member: $cmd refused, exit 1" "$RC" 1
+	t_check "member: $cmd: permission denied" \
+	    grep -q "permission denied" "$T_TMP/err"
+done
+echo 123456 | setpriv "${MEMBER[@]}" "$CTLCOPY" -i "$IF_A" card unlock \
+    >"$T_TMP/out" 2>"$T_TMP/err"
+t_eq "member: card unlock refused, exit 1" "$?" 1
+t_check "member: card unlock: permission denied" \
+    grep -q "permission denied" "$T_TMP/err"
+t_check "the refusals are logged with the uid" \
+    grep -q "control: uid 65534 may not reload" "$T_TMP/$IF_A.log"
+
+# ---------------------------------------------------------------- garbage
+
+pids_a="$PID_A $(descendants "$PID_A" | tr '\n' ' ')"
+t_eq "A has a parent and 3 children" "$(echo $pids_a | wc -w)" 4
+
+out=$(python3 - "$CTL_DIR/$IF_A.sock" <<'EOF' 2>&1
+import os, socket, sys, time
+
+path = sys.argv[1]
+fails = []
+
+def conn():
+	s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+	s.connect(path)		# blocking: waits for room in the backlog
+	s.settimeout(5)
+	return s
+
+def answer(s):
+	"""Everything until end=N\\n or until the daemon closes."""
+	data = b""
+	while b"end=" not in data or not data.endswith(b"\n"):
+		try:
+			chunk = s.recv(65536)
+		except socket.timeout:
+			return data + b"<timeout>"
+		except ConnectionResetError:
+			return data + b"<reset>"
+		if not chunk:
+			return data + b"<closed>"
+		data += chunk
+	return data
+
+def check(name, ok, detail=""):
+	print(("PASS " if ok else "FAIL ") + name + ("" if ok else ": " + detail))
+
+def closed_after(s):
+	try:
+		return s.recv(100) == b""
+	except (socket.timeout, ConnectionResetError):
+		return False
+
+# random bytes without a newline, then close
+s = conn(); s.sendall(os.urandom(600)); s.close()
+# random bytes with newlines
+s = conn()
+s.sendall(bytes(b for b in os.urandom(300) if b != 10) + b"\n")
+a = answer(s)
+check("garbage line: an error answer", b"error=" in a and b"end=22" in a, repr(a[:200]))
+check("garbage line: then the connection is closed", closed_after(s))
+s.close()
+# a NUL and control bytes inside a word (the NUL ends the string)
+s = conn(); s.sendall(b"sh\x00ow\x01\n"); a = answer(s)
+check("NUL in a request: an error answer", b"error=" in a and b"end=22" in a, repr(a[:200]))
+s.close()
+s = conn(); s.sendall(b"show\x01\n"); a = answer(s)
+check("a control byte in a request: malformed", b"malformed" in a, repr(a[:200]))
+s.close()
+# an unknown command, then a good one on the same connection
+s = conn(); s.sendall(b"frobnicate now\n"); a = answer(s)
+check("unknown command: error, EINVAL", b"error=unknown command" in a and b"end=22" in a, repr(a))
+s.sendall(b"version\n"); a = answer(s)
+check("same connection: version still answered", b"version=" in a and b"end=0" in a, repr(a))
+s.close()
+# an over-long line (more than 1024 bytes, less than the buffer)
+s = conn(); s.sendall(b"show " + b"x" * 1500 + b"\n"); a = answer(s)
+check("over-long line: 'request too long'", b"too long" in a and b"end=22" in a, repr(a[:200]))
+s.close()
+# more than the buffer without a newline: dropped
+s = conn()
+try:
+	s.sendall(b"y" * 100000)
+except (BrokenPipeError, ConnectionResetError):
+	pass
+a = answer(s)
+check("100 kB without a newline: dropped", a.endswith(b"<closed>") or a.endswith(b"<reset>"), repr(a[:200]))
+s.close()
+# a half line, then close
+s = conn(); s.sendall(b"sho"); s.close()
+# card unlock without its PIN line, then close
+s = conn(); s.sendall(b"card unlock\n"); time.sleep(0.2); s.close()
+# a request split over several writes
+s = conn()
+for ch in b"version\n":
+	s.sendall(bytes([ch])); time.sleep(0.01)
+a = answer(s)
+check("request one byte at a time: answered", b"end=0" in a, repr(a))
+s.close()
+# many requests in one write
+s = conn(); s.sendall(b"version\n" * 50)
+data = b""
+while data.count(b"end=0") < 50:
+	c = s.recv(65536)
+	if not c:
+		break
+	data += c
+check("50 pipelined requests: 50 answers", data.count(b"end=0") == 50, str(data.count(b"end=0")))
+s.close()
+# many connections at once, each with half a request: more than the
+# daemon takes (it keeps 64 and closes the others at once)
+socks = []
+for i in range(200):
+	s = conn()
+	try:
+		s.sendall(b"ver")
+	except OSError:
+		pass
+	socks.append(s)
+time.sleep(0.5)
+dropped = kept = 0
+for s in socks:
+	s.settimeout(0.01)
+	try:
+		if s.recv(10) == b"":
+			dropped += 1
+	except ConnectionResetError:
+		dropped += 1
+	except socket.timeout:
+		kept += 1
+print("# 200 connections: %d kept, %d dropped at once" % (kept, dropped))
+# 64 served, at most the listen backlog (16) waiting to be accepted
+check("200 connections: the daemon keeps at most 64 (+16 queued)", kept <= 80, "%d kept" % kept)
+# while they are held, a new client is dropped, not left hanging
+s = conn(); s.settimeout(5)
+try:
+	s.sendall(b"version\n")
+except OSError:
+	pass
+a = answer(s)
+print("# a client while 200 are held: %r" % a[:60])
+check("a client while the table is full: answered or dropped, no hang", not a.endswith(b"<timeout>"), repr(a))
+s.close()
+for s in socks:
+	s.close()
+# connect, close at once, many times
+for i in range(300):
+	s = conn(); s.close()
+time.sleep(0.3)
+s = conn(); s.sendall(b"show\n"); a = answer(s)
+check("after all that: show answered", b"end=0" in a and b"peer=" in a, repr(a[:200]))
+s.close()
+EOF
+)
+printf '%s\n' "$out" | grep '^#'
+while read -r verdict rest; do
+	case $verdict in
+	PASS)	t_ok "$rest" ;;
+	FAIL)	t_fail "${rest%%: *}" "${rest#*: }" ;;
+	esac
+done <<<"$(printf '%s\n' "$out" | grep -E '^(PASS|FAIL) ')"
+printf '%s\n' "$out" | grep -q '^Traceback' &&
+    t_fail "garbage client" "$(printf '%s\n' "$out" | tail -n 3 | tr '\n' ' ')"
+
+alive=0
+for p in $pids_a; do
+	pid_alive "$p" && alive=$((alive + 1))
+done
+t_eq "after the garbage: all 4 processes of A alive" "$alive" 4
+ctl -i "$IF_A" show
+t_eq "after the garbage: wgcardctl show, exit 0" "$RC" 0
+ctl -i "$IF_A" card status
+t_eq "after the garbage: card status, exit 0" "$RC" 0
+t_check "after the garbage: the tunnel still works" ping_ok "$NS_A" "$IN4_B"
+
+t_done

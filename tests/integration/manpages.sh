@@ -1,0 +1,146 @@
+#!/bin/bash
+# manpages: the manual pages against the code.  Every page in docs/ lints
+# clean with `mandoc -T lint -W warning`; every key of the configuration
+# parser's table (netd/config.c) is documented in wgcardd.conf(5); every
+# command of wgcardctl's keyword tables (netd/wgcardctl/parser.c) in
+# wgcardctl(8); each program's usage() text (it prints it on a bad
+# option) is its page's SYNOPSIS, whitespace aside.
+T_ID=mp
+. "$(dirname "$0")/../lib/common.sh"
+
+DOCS=$T_ROOT/docs
+B=$T_ROOT/build
+
+command -v mandoc >/dev/null || t_fatal "mandoc is not installed (contrib/install-deps.sh)"
+
+# ---- lint
+n=0
+for page in "$DOCS"/*.[1-9]; do
+	[ -f "$page" ] || continue
+	n=$((n + 1))
+	out=$(mandoc -T lint -W warning "$page" 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ] && [ -z "$out" ]; then
+		t_ok "lint $(basename "$page")"
+	else
+		t_fail "lint $(basename "$page")" "mandoc -T lint -W warning (status $rc): $out"
+	fi
+done
+t_check "there are manual pages in docs/" test $n -ge 4
+
+# ---- configuration keys: the names of the config_keywords[] table
+keys=$(awk '
+	/config_keywords\[\][[:space:]]*=/ { f = 1; next }
+	f && /^};/ { exit }
+	f && match($0, /\{[[:space:]]*"[^"]+"/) {
+		s = substr($0, RSTART, RLENGTH)
+		sub(/^\{[[:space:]]*"/, "", s)
+		sub(/"$/, "", s)
+		print s
+	}' "$T_ROOT/netd/config.c")
+nkeys=$(printf '%s\n' "$keys" | grep -c .)
+t_check "config.c's key table read ($nkeys keys)" test "$nkeys" -ge 15
+missing=
+for k in $keys; do
+	grep -qE "(^\.|[[:space:]])Ic $k([[:space:]]|$)" "$DOCS/wgcardd.conf.5" ||
+	    missing="$missing $k"
+done
+t_eq "every configuration key is in wgcardd.conf(5)" "${missing# }" ""
+
+# ---- wgcardctl commands: the words of parser.c's tables
+# Each table is "static const struct keyword t_NAME[] = { { "word", ...,
+# next, ... }, ... };"; a word whose next is a table has subcommands.
+cmds=$(awk '
+	match($0, /struct keyword[[:space:]]+t_[a-z_]+\[\]/) {
+		t = substr($0, RSTART, RLENGTH)
+		sub(/.*[[:space:]]/, "", t)
+		sub(/\[\]$/, "", t)
+		cur = t
+		next
+	}
+	cur != "" && /^};/ { cur = ""; next }
+	cur != "" && match($0, /\{[[:space:]]*"[^"]+"/) {
+		w = substr($0, RSTART, RLENGTH)
+		sub(/^\{[[:space:]]*"/, "", w)
+		sub(/"$/, "", w)
+		n = split($0, f, ",")
+		nx = f[4]
+		gsub(/[[:space:]]/, "", nx)
+		word[cur, ++cnt[cur]] = w
+		next_of[cur, cnt[cur]] = nx
+	}
+	END {
+		for (i = 1; i <= cnt["t_main"]; i++) {
+			w = word["t_main", i]
+			nx = next_of["t_main", i]
+			if (nx == "NULL" || !(nx in cnt))
+				print w
+			else
+				for (j = 1; j <= cnt[nx]; j++)
+					print w " " word[nx, j]
+		}
+	}' "$T_ROOT/netd/wgcardctl/parser.c")
+ncmds=$(printf '%s\n' "$cmds" | grep -c .)
+t_check "parser.c's command tables read ($ncmds commands)" test "$ncmds" -ge 8
+missing=
+while read -r w1 w2; do
+	[ -n "$w1" ] || continue
+	# An .It line of the command list naming the command (and for two
+	# words, the second on the same line: ".It Cm log verbose | brief").
+	if ! grep -E "^\.It Cm $w1([[:space:]]|$)" "$DOCS/wgcardctl.8" |
+	    grep -qE "(^|[[:space:]])${w2:-$w1}([[:space:]]|$)"; then
+		missing="$missing '$w1${w2:+ $w2}'"
+	fi
+done <<<"$cmds"
+t_eq "every wgcardctl command is in wgcardctl(8)" "${missing# }" ""
+
+# ---- usage() against SYNOPSIS
+norm()
+{
+	tr -s ' \t\n' '   ' | sed -E 's/ *\| */|/g; s/^ +//; s/ +$//'
+}
+
+# synopsis PAGE: the SYNOPSIS section as mandoc renders it, normalised.
+synopsis()
+{
+	mandoc -T ascii -O width=500 "$1" | sed 's/.\x08//g' |
+	    awk '/^SYNOPSIS/ { f = 1; next } /^[A-Z]/ { f = 0 } f' | norm
+}
+
+# usage_text PROG: the usage lines of PROG -Z (an option none of them
+# takes): from "usage:" on, while the lines go on with the program name.
+usage_text()
+{
+	local name
+	name=$(basename "$1")
+	"$1" -Z 2>&1 >/dev/null </dev/null |
+	    awk -v n="$name" '
+		/^usage:/ { f = 1; sub(/^usage:/, ""); print; next }
+		f && $1 == n { print; next }
+		f { exit }' | norm
+}
+
+for prog in wgcardd wgcard-keyd wgcardctl; do
+	page=$(ls "$DOCS/$prog".[1-9] 2>/dev/null | head -n 1)
+	if [ -z "$page" ]; then
+		t_fail "usage of $prog" "no manual page docs/$prog.N"
+		continue
+	fi
+	if [ ! -x "$B/$prog" ]; then
+		t_fail "usage of $prog" "$B/$prog is not built (make)"
+		continue
+	fi
+	"$B/$prog" -Z >/dev/null 2>&1 </dev/null
+	rc=$?
+	t_eq "$prog -Z (a bad option) exits 1" "$rc" 1
+	u=$(usage_text "$B/$prog")
+	s=$(synopsis "$page")
+	if [ -n "$u" ] && [ "$u" = "$s" ]; then
+		t_ok "usage of $prog is the SYNOPSIS of $(basename "$page")"
+	else
+		t_fail "usage of $prog is the SYNOPSIS of $(basename "$page")" \
+		    "usage: '$u' / SYNOPSIS: '$s'"
+	fi
+done
+
+t_done
