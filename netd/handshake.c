@@ -47,6 +47,7 @@
 #define HS_PEER_BUCKETS		1024
 #define HS_DH_MAX		256	/* requests in flight to the broker */
 #define HS_DH_TIMEOUT_MS	5000
+#define HS_SS_INFLIGHT		8	/* static-static DHs at once */
 #define HS_LOAD_PENDING		8	/* initiations waiting for the broker */
 #define HS_LOAD_RATE		100	/* initiations with mac1 per second */
 #define HS_UAPI_MAX		(64 * 1024 * 1024)
@@ -72,6 +73,7 @@ struct hs_peer {
 	struct cookie_maker	 cm;
 	int			 has_psk;
 	int			 ss_pending;
+	int			 ss_retry;	/* the broker was busy: ask again */
 	struct wg_endpoint	 ep;
 	uint16_t		 keepalive;
 	uint64_t		 rx_bytes, tx_bytes;	/* from the forwarder */
@@ -171,7 +173,7 @@ static struct {
 	struct hs_index		*index[HS_INDEX_BUCKETS];
 	/* Broker. */
 	TAILQ_HEAD(, hs_dh)	 dh;
-	size_t			 ndh, ndh_init;
+	size_t			 ndh, ndh_init, ndh_ss;
 	uint64_t		 next_dh_id;
 	uint32_t		 keyd_queued, keyd_capacity;
 	/* Load. */
@@ -394,6 +396,8 @@ hs_request_dh(enum hs_dh_kind kind, struct hs_peer *p, const uint8_t point[32],
 	hs.ndh++;
 	if (kind == DH_INITIATION)
 		hs.ndh_init++;
+	if (kind == DH_SS)
+		hs.ndh_ss++;
 	if (p != NULL) {
 		struct key_dh_peer_req	preq;
 		char			b64[WG_KEY_B64_LEN];
@@ -419,6 +423,8 @@ hs_dh_free(struct hs_dh *d)
 	hs.ndh--;
 	if (d->kind == DH_INITIATION)
 		hs.ndh_init--;
+	if (d->kind == DH_SS)
+		hs.ndh_ss--;
 	sodium_memzero(d, sizeof(*d));
 	free(d);
 }
@@ -430,9 +436,18 @@ hs_peer_request_ss(struct hs_peer *p)
 
 	if (!hs.has_key || hs.key_change_pending || p->ss_pending)
 		return;
+	/*
+	 * A card's queue is short: a few at a time, the rest from the
+	 * once-a-second tick, so a config with many peers does not fill it.
+	 */
+	if (hs.ndh_ss >= HS_SS_INFLIGHT) {
+		p->ss_retry = 1;
+		return;
+	}
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		fatal("calloc");
 	p->ss_pending = 1;
+	p->ss_retry = 0;
 	hs_request_dh(DH_SS, p, p->noise.remote_static, d);
 }
 
@@ -952,6 +967,20 @@ hs_send_keypair(struct hs_peer *p, struct noise_keypair *kp)
 	sodium_memzero(&fk, sizeof(fk));
 }
 
+/* Static-static DHs held back by HS_SS_INFLIGHT, as room frees up. */
+static void
+hs_ss_kick(void)
+{
+	struct hs_peer	*p;
+
+	TAILQ_FOREACH(p, &hs.peers, entry) {
+		if (hs.ndh_ss >= HS_SS_INFLIGHT)
+			break;
+		if (p->ss_retry && !p->ss_pending)
+			hs_peer_request_ss(p);
+	}
+}
+
 static void
 hs_dh_ss(struct hs_dh *d, const struct key_dh_res *res)
 {
@@ -966,6 +995,25 @@ hs_dh_ss(struct hs_dh *d, const struct key_dh_res *res)
 		return;
 	}
 	hs_peer_name(p, name);
+	if (res->status == -EAGAIN || res->status == -EBUSY) {
+		/*
+		 * The broker's queue was full: ask again soon. (A locked or
+		 * absent card announces itself when ready; then every peer
+		 * without its DH asks again.)
+		 */
+		log_debug("peer %s: static-static DH deferred: %s", name,
+		    strerror(-res->status));
+		p->ss_retry = 1;
+		return;
+	}
+	if (res->status == -ENODEV || res->status == -EACCES ||
+	    res->status == -ETIMEDOUT || res->status == -ENOKEY ||
+	    res->status == -EPERM) {
+		/* Asked again when the broker announces the key ready. */
+		log_info("peer %s: static-static DH waits for the key: %s",
+		    name, strerror(-res->status));
+		return;
+	}
 	if (res->status != 0 || noise_peer_set_ss(&p->noise,
 	    res->result) == -1) {
 		log_warnx("peer %s: static-static DH failed (%s); this peer "
@@ -1093,7 +1141,9 @@ hs_dh_result(const struct key_dh_res *res)
 	switch (d->kind) {
 	case DH_SS:
 		hs_dh_ss(d, res);
-		break;
+		hs_dh_free(d);
+		hs_ss_kick();
+		return;
 	case DH_INITIATION:
 		hs_dh_initiation(d, res);
 		break;
@@ -1920,6 +1970,9 @@ hs_tick(int fd, short event, void *arg)
 		hs_dh_free(d);
 	}
 	ratelimiter_gc(&hs.rl, now);
+	TAILQ_FOREACH(p, &hs.peers, entry)
+		if (p->ss_retry && !p->ss_pending)
+			hs_peer_request_ss(p);
 	evtimer_add(&hs.ev_tick, &tv);
 }
 

@@ -255,4 +255,22 @@ else
 	t_fail "key custody" "no wgcard-keyd child found"
 fi
 
+# Many peers at once: more static-static DHs than the card's queue holds
+# (16); every one must be done, none refused for good.
+before=$(audit_ok "$T_TMP/$IF_A.log")
+lines=$(wc -l <"$T_TMP/$IF_A.log")
+args=()
+for i in $(seq 1 40); do
+	args+=(peer "$(wg genkey | wg pubkey)" allowed-ips "10.61.$i.0/24")
+done
+wgx "$NS_A" set "$IF_A" "${args[@]}" || t_fail "40 peers" "wg set"
+if wait_for 30 sh -c "[ \$(grep -c 'audit: op=ecdh backend=openpgp .*result=ok' '$T_TMP/$IF_A.log') -ge $((before + 40)) ]"; then
+	t_ok "40 peers added at once: 40 static-static DHs done by the card"
+else
+	t_fail "40 peers added at once" \
+	    "$(( $(audit_ok "$T_TMP/$IF_A.log") - before )) of 40 DHs done"
+fi
+t_check "no peer left unable to handshake" \
+    sh -c "! tail -n +$((lines + 1)) '$T_TMP/$IF_A.log' | grep -q 'cannot handshake'"
+
 t_done
