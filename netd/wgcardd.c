@@ -203,6 +203,17 @@ parent_set_port(struct imsg *imsg)
 	parent_send(PROC_HANDSHAKE, IMSG_PRIV_PORT, -1, &pp, sizeof(pp));
 }
 
+/* SO_MARK on both UDP sockets; 0 (and remembered) or -errno. */
+static int
+parent_apply_fwmark(uint32_t mark)
+{
+	if ((wgd.udp4 != -1 && sock_set_fwmark(wgd.udp4, mark) == -1) ||
+	    (wgd.udp6 != -1 && sock_set_fwmark(wgd.udp6, mark) == -1))
+		return -errno;
+	wgd.fwmark = mark;
+	return 0;
+}
+
 static void
 parent_set_fwmark(struct imsg *imsg)
 {
@@ -211,11 +222,7 @@ parent_set_fwmark(struct imsg *imsg)
 
 	IMSG_SIZE_CHECK(imsg, sizeof(mark), "handshake");
 	memcpy(&mark, imsg->data, sizeof(mark));
-	if ((wgd.udp4 != -1 && sock_set_fwmark(wgd.udp4, mark) == -1) ||
-	    (wgd.udp6 != -1 && sock_set_fwmark(wgd.udp6, mark) == -1))
-		r = -errno;
-	else
-		wgd.fwmark = mark;
+	r = parent_apply_fwmark(mark);
 	parent_send(PROC_HANDSHAKE, IMSG_PRIV_FWMARK, -1, &r, sizeof(r));
 }
 
@@ -710,10 +717,8 @@ parent_reload_config(int from_ctl)
 	nc.flags |= WGDEV_HAS_PORT;
 	nc.port = wgd.port;
 	if (nc.fwmark != wgd.fwmark) {
-		if ((wgd.udp4 != -1 && sock_set_fwmark(wgd.udp4,
-		    nc.fwmark) == -1) || (wgd.udp6 != -1 &&
-		    sock_set_fwmark(wgd.udp6, nc.fwmark) == -1))
-			log_warn("reload: fwmark");
+		if ((r = parent_apply_fwmark(nc.fwmark)) != 0)
+			log_warnx("reload: fwmark: %s", strerror(-r));
 		wgd.fwmark = nc.fwmark;
 	}
 	nc.flags &= ~WGDEV_HAS_FWMARK;	/* done here */
