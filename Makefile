@@ -52,6 +52,7 @@ CTL_SRCS	:= $(wildcard netd/wgcardctl/*.c)
 VCARD_SRCS	:= $(wildcard tests/vcard/*.c)
 UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS	:= $(wildcard tests/fuzz/fuzz_*.c)
+BENCH_SRCS	:= $(wildcard tests/bench/*.c)
 
 COMMON_OBJS	:= $(COMMON_SRCS:%.c=$(B)/obj/%.o)
 NETD_LIB_OBJS	:= $(NETD_LIB_SRCS:%.c=$(B)/obj/%.o)
@@ -59,6 +60,7 @@ KEYD_LIB_OBJS	:= $(KEYD_LIB_SRCS:%.c=$(B)/obj/%.o)
 CTL_OBJS	:= $(CTL_SRCS:%.c=$(B)/obj/%.o)
 VCARD_OBJS	:= $(VCARD_SRCS:%.c=$(B)/obj/%.o)
 UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+BENCH_BINS	:= $(BENCH_SRCS:tests/bench/%.c=$(B)/bench/%)
 
 PROGS		:= $(B)/wgcardd $(B)/wgcard-keyd
 ifneq ($(CTL_SRCS),)
@@ -69,7 +71,9 @@ ifneq ($(VCARD_SRCS),)
 PROGS		+= $(B)/wgcard-vcard
 endif
 
-all: $(PROGS)
+# Benchmark programs (tests/bench/*.c) are built with everything else so
+# that they cannot rot; the scripts beside them run them.
+all: $(PROGS) $(BENCH_BINS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -96,6 +100,11 @@ $(B)/wgcard-vcard: $(VCARD_OBJS) $(B)/libwgcommon.a
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/wgcardctl: $(CTL_OBJS) $(B)/libkeyd.a $(B)/libwgcommon.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/bench/%: $(B)/obj/tests/bench/%.o $(B)/libnetd.a $(B)/libwgcommon.a
+	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
