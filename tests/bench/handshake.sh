@@ -112,30 +112,6 @@ EOC
 	)
 }
 
-# cardd_start NS IFNAME FILE: wgcardd -d -c FILE, registered for cleanup.
-# shellcheck disable=SC2034	# T_IF_*: common.sh's tables
-cardd_start()
-{
-	local ns=$1 ifc=$2 file=$3 log=$T_TMP/$2.log pid
-	T_IFACES+=("$ifc")
-	rm -f "$WG_RUNDIR/$ifc.sock"
-	mkdir -p "$WG_RUNDIR"
-	ip netns exec "$ns" "${T_PDEATH[@]}" \
-	    env PCSCLITE_CSOCK_NAME="$PCSCLITE_CSOCK_NAME" \
-	    "$WGCARDD" -d -c "$file" >"$log" 2>&1 </dev/null &
-	pid=$!
-	T_PIDS+=("$pid")
-	T_IF_PID[$ifc]=$pid
-	T_IF_IMPL[$ifc]=wgcardd
-	T_IF_LOG[$ifc]=$log
-	T_IF_NS[$ifc]=$ns
-	if ! wait_for "$START_TIMEOUT" _impl_ready "$ns" "$ifc" "$pid"; then
-		echo "cardd_start: $ifc did not come up"
-		tail -n 20 "$log"
-		return 1
-	fi
-}
-
 # hb_start_vcard STATEFILE: card_start_vcard (tests/lib/card.sh), but
 # its -v log (one line per APDU, written as the card answers) goes
 # through a filter that puts the wall-clock time in front of every line:
@@ -257,7 +233,7 @@ wgx "$NS_B" set "$IF_B" private-key "$T_TMP/cB.key" listen-port "$PORT_B" \
     peer "$PUB_A" allowed-ips "$IN4_A/32" endpoint "$OUT4_A:$PORT_A" ||
     t_fatal "configure B"
 tun_up "$NS_B" "$IF_B" "$IN4_B" "$IN6_B" || t_fatal "B up"
-cardd_start "$NS_A" "$IF_A" "$CONF_A" || t_fatal "wgcardd (card)"
+start_conf "$NS_A" "$IF_A" "$CONF_A" || t_fatal "wgcardd (card)"
 wait_for 10 grep -q 'card: ready' "$LOG_A" || t_fatal "card not ready"
 wait_for 10 _audit_at_least "$LOG_A" 1 || t_fatal "no static-static DH"
 ping_retry "$NS_A" "$IN4_B" 10 || t_fatal "no card tunnel"

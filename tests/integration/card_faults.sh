@@ -20,29 +20,6 @@ T_ID=cf
 
 PIN=wgPIN-5e1d07
 
-# cardd_start NS IFNAME FILE: wgcardd -d -c FILE, registered for cleanup.
-cardd_start()
-{
-	local ns=$1 ifc=$2 file=$3 log=$T_TMP/$2.log pid
-	T_IFACES+=("$ifc")
-	rm -f "$WG_RUNDIR/$ifc.sock"
-	mkdir -p "$WG_RUNDIR"
-	ip netns exec "$ns" env PCSCLITE_CSOCK_NAME="$PCSCLITE_CSOCK_NAME" \
-	    "$WGCARDD" -d -c "$file" >>"$log" 2>&1 </dev/null &
-	pid=$!
-	T_PIDS+=("$pid")
-	T_LASTPID=$pid
-	T_IF_PID[$ifc]=$pid
-	T_IF_IMPL[$ifc]=wgcardd
-	T_IF_LOG[$ifc]=$log
-	T_IF_NS[$ifc]=$ns
-	if ! wait_for "$START_TIMEOUT" _impl_ready "$ns" "$ifc" "$pid"; then
-		echo "cardd_start: $ifc did not come up"
-		tail -n 20 "$log"
-		return 1
-	fi
-}
-
 # logged PATTERN: keyd's log (since the mark) has PATTERN.
 MARK=0
 mark() { MARK=$(wc -l <"$LOG_A"); }
@@ -66,20 +43,7 @@ PUB_A=$(card_init_state "$T_TMP/a.state" --generate --serial 0000CF01 \
 PUB_C=$(card_init_state "$T_TMP/c.state" --generate --serial 0000CF02 \
     --pin "$PIN") || t_fatal "card C"
 
-NS_A=$(ns_name a)
-NS_B=$(ns_name b)
-IF_A="wg${T_ID}$$a"
-IF_B="wg${T_ID}$$b"
-ns_new "$NS_A" && ns_new "$NS_B" || t_fatal "namespaces"
-veth_pair "$NS_A" "ve${T_ID}$$a" "$NS_B" "ve${T_ID}$$b" || t_fatal "veth"
-addr_add "$NS_A" "ve${T_ID}$$a" "$OUT4_A/$OUT4_PLEN" &&
-addr_add "$NS_B" "ve${T_ID}$$b" "$OUT4_B/$OUT4_PLEN" || t_fatal "addresses"
-PUB_B=$(key_new B) || t_fatal "key B"
-start_impl "$NS_B" "$IMPL_B" "$IF_B" || t_fatal "start $IMPL_B"
-wgx "$NS_B" set "$IF_B" private-key "$T_TMP/B.key" listen-port "$PORT_B" \
-    peer "$PUB_A" allowed-ips "$IN4_A/32" endpoint "$OUT4_A:$PORT_A" ||
-    t_fatal "configure B"
-tun_up "$NS_B" "$IF_B" "$IN4_B" "$IN6_B" || t_fatal "B up"
+pair_b_only "$PUB_A" endpoint || t_fatal "side B"
 
 # conf_a PINFILE
 conf_a()
@@ -109,7 +73,7 @@ LOG_A=$T_TMP/$IF_A.log
 
 # 1. No card at start.
 conf_a "$T_TMP/pin"
-cardd_start "$NS_A" "$IF_A" "$T_TMP/$IF_A.conf" || t_fatal "wgcardd A"
+start_conf "$NS_A" "$IF_A" "$T_TMP/$IF_A.conf" || t_fatal "wgcardd A"
 t_check "no card: keyd says so" wait_for 5 logged 'card: absent'
 t_check "no card: no tunnel" ping_fails "$NS_A" "$IN4_B"
 t_check "no card: the DH refusal is logged" \
@@ -180,7 +144,7 @@ impl_stop "$IF_A"
 conf_a "$T_TMP/badpin"
 r0=$(pw1)
 mark
-cardd_start "$NS_A" "$IF_A" "$T_TMP/$IF_A.conf" || t_fatal "wgcardd A"
+start_conf "$NS_A" "$IF_A" "$T_TMP/$IF_A.conf" || t_fatal "wgcardd A"
 t_check "wrong PIN: logged with the retries left" wait_for 10 \
     logged "wrong PIN, $((r0 - 1)) retries left"
 t_eq "wrong PIN: retry counter down by exactly one" "$(pw1)" $((r0 - 1))

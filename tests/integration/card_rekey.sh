@@ -16,19 +16,7 @@ PUB_A=$(card_init_state "$T_TMP/a.state" --generate --pin "$PIN") ||
 card_start_vcard "$T_TMP/a.state" || t_fatal "vcard A"
 card_wait_present || t_fatal "card not seen"
 
-NS_A=$(ns_name a)
-NS_B=$(ns_name b)
-IF_A="wg${T_ID}$$a"
-IF_B="wg${T_ID}$$b"
-ns_new "$NS_A" && ns_new "$NS_B" || t_fatal "namespaces"
-veth_pair "$NS_A" "ve${T_ID}$$a" "$NS_B" "ve${T_ID}$$b" || t_fatal "veth"
-addr_add "$NS_A" "ve${T_ID}$$a" "$OUT4_A/$OUT4_PLEN" &&
-addr_add "$NS_B" "ve${T_ID}$$b" "$OUT4_B/$OUT4_PLEN" || t_fatal "addresses"
-PUB_B=$(key_new B) || t_fatal "key B"
-start_impl "$NS_B" "$IMPL_B" "$IF_B" || t_fatal "start $IMPL_B"
-wgx "$NS_B" set "$IF_B" private-key "$T_TMP/B.key" listen-port "$PORT_B" \
-    peer "$PUB_A" allowed-ips "$IN4_A/32" || t_fatal "configure B"
-tun_up "$NS_B" "$IF_B" "$IN4_B" "$IN6_B" || t_fatal "B up"
+pair_b_only "$PUB_A" || t_fatal "side B"
 
 (umask 077; echo "$PIN" >"$T_TMP/pin") || t_fatal "pin file"
 CONF=$T_TMP/$IF_A.conf
@@ -49,17 +37,7 @@ Endpoint = $OUT4_B:$PORT_B
 EOC
 )
 LOG=$T_TMP/$IF_A.log
-T_IFACES+=("$IF_A")
-rm -f "$WG_RUNDIR/$IF_A.sock"
-ip netns exec "$NS_A" env PCSCLITE_CSOCK_NAME="$PCSCLITE_CSOCK_NAME" \
-    "$WGCARDD" -d -c "$CONF" >"$LOG" 2>&1 </dev/null &
-T_IF_PID[$IF_A]=$!
-T_PIDS+=("$!")
-T_IF_IMPL[$IF_A]=wgcardd
-T_IF_LOG[$IF_A]=$LOG
-T_IF_NS[$IF_A]=$NS_A
-wait_for "$START_TIMEOUT" _impl_ready "$NS_A" "$IF_A" "${T_IF_PID[$IF_A]}" ||
-    t_fatal "wgcardd A"
+start_conf "$NS_A" "$IF_A" "$CONF" || t_fatal "wgcardd A"
 wait_for 10 grep -q 'card: ready' "$LOG" || t_fatal "card not ready"
 
 t_check "A->B ping (A initiates)" ping_retry "$NS_A" "$IN4_B" 10

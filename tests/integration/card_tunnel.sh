@@ -36,29 +36,6 @@ EOC
 	)
 }
 
-# cardd_start NS IFNAME FILE: wgcardd -d -c FILE, registered for cleanup.
-cardd_start()
-{
-	local ns=$1 ifc=$2 file=$3 log=$T_TMP/$2.log pid
-	T_IFACES+=("$ifc")
-	rm -f "$WG_RUNDIR/$ifc.sock"
-	mkdir -p "$WG_RUNDIR"
-	ip netns exec "$ns" env PCSCLITE_CSOCK_NAME="$PCSCLITE_CSOCK_NAME" \
-	    "$WGCARDD" -d -c "$file" >"$log" 2>&1 </dev/null &
-	pid=$!
-	T_PIDS+=("$pid")
-	T_LASTPID=$pid
-	T_IF_PID[$ifc]=$pid
-	T_IF_IMPL[$ifc]=wgcardd
-	T_IF_LOG[$ifc]=$log
-	T_IF_NS[$ifc]=$ns
-	if ! wait_for "$START_TIMEOUT" _impl_ready "$ns" "$ifc" "$pid"; then
-		echo "cardd_start: $ifc did not come up"
-		tail -n 20 "$log"
-		return 1
-	fi
-}
-
 # audit_ok LOG: card X25519 operations that succeeded, per keyd's audit.
 audit_ok()
 {
@@ -117,7 +94,7 @@ if [ "$IMPL_B" = wgcardd ]; then
 	CONF_B=$T_TMP/$IF_B.conf
 	cardd_conf "$CONF_B" "$IF_B" "$T_TMP/pin" "$PUB_B" 0000B002 \
 	    "$PORT_B" "$PUB_A" "" "$IN4_A/32" "$IN4_B" "$IN6_B"
-	cardd_start "$NS_B" "$IF_B" "$CONF_B" || t_fatal "wgcardd B"
+	start_conf "$NS_B" "$IF_B" "$CONF_B" || t_fatal "wgcardd B"
 else
 	PUB_B=$(key_new B) || t_fatal "key B"
 	cardd_conf "$CONF_A" "$IF_A" "$T_TMP/pin" "$PUB_A" 0000A001 \
@@ -130,7 +107,7 @@ else
 fi
 t_check "wgcardd -n accepts the card configuration" \
     "$WGCARDD" -n -c "$CONF_A"
-cardd_start "$NS_A" "$IF_A" "$CONF_A" || t_fatal "wgcardd A"
+start_conf "$NS_A" "$IF_A" "$CONF_A" || t_fatal "wgcardd A"
 LOG_A=$T_TMP/$IF_A.log
 LOG_B=$T_TMP/$IF_B.log
 

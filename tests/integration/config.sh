@@ -18,29 +18,6 @@ sec_quiet()
 	"$@" >/dev/null 2>&1
 }
 
-# sec_start_conf NS IFNAME FILE: wgcardd -d -c FILE in NS (the interface
-# name from the file name), registered like start_impl does.
-sec_start_conf()
-{
-	local ns=$1 ifc=$2 file=$3 log=$T_TMP/$2.log pid
-	T_IFACES+=("$ifc")
-	rm -f "$WG_RUNDIR/$ifc.sock"
-	mkdir -p "$WG_RUNDIR"
-	ip netns exec "$ns" "$WGCARDD" -d -c "$file" >"$log" 2>&1 </dev/null &
-	pid=$!
-	T_PIDS+=("$pid")
-	T_LASTPID=$pid
-	T_IF_PID[$ifc]=$pid
-	T_IF_IMPL[$ifc]=wgcardd
-	T_IF_LOG[$ifc]=$log
-	T_IF_NS[$ifc]=$ns
-	if ! wait_for "$START_TIMEOUT" _impl_ready "$ns" "$ifc" "$pid"; then
-		echo "sec_start_conf: $ifc did not come up"
-		tail -n 20 "$log"
-		return 1
-	fi
-}
-
 # sec_json_q NS PYEXPR ARGS...: run `ip -j ARGS` in NS and evaluate PYEXPR
 # on the parsed list `d`; prints the result.
 sec_ipj()
@@ -101,7 +78,7 @@ Endpoint = $OUT4_B:$PORT_B
 EOC
 )
 t_check "check mode accepts the file" sec_quiet "$WGCARDD" -n -c "$CONF"
-sec_start_conf "$NS_A" "$IF_A" "$CONF" || t_fatal "wgcardd -c"
+start_conf "$NS_A" "$IF_A" "$CONF" || t_fatal "wgcardd -c"
 D=$T_LASTPID
 t_ok "wgcardd -d -c starts, interface $IF_A from the file name"
 

@@ -22,30 +22,6 @@ sec_child()
 	    awk -v c="$2" '$2 == c { print $1; exit }'
 }
 
-# sec_start_conf NS IFNAME FILE: wgcardd -d -c FILE in NS, registered like
-# start_impl does; sets T_LASTPID.
-sec_start_conf()
-{
-	local ns=$1 ifc=$2 file=$3 log=$T_TMP/$2.log pid
-	T_IFACES+=("$ifc")
-	rm -f "$WG_RUNDIR/$ifc.sock"
-	mkdir -p "$WG_RUNDIR"
-	ip netns exec "$ns" "$WGCARDD" -d -c "$file" "$ifc" \
-	    >"$log" 2>&1 </dev/null &
-	pid=$!
-	T_PIDS+=("$pid")
-	T_LASTPID=$pid
-	T_IF_PID[$ifc]=$pid
-	T_IF_IMPL[$ifc]=wgcardd
-	T_IF_LOG[$ifc]=$log
-	T_IF_NS[$ifc]=$ns
-	if ! wait_for "$START_TIMEOUT" _impl_ready "$ns" "$ifc" "$pid"; then
-		echo "sec_start_conf: $ifc did not come up"
-		tail -n 20 "$log"
-		return 1
-	fi
-}
-
 # sec_procs PARENT: sets SEC_PID[parent|wgcard-keyd|wgcard-hs|wgcard-fwd].
 declare -A SEC_PID=()
 sec_procs()
@@ -228,7 +204,7 @@ EOC
 )
 wgx "$NS_B" set "$IF_B" peer "$PUB_A3" preshared-key "$PSK" \
     allowed-ips "$IN4_A/32,$IN6_A/128" || t_fail "config: reconfigure B"
-sec_start_conf "$NS_A" "$IF_C" "$CONF" || t_fatal "config mode daemon"
+start_conf "$NS_A" "$IF_C" "$CONF" "$IF_C" || t_fatal "config mode daemon"
 t_check "config: ping through the tunnel" ping_retry "$NS_A" "$IN4_B" 15
 t_check "config: handshake done" wait_handshake "$NS_A" "$IF_C" "$PUB_B" 5
 t_check "config: the daemon logs the public key from the file" \

@@ -9,20 +9,6 @@ T_ID=rl
 
 WGCARDCTL=${WGCARDCTL:-$T_ROOT/build/wgcardctl}
 
-rl_start_conf()
-{
-	local ns=$1 ifc=$2 file=$3 log=$T_TMP/$2.log pid
-	T_IFACES+=("$ifc")
-	ip netns exec "$ns" "$WGCARDD" -d -c "$file" >"$log" 2>&1 </dev/null &
-	pid=$!
-	T_PIDS+=("$pid")
-	T_IF_PID[$ifc]=$pid
-	T_IF_IMPL[$ifc]=wgcardd
-	T_IF_LOG[$ifc]=$log
-	T_IF_NS[$ifc]=$ns
-	wait_for "$START_TIMEOUT" _impl_ready "$ns" "$ifc" "$pid"
-}
-
 rl_conf()
 {
 	# rl_conf EXTRA_PEER_PUB EXTRA_ADDR: the config file of A.
@@ -65,7 +51,7 @@ addr_add "$NS_B" "$IF_B" "$IN4_B/24" && addr_add "$NS_B" "$IF_B" "$IN6_B/64" &&
 
 conf=$T_TMP/$IF_A.conf
 ( umask 077; rl_conf "$PUB_X" "" > "$conf" )
-rl_start_conf "$NS_A" "$IF_A" "$conf" || t_fatal "start A"
+start_conf "$NS_A" "$IF_A" "$conf" || t_fatal "start A"
 t_check "ping A -> B" ping_retry "$NS_A" "$IN4_B" 10
 hs0=$(handshake_time "$NS_A" "$IF_A" "$PUB_B")
 t_check "A has a handshake with B" test "${hs0:-0}" -gt 0

@@ -429,6 +429,35 @@ impl_stop()
 	rm -f "$WG_RUNDIR/$ifc.sock"
 }
 
+# start_conf NS IFNAME FILE [ARGS...]: wgcardd -d -c FILE [ARGS...] in NS
+# (config mode; IFNAME is the interface the file names, or one of ARGS),
+# logging to $T_TMP/IFNAME.log (appended), registered for cleanup like
+# start_impl; PCSCLITE_CSOCK_NAME passes through for the card tests.
+# Returns 1 with the log's tail when it does not come up.
+start_conf()
+{
+	local ns=$1 ifc=$2 file=$3 log=$T_TMP/$2.log pid
+	shift 3
+	T_IFACES+=("$ifc")
+	rm -f "$WG_RUNDIR/$ifc.sock"
+	mkdir -p "$WG_RUNDIR"
+	ip netns exec "$ns" "${T_PDEATH[@]}" env \
+	    ${PCSCLITE_CSOCK_NAME:+PCSCLITE_CSOCK_NAME="$PCSCLITE_CSOCK_NAME"} \
+	    "$WGCARDD" -d -c "$file" "$@" >>"$log" 2>&1 </dev/null &
+	pid=$!
+	T_PIDS+=("$pid")
+	T_LASTPID=$pid
+	T_IF_PID[$ifc]=$pid
+	T_IF_IMPL[$ifc]=wgcardd
+	T_IF_LOG[$ifc]=$log
+	T_IF_NS[$ifc]=$ns
+	if ! wait_for "$START_TIMEOUT" _impl_ready "$ns" "$ifc" "$pid"; then
+		echo "start_conf: $ifc did not come up"
+		tail -n 20 "$log"
+		return 1
+	fi
+}
+
 # wgx NS ARGS...: the stock wg in NS.
 wgx()
 {
@@ -568,6 +597,29 @@ pair_new()
 	wgx "$NS_B" set "$IF_B" private-key "$KEY_B" listen-port "$PORT_B" ||
 	    return 1
 	tun_up "$NS_A" "$IF_A" "$IN4_A" "$IN6_A" &&
+	tun_up "$NS_B" "$IF_B" "$IN4_B" "$IN6_B"
+}
+
+# pair_b_only PUB_A [endpoint]: the namespaces and veth of pair_new, but
+# only side B is started ($IMPL_B, key B.key, port PORT_B, up): it knows
+# PUB_A at IN4_A/32 (with endpoint OUT4_A:PORT_A when asked), and side A
+# is left to a config-mode wgcardd (start_conf).  Sets NS_A NS_B IF_A
+# IF_B PUB_B.
+pair_b_only()
+{
+	NS_A=$(ns_name a)
+	NS_B=$(ns_name b)
+	IF_A="wg${T_ID}$$a"
+	IF_B="wg${T_ID}$$b"
+	ns_new "$NS_A" && ns_new "$NS_B" || return 1
+	veth_pair "$NS_A" "ve${T_ID}$$a" "$NS_B" "ve${T_ID}$$b" || return 1
+	addr_add "$NS_A" "ve${T_ID}$$a" "$OUT4_A/$OUT4_PLEN" &&
+	addr_add "$NS_B" "ve${T_ID}$$b" "$OUT4_B/$OUT4_PLEN" || return 1
+	PUB_B=$(key_new B) || return 1
+	start_impl "$NS_B" "$IMPL_B" "$IF_B" || return 1
+	wgx "$NS_B" set "$IF_B" private-key "$T_TMP/B.key" listen-port \
+	    "$PORT_B" peer "$1" allowed-ips "$IN4_A/32" \
+	    ${2:+endpoint "$OUT4_A:$PORT_A"} || return 1
 	tun_up "$NS_B" "$IF_B" "$IN4_B" "$IN6_B"
 }
 
