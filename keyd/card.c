@@ -31,8 +31,15 @@
  * PIN rules: a PIN is tried at most once, when the user gave it (start,
  * or card unlock), or again on a new card session (reinsertion, pcscd
  * restart, card reset by someone else) only if it was verified before.
- * A wrong PIN is forgotten at once and never retried. The PIN lives in
+ * A wrong PIN is forgotten at once and never retried: only a keyed hash
+ * of it is kept (BLAKE2b, key random per process), so that the same PIN
+ * given again (a reload with the unchanged PinFile, a repeated unlock)
+ * is refused here without costing the card a retry. The PIN lives in
  * sodium_malloc'ed memory, wiped when replaced, forgotten and on exit.
+ *
+ * Settings (reader, serial, expected key) may change while running
+ * (wgcardctl reload): the worker then closes the card session, forgets
+ * the cards it turned down and looks again with the new rules.
  */
 #include <sys/eventfd.h>
 
@@ -99,8 +106,13 @@ static int		 card_ev_pub, card_ev_ready;
 static struct key_card_status card_st;
 static uint8_t		 card_expected[32];
 static int		 card_has_expected;
+static int		 card_has_configured_pub;	/* CardPublicKey */
 static struct pcsc_sel	 card_sel;
 static int		 card_quit;
+static int		 card_reselect;		/* settings changed */
+static uint8_t		 card_badpin[32];	/* keyed hash of a wrong PIN */
+static int		 card_has_badpin;
+static uint8_t		 card_badpin_key[crypto_generichash_KEYBYTES];
 static uint64_t		 card_last_locked_log;
 
 /* The worker's own. */
@@ -285,6 +297,14 @@ card_lost(int r)
 	card_set_state(KEY_CARD_ABSENT, why);
 }
 
+/* The keyed hash that remembers a wrong PIN without keeping it. */
+static void
+card_pin_hash(const uint8_t *pin, size_t len, uint8_t out[static 32])
+{
+	crypto_generichash(out, 32, pin, len, card_badpin_key,
+	    sizeof(card_badpin_key));
+}
+
 /*
  * VERIFY PW1 with the stored PIN, if the rules allow (see the top).
  * Worker only.
@@ -317,6 +337,10 @@ card_verify(void)
 		card_busy(1);
 		if ((r = pcsc_begin(card_conn)) == 0) {
 			r = opgp_verify(&card, 0x82, pin, len, &retries);
+			/* A good VERIFY resets the counter: read what it is. */
+			if (r == 0 && (retries = opgp_read_pw1_retries(&card)) <
+			    0)
+				retries = -1;
 			pcsc_end(card_conn);
 		}
 		card_busy(0);
@@ -337,7 +361,8 @@ card_verify(void)
 		card_verified = 1;
 		card_pin_ok = 1;
 		card_pin_fresh = 0;
-		card_st.pw1_retries = -1;
+		card_st.pw1_retries = (int8_t)retries;
+		card_has_badpin = 0;
 		log_info("audit: op=verify backend=openpgp result=ok "
 		    "(%s PIN)", fresh ? "new" : "stored");
 		card_set_state_locked(KEY_CARD_READY, "PIN verified");
@@ -345,6 +370,10 @@ card_verify(void)
 	} else if (r == -EACCES || r == -EPERM || r == -EINVAL) {
 		/* Never again with this PIN. */
 		card_verified = 0;
+		if (r == -EACCES) {
+			card_pin_hash(card_pin, card_pin_len, card_badpin);
+			card_has_badpin = 1;
+		}
 		sodium_memzero(card_pin, KEY_PIN_MAX + 1);
 		card_pin_len = 0;
 		card_pin_ok = 0;
@@ -553,6 +582,15 @@ card_worker(void *arg)
 
 	pthread_mutex_lock(&card_mtx);
 	while (!card_quit) {
+		if (card_reselect) {
+			card_reselect = 0;
+			card_verified = 0;
+			pthread_mutex_unlock(&card_mtx);
+			pcsc_close(card_conn);
+			pcsc_forget_rejects(card_conn);
+			pthread_mutex_lock(&card_mtx);
+			continue;
+		}
 		pthread_mutex_unlock(&card_mtx);
 		open = pcsc_is_open(card_conn);
 		if (!open) {
@@ -701,7 +739,15 @@ card_watch(int fd, short event, void *arg)
 void
 card_configure(const struct key_card_config *cfg)
 {
+	struct key_card_status	old;
+	int			again, other;
+
 	pthread_mutex_lock(&card_mtx);
+	again = card_thread_started;
+	other = !cfg->has_pub && (card_has_configured_pub ||
+	    cfg->has_serial != card_sel.has_serial ||
+	    cfg->serial != card_sel.serial ||
+	    strncmp(cfg->reader, card_sel.reader, sizeof(card_sel.reader)));
 	memset(&card_sel, 0, sizeof(card_sel));
 	memcpy(card_sel.reader, cfg->reader, sizeof(card_sel.reader));
 	card_sel.reader[sizeof(card_sel.reader) - 1] = '\0';
@@ -710,12 +756,38 @@ card_configure(const struct key_card_config *cfg)
 	if (cfg->has_pub) {
 		memcpy(card_expected, cfg->pub, 32);
 		card_has_expected = 1;
+	} else if (other) {
+		/* Another card may be meant: its key is learned anew. */
+		sodium_memzero(card_expected, sizeof(card_expected));
+		card_has_expected = 0;
 	}
+	card_has_configured_pub = cfg->has_pub != 0;
+	old = card_st;
 	memset(&card_st, 0, sizeof(card_st));
 	card_st.state = KEY_CARD_ABSENT;
 	card_st.pw1_retries = -1;
 	card_st.capacity = CARD_QUEUE_MAX;
 	snprintf(card_st.reason, sizeof(card_st.reason), "starting");
+	if (again) {
+		/*
+		 * A new card session under the new rules: the counters go
+		 * on, the PIN is forgotten (the configuration's comes next,
+		 * or wgcardctl card unlock), the worker looks anew.
+		 */
+		card_st.ops = old.ops;
+		card_st.errors = old.errors;
+		card_st.last_latency_us = old.last_latency_us;
+		snprintf(card_st.reason, sizeof(card_st.reason), "card "
+		    "settings changed; looking for the card");
+		sodium_memzero(card_pin, KEY_PIN_MAX + 1);
+		card_pin_len = 0;
+		card_pin_ok = 0;
+		card_pin_fresh = 0;
+		card_pin_gen++;
+		card_has_badpin = 0;
+		card_reselect = 1;
+		pthread_cond_signal(&card_cond);
+	}
 	pthread_mutex_unlock(&card_mtx);
 }
 
@@ -729,6 +801,7 @@ card_init(const struct card_cb *cbs)
 	if ((card_pin = sodium_malloc(KEY_PIN_MAX + 1)) == NULL)
 		fatal("sodium_malloc");
 	sodium_memzero(card_pin, KEY_PIN_MAX + 1);
+	randombytes_buf(card_badpin_key, sizeof(card_badpin_key));
 	if ((card_conn = pcsc_new()) == NULL)
 		fatal("calloc");
 	if (pthread_condattr_init(&attr) != 0 ||
@@ -839,6 +912,21 @@ card_set_pin(const uint8_t *pin, size_t len)
 		r = 0;
 		goto result;
 	}
+	if (card_has_badpin) {
+		uint8_t	h[32];
+		int	bad;
+
+		card_pin_hash(pin, len, h);
+		bad = sodium_memcmp(h, card_badpin, sizeof(h)) == 0;
+		sodium_memzero(h, sizeof(h));
+		if (bad) {
+			/* The card said no to this one: not sent again. */
+			log_warnx("audit: op=verify backend=openpgp "
+			    "result=refused reason=known-wrong-pin");
+			r = -EACCES;
+			goto result;
+		}
+	}
 	sodium_memzero(card_pin, KEY_PIN_MAX + 1);
 	memcpy(card_pin, pin, len);
 	card_pin_len = len;
@@ -867,6 +955,24 @@ card_set_pin(const uint8_t *pin, size_t len)
 	card_pin_res_retries = card_st.pw1_retries;
 	pthread_mutex_unlock(&card_mtx);
 	card_notify();
+}
+
+void
+card_offer_pin(const uint8_t *pin, size_t len)
+{
+	pthread_mutex_lock(&card_mtx);
+	if (card_st.state == KEY_CARD_READY && !card_hung) {
+		/* The card is open: nothing is spent on it. */
+		card_pin_res_pending = 1;
+		card_pin_res_status = 0;
+		card_pin_res_retries = card_st.pw1_retries;
+		pthread_mutex_unlock(&card_mtx);
+		log_info("card: ready already; the configured PIN is not sent");
+		card_notify();
+		return;
+	}
+	pthread_mutex_unlock(&card_mtx);
+	card_set_pin(pin, len);
 }
 
 int

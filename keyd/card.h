@@ -82,6 +82,11 @@ int	card_submit(uint64_t id, const uint8_t point[static 32],
 	    const char *who);
 /* A PIN from the user (copied into locked memory; wipe yours). */
 void	card_set_pin(const uint8_t *pin, size_t len);
+/*
+ * The configuration's PIN (start, reload): as card_set_pin, except that
+ * a card already open is left alone (its session stays; no VERIFY).
+ */
+void	card_offer_pin(const uint8_t *pin, size_t len);
 /* 1 and pub set if the card's public key is known (configured or read). */
 int	card_public_key(uint8_t pub[static 32]);
 void	card_status(struct key_card_status *);

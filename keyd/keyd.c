@@ -190,12 +190,35 @@ keyd_card_dh_done(uint64_t id, int status, const uint8_t result[static 32],
 	keyd_dh_result(id, status, result);
 }
 
+/*
+ * The card's key as last announced: a new generation only when it
+ * really changes (a reload that names the same card keeps the sessions).
+ */
+static uint8_t	card_announced[32];
+static int	card_announced_has;
+
+static int
+keyd_card_key_update(void)
+{
+	uint8_t	pub[32];
+	int	has;
+
+	has = card_public_key(pub);
+	if (has == card_announced_has && (!has ||
+	    sodium_memcmp(pub, card_announced, 32) == 0))
+		return 0;
+	card_announced_has = has;
+	memcpy(card_announced, pub, 32);
+	key_generation++;
+	keyd_announce();
+	return 1;
+}
+
 static void
 keyd_card_pubkey(const uint8_t pub[static 32])
 {
 	/* The first card seen: the interface now has a key. */
-	key_generation++;
-	keyd_announce();
+	keyd_card_key_update();
 }
 
 static void
@@ -370,23 +393,30 @@ static void
 keyd_card_config(struct imsg *imsg, const char *from)
 {
 	struct key_card_config	cfg;
+	int			first = !card_configured;
 
 	IMSG_SIZE_CHECK(imsg, sizeof(cfg), from);
-	if (!card_mode || card_configured)
+	if (!card_mode)
 		fatalx("%s: unexpected card configuration", __func__);
 	memcpy(&cfg, imsg->data, sizeof(cfg));
 	cfg.reader[sizeof(cfg.reader) - 1] = '\0';
+	/* Again on a reload whose card settings changed: applied now. */
 	card_configure(&cfg);
-	card_configured = 1;
-	card_start();
-	log_info("card backend: reader %s%s%s, serial %s, expected key %s",
+	log_info("card backend%s: reader %s%s%s, serial %s, expected key %s",
+	    first ? "" : " (new settings)",
 	    cfg.reader[0] ? "\"" : "", cfg.reader[0] ? cfg.reader : "any",
 	    cfg.reader[0] ? "\"" : "", cfg.has_serial ? "set" : "any",
 	    cfg.has_pub ? "configured" : "the first card's");
-	/* With CardPublicKey the interface has its key before any card. */
-	if (cfg.has_pub)
-		key_generation++;
-	keyd_announce();
+	if (first) {
+		card_configured = 1;
+		card_start();
+	}
+	/*
+	 * With CardPublicKey the interface has its key before any card;
+	 * at start without one, it learns that it has none yet.
+	 */
+	if (!keyd_card_key_update() && first)
+		keyd_announce();
 }
 
 static void
@@ -404,7 +434,10 @@ keyd_pin(struct imsg *imsg, struct keyd_chan *c)
 		if (c == &chan_hs)
 			pin_requests++;
 		log_info("audit: op=pin from=%s", c->name);
-		card_set_pin(kp.pin, kp.len);
+		if (c == &chan_parent)
+			card_offer_pin(kp.pin, kp.len);
+		else
+			card_set_pin(kp.pin, kp.len);
 	} else if (c == &chan_hs) {
 		memset(&pr, 0, sizeof(pr));
 		pr.status = -EOPNOTSUPP;

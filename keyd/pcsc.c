@@ -104,6 +104,12 @@ pcsc_close(struct pcsc_conn *c)
 }
 
 void
+pcsc_forget_rejects(struct pcsc_conn *c)
+{
+	c->nreject = 0;
+}
+
+void
 pcsc_release(struct pcsc_conn *c)
 {
 	pcsc_close(c);

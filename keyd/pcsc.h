@@ -41,6 +41,8 @@ int	pcsc_open(struct pcsc_conn *, const struct pcsc_sel *,
 void	pcsc_close(struct pcsc_conn *);
 /* Turns the open reader's card down until it is removed or reset. */
 void	pcsc_reject_current(struct pcsc_conn *);
+/* Forgets the cards turned down (the selection rules changed). */
+void	pcsc_forget_rejects(struct pcsc_conn *);
 /* Releases the context too (after a pcscd restart). */
 void	pcsc_release(struct pcsc_conn *);
 int	pcsc_is_open(const struct pcsc_conn *);

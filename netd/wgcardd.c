@@ -651,6 +651,40 @@ parent_reload_reply(int status, const char *msg)
 }
 
 /*
+ * The card settings to the key broker (at start, and on a reload that
+ * changes them), then the PIN if there is one: it leaves this process
+ * here and the caller wipes its copy.
+ */
+static void
+parent_send_card(const struct config_extra *ex, const struct key_pin *pin)
+{
+	struct key_card_config	kc;
+
+	memset(&kc, 0, sizeof(kc));
+	strlcpy(kc.reader, ex->reader, sizeof(kc.reader));
+	kc.has_serial = ex->has_serial != 0;
+	kc.serial = ex->serial;
+	kc.has_pub = ex->has_card_pub != 0;
+	memcpy(kc.pub, ex->card_pub, sizeof(kc.pub));
+	parent_send(PROC_KEYD, IMSG_KEY_CARD_CONFIG, -1, &kc, sizeof(kc));
+	if (pin != NULL && pin->len > 0)
+		parent_send(PROC_KEYD, IMSG_KEY_PIN, -1, pin, sizeof(*pin));
+	if (imsg_flush_blocking(&children[PROC_KEYD].ibuf) == -1)
+		fatal("cannot hand the card settings to the key broker");
+}
+
+/* Whether a reload changes which card is used or what it must hold. */
+static int
+parent_card_changed(const struct config_extra *a,
+    const struct config_extra *b)
+{
+	return strcmp(a->reader, b->reader) != 0 ||
+	    a->has_serial != b->has_serial || a->serial != b->serial ||
+	    a->has_card_pub != b->has_card_pub ||
+	    memcmp(a->card_pub, b->card_pub, 32) != 0;
+}
+
+/*
  * Re-reads the configuration file and applies the difference. A file
  * with any error is refused whole and the running configuration stays.
  */
@@ -660,7 +694,8 @@ parent_reload_config(int from_ctl)
 	struct wg_devconf	 nc;
 	struct config_extra	 ne;
 	struct wg_prefix	*oldr = NULL, *newr = NULL;
-	size_t			 noldr = 0, nnewr = 0, i;
+	struct key_pin		 pin;
+	size_t			 noldr = 0, nnewr = 0, pinlen = 0, i;
 	char			 err[CONFIG_ERR_MAX];
 	int			 r;
 
@@ -699,6 +734,19 @@ parent_reload_config(int from_ctl)
 		parent_reload_reply(-EINVAL, err);
 		return;
 	}
+	/* The PIN (file or credential) must be readable, or nothing moves. */
+	memset(&pin, 0, sizeof(pin));
+	if (ne.keysource == CONFIG_KEYSOURCE_OPENPGP &&
+	    config_read_pin(&ne, pin.pin, &pinlen, err, sizeof(err)) == -1) {
+		log_warnx("reload refused, the running configuration "
+		    "stays: %s", err);
+		sodium_memzero(&pin, sizeof(pin));
+		wgconf_free(&nc);
+		config_extra_free(&ne);
+		parent_reload_reply(-EINVAL, err);
+		return;
+	}
+	pin.len = (uint32_t)pinlen;
 	/* The one step that can fail comes first. */
 	if ((nc.flags & WGDEV_HAS_PORT) && nc.port != 0 &&
 	    nc.port != wgd.port) {
@@ -706,6 +754,7 @@ parent_reload_config(int from_ctl)
 			snprintf(err, sizeof(err), "%s: ListenPort %u: %s",
 			    wgd.config_path, nc.port, strerror(-r));
 			log_warnx("reload refused: %s", err);
+			sodium_memzero(&pin, sizeof(pin));
 			wgconf_free(&nc);
 			config_extra_free(&ne);
 			parent_reload_reply(r, err);
@@ -764,14 +813,25 @@ parent_reload_config(int from_ctl)
 	}
 	free(oldr);
 	free(newr);
-	if (ne.keysource == CONFIG_KEYSOURCE_OPENPGP &&
-	    (strcmp(ne.reader, wgd.extra.reader) != 0 ||
-	    ne.has_serial != wgd.extra.has_serial ||
-	    ne.serial != wgd.extra.serial ||
-	    ne.has_card_pub != wgd.extra.has_card_pub ||
-	    memcmp(ne.card_pub, wgd.extra.card_pub, 32) != 0))
-		log_warnx("reload: the card settings changed; they take "
-		    "effect when the daemon restarts");
+	/*
+	 * The card: new settings go to the broker, which looks for the card
+	 * again; the PIN goes too (the broker spends no VERIFY on a PIN
+	 * already verified, nor on one the card refused).
+	 */
+	if (ne.keysource == CONFIG_KEYSOURCE_OPENPGP) {
+		if (parent_card_changed(&ne, &wgd.extra)) {
+			log_info("reload: the card settings changed; the key "
+			    "broker applies them now");
+			parent_send_card(&ne, &pin);
+		} else if (pin.len > 0) {
+			parent_send(PROC_KEYD, IMSG_KEY_PIN, -1, &pin,
+			    sizeof(pin));
+			if (imsg_flush_blocking(&children[PROC_KEYD].ibuf) ==
+			    -1)
+				fatal("key broker");
+		}
+	}
+	sodium_memzero(&pin, sizeof(pin));
 	wgconf_free(&wgd.conf);
 	wgd.conf = nc;
 	config_extra_free(&wgd.extra);
@@ -1281,23 +1341,8 @@ main(int argc, char *argv[])
 	 * Card plumbing: the card settings, first, then the PIN if there is
 	 * one (it leaves this process here).
 	 */
-	if (wgd.extra.keysource == CONFIG_KEYSOURCE_OPENPGP) {
-		struct key_card_config	kc;
-
-		memset(&kc, 0, sizeof(kc));
-		strlcpy(kc.reader, wgd.extra.reader, sizeof(kc.reader));
-		kc.has_serial = wgd.extra.has_serial != 0;
-		kc.serial = wgd.extra.serial;
-		kc.has_pub = wgd.extra.has_card_pub != 0;
-		memcpy(kc.pub, wgd.extra.card_pub, sizeof(kc.pub));
-		parent_send(PROC_KEYD, IMSG_KEY_CARD_CONFIG, -1, &kc,
-		    sizeof(kc));
-		if (card_pin.len > 0)
-			parent_send(PROC_KEYD, IMSG_KEY_PIN, -1, &card_pin,
-			    sizeof(card_pin));
-		if (imsg_flush_blocking(&children[PROC_KEYD].ibuf) == -1)
-			fatal("cannot hand the card settings to the key broker");
-	}
+	if (wgd.extra.keysource == CONFIG_KEYSOURCE_OPENPGP)
+		parent_send_card(&wgd.extra, &card_pin);
 	sodium_memzero(&card_pin, sizeof(card_pin));
 	/* The key broker: the private key, which then leaves this process. */
 	if (wgd.conf.flags & WGDEV_HAS_PRIVKEY) {

@@ -1,0 +1,161 @@
+#!/bin/bash
+# card_reload: the card settings change on reload, without a restart
+# (wgcardd with KeySource = openpgp on the virtual card, against the
+# matrix's side B):
+#  - a reload with the same card settings and PIN file keeps the card
+#    session: no VERIFY, no new handshake, the ping goes on;
+#  - a reload whose PinFile holds a wrong PIN while the card is open
+#    spends nothing on the card;
+#  - the card is replaced (new serial, new key, new PIN): a reload with
+#    CardSerial/CardPublicKey/PinFile of the new card switches to it, the
+#    interface takes the new public key and the peer (told the new key)
+#    gets a tunnel again, same daemon;
+#  - a reload whose PIN file cannot be read is refused whole, naming it;
+#  - a reload back to a card state where the PIN is wrong costs exactly
+#    one retry, and the same wrong PIN in a second reload costs none.
+T_ID=cr
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/card.sh"
+
+PIN_A=wgPIN-a11ce
+PIN_C=wgPIN-c4r0l
+CTL=$T_ROOT/build/wgcardctl
+[ -x "$CTL" ] || t_fatal "build/wgcardctl is missing (run make)"
+
+MARK=0
+mark() { MARK=$(wc -l <"$LOG_A"); }
+logged() { tail -n +"$((MARK + 1))" "$LOG_A" | grep -q -- "$1"; }
+logged_count() { tail -n +"$((MARK + 1))" "$LOG_A" | grep -c -- "$1"; }
+pw1() { card_status_field pw1; }
+deciphers() { card_status_field deciphers; }
+ctl_a() { ip netns exec "$NS_A" "$CTL" -i "$IF_A" "$@"; }
+reload_a() { ctl_a reload >"$T_TMP/reload.out" 2>&1; }
+
+card_start_pcscd cr || t_fatal "pcscd"
+PUB_A=$(card_init_state "$T_TMP/a.state" --generate --serial 0000C401 \
+    --pin "$PIN_A") || t_fatal "card A"
+PUB_C=$(card_init_state "$T_TMP/c.state" --generate --serial 0000C402 \
+    --pin "$PIN_C") || t_fatal "card C"
+
+pair_b_only "$PUB_A" endpoint || t_fatal "side B"
+
+# conf_a SERIAL PUBKEY PINFILE: A's configuration file.
+conf_a()
+{
+	(
+		umask 077
+		cat >"$T_TMP/$IF_A.conf.new" <<EOC
+[Interface]
+KeySource = openpgp
+Reader = Virtual PCD
+CardSerial = $1
+CardPublicKey = $2
+PinFile = $3
+ListenPort = $PORT_A
+Address = $IN4_A/$IN4_PLEN
+
+[Peer]
+PublicKey = $PUB_B
+AllowedIPs = $IN4_B/32
+Endpoint = $OUT4_B:$PORT_B
+EOC
+		mv "$T_TMP/$IF_A.conf.new" "$T_TMP/$IF_A.conf"
+	)
+}
+(umask 077; echo "$PIN_A" >"$T_TMP/pin_a"; echo "$PIN_C" >"$T_TMP/pin_c";
+    echo "000000" >"$T_TMP/badpin") || t_fatal "pin files"
+LOG_A=$T_TMP/$IF_A.log
+: >"$LOG_A"
+
+card_start_vcard "$T_TMP/a.state" || t_fatal "vcard A"
+conf_a 0000C401 "$PUB_A" "$T_TMP/pin_a"
+start_conf "$NS_A" "$IF_A" "$T_TMP/$IF_A.conf" || t_fatal "wgcardd A"
+PID_A=${T_IF_PID[$IF_A]}
+t_check "card A: ready" wait_for 10 logged 'card: ready'
+t_check "card A: tunnel up" ping_retry "$NS_A" "$IN4_B" 15
+t_eq "card A: PIN retries shown when ready" \
+    "$(ctl_a card status | awk -F': ' '/PIN retries left/ { print $2 }')" 3
+# 1. Same settings, same PIN file: nothing happens to the card session.
+hs0=$(handshake_time "$NS_B" "$IF_B" "$PUB_A")
+r0=$(pw1)
+mark
+ping_bg "$NS_B" "$IN4_A" "$T_TMP/ping1.log"
+ppid=$T_LASTPID
+t_check "unchanged: reload accepted" reload_a
+sleep 2
+read -r ans miss <<<"$(ping_bg_stop "$ppid" "$T_TMP/ping1.log")"
+t_check "unchanged: the ping went on (${ans:-0} answered, ${miss:-?} lost)" \
+    test "${ans:-0}" -gt 0 -a "${miss:-1}" -eq 0
+t_eq "unchanged: no VERIFY sent" "$(logged_count 'op=verify')" 0
+t_eq "unchanged: retry counter untouched" "$(pw1)" "$r0"
+t_eq "unchanged: no new handshake" "$(handshake_time "$NS_B" "$IF_B" "$PUB_A")" "$hs0"
+t_check "unchanged: no 'new settings' line" bash -c "! tail -n +$((MARK + 1)) '$LOG_A' | grep -q 'new settings'"
+
+# 2. A wrong PIN in the file while the card is open: not sent.
+conf_a 0000C401 "$PUB_A" "$T_TMP/badpin"
+mark
+t_check "wrong PIN file, card open: reload accepted" reload_a
+t_check "wrong PIN file, card open: said so" wait_for 5 \
+    logged 'ready already; the configured PIN is not sent'
+t_eq "wrong PIN file, card open: counter untouched" "$(pw1)" "$r0"
+t_check "wrong PIN file, card open: tunnel still up" ping_ok "$NS_B" "$IN4_A"
+
+# 3. An unreadable PIN file: refused whole.
+conf_a 0000C401 "$PUB_A" "$T_TMP/no-such-pin"
+mark
+if reload_a; then
+	t_fail "missing PIN file: reload refused" "$(cat "$T_TMP/reload.out")"
+else
+	t_ok "missing PIN file: reload refused"
+fi
+t_check "missing PIN file: the error names the file" \
+    grep -q "no-such-pin" "$T_TMP/reload.out"
+t_check "missing PIN file: tunnel untouched" ping_ok "$NS_B" "$IN4_A"
+
+# 4. The card is replaced: new serial, new key, new PIN.
+card_stop_vcard
+card_start_vcard "$T_TMP/c.state" || t_fatal "vcard C"
+t_check "card C in the reader: not used before the reload" \
+    bash -c "sleep 1; ip netns exec '$NS_A' '$CTL' -i '$IF_A' card status | grep -q 'state: absent'"
+conf_a 0000C402 "$PUB_C" "$T_TMP/pin_c"
+mark
+t_check "new card: reload accepted" reload_a
+t_check "new card: the broker takes the new settings" wait_for 5 \
+    logged 'card backend (new settings)'
+t_check "new card: ready with its PIN" wait_for 10 logged 'card: ready'
+t_check "new card: the interface has the new key" wait_for 5 \
+    logged "interface public key $PUB_C"
+t_eq "new card: card pubkey says so" "$(ctl_a card pubkey 2>/dev/null)" "$PUB_C"
+t_eq "new card: its PIN counter is full" "$(pw1)" 3
+wgx "$NS_B" set "$IF_B" peer "$PUB_A" remove &&
+wgx "$NS_B" set "$IF_B" peer "$PUB_C" allowed-ips "$IN4_A/32" \
+    endpoint "$OUT4_A:$PORT_A" || t_fail "B: peer key changed"
+t_check "new card: tunnel with the peer again" ping_retry "$NS_B" "$IN4_A" 15
+t_check "new card: the card did the handshake" test "$(deciphers)" -ge 1
+t_eq "new card: same daemon" "${T_IF_PID[$IF_A]}" "$PID_A"
+t_check "new card: daemon alive" pid_alive "$PID_A"
+
+# 5. New settings with a wrong PIN: one retry spent, then never again.
+card_stop_vcard
+card_start_vcard "$T_TMP/a.state" || t_fatal "vcard A again"
+r0=$(pw1)
+conf_a 0000C401 "$PUB_A" "$T_TMP/badpin"
+mark
+t_check "wrong PIN: reload accepted" reload_a
+t_check "wrong PIN: logged" wait_for 10 logged 'result=wrong-pin'
+t_eq "wrong PIN: exactly one retry spent" "$(pw1)" $((r0 - 1))
+# The same settings with one change elsewhere, and the same wrong PIN.
+conf_a 0000C401 "$PUB_A" "$T_TMP/badpin"
+sed -i "s/^ListenPort.*/&\nMTU = 1400/" "$T_TMP/$IF_A.conf"
+mark
+t_check "same wrong PIN again: reload accepted" reload_a
+t_check "same wrong PIN again: refused without the card" wait_for 5 \
+    logged 'reason=known-wrong-pin'
+t_eq "same wrong PIN again: nothing spent" "$(pw1)" $((r0 - 1))
+t_eq "same wrong PIN again: no VERIFY" "$(logged_count 'op=verify backend=openpgp result=wrong')" 0
+printf '%s\n' "$PIN_A" | ctl_a card unlock >/dev/null 2>&1
+t_check "right PIN by card unlock: ready" wait_for 10 logged 'card: ready'
+t_eq "right PIN: counter back to 3" "$(pw1)" 3
+t_check "no seccomp kill" bash -c "! grep -q 'killed by signal' '$LOG_A'"
+
+t_done
