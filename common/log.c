@@ -192,6 +192,36 @@ log_info(const char *fmt, ...)
 	errno = saved_errno;
 }
 
+/* The audit stream's second destination (the parent's audit file). */
+static void	(*log_audit_fn)(const char *);
+
+void
+log_set_audit_hook(void (*fn)(const char *))
+{
+	log_audit_fn = fn;
+}
+
+void
+log_audit(int pri, const char *fmt, ...)
+{
+	va_list	ap;
+	char	kv[512];
+	int	saved_errno = errno;
+
+	va_start(ap, fmt);
+	vsnprintf(kv, sizeof(kv), fmt, ap);
+	va_end(ap);
+	/* The debug level (file backend ECDHs) stays out of both unless -v. */
+	if (pri == LOG_DEBUG && !log_getverbose()) {
+		errno = saved_errno;
+		return;
+	}
+	logit(pri, "audit: %s", kv);
+	if (log_audit_fn != NULL)
+		log_audit_fn(kv);
+	errno = saved_errno;
+}
+
 void
 log_debug(const char *fmt, ...)
 {

@@ -37,6 +37,14 @@ void	log_info(const char *, ...)
 	    __attribute__((__format__(__printf__, 1, 2)));
 void	log_debug(const char *, ...)
 	    __attribute__((__format__(__printf__, 1, 2)));
+/*
+ * The audit stream: logs "audit: KV" at pri (LOG_DEBUG only when
+ * verbose) and hands KV ("op=... key=value ...", see docs/audit-log.md)
+ * to the hook, if one is set. The hook is called in the caller's thread.
+ */
+void	log_audit(int pri, const char *, ...)
+	    __attribute__((__format__(__printf__, 2, 3)));
+void	log_set_audit_hook(void (*)(const char *kv));
 /* Log (fatal: with strerror(errno)) and exit(1). */
 __dead void	fatal(const char *, ...)
 		    __attribute__((__format__(__printf__, 1, 2)));

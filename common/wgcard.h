@@ -82,6 +82,8 @@ enum imsg_type {
 	IMSG_CTL_RELOAD_DONE,	/* P->H: struct ctl_result */
 	IMSG_CTL_LOG,		/* H->P: int32 verbosity; P relays to all */
 	IMSG_CTL_LOG_SET,	/* P->K, P->F: int32 verbosity */
+	IMSG_AUDIT,		/* K->P, H->P: char[] "op=..." event text,
+				 * NUL-terminated, < WGCARD_AUDIT_MAX */
 	IMSG_KEY_STATUS,	/* H->K: uint32 request id */
 	IMSG_KEY_STATUS_RESULT,	/* K->H: struct key_status */
 
@@ -91,7 +93,8 @@ enum imsg_type {
 	IMSG_HS_KEYPAIR_GONE,	/* F->H: uint32 local index */
 
 	/* Card. */
-	IMSG_KEY_CARD_CONFIG,	/* P->K: struct key_card_config, once, first */
+	IMSG_KEY_CARD_CONFIG,	/* P->K: struct key_card_config, first; again
+				 * on a reload that changes it */
 	IMSG_KEY_PIN,		/* P->K, H->K: struct key_pin (wiped) */
 	IMSG_KEY_PIN_RESULT,	/* K->H: struct key_pin_result */
 	IMSG_KEY_DH_PEER,	/* H->K: struct key_dh_peer_req; answered
@@ -99,6 +102,9 @@ enum imsg_type {
 
 	IMSG_MAX
 };
+
+/* The longest audit event text (IMSG_AUDIT), NUL included. */
+#define WGCARD_AUDIT_MAX	512
 
 /* Endpoint of a peer with the local address it wrote to. */
 struct wg_endpoint {

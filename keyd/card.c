@@ -162,6 +162,26 @@ card_state_name(int s)
 	}
 }
 
+/* A state change as an audit event (the reason's quotes made single). */
+static void
+card_audit_state(int state, const char *reason)
+{
+	char	r[sizeof(card_st.reason)], name[32], *p;
+
+	snprintf(r, sizeof(r), "%s", reason);
+	for (p = r; *p; p++)
+		if (*p == '"')
+			*p = '\'';
+	snprintf(name, sizeof(name), "%s", card_state_name(state));
+	for (p = name; *p; p++)
+		if (*p == ' ')
+			*p = '-';
+	log_audit(state == KEY_CARD_READY || state == KEY_CARD_LOCKED ||
+	    state == KEY_CARD_ABSENT ? LOG_INFO : LOG_WARNING,
+	    "op=card state=%s serial=%08X reason=\"%s\"", name,
+	    card_st.serial, r);
+}
+
 /* With card_mtx held. Logs transitions only (the poll repeats). */
 static void
 card_set_state_locked(int state, const char *reason)
@@ -178,6 +198,7 @@ card_set_state_locked(int state, const char *reason)
 		log_info("card: %s: %s", card_state_name(state), reason);
 	card_st.state = state;
 	snprintf(card_st.reason, sizeof(card_st.reason), "%s", reason);
+	card_audit_state(state, reason);
 }
 
 static void
@@ -363,8 +384,9 @@ card_verify(void)
 		card_pin_fresh = 0;
 		card_st.pw1_retries = (int8_t)retries;
 		card_has_badpin = 0;
-		log_info("audit: op=verify backend=openpgp result=ok "
-		    "(%s PIN)", fresh ? "new" : "stored");
+		log_audit(LOG_INFO, "op=verify backend=openpgp result=ok "
+		    "pin=%s retries_left=%d", fresh ? "new" : "stored",
+		    retries);
 		card_set_state_locked(KEY_CARD_READY, "PIN verified");
 		card_ev_ready = 1;
 	} else if (r == -EACCES || r == -EPERM || r == -EINVAL) {
@@ -388,7 +410,7 @@ card_verify(void)
 			snprintf(why, sizeof(why), "wrong PIN, %d retries "
 			    "left; PIN forgotten: run wgcardctl card unlock",
 			    retries);
-		log_warnx("audit: op=verify backend=openpgp result=%s "
+		log_audit(LOG_WARNING, "op=verify backend=openpgp result=%s "
 		    "retries_left=%d", r == -EINVAL ? "refused" :
 		    r == -EPERM ? "blocked" : "wrong-pin", retries);
 		card_set_state_locked(r == -EPERM ? KEY_CARD_BLOCKED :
@@ -649,11 +671,11 @@ static void
 card_audit(const struct card_res *res)
 {
 	if (res->status == 0)
-		log_info("audit: op=ecdh backend=openpgp peer=%s result=ok "
+		log_audit(LOG_INFO, "op=ecdh backend=openpgp peer=%s result=ok "
 		    "latency_ms=%u.%03u", res->who, res->latency_us / 1000,
 		    res->latency_us % 1000);
 	else
-		log_info("audit: op=ecdh backend=openpgp peer=%s result=%s "
+		log_audit(LOG_INFO, "op=ecdh backend=openpgp peer=%s result=%s "
 		    "error=\"%s\" latency_ms=%u.%03u", res->who,
 		    res->status == -ETIMEDOUT ? "timeout" : "error",
 		    opgp_strerror(res->status), res->latency_us / 1000,
@@ -883,11 +905,11 @@ card_submit(uint64_t id, const uint8_t point[static 32], const char *who)
 		if (now - card_last_locked_log > 1000000) {
 			card_last_locked_log = now;
 			if (r == -ENOLCK)
-				log_warnx("audit: op=ecdh backend=openpgp "
+				log_audit(LOG_WARNING, "op=ecdh backend=openpgp "
 				    "peer=%s result=refused error=\"card "
 				    "locked: run wgcardctl card unlock\"", who);
 			else
-				log_warnx("audit: op=ecdh backend=openpgp "
+				log_audit(LOG_WARNING, "op=ecdh backend=openpgp "
 				    "peer=%s result=refused error=\"%s\"", who,
 				    opgp_strerror(r));
 		}
@@ -921,7 +943,7 @@ card_set_pin(const uint8_t *pin, size_t len)
 		sodium_memzero(h, sizeof(h));
 		if (bad) {
 			/* The card said no to this one: not sent again. */
-			log_warnx("audit: op=verify backend=openpgp "
+			log_audit(LOG_WARNING, "op=verify backend=openpgp "
 			    "result=refused reason=known-wrong-pin");
 			r = -EACCES;
 			goto result;

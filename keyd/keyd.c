@@ -6,11 +6,13 @@
  * fd 3 and to the handshake process on fd 4; there is no socket in the
  * file system that could ask it for anything.
  */
+#include <sys/eventfd.h>
 #include <sys/time.h>
 #include <sys/types.h>
 
 #include <errno.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -90,6 +92,91 @@ keyd_send(struct keyd_chan *c, uint32_t type, const void *data, size_t len)
 	keyd_chan_update(c);
 }
 
+/*
+ * The audit stream to the parent (for its audit file). Events of the
+ * card worker thread wait in a small queue for the event loop, which
+ * alone writes to the channel; a full queue drops and counts.
+ */
+#define KEYD_AUDIT_Q	32
+static pthread_t	 keyd_main_thread;
+static pthread_mutex_t	 keyd_audit_mtx = PTHREAD_MUTEX_INITIALIZER;
+static char		 keyd_audit_q[KEYD_AUDIT_Q][WGCARD_AUDIT_MAX];
+static int		 keyd_audit_head, keyd_audit_count;
+static uint64_t		 keyd_audit_lost;
+static int		 keyd_audit_efd = -1;
+static struct event	 keyd_audit_ev;
+
+static void
+keyd_audit_send(const char *kv)
+{
+	char	buf[WGCARD_AUDIT_MAX];
+
+	snprintf(buf, sizeof(buf), "%s", kv);
+	keyd_send(&chan_parent, IMSG_AUDIT, buf, strlen(buf) + 1);
+}
+
+static void
+keyd_audit_hook(const char *kv)
+{
+	uint64_t	one = 1;
+
+	if (pthread_equal(pthread_self(), keyd_main_thread)) {
+		keyd_audit_send(kv);
+		return;
+	}
+	pthread_mutex_lock(&keyd_audit_mtx);
+	if (keyd_audit_count == KEYD_AUDIT_Q)
+		keyd_audit_lost++;
+	else {
+		snprintf(keyd_audit_q[(keyd_audit_head + keyd_audit_count) %
+		    KEYD_AUDIT_Q], WGCARD_AUDIT_MAX, "%s", kv);
+		keyd_audit_count++;
+	}
+	pthread_mutex_unlock(&keyd_audit_mtx);
+	if (write(keyd_audit_efd, &one, sizeof(one)) == -1 && errno != EAGAIN)
+		log_warn("%s: eventfd", __func__);
+}
+
+static void
+keyd_audit_drain(int fd, short event, void *arg)
+{
+	char		kv[WGCARD_AUDIT_MAX];
+	uint64_t	n, lost;
+
+	if (read(fd, &n, sizeof(n)) == -1 && errno != EAGAIN)
+		log_warn("%s: eventfd", __func__);
+	for (;;) {
+		pthread_mutex_lock(&keyd_audit_mtx);
+		if (keyd_audit_count == 0) {
+			lost = keyd_audit_lost;
+			keyd_audit_lost = 0;
+			pthread_mutex_unlock(&keyd_audit_mtx);
+			break;
+		}
+		memcpy(kv, keyd_audit_q[keyd_audit_head], sizeof(kv));
+		keyd_audit_head = (keyd_audit_head + 1) % KEYD_AUDIT_Q;
+		keyd_audit_count--;
+		pthread_mutex_unlock(&keyd_audit_mtx);
+		keyd_audit_send(kv);
+	}
+	if (lost > 0) {
+		snprintf(kv, sizeof(kv), "op=audit-dropped count=%llu",
+		    (unsigned long long)lost);
+		keyd_audit_send(kv);
+	}
+}
+
+static void
+keyd_audit_init(void)
+{
+	keyd_main_thread = pthread_self();
+	if ((keyd_audit_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+		fatal("eventfd");
+	event_set(&keyd_audit_ev, keyd_audit_efd, EV_READ | EV_PERSIST,
+	    keyd_audit_drain, NULL);
+	event_add(&keyd_audit_ev, NULL);
+}
+
 static void
 keyd_announce(void)
 {
@@ -165,7 +252,7 @@ keyd_card_dh(uint64_t id, const uint8_t point[static 32], const char *tag)
 		snprintf(who, sizeof(who), "%.8s", b64);
 	}
 	if (wg_x25519_small_order(point) || keyd_point_noncanonical(point)) {
-		log_info("audit: op=ecdh backend=openpgp peer=%s "
+		log_audit(LOG_INFO, "op=ecdh backend=openpgp peer=%s "
 		    "result=refused error=\"small-order or non-canonical "
 		    "point\"", who);
 		keyd_dh_result(id, -EINVAL, (const uint8_t [32]){ 0 });
@@ -296,7 +383,7 @@ keyd_dh(const struct key_dh_req *req)
 	 * value), the result code and latency. Never the key or the result.
 	 */
 	key_to_base64(peer, req->point);
-	log_debug("audit: op=ecdh backend=%s point=%.8s result=%d "
+	log_audit(LOG_DEBUG, "op=ecdh backend=%s point=%.8s result=%d "
 	    "latency_us=%u", backend->name, peer, res.status,
 	    last_latency_us);
 	keyd_send(&chan_hs, IMSG_KEY_DH_RESULT, &res, sizeof(res));
@@ -318,7 +405,7 @@ keyd_set_key(struct imsg *imsg, const char *from)
 			log_warnx("set key from %s ignored: the private key "
 			    "is on the card (KeySource = openpgp)", from);
 		sodium_memzero(&ks, sizeof(ks));
-		log_info("audit: op=set-key from=%s backend=openpgp "
+		log_audit(LOG_INFO, "op=set-key from=%s backend=openpgp "
 		    "result=ignored", from);
 		keyd_announce();
 		return;
@@ -330,7 +417,7 @@ keyd_set_key(struct imsg *imsg, const char *from)
 		    strerror(-r));
 	if (r != 1)
 		key_generation++;
-	log_info("audit: op=set-key from=%s backend=%s result=%s", from,
+	log_audit(LOG_INFO, "op=set-key from=%s backend=%s result=%s", from,
 	    backend->name, r == 1 ? "unchanged" : r == 0 ? "ok" : "error");
 	keyd_announce();
 }
@@ -433,7 +520,7 @@ keyd_pin(struct imsg *imsg, struct keyd_chan *c)
 	if (card_mode && card_configured) {
 		if (c == &chan_hs)
 			pin_requests++;
-		log_info("audit: op=pin from=%s", c->name);
+		log_audit(LOG_INFO, "op=pin from=%s", c->name);
 		if (c == &chan_parent)
 			card_offer_pin(kp.pin, kp.len);
 		else
@@ -679,6 +766,7 @@ main(int argc, char *argv[])
 	proc_privdrop(WGCARD_USER, card_mode ? keyd_card_chroot() :
 	    WGCARD_CHROOT);
 	event_init();
+	keyd_audit_init();
 	if (card_mode)
 		card_init(&keyd_card_cbs);
 	if (card_mode)
@@ -688,6 +776,7 @@ main(int argc, char *argv[])
 
 	keyd_chan_init(&chan_parent, PROC_PARENT_FD);
 	keyd_chan_init(&chan_hs, PROC_SIBLING_FD);
+	log_set_audit_hook(keyd_audit_hook);
 	/* The card backend announces once the parent sent its settings. */
 	if (!card_mode) {
 		backend->set_key((const uint8_t [32]){ 0 });

@@ -443,6 +443,21 @@ kw_pin_file(struct config_ctx *ctx, char *value)
 }
 
 static int
+kw_audit_log(struct config_ctx *ctx, char *value)
+{
+	if (value[0] != '/') {
+		config_error(ctx, "not an absolute path");
+		return -1;
+	}
+	free(ctx->extra->audit_log);
+	if ((ctx->extra->audit_log = strdup(value)) == NULL) {
+		config_error(ctx, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int
 kw_pin_credential(struct config_ctx *ctx, char *value)
 {
 	size_t	i;
@@ -643,6 +658,7 @@ static const struct config_keyword config_keywords[] = {
 	{ "CardPublicKey",	SEC_INTERFACE,	kw_card_public_key, 0 },
 	{ "PinFile",		SEC_INTERFACE,	kw_pin_file,	0 },
 	{ "PinCredential",	SEC_INTERFACE,	kw_pin_credential, 0 },
+	{ "AuditLog",		SEC_INTERFACE,	kw_audit_log,	0 },
 	{ "DNS",		SEC_INTERFACE,	NULL,		KW_WGQUICK },
 	{ "Table",		SEC_INTERFACE,	NULL,		KW_WGQUICK },
 	{ "PreUp",		SEC_INTERFACE,	NULL,		KW_WGQUICK },
@@ -998,6 +1014,7 @@ config_extra_free(struct config_extra *extra)
 {
 	free(extra->pin_file);
 	free(extra->pin_credential);
+	free(extra->audit_log);
 	memset(extra, 0, sizeof(*extra));
 }
 

@@ -31,6 +31,7 @@ struct config_extra {
 	uint8_t		card_pub[32];
 	char		*pin_file;			/* PinFile */
 	char		*pin_credential;		/* PinCredential */
+	char		*audit_log;			/* AuditLog, any source */
 };
 
 /* Longest error message config_parse_file writes, with its NUL. */

@@ -157,15 +157,17 @@ control_request(struct control_conn *c)
 		req.argv[req.argc++] = p;
 	for (i = 0; i < req.argc; i++)
 		for (p = req.argv[i]; *p; p++)
-			if (*p < 0x21 || *p > 0x7e) {
-				log_warnx("control: uid %u sent a malformed "
-				    "request", (unsigned)c->uid);
+			if (*p < 0x21 || *p > 0x7e || *p == '"') {
+				log_audit(LOG_WARNING, "op=control uid=%u "
+				    "result=refused reason=malformed",
+				    (unsigned)c->uid);
 				control_end(c, EINVAL, "malformed request");
 				c->closing = 1;
 				goto consume;
 			}
 	if (req.argc == 0 || (cmd = control_match(&req, &nwords)) == NULL) {
-		log_warnx("control: uid %u: unknown command", (unsigned)c->uid);
+		log_audit(LOG_WARNING, "op=control uid=%u result=refused "
+		    "reason=unknown-command", (unsigned)c->uid);
 		control_end(c, EINVAL, "unknown command");
 		goto consume;
 	}
@@ -179,14 +181,18 @@ control_request(struct control_conn *c)
 		req.secret = nl + 1;
 		used = nl2 + 1 - c->in;
 	}
-	log_info("control: uid %u: %s%s%s", (unsigned)c->uid, req.argv[0],
-	    req.argc > 1 ? " " : "", req.argc > 1 ? req.argv[1] : "");
 	if (cmd->root_only && c->uid != 0) {
-		log_warnx("control: uid %u may not %s %s", (unsigned)c->uid,
-		    req.argv[0], req.argc > 1 ? req.argv[1] : "");
+		log_audit(LOG_WARNING, "op=control uid=%u command=\"%s%s%s\" "
+		    "result=refused reason=root-only", (unsigned)c->uid,
+		    req.argv[0], req.argc > 1 ? " " : "",
+		    req.argc > 1 ? req.argv[1] : "");
 		control_end(c, EPERM, "permission denied: root only");
 		goto consume;
 	}
+	/* Printable, no quote (checked above): fit for a quoted value. */
+	log_audit(LOG_INFO, "op=control uid=%u command=\"%s%s%s\"",
+	    (unsigned)c->uid, req.argv[0], req.argc > 1 ? " " : "",
+	    req.argc > 1 ? req.argv[1] : "");
 	req.argc -= nwords;
 	memmove(req.argv, req.argv + nwords, sizeof(req.argv[0]) * req.argc);
 	r = cmd->handler(&req, &c->out);
@@ -313,8 +319,9 @@ control_accept(int fd, short event, void *arg)
 	ctl.nconns++;
 	if (!c->is_member) {
 		/* The socket's mode should have stopped it: say no. */
-		log_warnx("control: uid %u is not in group %s, refused",
-		    (unsigned)cred.uid, CONTROL_GROUP);
+		log_audit(LOG_WARNING, "op=control uid=%u result=refused "
+		    "reason=\"not in group %s\"", (unsigned)cred.uid,
+		    CONTROL_GROUP);
 		control_end(c, EPERM, "permission denied");
 		c->closing = 1;
 	}

@@ -365,6 +365,16 @@ hs_peer_name(const struct hs_peer *p, char out[static 12])
 	out[8] = '\0';
 }
 
+/* The audit stream to the parent, for its audit file. */
+static void
+hs_audit_hook(const char *kv)
+{
+	char	buf[WGCARD_AUDIT_MAX];
+
+	snprintf(buf, sizeof(buf), "%s", kv);
+	hs_send(&hs.parent, IMSG_AUDIT, buf, strlen(buf) + 1);
+}
+
 static void
 hs_timer_mod(struct event *ev, uint64_t ms)
 {
@@ -642,6 +652,7 @@ static struct hs_peer *
 hs_peer_new(const uint8_t pubkey[static 32])
 {
 	struct hs_peer	*p;
+	char		 name[12];
 
 	if (hs.npeers >= WG_MAX_PEERS)
 		return NULL;
@@ -662,6 +673,8 @@ hs_peer_new(const uint8_t pubkey[static 32])
 	hs.peer_hash[p->id % HS_PEER_BUCKETS] = p;
 	hs.npeers++;
 	hs_send_u32(&hs.fwd, IMSG_FWD_PEER_ADD, p->id);
+	hs_peer_name(p, name);
+	log_audit(LOG_INFO, "op=peer-add peer=%s peers=%zu", name, hs.npeers);
 	hs_peer_request_ss(p);
 	return p;
 }
@@ -670,7 +683,11 @@ static void
 hs_peer_remove(struct hs_peer *p)
 {
 	struct hs_peer	**pp;
+	char		  name[12];
 
+	hs_peer_name(p, name);
+	log_audit(LOG_INFO, "op=peer-remove peer=%s peers=%zu", name,
+	    hs.npeers - 1);
 	evtimer_del(&p->t_retransmit);
 	evtimer_del(&p->t_keepalive);
 	evtimer_del(&p->t_new_handshake);
@@ -2017,6 +2034,7 @@ handshake_main(const struct proc_opts *opts)
 	hs_chan_init(&hs.parent, "parent", PROC_PARENT_FD, hs_parent_imsg);
 	hs_chan_init(&hs.keyd, "key broker", PROC_SIBLING_FD, hs_keyd_imsg);
 	hs_chan_init(&hs.fwd, "forwarder", PROC_SIBLING2_FD, hs_fwd_imsg);
+	log_set_audit_hook(hs_audit_hook);
 	evtimer_set(&hs.ev_tick, hs_tick, NULL);
 	evtimer_add(&hs.ev_tick, &tv);
 

@@ -32,6 +32,7 @@
 
 #include "buf.h"
 #include "compat.h"
+#include "audit.h"
 #include "config.h"
 #include "control.h"
 #include "crypto.h"
@@ -270,6 +271,37 @@ parent_check_ready(void)
 	parent_sd_notify("READY=1\nSTATUS=tunnel up");
 }
 
+/* The audit stream's short process names (the "proc" of a JSON line). */
+static const char *const parent_audit_names[PROC_MAX] = {
+	[PROC_PARENT] = "parent",
+	[PROC_KEYD] = "keyd",
+	[PROC_HANDSHAKE] = "handshake",
+	[PROC_FORWARDER] = "forwarder",
+};
+
+/* The parent's own events. */
+static void
+parent_audit_hook(const char *kv)
+{
+	audit_event(PROC_PARENT, "parent", getpid(), kv);
+}
+
+/*
+ * An event from a child: NUL-terminated text of bounded size, or the
+ * child breaks the protocol. What the text says is checked when it is
+ * written (audit_format: anything odd becomes op=malformed).
+ */
+static void
+parent_audit_child(struct child *c, enum proc_id id, struct imsg *imsg)
+{
+	const char	*kv = (const char *)imsg->data;
+
+	if (imsg->len == 0 || imsg->len > WGCARD_AUDIT_MAX ||
+	    kv[imsg->len - 1] != '\0')
+		fatalx("malformed audit event from %s", c->name);
+	audit_event(id, parent_audit_names[id], c->pid, kv);
+}
+
 static void
 parent_imsg(struct child *c, struct imsg *imsg)
 {
@@ -287,6 +319,8 @@ parent_imsg(struct child *c, struct imsg *imsg)
 		if (kp.has_key) {
 			key_to_base64(b64, kp.pub);
 			log_info("interface public key %s", b64);
+			log_audit(LOG_INFO, "op=key public=%s generation=%u",
+			    b64, kp.generation);
 		}
 		c->ready = 1;
 		break;
@@ -353,6 +387,11 @@ parent_imsg(struct child *c, struct imsg *imsg)
 		IMSG_SIZE_CHECK(imsg, 0, c->name);
 		c->ready = 1;
 		break;
+	case IMSG_AUDIT:
+		if (id != PROC_KEYD && id != PROC_HANDSHAKE)
+			goto bad;
+		parent_audit_child(c, id, imsg);
+		return;
 	case IMSG_FWD_TUN_GONE:
 		if (id != PROC_FORWARDER)
 			goto bad;
@@ -546,6 +585,7 @@ parent_shutdown(int code)
 	wgd.shutting_down = 1;
 	parent_sd_notify("STOPPING=1");
 	wgd.exit_code = code;
+	log_audit(code ? LOG_WARNING : LOG_INFO, "op=stop status=%d", code);
 	for (i = 0; i < PROC_MAX; i++) {
 		if (children[i].ibuf.fd != -1 && children[i].events) {
 			event_del(&children[i].ev);
@@ -684,6 +724,21 @@ parent_card_changed(const struct config_extra *a,
 	    memcmp(a->card_pub, b->card_pub, 32) != 0;
 }
 
+/* A refused reload, logged and audited (quotes made single). */
+static void
+parent_reload_refused(const char *err)
+{
+	char	e[CONFIG_ERR_MAX], *p;
+
+	log_warnx("reload refused, the running configuration stays: %s", err);
+	strlcpy(e, err, sizeof(e));
+	for (p = e; *p != '\0'; p++)
+		if (*p == '"')
+			*p = '\'';
+	log_audit(LOG_WARNING, "op=reload result=refused error=\"%.400s\"",
+	    e);
+}
+
 /*
  * Re-reads the configuration file and applies the difference. A file
  * with any error is refused whole and the running configuration stays.
@@ -716,49 +771,32 @@ parent_reload_config(int from_ctl)
 	}
 	wgconf_init(&nc);
 	memset(&ne, 0, sizeof(ne));
+	memset(&pin, 0, sizeof(pin));
+	r = -EINVAL;
 	if (config_parse_file(wgd.config_path, &nc, &ne, err,
-	    sizeof(err)) != 0) {
-		log_warnx("reload refused, the running configuration "
-		    "stays: %s", err);
-		config_extra_free(&ne);
-		parent_reload_reply(-EINVAL, err);
-		return;
-	}
+	    sizeof(err)) != 0)
+		goto refused;
 	/* The key's home is fixed for the life of the key broker. */
 	if (ne.keysource != wgd.extra.keysource) {
 		snprintf(err, sizeof(err), "%s: KeySource changed: restart "
 		    "the daemon to move the key", wgd.config_path);
-		log_warnx("reload refused: %s", err);
-		wgconf_free(&nc);
-		config_extra_free(&ne);
-		parent_reload_reply(-EINVAL, err);
-		return;
+		goto refused;
 	}
 	/* The PIN (file or credential) must be readable, or nothing moves. */
-	memset(&pin, 0, sizeof(pin));
 	if (ne.keysource == CONFIG_KEYSOURCE_OPENPGP &&
-	    config_read_pin(&ne, pin.pin, &pinlen, err, sizeof(err)) == -1) {
-		log_warnx("reload refused, the running configuration "
-		    "stays: %s", err);
-		sodium_memzero(&pin, sizeof(pin));
-		wgconf_free(&nc);
-		config_extra_free(&ne);
-		parent_reload_reply(-EINVAL, err);
-		return;
-	}
+	    config_read_pin(&ne, pin.pin, &pinlen, err, sizeof(err)) == -1)
+		goto refused;
 	pin.len = (uint32_t)pinlen;
+	/* The audit file, reopened (rotation) or moved; an error refuses. */
+	if (audit_reopen(ne.audit_log, err, sizeof(err)) == -1)
+		goto refused;
 	/* The one step that can fail comes first. */
 	if ((nc.flags & WGDEV_HAS_PORT) && nc.port != 0 &&
 	    nc.port != wgd.port) {
 		if ((r = parent_open_sockets(nc.port, nc.fwmark)) != 0) {
 			snprintf(err, sizeof(err), "%s: ListenPort %u: %s",
 			    wgd.config_path, nc.port, strerror(-r));
-			log_warnx("reload refused: %s", err);
-			sodium_memzero(&pin, sizeof(pin));
-			wgconf_free(&nc);
-			config_extra_free(&ne);
-			parent_reload_reply(r, err);
-			return;
+			goto refused;
 		}
 		log_info("listening on port %u", wgd.port);
 		parent_send_sockets();
@@ -842,6 +880,15 @@ parent_reload_config(int from_ctl)
 	parent_forget_psks();
 	log_info("reload: %s read, %zu peers", wgd.config_path,
 	    wgd.conf.npeers);
+	log_audit(LOG_INFO, "op=reload result=ok peers=%zu", wgd.conf.npeers);
+	return;
+
+ refused:
+	parent_reload_refused(err);
+	sodium_memzero(&pin, sizeof(pin));
+	wgconf_free(&nc);
+	config_extra_free(&ne);
+	parent_reload_reply(r, err);
 }
 
 static void
@@ -1254,6 +1301,11 @@ main(int argc, char *argv[])
 	if (getpwnam(WGCARD_USER) == NULL)
 		fatalx("user %s does not exist: run contrib/install-deps.sh "
 		    "or create it", WGCARD_USER);
+	/* The audit file: the parent's alone; the children send events. */
+	audit_set_ifname(wgd.ifname);
+	if (audit_reopen(wgd.extra.audit_log, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	log_set_audit_hook(parent_audit_hook);
 
 	wgd.uapi_fd = parent_uapi_listen();
 	wgd.ctl_fd = parent_ctl_listen();
@@ -1298,6 +1350,9 @@ main(int argc, char *argv[])
 	}
 	log_info("wgcardd %s starting on %s, UDP port %u", WGCARD_VERSION,
 	    wgd.ifname, wgd.port);
+	log_audit(LOG_INFO, "op=start version=%s port=%u config=%s",
+	    WGCARD_VERSION, wgd.port, wgd.config_path != NULL ?
+	    wgd.config_path : "none");
 	proc_setname("wgcardd");
 	proc_settitle("wgcardd: parent [%s]", wgd.ifname);
 

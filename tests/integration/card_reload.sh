@@ -51,6 +51,7 @@ Reader = Virtual PCD
 CardSerial = $1
 CardPublicKey = $2
 PinFile = $3
+AuditLog = $T_TMP/audit.jsonl
 ListenPort = $PORT_A
 Address = $IN4_A/$IN4_PLEN
 
@@ -63,7 +64,7 @@ EOC
 	)
 }
 (umask 077; echo "$PIN_A" >"$T_TMP/pin_a"; echo "$PIN_C" >"$T_TMP/pin_c";
-    echo "000000" >"$T_TMP/badpin") || t_fatal "pin files"
+    echo "wrongPIN-77" >"$T_TMP/badpin") || t_fatal "pin files"
 LOG_A=$T_TMP/$IF_A.log
 : >"$LOG_A"
 
@@ -157,5 +158,26 @@ printf '%s\n' "$PIN_A" | ctl_a card unlock >/dev/null 2>&1
 t_check "right PIN by card unlock: ready" wait_for 10 logged 'card: ready'
 t_eq "right PIN: counter back to 3" "$(pw1)" 3
 t_check "no seccomp kill" bash -c "! grep -q 'killed by signal' '$LOG_A'"
+
+# The card's events in the audit file (from keyd's worker thread too).
+aud_has()
+{
+	python3 - "$T_TMP/audit.jsonl" "$@" <<'EOP'
+import json, sys
+L = [json.loads(l) for l in open(sys.argv[1])]
+want = dict(a.split("=", 1) for a in sys.argv[2:])
+sys.exit(0 if any(all(str(o.get(k)) == v for k, v in want.items())
+                  for o in L) else 1)
+EOP
+}
+t_check "audit file: VERIFY with a new PIN" aud_has op=verify proc=keyd pin=new result=ok
+t_check "audit file: card ready, with its serial" aud_has op=card state=ready serial=0000C402
+t_check "audit file: card absent" aud_has op=card state=absent
+t_check "audit file: X25519 on the card" aud_has op=ecdh proc=keyd backend=openpgp result=ok
+t_check "audit file: the wrong PIN" aud_has op=verify result=wrong-pin retries_left=2
+t_check "audit file: the wrong PIN not sent again" aud_has op=verify result=refused reason=known-wrong-pin
+t_check "audit file: the PIN from card unlock" aud_has op=pin from=handshake
+t_check "audit file: the new key" aud_has op=key "public=$PUB_C"
+t_check "audit file: no PIN in it" bash -c "! grep -qe '$PIN_A' -e '$PIN_C' -e wrongPIN-77 '$T_TMP/audit.jsonl'"
 
 t_done

@@ -294,7 +294,7 @@ t_eq "member: card unlock refused, exit 1" "$?" 1
 t_check "member: card unlock: permission denied" \
     grep -q "permission denied" "$T_TMP/err"
 t_check "the refusals are logged with the uid" \
-    grep -q "control: uid 65534 may not reload" "$T_TMP/$IF_A.log"
+    grep -q "op=control uid=65534 command=\"reload\" result=refused reason=root-only" "$T_TMP/$IF_A.log"
 
 # ---------------------------------------------------------------- garbage
 

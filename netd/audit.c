@@ -1,0 +1,333 @@
+/*
+ * audit.c: the audit file (see audit.h and docs/audit-log.md). Parent
+ * only: the children never hold the file; what they send is parsed as
+ * untrusted text and written as JSON with every byte escaped that must be.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "compat.h"
+#include "log.h"
+
+static int		 audit_fd = -1;
+static char		 audit_ifname[32];
+
+/* A token bucket per process (parent, keyd, handshake, forwarder). */
+static struct {
+	int64_t		 last_us;
+	double		 tokens;
+	uint64_t	 dropped;
+} audit_rl[4];
+
+/* Keys whose values are numbers (when they look like one). */
+static const char *const audit_numeric[] = {
+	"latency_ms", "retries_left", "pin_retries", "uid", "count", "peers",
+	"port", "mtu", NULL
+};
+
+/* Keys of the envelope: a child may not write them. */
+static const char *const audit_reserved[] = {
+	"ts", "interface", "proc", "pid", "raw", NULL
+};
+
+struct audit_out {
+	char	*p;
+	size_t	 len, cap;
+	int	 full;
+};
+
+static void
+audit_put(struct audit_out *o, const char *s, size_t n)
+{
+	if (o->full || o->len + n >= o->cap) {
+		o->full = 1;
+		return;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+	o->p[o->len] = '\0';
+}
+
+static void
+audit_puts(struct audit_out *o, const char *s)
+{
+	audit_put(o, s, strlen(s));
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if none. */
+static size_t
+audit_utf8(const unsigned char *s, size_t n)
+{
+	size_t		len, i;
+	uint32_t	cp;
+
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	len = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	if (len > n)
+		return 0;
+	cp = s[0] & (0x7f >> len);
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* A JSON string: quotes, escapes, invalid UTF-8 as U+FFFD. */
+static void
+audit_str(struct audit_out *o, const char *s, size_t n)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	char			 esc[8];
+	size_t			 i, l;
+
+	audit_put(o, "\"", 1);
+	for (i = 0; i < n; ) {
+		if (u[i] == '"' || u[i] == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)u[i];
+			audit_put(o, esc, 2);
+			i++;
+		} else if (u[i] < 0x20 || u[i] == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\u%04x", u[i]);
+			audit_put(o, esc, 6);
+			i++;
+		} else if (u[i] < 0x80) {
+			audit_put(o, s + i, 1);
+			i++;
+		} else if ((l = audit_utf8(u + i, n - i)) != 0) {
+			audit_put(o, s + i, l);
+			i += l;
+		} else {
+			audit_puts(o, "\\ufffd");
+			i++;
+		}
+	}
+	audit_put(o, "\"", 1);
+}
+
+static int
+audit_in(const char *const *list, const char *k, size_t n)
+{
+	for (; *list != NULL; list++)
+		if (strlen(*list) == n && memcmp(*list, k, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* A JSON number as JSON allows it: -?(0|[1-9][0-9]*)(\.[0-9]+)? */
+static int
+audit_is_number(const char *v, size_t n)
+{
+	size_t	i = 0, d;
+
+	if (n > 0 && v[0] == '-')
+		i++;
+	if (i >= n || v[i] < '0' || v[i] > '9' || (v[i] == '0' &&
+	    i + 1 < n && v[i + 1] != '.'))
+		return 0;
+	while (i < n && v[i] >= '0' && v[i] <= '9')
+		i++;
+	if (i == n)
+		return 1;
+	if (v[i++] != '.')
+		return 0;
+	for (d = i; i < n && v[i] >= '0' && v[i] <= '9'; i++)
+		;
+	return i == n && i > d;
+}
+
+/*
+ * The fields of kv into o (each as ,"key":value), or -1 if kv is not
+ * well formed. op must come first.
+ */
+static int
+audit_fields(struct audit_out *o, const char *kv)
+{
+	const char	*p = kv, *k, *v;
+	size_t		 kn, vn, nf = 0;
+
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		for (k = p; (*p >= 'a' && *p <= 'z') || (*p >= '0' &&
+		    *p <= '9') || *p == '_' || *p == '-'; p++)
+			;
+		kn = p - k;
+		if (kn == 0 || kn > 32 || *p != '=')
+			return -1;
+		p++;
+		if (*p == '"') {
+			v = ++p;
+			if ((p = strchr(p, '"')) == NULL)
+				return -1;
+			vn = p - v;
+			p++;
+			if (*p != ' ' && *p != '\0')
+				return -1;
+		} else {
+			for (v = p; *p != ' ' && *p != '\0' && *p != '"'; p++)
+				;
+			if (*p == '"')
+				return -1;
+			vn = p - v;
+		}
+		if (audit_in(audit_reserved, k, kn) ||
+		    (nf == 0) != (kn == 2 && memcmp(k, "op", 2) == 0))
+			return -1;
+		audit_put(o, ",", 1);
+		audit_str(o, k, kn);
+		audit_put(o, ":", 1);
+		if (audit_in(audit_numeric, k, kn) && audit_is_number(v, vn))
+			audit_put(o, v, vn);
+		else
+			audit_str(o, v, vn);
+		nf++;
+	}
+	return nf > 0 ? 0 : -1;
+}
+
+size_t
+audit_format(char *out, size_t outlen, int64_t t_us, const char *ifname,
+    const char *proc, pid_t pid, const char *kv)
+{
+	struct audit_out	o = { out, 0, outlen, 0 };
+	struct tm		tm;
+	time_t			sec = (time_t)(t_us / 1000000);
+	char			ts[64];
+	size_t			env;
+
+	if (outlen == 0)
+		return 0;
+	out[0] = '\0';
+	gmtime_r(&sec, &tm);
+	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)(t_us % 1000000));
+	audit_puts(&o, "{\"ts\":");
+	audit_str(&o, ts, strlen(ts));
+	audit_puts(&o, ",\"interface\":");
+	audit_str(&o, ifname, strlen(ifname));
+	audit_puts(&o, ",\"proc\":");
+	audit_str(&o, proc, strlen(proc));
+	snprintf(ts, sizeof(ts), ",\"pid\":%ld", (long)pid);
+	audit_puts(&o, ts);
+	env = o.len;
+	if (audit_fields(&o, kv) == -1) {
+		o.len = env;
+		o.full = 0;
+		out[o.len] = '\0';
+		audit_puts(&o, ",\"op\":\"malformed\",\"raw\":");
+		audit_str(&o, kv, strnlen(kv, AUDIT_KV_MAX));
+	}
+	audit_puts(&o, "}\n");
+	return o.full ? 0 : o.len;
+}
+
+void
+audit_set_ifname(const char *ifname)
+{
+	strlcpy(audit_ifname, ifname, sizeof(audit_ifname));
+}
+
+int
+audit_enabled(void)
+{
+	return audit_fd != -1;
+}
+
+int
+audit_reopen(const char *path, char *err, size_t errlen)
+{
+	int	fd;
+
+	if (path == NULL || *path == '\0') {
+		audit_close();
+		return 0;
+	}
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+	    O_NOCTTY, 0640);
+	if (fd == -1) {
+		snprintf(err, errlen, "AuditLog %s: %s", path, strerror(errno));
+		return -1;
+	}
+	audit_close();
+	audit_fd = fd;
+	return 0;
+}
+
+void
+audit_close(void)
+{
+	if (audit_fd != -1)
+		close(audit_fd);
+	audit_fd = -1;
+}
+
+static int64_t
+audit_now_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+audit_write(const char *proc, pid_t pid, const char *kv)
+{
+	char	line[AUDIT_LINE_MAX];
+	size_t	n;
+
+	n = audit_format(line, sizeof(line), audit_now_us(), audit_ifname,
+	    proc, pid, kv);
+	/* One write: O_APPEND keeps lines whole even with other writers. */
+	if (n > 0 && write(audit_fd, line, n) != (ssize_t)n)
+		log_warn("audit file: write");
+}
+
+void
+audit_event(int procidx, const char *proc, pid_t pid, const char *kv)
+{
+	int64_t	now;
+	char	buf[96];
+
+	if (audit_fd == -1 || procidx < 0 || procidx > 3)
+		return;
+	now = audit_now_us();
+	if (audit_rl[procidx].last_us == 0)
+		audit_rl[procidx].tokens = AUDIT_BURST;
+	else
+		audit_rl[procidx].tokens += (double)(now -
+		    audit_rl[procidx].last_us) * AUDIT_RATE / 1e6;
+	if (audit_rl[procidx].tokens > AUDIT_BURST)
+		audit_rl[procidx].tokens = AUDIT_BURST;
+	audit_rl[procidx].last_us = now;
+	if (audit_rl[procidx].tokens < 1) {
+		audit_rl[procidx].dropped++;
+		return;
+	}
+	audit_rl[procidx].tokens -= 1;
+	if (audit_rl[procidx].dropped > 0) {
+		snprintf(buf, sizeof(buf), "op=audit-dropped count=%llu",
+		    (unsigned long long)audit_rl[procidx].dropped);
+		log_warnx("audit: %s events from %s over the rate dropped",
+		    buf + strlen("op=audit-dropped count="), proc);
+		audit_rl[procidx].dropped = 0;
+		audit_write(proc, pid, buf);
+	}
+	audit_write(proc, pid, kv);
+}
