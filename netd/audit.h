@@ -16,7 +16,7 @@
 #include "wgcard.h"
 
 #define AUDIT_KV_MAX		WGCARD_AUDIT_MAX
-#define AUDIT_LINE_MAX		2048	/* one JSON line */
+#define AUDIT_LINE_MAX		4096	/* one JSON line: 6 x AUDIT_KV_MAX + envelope */
 #define AUDIT_RATE		200	/* events per second per process */
 #define AUDIT_BURST		1000
 

@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 secs=${1:-20}
 [ $# -gt 0 ] && shift
-targets=${*:-"uapi config"}
+targets=${*:-"uapi config audit"}
 out=build/fuzz
 CC=${FUZZ_CC:-clang}
 CFLAGS="-std=gnu17 -g -O1 -D_GNU_SOURCE -Icommon -Inetd
@@ -19,11 +19,13 @@ SODIUM="$(pkg-config --cflags --libs libsodium)"
 mkdir -p "$out"
 srcs_uapi="netd/uapi.c common/buf.c common/encoding.c common/wgconf.c"
 srcs_config="netd/config.c $srcs_uapi"
+srcs_audit="netd/audit.c common/log.c common/compat.c"
 
 for t in $targets; do
 	case $t in
 	uapi)	srcs=$srcs_uapi ;;
 	config)	srcs=$srcs_config ;;
+	audit)	srcs=$srcs_audit ;;
 	*)	echo "run.sh: unknown target $t" >&2; exit 2 ;;
 	esac
 	echo "fuzz: building fuzz_$t"
@@ -35,6 +37,10 @@ for t in $targets; do
 	mkdir -p "$corpus"
 	if [ "$t" = config ]; then
 		cp tests/config/*.conf "$corpus/" 2>/dev/null || true
+	elif [ "$t" = audit ]; then
+		printf 'op=ecdh backend=openpgp peer=4eYnNt38 result=ok latency_ms=0.7' >"$corpus/ecdh"
+		printf 'op=control uid=0 command="card unlock"' >"$corpus/control"
+		printf 'op=card state=absent serial=0000A001 reason="no card"' >"$corpus/card"
 	else
 		for f in tests/config/*.out; do
 			[ -f "$f" ] && grep -v -e '^mtu=' -e '^address=' \

@@ -161,6 +161,16 @@ test_escaping(void)
 		}
 	}
 	CHECK(ok, "every byte escaped as JSON needs");
+	/* The worst case: the longest text, all control bytes (found by
+	 * tests/fuzz/fuzz_audit.c when the line buffer was too short). */
+	{
+		char	big[AUDIT_KV_MAX];
+
+		memset(big, 1, sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		CHECK(fmt(out, sizeof(out), big) > 0 && js_valid(out),
+		    "511 control bytes fit one line");
+	}
 	fmt(out, sizeof(out), "op=x reader=\"tab\there\\back\"");
 	CHECK(strstr(out, "\"tab\\u0009here\\\\back\"") != NULL,
 	    "control and backslash escaped: %s", out);
