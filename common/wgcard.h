@@ -39,7 +39,7 @@ enum imsg_type {
 	/* Key broker. */
 	IMSG_KEY_SET,		/* P->K, H->K: struct key_set (zero: clear) */
 	IMSG_KEY_PUBLIC,	/* K->H, K->P: struct key_public */
-	IMSG_KEY_DH,		/* H->K: struct key_dh_req */
+	IMSG_KEY_DH,		/* H->K: struct key_dh_req (point, peer tag) */
 	IMSG_KEY_DH_RESULT,	/* K->H: struct key_dh_res */
 	IMSG_KEY_LOAD,		/* K->H: struct key_load */
 
@@ -97,8 +97,6 @@ enum imsg_type {
 				 * on a reload that changes it */
 	IMSG_KEY_PIN,		/* P->K, H->K: struct key_pin (wiped) */
 	IMSG_KEY_PIN_RESULT,	/* K->H: struct key_pin_result */
-	IMSG_KEY_DH_PEER,	/* H->K: struct key_dh_peer_req; answered
-				 * by IMSG_KEY_DH_RESULT like IMSG_KEY_DH */
 
 	IMSG_MAX
 };
@@ -127,9 +125,16 @@ struct key_public {
 	uint8_t		pub[32];
 };
 
+/*
+ * A DH request. peer names the peer for the broker's audit line (8
+ * characters of its base64 public key, NUL-padded, not NUL-terminated),
+ * all zero when the point is not a known peer's (an initiator's
+ * ephemeral).
+ */
 struct key_dh_req {
 	uint64_t	id;
 	uint8_t		point[32];
+	char		peer[8];
 };
 
 struct key_dh_res {
@@ -203,14 +208,6 @@ struct key_pin {
 struct key_pin_result {
 	int32_t		status;
 	int32_t		retries;	/* PW1 retries left, -1 unknown */
-};
-
-/* A DH request naming its peer for the audit log (8 characters of the
- * peer's base64 public key, NUL-padded, not NUL-terminated). */
-struct key_dh_peer_req {
-	uint64_t	id;
-	uint8_t		point[32];
-	char		peer[8];
 };
 
 struct priv_port {

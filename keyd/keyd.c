@@ -235,7 +235,7 @@ keyd_dh_result(uint64_t id, int status, const uint8_t result[static 32])
 /*
  * The card backend: queued for the worker thread; the answer comes
  * through keyd_card_dh_done. who names the peer for the audit log: the
- * tag of IMSG_KEY_DH_PEER, else the point's first 8 base64 characters
+ * peer tag of the IMSG_KEY_DH request, else the point's first 8 base64 characters
  * (for the static-static DH the point is the peer's public key, so this
  * is the peer's name as the handshake process logs it).
  */
@@ -358,10 +358,16 @@ keyd_dh(const struct key_dh_req *req)
 {
 	struct key_dh_res	res;
 	uint64_t		t0;
-	char			peer[WG_KEY_B64_LEN];
+	char			peer[WG_KEY_B64_LEN], tag[sizeof(req->peer) + 1];
+	size_t			i;
 
 	if (card_mode) {
-		keyd_card_dh(req->id, req->point, NULL);
+		/* Printable characters only, for the log. */
+		for (i = 0; i < sizeof(req->peer) && req->peer[i] > 0x20 &&
+		    req->peer[i] < 0x7f; i++)
+			tag[i] = req->peer[i];
+		tag[i] = '\0';
+		keyd_card_dh(req->id, req->point, tag);
 		return;
 	}
 	memset(&res, 0, sizeof(res));
@@ -540,8 +546,6 @@ keyd_dispatch(int fd, short event, void *arg)
 	struct keyd_chan	*c = arg;
 	struct imsg		 imsg;
 	struct key_dh_req	 req;
-	struct key_dh_peer_req	 preq;
-	char			 tag[sizeof(preq.peer) + 1];
 	int			 r;
 
 	if (event & EV_WRITE) {
@@ -606,26 +610,6 @@ keyd_dispatch(int fd, short event, void *arg)
 				IMSG_SIZE_CHECK(&imsg, sizeof(req), c->name);
 				memcpy(&req, imsg.data, sizeof(req));
 				keyd_dh(&req);
-				break;
-			case IMSG_KEY_DH_PEER:
-				if (c != &chan_hs)
-					fatalx("%s: DH request from %s",
-					    __func__, c->name);
-				IMSG_SIZE_CHECK(&imsg, sizeof(preq), c->name);
-				memcpy(&preq, imsg.data, sizeof(preq));
-				/* Printable characters only, for the log. */
-				for (r = 0; r < (int)sizeof(preq.peer) &&
-				    preq.peer[r] > 0x20 && preq.peer[r] < 0x7f;
-				    r++)
-					tag[r] = preq.peer[r];
-				tag[r] = '\0';
-				if (card_mode)
-					keyd_card_dh(preq.id, preq.point, tag);
-				else {
-					req.id = preq.id;
-					memcpy(req.point, preq.point, 32);
-					keyd_dh(&req);
-				}
 				break;
 			case IMSG_KEY_CARD_CONFIG:
 				if (c != &chan_parent)

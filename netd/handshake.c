@@ -408,21 +408,16 @@ hs_request_dh(enum hs_dh_kind kind, struct hs_peer *p, const uint8_t point[32],
 		hs.ndh_init++;
 	if (kind == DH_SS)
 		hs.ndh_ss++;
-	if (p != NULL) {
-		struct key_dh_peer_req	preq;
-		char			b64[WG_KEY_B64_LEN];
-
-		/* Named, for the broker's audit line. */
-		memset(&preq, 0, sizeof(preq));
-		preq.id = d->id;
-		memcpy(preq.point, point, 32);
-		key_to_base64(b64, p->noise.remote_static);
-		memcpy(preq.peer, b64, sizeof(preq.peer));
-		hs_send(&hs.keyd, IMSG_KEY_DH_PEER, &preq, sizeof(preq));
-		return;
-	}
+	memset(&req, 0, sizeof(req));
 	req.id = d->id;
 	memcpy(req.point, point, 32);
+	if (p != NULL) {
+		char	b64[WG_KEY_B64_LEN];
+
+		/* Named, for the broker's audit line. */
+		key_to_base64(b64, p->noise.remote_static);
+		memcpy(req.peer, b64, sizeof(req.peer));
+	}
 	hs_send(&hs.keyd, IMSG_KEY_DH, &req, sizeof(req));
 }
 
