@@ -155,14 +155,15 @@ t_check "wg addconf" wgx "$NS_A" addconf "$IF_A" "$T_TMP/add.conf"
 cat "$T_TMP/c1.conf" "$T_TMP/add.conf" >"$T_TMP/c2.conf"
 conf_matches "showconf after addconf = old + new" "$T_TMP/c2.conf"
 
-# ---- syncconf: B unchanged, X changed, Y and Z gone, W new.  (X keeps its
-# PSK: wg before v1.0.20250521 leaves a PSK or keepalive that the file
-# drops untouched, later ones clear it; Debian 12 has v1.0.20210914.)
-cat >"$T_TMP/c3.conf" <<EOC
+# conf_sync KEYFILE FWMARK: A's file for syncconf and what follows it:
+# B unchanged, X changed, W new.
+conf_sync()
+{
+	cat <<EOC
 [Interface]
-PrivateKey = $(cat "$KEY_A")
+PrivateKey = $(cat "$1")
 ListenPort = $PORT_A
-FwMark = 0x42
+FwMark = $2
 
 [Peer]
 PublicKey = $PUB_B
@@ -181,6 +182,12 @@ Endpoint = 192.0.2.98:4321
 PublicKey = $PUB_W
 AllowedIPs = 10.64.0.0/24
 EOC
+}
+
+# ---- syncconf: B unchanged, X changed, Y and Z gone, W new.  (X keeps its
+# PSK: wg before v1.0.20250521 leaves a PSK or keepalive that the file
+# drops untouched, later ones clear it; Debian 12 has v1.0.20210914.)
+conf_sync "$KEY_A" 0x42 >"$T_TMP/c3.conf"
 t_check "wg syncconf" wgx "$NS_A" syncconf "$IF_A" "$T_TMP/c3.conf"
 conf_matches "showconf after syncconf = the file" "$T_TMP/c3.conf"
 t_eq "syncconf kept B's session (same handshake time)" \
@@ -265,28 +272,9 @@ wgx "$NS_A" set "$IF_A" listen-port "$PORT_A" fwmark 0x99 \
     peer "$PUB_Y" allowed-ips 10.62.0.0/24 endpoint 192.0.2.62:62 \
     persistent-keepalive 9 preshared-key "$PSK_Y" ||
     t_fail "combined wg set" "failed"
-cat >"$T_TMP/c4.conf" <<EOC
-[Interface]
-PrivateKey = $(cat "$T_TMP/A2.key")
-ListenPort = $PORT_A
-FwMark = 0x99
-
-[Peer]
-PublicKey = $PUB_B
-PresharedKey = $(cat "$PSK_B")
-AllowedIPs = $IN4_B/32, $IN6_B/128
-Endpoint = $OUT4_B:$PORT_B
-PersistentKeepalive = 25
-
-[Peer]
-PublicKey = $PUB_X
-PresharedKey = $(cat "$PSK_X")
-AllowedIPs = 10.60.0.0/16, fd62::/64
-Endpoint = 192.0.2.98:4321
-
-[Peer]
-PublicKey = $PUB_W
-AllowedIPs = 10.64.0.0/24
+{
+	conf_sync "$T_TMP/A2.key" 0x99
+	cat <<EOC
 
 [Peer]
 PublicKey = $PUB_Y
@@ -295,6 +283,7 @@ AllowedIPs = 10.62.0.0/24
 Endpoint = 192.0.2.62:62
 PersistentKeepalive = 9
 EOC
+} >"$T_TMP/c4.conf"
 conf_matches "showconf after the wg set sequence" "$T_TMP/c4.conf"
 t_check "the daemon survived" pid_alive "${T_IF_PID[$IF_A]}"
 
