@@ -6,10 +6,12 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
 #include "openpgp.h"
+#include "sha1.h"
 
 static const uint8_t opgp_aid[OPGP_AID_PREFIX_LEN] = {
 	0xd2, 0x76, 0x00, 0x01, 0x24, 0x01
@@ -552,13 +554,51 @@ opgp_decipher(struct opgp_card *card, const uint8_t point[static 32],
 	return r;
 }
 
+void
+opgp_fingerprint_cv25519(const uint8_t pub[static 32], uint32_t created,
+    uint8_t fpr[static 20])
+{
+	/* Curve25519's OID (1.3.6.1.4.1.3029.1.5.1) with its length. */
+	static const uint8_t	oid[] = {
+		0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x97, 0x55, 0x01, 0x05, 0x01
+	};
+	/* KDF parameters: length 3, reserved 1, SHA-256, AES-128. */
+	static const uint8_t	kdf[] = { 0x03, 0x01, 0x08, 0x07 };
+	struct sha1_ctx		c;
+	uint8_t			hdr[9], mpi[3];
+	size_t			len;
+
+	len = 6 + sizeof(oid) + sizeof(mpi) + 32 + sizeof(kdf);
+	hdr[0] = 0x99;
+	hdr[1] = (uint8_t)(len >> 8);
+	hdr[2] = (uint8_t)len;
+	hdr[3] = 4;				/* version */
+	hdr[4] = (uint8_t)(created >> 24);
+	hdr[5] = (uint8_t)(created >> 16);
+	hdr[6] = (uint8_t)(created >> 8);
+	hdr[7] = (uint8_t)created;
+	hdr[8] = 18;				/* ECDH */
+	/* The point 0x40 || u as an MPI of 263 bits. */
+	mpi[0] = 0x01;
+	mpi[1] = 0x07;
+	mpi[2] = 0x40;
+	sha1_init(&c);
+	sha1_update(&c, hdr, sizeof(hdr));
+	sha1_update(&c, oid, sizeof(oid));
+	sha1_update(&c, mpi, sizeof(mpi));
+	sha1_update(&c, pub, 32);
+	sha1_update(&c, kdf, sizeof(kdf));
+	sha1_final(&c, fpr);
+}
+
 int
 opgp_generate_cv25519(struct opgp_card *card, const uint8_t *admin_pin,
     size_t pinlen, uint8_t pub[static 32], int *retries)
 {
-	uint8_t	apdu[OPGP_APDU_MAX], resp[512];
-	size_t	alen, rlen;
-	int	r;
+	uint8_t		apdu[OPGP_APDU_MAX], resp[512], fpr[20], ts[4];
+	uint32_t	now;
+	size_t		alen, rlen;
+	int		r;
 
 	if ((r = opgp_select(card)) != 0)
 		return r;
@@ -576,7 +616,23 @@ opgp_generate_cv25519(struct opgp_card *card, const uint8_t *admin_pin,
 	alen = opgp_build_generate(apdu, 1);
 	if ((r = opgp_xfer(card, apdu, alen, resp, sizeof(resp), &rlen)) != 0)
 		return r;
-	return opgp_parse_pubkey(resp, rlen, pub);
+	if ((r = opgp_parse_pubkey(resp, rlen, pub)) != 0)
+		return r;
+	/* The key's name on the card: fingerprint, then creation time. */
+	now = (uint32_t)time(NULL);
+	opgp_fingerprint_cv25519(pub, now, fpr);
+	ts[0] = (uint8_t)(now >> 24);
+	ts[1] = (uint8_t)(now >> 16);
+	ts[2] = (uint8_t)(now >> 8);
+	ts[3] = (uint8_t)now;
+	alen = opgp_build_put_data(apdu, 0xc8, fpr, sizeof(fpr));
+	if ((r = opgp_xfer(card, apdu, alen, resp, sizeof(resp), &rlen)) != 0 ||
+	    (r = opgp_sw_errno(opgp_sw(resp, rlen), NULL)) != 0)
+		return r;
+	alen = opgp_build_put_data(apdu, 0xcf, ts, sizeof(ts));
+	if ((r = opgp_xfer(card, apdu, alen, resp, sizeof(resp), &rlen)) != 0)
+		return r;
+	return opgp_sw_errno(opgp_sw(resp, rlen), NULL);
 }
 
 const char *

@@ -134,10 +134,20 @@ int	opgp_decipher(struct opgp_card *card, const uint8_t point[static 32],
 	    uint8_t out[static 32]);
 /*
  * card init: with the admin PIN, sets C2 to cv25519 and generates a new
- * decryption key on the card; pub gets its public point.
+ * decryption key on the card; pub gets its public point. The key's
+ * OpenPGP fingerprint and creation time (now) are then written to the
+ * card (C8, CF), as GnuPG does, so that the card and gpg --card-status
+ * name the key.
  */
 int	opgp_generate_cv25519(struct opgp_card *card, const uint8_t *admin_pin,
 	    size_t pinlen, uint8_t pub[static 32], int *retries);
+/*
+ * The OpenPGP v4 fingerprint (RFC 4880 12.2) of a cv25519 ECDH key with
+ * the given point and creation time, with GnuPG's KDF parameters
+ * (SHA-256, AES-128).
+ */
+void	opgp_fingerprint_cv25519(const uint8_t pub[static 32],
+	    uint32_t created, uint8_t fpr[static 20]);
 
 /* A short text for an -errno from this module. */
 const char *opgp_strerror(int err);

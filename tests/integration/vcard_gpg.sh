@@ -213,6 +213,33 @@ else
 	vg_fail_logs
 fi
 
+# ------------------------------------------- wgcardctl card init, seen by gpg
+
+# The key wgcardctl makes carries its OpenPGP fingerprint and creation
+# time, as GnuPG's own keys do; checked with an independent SHA-1.
+scd_kill
+WGCARDCTL=$T_ROOT/build/wgcardctl
+pub=$(echo "$ADMIN_PIN" | "$WGCARDCTL" card init 2>"$T_TMP/init.err")
+t_check "wgcardctl card init replaces the key" test -n "$pub"
+if gpgq --card-status; then
+	gfpr=$(sed -n 's/^Encryption key\.*: *//p' "$T_TMP/gpg.out" | tr -d ' ')
+	created=$(sed -n '/^Encryption key/,/^[A-Z]/s/^ *created \.*: *//p' "$T_TMP/gpg.out" | head -n 1)
+	want=$(python3 - "$pub" "$created" <<'EOP'
+import base64, calendar, hashlib, sys, time
+pub = base64.b64decode(sys.argv[1])
+t = calendar.timegm(time.strptime(sys.argv[2].strip(), "%Y-%m-%d %H:%M:%S"))
+body = bytes([4]) + t.to_bytes(4, "big") + bytes([18]) + \
+    bytes.fromhex("0a2b060104019755010501") + bytes([1, 7, 0x40]) + pub + \
+    bytes([3, 1, 8, 7])
+print(hashlib.sha1(bytes([0x99]) + len(body).to_bytes(2, "big") + body).hexdigest().upper())
+EOP
+)
+	t_eq "gpg --card-status shows the fingerprint of the new key" "$gfpr" "$want"
+	t_check "... with its creation time" test -n "$created"
+else
+	t_fail "gpg --card-status after card init" "$(tail -n 5 "$T_TMP/gpg.out")"
+fi
+
 _vg_cleanup
 card_stop_all
 t_done

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "openpgp.h"
+#include "sha1.h"
 #include "test.h"
 
 static void
@@ -378,11 +379,65 @@ test_commands(void)
 	CHECK(c.deciphers == 1, "one DECIPHER");
 }
 
+static void
+hex20(const char *hex, uint8_t out[20])
+{
+	int	i;
+
+	for (i = 0; i < 20; i++)
+		sscanf(hex + 2 * i, "%2hhx", &out[i]);
+}
+
+/* SHA-1 (FIPS 180-4 examples) and a fingerprint computed by GnuPG. */
+static void
+test_fingerprint(void)
+{
+	static const struct {
+		const char	*in, *hex;
+	} v[] = {
+		{ "", "da39a3ee5e6b4b0d3255bfef95601890afd80709" },
+		{ "abc", "a9993e364706816aba3e25717850c26c9cd0d89d" },
+		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+		    "84983e441c3bd26ebaae4aa1f95129e5e54670f1" },
+	};
+	struct sha1_ctx	c;
+	uint8_t		out[20], want[20], pub[32], a[1000];
+	size_t		i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		sha1_init(&c);
+		sha1_update(&c, v[i].in, strlen(v[i].in));
+		sha1_final(&c, out);
+		hex20(v[i].hex, want);
+		CHECK_MEM(out, want, 20, "sha1 vector %zu", i);
+	}
+	memset(a, 'a', sizeof(a));
+	sha1_init(&c);
+	for (i = 0; i < 1000; i++)
+		sha1_update(&c, a, sizeof(a));
+	sha1_final(&c, out);
+	hex20("34aa973cd4c4daa4f61eeb2bdbad27316534016f", want);
+	CHECK_MEM(out, want, 20, "sha1 of a million 'a'");
+	/*
+	 * gpg --quick-add-key FPR cv25519 encr (GnuPG 2.2.40): created
+	 * 1795581191, point 2A0156...DA565, fingerprint 63954BED...0602.
+	 */
+	for (i = 0; i < 32; i++)
+		sscanf("2A01567773221C3C9D7599F4D6E17669E476C482D25FF8300B915C0E"
+		    "710DA565" + 2 * i, "%2hhx", &pub[i]);
+	opgp_fingerprint_cv25519(pub, 1795581191, out);
+	hex20("63954BED122BE626682D1A55CD4F0733267B0602", want);
+	CHECK_MEM(out, want, 20, "cv25519 fingerprint as GnuPG computes it");
+	opgp_fingerprint_cv25519(pub, 1795581192, out);
+	CHECK(memcmp(out, want, 20) != 0, "the creation time is hashed");
+}
+
 int
 main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
+	test_fingerprint();
 	test_build();
 	test_decipher_parse();
 	test_sw();
