@@ -80,6 +80,8 @@ sandbox_install_ext(const char *name, const int *extra, size_t nextra,
 {
 #ifdef WGCARD_NO_SECCOMP
 	log_debug("seccomp disabled in this build (%s)", name);
+	(void)sandbox_base;
+	(void)sandbox_eperm;
 	(void)extra;
 	(void)nextra;
 	(void)rules;
