@@ -31,7 +31,7 @@ MATRIX=${MATRIX:-"wgcardd:wggo wgcardd:wgcardd wgcardd:wggo:WGCARD_FWD_BACKEND=c
 MATRIX=${MATRIX//,/ }
 JOBS=${JOBS:-4}
 SCRIPT_TIMEOUT=${SCRIPT_TIMEOUT:-900}
-SLOW=${SLOW:-"rekey.sh card_rekey.sh badinput.sh basic.sh"}	# started first (longest)
+SLOW=${SLOW:-"rekey.sh card_rekey.sh sanitize.sh fuzz.sh badinput.sh basic.sh"}	# started first (longest)
 # Scripts about side A alone (B is not an implementation choice there, or
 # they use fixed host resources): run once, with the first pair.
 ONCE=${ONCE:-"demo.sh services.sh manpages.sh ctl.sh ctl_card.sh privsep.sh custody.sh config.sh vcard_gpg.sh fwd_sandbox.sh audit.sh card_reload.sh fuzz.sh sanitize.sh"}
