@@ -1210,9 +1210,10 @@ hs_under_load(uint64_t now)
 {
 	int	load;
 
+	/* The rate counts in its own second only (show asks at any time). */
 	load = hs.ndh_init >= HS_LOAD_PENDING ||
 	    (hs.keyd_capacity && hs.keyd_queued >= hs.keyd_capacity / 2) ||
-	    hs.rate_count >= HS_LOAD_RATE;
+	    (hs.rate_count >= HS_LOAD_RATE && now - hs.rate_window < 1000);
 	if (load) {
 		hs.last_under_load = now;
 		return 1;

@@ -623,6 +623,21 @@ pair_b_only()
 	tun_up "$NS_B" "$IF_B" "$IN4_B" "$IN6_B"
 }
 
+# hs_flood NS DST PORT PUBKEY RATE SECONDS OUT: tests/tools/hsflood.py in
+# NS (valid-mac1 initiations at RATE a second); its summary line in OUT,
+# read back with flood_field OUT NAME (sent, cookies, other).
+hs_flood()
+{
+	ip netns exec "$1" python3 "$T_ROOT/tests/tools/hsflood.py" \
+	    --dst "$2" --port "$3" --pubkey "$4" --rate "$5" --seconds "$6" \
+	    >"$7" 2>&1
+}
+
+flood_field()
+{
+	sed -n "s/.*\\b$2=\\([0-9]*\\).*/\\1/p" "$1"
+}
+
 # tun_up NS IFNAME IN4 IN6
 tun_up()
 {

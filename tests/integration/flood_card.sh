@@ -1,0 +1,80 @@
+#!/bin/bash
+# flood_card: the handshake flood of flood.sh against wgcardd whose key is
+# on the (virtual) card, the slowest and scarcest resource: the card does
+# a few hundred X25519 a second at best (a real one: tens). The flood must
+# not become card operations: cookie mode keeps the card for the peers
+# that answer cookies; the established tunnel carries on; a peer that
+# must handshake again gets through; the card stays ready.
+T_ID=fc
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/card.sh"
+
+PIN=wgPIN-f100d
+RATE=${FLOOD_RATE:-4000}
+
+card_start_pcscd fc || t_fatal "pcscd"
+PUB_A=$(card_init_state "$T_TMP/a.state" --generate --pin "$PIN") ||
+    t_fatal "card A"
+card_start_vcard "$T_TMP/a.state" || t_fatal "vcard A"
+card_wait_present || t_fatal "card not seen"
+pair_b_only "$PUB_A" endpoint || t_fatal "side B"
+NS_C=$(ns_name c)
+OUT4_CA=198.18.78.1
+ns_new "$NS_C" || t_fatal "namespace C"
+veth_pair "$NS_A" "vc${T_ID}$$a" "$NS_C" "vc${T_ID}$$c" || t_fatal "veth C"
+addr_add "$NS_A" "vc${T_ID}$$a" "$OUT4_CA/24" &&
+addr_add "$NS_C" "vc${T_ID}$$c" 198.18.78.2/24 || t_fatal "addresses C"
+
+(umask 077; echo "$PIN" >"$T_TMP/pin") || t_fatal "pin file"
+(
+	umask 077
+	cat >"$T_TMP/$IF_A.conf" <<EOC
+[Interface]
+KeySource = openpgp
+CardPublicKey = $PUB_A
+PinFile = $T_TMP/pin
+ListenPort = $PORT_A
+Address = $IN4_A/$IN4_PLEN
+
+[Peer]
+PublicKey = $PUB_B
+AllowedIPs = $IN4_B/32
+Endpoint = $OUT4_B:$PORT_B
+EOC
+)
+start_conf "$NS_A" "$IF_A" "$T_TMP/$IF_A.conf" || t_fatal "wgcardd A"
+t_check "card ready" wait_for 10 grep -q 'card: ready' "$T_TMP/$IF_A.log"
+t_check "tunnel up" ping_retry "$NS_B" "$IN4_A" 10
+
+d0=$(card_status_field deciphers)
+ping_bg "$NS_B" "$IN4_A" "$T_TMP/ping.log"
+ppid=$T_LASTPID
+hs_flood "$NS_C" "$OUT4_CA" "$PORT_A" "$PUB_A" "$RATE" 6 "$T_TMP/flood.out"
+read -r ans lost <<<"$(ping_bg_stop "$ppid" "$T_TMP/ping.log")"
+d1=$(card_status_field deciphers)
+sent=$(flood_field "$T_TMP/flood.out" sent)
+t_log "# flood: $(cat "$T_TMP/flood.out"); card deciphers $d0 -> $d1"
+t_check "the flood was sent (${sent:-0})" test "${sent:-0}" -ge $((RATE * 3))
+t_check "cookie replies came back" \
+    test "$(flood_field "$T_TMP/flood.out" cookies)" -gt 0
+t_check "the card did few X25519 for it ($((d1 - d0)) of ${sent:-0})" \
+    test $((d1 - d0)) -lt 200
+t_check "the tunnel carried every ping ($ans answered, $lost lost)" \
+    test "${ans:-0}" -ge 20 -a "${lost:-1}" -eq 0
+
+hs_flood "$NS_C" "$OUT4_CA" "$PORT_A" "$PUB_A" "$RATE" 10 "$T_TMP/flood2.out" &
+fpid=$!
+sleep 1.5
+t0=$(date +%s)
+d2=$(card_status_field deciphers)
+wgx "$NS_B" set "$IF_B" peer "$PUB_A" remove &&
+    wgx "$NS_B" set "$IF_B" peer "$PUB_A" allowed-ips "$IN4_A/32" \
+    endpoint "$OUT4_A:$PORT_A" || t_fail "B forgets A" "wg set"
+t_check "a new handshake gets through the flood" ping_retry "$NS_B" "$IN4_A" 8
+t_check "... and is new" wait_handshake "$NS_B" "$IF_B" "$PUB_A" 5 $((t0 - 1))
+t_check "... done on the card" test "$(card_status_field deciphers)" -gt "$d2"
+wait "$fpid"
+t_check "the card is still ready" \
+    bash -c "! tail -n 50 '$T_TMP/$IF_A.log' | grep -q 'card: \(hung\|not answering\|absent\)'"
+t_check "same daemon" pid_alive "${T_IF_PID[$IF_A]}"
+t_done
