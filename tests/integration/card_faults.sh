@@ -45,34 +45,13 @@ PUB_C=$(card_init_state "$T_TMP/c.state" --generate --serial 0000CF02 \
 
 pair_b_only "$PUB_A" endpoint || t_fatal "side B"
 
-# conf_a PINFILE
-conf_a()
-{
-	(
-		umask 077
-		cat >"$T_TMP/$IF_A.conf" <<EOC
-[Interface]
-KeySource = openpgp
-Reader = Virtual PCD
-CardPublicKey = $PUB_A
-PinFile = $1
-ListenPort = $PORT_A
-Address = $IN4_A/$IN4_PLEN
-
-[Peer]
-PublicKey = $PUB_B
-AllowedIPs = $IN4_B/32
-Endpoint = $OUT4_B:$PORT_B
-EOC
-	)
-}
 (umask 077; echo "$PIN" >"$T_TMP/pin"; echo "000000" >"$T_TMP/badpin") ||
     t_fatal "pin files"
 LOG_A=$T_TMP/$IF_A.log
 : >"$LOG_A"
 
 # 1. No card at start.
-conf_a "$T_TMP/pin"
+card_conf "$T_TMP/$IF_A.conf" "$PUB_A" "$T_TMP/pin" "Reader = Virtual PCD"
 start_conf "$NS_A" "$IF_A" "$T_TMP/$IF_A.conf" || t_fatal "wgcardd A"
 t_check "no card: keyd says so" wait_for 5 logged 'card: absent'
 t_check "no card: no tunnel" ping_fails "$NS_A" "$IN4_B"
@@ -141,7 +120,7 @@ t_check "right card back: handshake succeeds" ping_retry "$NS_B" "$IN4_A" 15
 
 # 5. Wrong PIN.
 impl_stop "$IF_A"
-conf_a "$T_TMP/badpin"
+card_conf "$T_TMP/$IF_A.conf" "$PUB_A" "$T_TMP/badpin" "Reader = Virtual PCD"
 r0=$(pw1)
 mark
 start_conf "$NS_A" "$IF_A" "$T_TMP/$IF_A.conf" || t_fatal "wgcardd A"

@@ -20,22 +20,7 @@ pair_b_only "$PUB_A" || t_fatal "side B"
 
 (umask 077; echo "$PIN" >"$T_TMP/pin") || t_fatal "pin file"
 CONF=$T_TMP/$IF_A.conf
-(
-	umask 077
-	cat >"$CONF" <<EOC
-[Interface]
-KeySource = openpgp
-CardPublicKey = $PUB_A
-PinFile = $T_TMP/pin
-ListenPort = $PORT_A
-Address = $IN4_A/$IN4_PLEN
-
-[Peer]
-PublicKey = $PUB_B
-AllowedIPs = $IN4_B/32
-Endpoint = $OUT4_B:$PORT_B
-EOC
-)
+card_conf "$CONF" "$PUB_A" "$T_TMP/pin" || t_fatal "config"
 LOG=$T_TMP/$IF_A.log
 start_conf "$NS_A" "$IF_A" "$CONF" || t_fatal "wgcardd A"
 wait_for 10 grep -q 'card: ready' "$LOG" || t_fatal "card not ready"

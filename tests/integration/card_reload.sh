@@ -42,26 +42,8 @@ pair_b_only "$PUB_A" endpoint || t_fatal "side B"
 # conf_a SERIAL PUBKEY PINFILE: A's configuration file.
 conf_a()
 {
-	(
-		umask 077
-		cat >"$T_TMP/$IF_A.conf.new" <<EOC
-[Interface]
-KeySource = openpgp
-Reader = Virtual PCD
-CardSerial = $1
-CardPublicKey = $2
-PinFile = $3
-AuditLog = $T_TMP/audit.jsonl
-ListenPort = $PORT_A
-Address = $IN4_A/$IN4_PLEN
-
-[Peer]
-PublicKey = $PUB_B
-AllowedIPs = $IN4_B/32
-Endpoint = $OUT4_B:$PORT_B
-EOC
-		mv "$T_TMP/$IF_A.conf.new" "$T_TMP/$IF_A.conf"
-	)
+	card_conf "$T_TMP/$IF_A.conf" "$2" "$3" "Reader = Virtual PCD" \
+	    "CardSerial = $1" "AuditLog = $T_TMP/audit.jsonl"
 }
 (umask 077; echo "$PIN_A" >"$T_TMP/pin_a"; echo "$PIN_C" >"$T_TMP/pin_c";
     echo "wrongPIN-77" >"$T_TMP/badpin") || t_fatal "pin files"

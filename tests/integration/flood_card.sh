@@ -26,22 +26,7 @@ addr_add "$NS_A" "vc${T_ID}$$a" "$OUT4_CA/24" &&
 addr_add "$NS_C" "vc${T_ID}$$c" 198.18.78.2/24 || t_fatal "addresses C"
 
 (umask 077; echo "$PIN" >"$T_TMP/pin") || t_fatal "pin file"
-(
-	umask 077
-	cat >"$T_TMP/$IF_A.conf" <<EOC
-[Interface]
-KeySource = openpgp
-CardPublicKey = $PUB_A
-PinFile = $T_TMP/pin
-ListenPort = $PORT_A
-Address = $IN4_A/$IN4_PLEN
-
-[Peer]
-PublicKey = $PUB_B
-AllowedIPs = $IN4_B/32
-Endpoint = $OUT4_B:$PORT_B
-EOC
-)
+card_conf "$T_TMP/$IF_A.conf" "$PUB_A" "$T_TMP/pin" || t_fatal "config"
 start_conf "$NS_A" "$IF_A" "$T_TMP/$IF_A.conf" || t_fatal "wgcardd A"
 t_check "card ready" wait_for 10 grep -q 'card: ready' "$T_TMP/$IF_A.log"
 t_check "tunnel up" ping_retry "$NS_B" "$IN4_A" 10

@@ -249,6 +249,31 @@ card_stop_all()
 	CARD_VCARD_PID=
 }
 
+# card_conf FILE PUBKEY PINFILE [LINE...]: a config-mode file for side A
+# (pair_b_only's layout) with its key on the card: KeySource, the card's
+# public key, the PIN file, any further [Interface] LINEs, then A's port
+# and address and B as its one peer.  Written whole (mode 0600) or not.
+card_conf()
+{
+	local file=$1 pub=$2 pin=$3 line
+	shift 3
+	(
+		umask 077
+		{
+			printf '[Interface]\nKeySource = openpgp\n'
+			printf 'CardPublicKey = %s\nPinFile = %s\n' "$pub" "$pin"
+			for line in "$@"; do
+				printf '%s\n' "$line"
+			done
+			printf 'ListenPort = %s\nAddress = %s/%s\n\n' \
+			    "$PORT_A" "$IN4_A" "$IN4_PLEN"
+			printf '[Peer]\nPublicKey = %s\nAllowedIPs = %s/32\n' \
+			    "$PUB_B" "$IN4_B"
+			printf 'Endpoint = %s:%s\n' "$OUT4_B" "$PORT_B"
+		} >"$file.new" && mv "$file.new" "$file"
+	)
+}
+
 # card_dump_logs: the tail of the pcscd and vcard logs (on failures).
 card_dump_logs()
 {

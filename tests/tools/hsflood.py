@@ -20,6 +20,22 @@ import socket
 import time
 
 
+def drain(socks):
+    """Answers waiting on the sockets: (cookie replies, others)."""
+    cookies = other = 0
+    for s in socks:
+        while True:
+            try:
+                m = s.recv(2048)
+            except BlockingIOError:
+                break
+            if len(m) == 64 and m[0] == 3:
+                cookies += 1
+            else:
+                other += 1
+    return cookies, other
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dst", required=True)
@@ -62,28 +78,14 @@ def main():
                 except BlockingIOError:
                     pass
                 i += 1
-        for s in socks:
-            while True:
-                try:
-                    m = s.recv(2048)
-                except BlockingIOError:
-                    break
-                if len(m) == 64 and m[0] == 3:
-                    cookies += 1
-                else:
-                    other += 1
+        c, o = drain(socks)
+        cookies += c
+        other += o
     # Late answers.
     time.sleep(0.3)
-    for s in socks:
-        while True:
-            try:
-                m = s.recv(2048)
-            except BlockingIOError:
-                break
-            if len(m) == 64 and m[0] == 3:
-                cookies += 1
-            else:
-                other += 1
+    c, o = drain(socks)
+    cookies += c
+    other += o
     print("sent=%d cookies=%d other=%d seconds=%.1f" %
           (sent, cookies, other, time.monotonic() - t0))
 
