@@ -47,6 +47,7 @@ tun_open_flags(char ifname[IFNAMSIZ], int flags, int *offl)
 {
 	struct ifreq	ifr;
 	int		fd, saved_errno, vnet = (flags & TUN_OPEN_VNET) != 0;
+	int		busy = 0;
 
 	if (strnlen(ifname, IFNAMSIZ) >= IFNAMSIZ) {
 		errno = ENAMETOOLONG;
@@ -64,6 +65,15 @@ again:
 		if (vnet && errno == EINVAL) {
 			/* No virtio-net header here: plain packets. */
 			vnet = 0;
+			goto again;
+		}
+		/*
+		 * A TUN of this name whose last holder just exited lingers
+		 * while the kernel unregisters it (a restart right after a
+		 * stop): wait for it, up to 2 s. One still held stays busy.
+		 */
+		if (errno == EBUSY && busy++ < 40) {
+			usleep(50 * 1000);
 			goto again;
 		}
 		saved_errno = errno;

@@ -98,4 +98,19 @@ exited "socket deleted"
 t_check "socket deleted: interface removed" wait_for 3 link_gone "$NS_A" "$IF_A"
 pair_del
 
+# ---- stopped and started again at once, five times (a service restart):
+# the interface of the one before may still be going away in the kernel.
+ns=$(ns_name 3a)
+ns_new "$ns" || t_fatal "namespace"
+ifc="wg${T_ID}$$3a"
+ok=0
+for i in 1 2 3 4 5; do
+	start_impl "$ns" "$IMPL_A" "$ifc" >"$T_TMP/restart.out" 2>&1 || break
+	impl_stop "$ifc"
+	ok=$i
+done
+t_eq "restart right after stop, five times" "$ok" 5
+[ "$ok" -eq 5 ] || cat "$T_TMP/restart.out"
+ns_del "$ns"
+
 t_done
