@@ -1184,7 +1184,7 @@ main(int argc, char *argv[])
 {
 	const char	*procflag = NULL, *env;
 	char		 err[512];
-	int		 ch, checkonly = 0, mtu, r;
+	int		 ch, checkonly = 0, mtu, r, i;
 
 	proc_init_title(argc, argv);
 	/* The environment gives defaults for -B and -O (test matrices). */
@@ -1329,8 +1329,15 @@ main(int argc, char *argv[])
 	mtu = wgd.conf.mtu ? wgd.conf.mtu : WGCARD_DEFAULT_MTU;
 	if ((r = nl_link_set_mtu(wgd.ifindex, mtu)) < 0)
 		fatalx("%s: MTU %d: %s", wgd.ifname, mtu, strerror(-r));
-	if ((r = parent_open_sockets(wgd.conf.flags & WGDEV_HAS_PORT ?
-	    wgd.conf.port : 0, wgd.conf.fwmark)) != 0)
+	/*
+	 * At start, a port still held by the daemon before (a restart: its
+	 * forwarder's io_uring drops its registered sockets only after it
+	 * exits) is waited for, up to 2 s.
+	 */
+	for (i = 0; (r = parent_open_sockets(wgd.conf.flags & WGDEV_HAS_PORT ?
+	    wgd.conf.port : 0, wgd.conf.fwmark)) == -EADDRINUSE && i < 40; i++)
+		usleep(50 * 1000);
+	if (r != 0)
 		fatalx("cannot open UDP sockets: %s", strerror(-r));
 	wgd.fwmark = wgd.conf.fwmark;
 	if (wgd.config_path != NULL) {
