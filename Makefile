@@ -156,6 +156,7 @@ install: all
 	install -m 0644 contrib/wgcard.sysusers $(DESTDIR)$(SYSUSERSDIR)/wgcard.conf
 	install -m 0644 contrib/wgcard.tmpfiles $(DESTDIR)$(TMPFILESDIR)/wgcard.conf
 	install -m 0644 contrib/50-wgcard-pcscd.rules $(DESTDIR)$(POLKITRULESDIR)/
+	install -m 0644 docs/wgcardctl-show.schema.json $(DESTDIR)$(DATADIR)/wgcard/
 
 clean:
 	rm -rf $(B)

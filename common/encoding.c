@@ -166,3 +166,26 @@ key_from_hex(uint8_t key[static 32], const char *s)
 	sodium_memzero(tmp, sizeof(tmp));
 	return 0;
 }
+
+size_t
+utf8_seq_len(const uint8_t *s, size_t n)
+{
+	size_t		len, i;
+	uint32_t	cp;
+
+	if (n == 0 || s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	len = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	if (len > n)
+		return 0;
+	cp = s[0] & (0x7f >> len);
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}

@@ -91,6 +91,7 @@ enum imsg_type {
 	IMSG_HS_PACKET,		/* F->H: variable, struct hs_packet + packet */
 	IMSG_HS_EVENTS,		/* F->H: struct hs_events */
 	IMSG_HS_KEYPAIR_GONE,	/* F->H: uint32 local index */
+	IMSG_HS_FWD_INFO,	/* F->H: struct fwd_info, once at start */
 
 	/* Card. */
 	IMSG_KEY_CARD_CONFIG,	/* P->K: struct key_card_config, first; again
@@ -99,6 +100,14 @@ enum imsg_type {
 	IMSG_KEY_PIN_RESULT,	/* K->H: struct key_pin_result */
 
 	IMSG_MAX
+};
+
+/* What the forwarder runs (for wgcardctl show). */
+struct fwd_info {
+	char		backend[16];	/* "uring", "classic" */
+	char		offloads[8];	/* "on", "uso", "off" */
+	uint32_t	crypto_workers;
+	uint32_t	pool_bufs;
 };
 
 /* The longest audit event text (IMSG_AUDIT), NUL included. */

@@ -8,6 +8,7 @@ libevent-dev libsodium-dev liburing-dev libseccomp-dev libpcsclite-dev
 pcscd pcsc-tools vsmartcard-vpcd scdaemon gnupg
 wireguard-go wireguard-tools iperf3 iproute2 iptables iputils-ping
 mandoc procps psmisc kmod strace python3
+python3-jsonschema python3-prometheus-client
 systemd"
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -13,6 +13,7 @@
 
 #include "audit.h"
 #include "compat.h"
+#include "encoding.h"
 #include "log.h"
 
 static int		 audit_fd = -1;
@@ -60,30 +61,6 @@ audit_puts(struct audit_out *o, const char *s)
 	audit_put(o, s, strlen(s));
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if none. */
-static size_t
-audit_utf8(const unsigned char *s, size_t n)
-{
-	size_t		len, i;
-	uint32_t	cp;
-
-	if (s[0] < 0xc2 || s[0] > 0xf4)
-		return 0;
-	len = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
-	if (len > n)
-		return 0;
-	cp = s[0] & (0x7f >> len);
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* A JSON string: quotes, escapes, invalid UTF-8 as U+FFFD. */
 static void
 audit_str(struct audit_out *o, const char *s, size_t n)
@@ -106,7 +83,7 @@ audit_str(struct audit_out *o, const char *s, size_t n)
 		} else if (u[i] < 0x80) {
 			audit_put(o, s + i, 1);
 			i++;
-		} else if ((l = audit_utf8(u + i, n - i)) != 0) {
+		} else if ((l = utf8_seq_len(u + i, n - i)) != 0) {
 			audit_put(o, s + i, l);
 			i += l;
 		} else {

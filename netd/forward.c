@@ -1689,6 +1689,17 @@ forwarder_main(const struct proc_opts *opts)
 	    "offloads %s, %u buffers", fwd.be->name, why, nthreads,
 	    nthreads == 1 ? "" : "s", forward_offloads_name(opts->offloads),
 	    fwd_conf.pool_bufs);
+	{
+		struct fwd_info	fi;
+
+		memset(&fi, 0, sizeof(fi));
+		strlcpy(fi.backend, fwd.be->name, sizeof(fi.backend));
+		strlcpy(fi.offloads, forward_offloads_name(opts->offloads),
+		    sizeof(fi.offloads));
+		fi.crypto_workers = (uint32_t)nthreads;
+		fi.pool_bufs = fwd_conf.pool_bufs;
+		fwd_hs_send(IMSG_HS_FWD_INFO, &fi, sizeof(fi));
+	}
 	fwd_set_now();
 	fwd.be->run();
 }

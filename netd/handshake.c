@@ -180,6 +180,7 @@ static struct {
 	uint64_t		 last_under_load;
 	uint64_t		 rate_window;
 	unsigned int		 rate_count;
+	struct fwd_info		 fwd_info;	/* from the forwarder */
 	struct buf		 cfg;		/* config text from the parent */
 	gid_t			 ctl_group;
 	uint32_t		 ctl_status_conn;	/* card status waiting */
@@ -1372,6 +1373,12 @@ hs_fwd_imsg(struct imsg *imsg)
 		memcpy(&ev, imsg->data, sizeof(ev));
 		hs_events(&ev);
 		break;
+	case IMSG_HS_FWD_INFO:
+		IMSG_SIZE_CHECK(imsg, sizeof(hs.fwd_info), "forwarder");
+		memcpy(&hs.fwd_info, imsg->data, sizeof(hs.fwd_info));
+		hs.fwd_info.backend[sizeof(hs.fwd_info.backend) - 1] = '\0';
+		hs.fwd_info.offloads[sizeof(hs.fwd_info.offloads) - 1] = '\0';
+		break;
 	case IMSG_HS_KEYPAIR_GONE:
 		IMSG_SIZE_CHECK(imsg, sizeof(idx), "forwarder");
 		memcpy(&idx, imsg->data, sizeof(idx));
@@ -1679,6 +1686,10 @@ hs_ctl_show(struct control_req *req, struct buf *out)
 	}
 	buf_printf(out, "listen_port=%u\nfwmark=%u\n", hs.port, hs.fwmark);
 	buf_printf(out, "key_ready=%d\n", hs.has_key);
+	if (hs.fwd_info.backend[0] != '\0')
+		buf_printf(out, "forwarder=%s\noffloads=%s\ncrypto_workers=%u\n",
+		    hs.fwd_info.backend, hs.fwd_info.offloads,
+		    hs.fwd_info.crypto_workers);
 	buf_printf(out, "under_load=%d\n", hs_under_load(now));
 	buf_printf(out, "broker_pending=%zu\nbroker_queued=%u\n", hs.ndh,
 	    hs.keyd_queued);

@@ -1,12 +1,49 @@
 /*
- * output.c: wgcardctl's human-readable output.
+ * output.c: wgcardctl's output: for people (show, card status), as JSON
+ * (show --json, the schema in docs/wgcardctl-show.schema.json) and in the
+ * Prometheus text format (show --prometheus, for node_exporter's textfile
+ * collector). The daemon's answers are untrusted input here: every string
+ * is escaped for the format it goes to, and numbers are printed only when
+ * they are numbers.
  */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "encoding.h"
 #include "wgcardctl.h"
+
+/* The daemon's answers. */
+
+void
+answer_free(struct answer *a)
+{
+	size_t	i;
+
+	for (i = 0; i < a->n; i++) {
+		free(a->keys[i]);
+		free(a->vals[i]);
+	}
+	free(a->keys);
+	free(a->vals);
+	free(a->error);
+	memset(a, 0, sizeof(*a));
+}
+
+const char *
+answer_get(const struct answer *a, const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->keys[i], key) == 0)
+			return a->vals[i];
+	return NULL;
+}
 
 static void
 output_ago(long long t)
@@ -26,11 +63,32 @@ output_ago(long long t)
 	printf("%lld seconds ago\n", d % 60);
 }
 
-void
-output_show(const char *ifname, const struct answer *a)
+/* The key state line of show, from the card status answer. */
+static void
+output_key_line(const struct answer *st)
 {
-	size_t	i;
-	int	in_peer = 0, first_aip = 1;
+	const char	*v;
+
+	if (st->n == 0)
+		return;
+	printf("  key backend: %s",
+	    (v = answer_get(st, "backend")) != NULL ? v : "?");
+	if ((v = answer_get(st, "state")) != NULL)
+		printf(", %s", v);
+	if ((v = answer_get(st, "serial")) != NULL)
+		printf(", card %s", v);
+	if ((v = answer_get(st, "pin_retries")) != NULL)
+		printf(", PIN retries %s", v);
+	printf("\n");
+}
+
+void
+output_show(const struct ctl_iface *ifc)
+{
+	const struct answer	*a = &ifc->show;
+	const char		*fw;
+	size_t			 i;
+	int			 in_peer = 0, first_aip = 1;
 
 	for (i = 0; i < a->n; i++) {
 		const char	*k = a->keys[i], *v = a->vals[i];
@@ -43,10 +101,18 @@ output_show(const char *ifname, const struct answer *a)
 			printf("  listening port: %s\n", v);
 		else if (strcmp(k, "fwmark") == 0 && strcmp(v, "0") != 0)
 			printf("  fwmark: 0x%lx\n", strtoul(v, NULL, 10));
-		else if (strcmp(k, "key_ready") == 0)
+		else if (strcmp(k, "key_ready") == 0) {
 			printf("  key: %s\n", strcmp(v, "1") == 0 ? "ready" :
 			    "not available (no key, or card locked/absent)");
-		else if (strcmp(k, "under_load") == 0)
+			output_key_line(&ifc->status);
+		} else if (strcmp(k, "forwarder") == 0) {
+			fw = v;
+			printf("  forwarder: %s backend, offloads %s, %s crypto "
+			    "workers\n", fw, answer_get(a, "offloads") ?
+			    answer_get(a, "offloads") : "?",
+			    answer_get(a, "crypto_workers") ?
+			    answer_get(a, "crypto_workers") : "?");
+		} else if (strcmp(k, "under_load") == 0)
 			printf("  cookie mode: %s\n", strcmp(v, "1") == 0 ?
 			    "on (under load)" : "off");
 		else if (strcmp(k, "broker_pending") == 0)
@@ -83,7 +149,6 @@ output_show(const char *ifname, const struct answer *a)
 		    strcmp(v, "0") != 0)
 			printf("  dropped: %s packets\n", v);
 	}
-	(void)ifname;
 }
 
 void
@@ -119,4 +184,381 @@ output_kv(const struct answer *a)
 
 	for (i = 0; i < a->n; i++)
 		printf("%s: %s\n", a->keys[i], a->vals[i]);
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+void
+output_json_string(FILE *f, const char *s)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 n = strlen(s), i, l;
+
+	fputc('"', f);
+	for (i = 0; i < n; ) {
+		if (u[i] == '"' || u[i] == '\\') {
+			fputc('\\', f);
+			fputc(u[i++], f);
+		} else if (u[i] < 0x20 || u[i] == 0x7f)
+			fprintf(f, "\\u%04x", u[i++]);
+		else if (u[i] < 0x80)
+			fputc(u[i++], f);
+		else if ((l = utf8_seq_len(u + i, n - i)) != 0) {
+			fwrite(u + i, 1, l, f);
+			i += l;
+		} else {
+			fputs("\\ufffd", f);
+			i++;
+		}
+	}
+	fputc('"', f);
+}
+
+/* 1 if v is a decimal unsigned integer (what the daemon sends). */
+static int
+output_is_uint(const char *v)
+{
+	if (v == NULL || *v == '\0' || strlen(v) > 20)
+		return 0;
+	for (; *v; v++)
+		if (!isdigit((unsigned char)*v))
+			return 0;
+	return 1;
+}
+
+static void
+output_json_uint(FILE *f, const char *name, const char *v, int comma)
+{
+	fprintf(f, "%s", comma ? "," : "");
+	output_json_string(f, name);
+	fprintf(f, ":%s", output_is_uint(v) ? v : "0");
+}
+
+static void
+output_json_str_or_null(FILE *f, const char *name, const char *v, int comma)
+{
+	fprintf(f, "%s", comma ? "," : "");
+	output_json_string(f, name);
+	fputc(':', f);
+	if (v != NULL)
+		output_json_string(f, v);
+	else
+		fputs("null", f);
+}
+
+static void
+output_json_bool(FILE *f, const char *name, const char *v)
+{
+	fputc(',', f);
+	output_json_string(f, name);
+	fprintf(f, ":%s", v != NULL && strcmp(v, "1") == 0 ? "true" : "false");
+}
+
+static void
+output_json_key(FILE *f, const struct answer *st)
+{
+	const char	*v;
+
+	fputs(",\"key\":{", f);
+	output_json_str_or_null(f, "backend", answer_get(st, "backend"), 0);
+	output_json_str_or_null(f, "state", answer_get(st, "state"), 1);
+	output_json_str_or_null(f, "reader", answer_get(st, "reader"), 1);
+	output_json_str_or_null(f, "serial", answer_get(st, "serial"), 1);
+	output_json_str_or_null(f, "fingerprint",
+	    answer_get(st, "fingerprint"), 1);
+	fputs(",\"pin_retries\":", f);
+	v = answer_get(st, "pin_retries");
+	if (output_is_uint(v))
+		fputs(v, f);
+	else
+		fputs("null", f);
+	output_json_uint(f, "operations", answer_get(st, "operations"), 1);
+	output_json_uint(f, "last_latency_us",
+	    answer_get(st, "last_latency_us"), 1);
+	output_json_uint(f, "queued", answer_get(st, "queued"), 1);
+	fputc('}', f);
+}
+
+static void
+output_json_peers(FILE *f, const struct answer *a)
+{
+	size_t	i;
+	int	open = 0, naip = 0, npeers = 0;
+
+	fputs(",\"peers\":[", f);
+	for (i = 0; i < a->n; i++) {
+		const char	*k = a->keys[i], *v = a->vals[i];
+
+		if (strcmp(k, "peer") == 0) {
+			if (open)
+				fputs("]}", f);
+			fprintf(f, "%s{", npeers++ ? "," : "");
+			output_json_string(f, "public_key");
+			fputc(':', f);
+			output_json_string(f, v);
+			/* endpoint comes before the allowed IPs, if at all */
+			fputs(",\"endpoint\":", f);
+			if (i + 1 < a->n && strcmp(a->keys[i + 1],
+			    "endpoint") == 0)
+				output_json_string(f, a->vals[++i]);
+			else
+				fputs("null", f);
+			fputs(",\"allowed_ips\":[", f);
+			open = 1;
+			naip = 0;
+		} else if (!open)
+			continue;
+		else if (strcmp(k, "allowed_ip") == 0) {
+			fprintf(f, "%s", naip++ ? "," : "");
+			output_json_string(f, v);
+		} else if (strcmp(k, "latest_handshake") == 0) {
+			fputc(']', f);
+			open = 2;
+			output_json_uint(f, "latest_handshake", v, 1);
+		} else if (strcmp(k, "rx_bytes") == 0 ||
+		    strcmp(k, "tx_bytes") == 0 || strcmp(k, "drops") == 0 ||
+		    strcmp(k, "persistent_keepalive") == 0)
+			output_json_uint(f, k, v, 1);
+		else if (strcmp(k, "preshared_key") == 0)
+			fprintf(f, ",\"preshared_key\":%s",
+			    strcmp(v, "yes") == 0 ? "true" : "false");
+		if (open == 2 && i + 1 < a->n &&
+		    strcmp(a->keys[i + 1], "peer") == 0) {
+			fputc('}', f);
+			open = 0;
+		}
+	}
+	if (open == 1)
+		fputs("]}", f);
+	else if (open == 2)
+		fputc('}', f);
+	fputc(']', f);
+}
+
+void
+output_json(FILE *f, const struct ctl_iface *ifcs, size_t n)
+{
+	const struct answer	*a;
+	size_t			 i;
+
+	fputs("{\"schema_version\":1,\"interfaces\":[", f);
+	for (i = 0; i < n; i++) {
+		a = &ifcs[i].show;
+		fprintf(f, "%s{", i ? "," : "");
+		output_json_string(f, "interface");
+		fputc(':', f);
+		output_json_string(f, ifcs[i].name);
+		if (ifcs[i].error != NULL) {
+			fputs(",\"error\":", f);
+			output_json_string(f, ifcs[i].error);
+			fputc('}', f);
+			continue;
+		}
+		output_json_str_or_null(f, "public_key",
+		    answer_get(a, "public_key"), 1);
+		output_json_uint(f, "listen_port", answer_get(a,
+		    "listen_port"), 1);
+		output_json_uint(f, "fwmark", answer_get(a, "fwmark"), 1);
+		output_json_bool(f, "key_ready", answer_get(a, "key_ready"));
+		output_json_key(f, &ifcs[i].status);
+		fputs(",\"forwarder\":{", f);
+		output_json_str_or_null(f, "backend", answer_get(a,
+		    "forwarder"), 0);
+		output_json_str_or_null(f, "offloads", answer_get(a,
+		    "offloads"), 1);
+		output_json_uint(f, "crypto_workers", answer_get(a,
+		    "crypto_workers"), 1);
+		fputs("},\"handshake\":{", f);
+		fputs("\"under_load\":", f);
+		fputs(answer_get(a, "under_load") != NULL &&
+		    strcmp(answer_get(a, "under_load"), "1") == 0 ? "true" :
+		    "false", f);
+		output_json_uint(f, "broker_pending", answer_get(a,
+		    "broker_pending"), 1);
+		output_json_uint(f, "broker_queued", answer_get(a,
+		    "broker_queued"), 1);
+		output_json_uint(f, "cookie_replies", answer_get(a,
+		    "cookie_replies"), 1);
+		output_json_uint(f, "handshakes_dropped", answer_get(a,
+		    "handshakes_dropped"), 1);
+		fputc('}', f);
+		output_json_peers(f, a);
+		fputc('}', f);
+	}
+	fputs("]}\n", f);
+}
+
+/* ---------------------------------------------------------- Prometheus */
+
+/* A label value: backslash, double quote and newline escaped. */
+static void
+output_prom_label(FILE *f, const char *name, const char *v, int comma)
+{
+	fprintf(f, "%s%s=\"", comma ? "," : "", name);
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fprintf(f, "\\%c", *v);
+		else if (*v == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*v, f);
+	}
+	fputc('"', f);
+}
+
+struct prom_metric {
+	const char	*name, *type, *help;
+	const char	*key;		/* in the show answer (per peer: peer) */
+	int		 per_peer;
+	int		 from_status;	/* in the card status answer */
+};
+
+static const struct prom_metric prom_metrics[] = {
+	{ "wgcard_up", "gauge", "1 if the daemon answered", NULL, 0, 0 },
+	{ "wgcard_key_ready", "gauge",
+	    "1 if the interface has a usable private key (card ready)",
+	    "key_ready", 0, 0 },
+	{ "wgcard_card_pin_retries", "gauge",
+	    "PIN retries left on the card", "pin_retries", 0, 1 },
+	{ "wgcard_key_operations_total", "counter",
+	    "X25519 operations done by the key broker", "operations", 0, 1 },
+	{ "wgcard_key_last_latency_seconds", "gauge",
+	    "latency of the key broker's last operation", "last_latency_us",
+	    0, 1 },
+	{ "wgcard_under_load", "gauge",
+	    "1 while the handshake process answers with cookies",
+	    "under_load", 0, 0 },
+	{ "wgcard_broker_pending", "gauge",
+	    "key operations asked of the broker and not answered",
+	    "broker_pending", 0, 0 },
+	{ "wgcard_cookie_replies_total", "counter",
+	    "cookie replies sent", "cookie_replies", 0, 0 },
+	{ "wgcard_handshakes_dropped_total", "counter",
+	    "handshake messages dropped (load, rate limit, queue)",
+	    "handshakes_dropped", 0, 0 },
+	{ "wgcard_peers", "gauge", "configured peers", "peers", 0, 0 },
+	{ "wgcard_peer_receive_bytes_total", "counter",
+	    "bytes received from the peer", "rx_bytes", 1, 0 },
+	{ "wgcard_peer_transmit_bytes_total", "counter",
+	    "bytes sent to the peer", "tx_bytes", 1, 0 },
+	{ "wgcard_peer_latest_handshake_seconds", "gauge",
+	    "Unix time of the latest handshake (0: none)",
+	    "latest_handshake", 1, 0 },
+	{ "wgcard_peer_drops_total", "counter",
+	    "packets to or from the peer dropped", "drops", 1, 0 },
+};
+
+static void
+output_prom_value(FILE *f, const struct prom_metric *m, const char *v)
+{
+	if (strcmp(m->name, "wgcard_key_last_latency_seconds") == 0)
+		fprintf(f, " %.6f\n", strtod(v, NULL) / 1e6);
+	else
+		fprintf(f, " %s\n", v);
+}
+
+void
+output_prometheus(FILE *f, const struct ctl_iface *ifcs, size_t n)
+{
+	const struct prom_metric	*m;
+	const struct answer		*a;
+	const char			*v, *peer;
+	size_t				 i, j, k;
+
+	for (k = 0; k < sizeof(prom_metrics) / sizeof(prom_metrics[0]); k++) {
+		m = &prom_metrics[k];
+		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help,
+		    m->name, m->type);
+		for (i = 0; i < n; i++) {
+			a = m->from_status ? &ifcs[i].status : &ifcs[i].show;
+			if (m->key == NULL) {
+				fprintf(f, "%s{", m->name);
+				output_prom_label(f, "interface", ifcs[i].name,
+				    0);
+				fprintf(f, "} %d\n", ifcs[i].error == NULL);
+				continue;
+			}
+			if (ifcs[i].error != NULL)
+				continue;
+			if (!m->per_peer) {
+				v = answer_get(a, m->key);
+				if (!output_is_uint(v))
+					continue;
+				fprintf(f, "%s{", m->name);
+				output_prom_label(f, "interface", ifcs[i].name,
+				    0);
+				fputc('}', f);
+				output_prom_value(f, m, v);
+				continue;
+			}
+			peer = NULL;
+			for (j = 0; j < a->n; j++) {
+				if (strcmp(a->keys[j], "peer") == 0)
+					peer = a->vals[j];
+				else if (peer != NULL &&
+				    strcmp(a->keys[j], m->key) == 0 &&
+				    output_is_uint(a->vals[j])) {
+					fprintf(f, "%s{", m->name);
+					output_prom_label(f, "interface",
+					    ifcs[i].name, 0);
+					output_prom_label(f, "peer", peer, 1);
+					fputc('}', f);
+					output_prom_value(f, m, a->vals[j]);
+				}
+			}
+		}
+	}
+	/* What is not a number: one info series per interface and peer. */
+	fprintf(f, "# HELP wgcard_info the interface's public key and "
+	    "backends\n# TYPE wgcard_info gauge\n");
+	for (i = 0; i < n; i++) {
+		if (ifcs[i].error != NULL)
+			continue;
+		a = &ifcs[i].show;
+		fputs("wgcard_info{", f);
+		output_prom_label(f, "interface", ifcs[i].name, 0);
+		output_prom_label(f, "public_key", (v = answer_get(a,
+		    "public_key")) ? v : "", 1);
+		output_prom_label(f, "key_backend", (v = answer_get(
+		    &ifcs[i].status, "backend")) ? v : "", 1);
+		output_prom_label(f, "key_state", (v = answer_get(
+		    &ifcs[i].status, "state")) ? v : "", 1);
+		output_prom_label(f, "forwarder", (v = answer_get(a,
+		    "forwarder")) ? v : "", 1);
+		fputs("} 1\n", f);
+	}
+	fprintf(f, "# HELP wgcard_peer_info a peer's endpoint and allowed "
+	    "IPs\n# TYPE wgcard_peer_info gauge\n");
+	for (i = 0; i < n; i++) {
+		char	aips[1024];
+		size_t	len;
+
+		if (ifcs[i].error != NULL)
+			continue;
+		a = &ifcs[i].show;
+		for (j = 0; j < a->n; j++) {
+			if (strcmp(a->keys[j], "peer") != 0)
+				continue;
+			peer = a->vals[j];
+			v = NULL;
+			aips[0] = '\0';
+			for (k = j + 1; k < a->n &&
+			    strcmp(a->keys[k], "peer") != 0; k++) {
+				if (strcmp(a->keys[k], "endpoint") == 0)
+					v = a->vals[k];
+				else if (strcmp(a->keys[k], "allowed_ip") ==
+				    0 && (len = strlen(aips)) + strlen(
+				    a->vals[k]) + 2 < sizeof(aips))
+					snprintf(aips + len, sizeof(aips) - len,
+					    "%s%s", len ? "," : "",
+					    a->vals[k]);
+			}
+			fputs("wgcard_peer_info{", f);
+			output_prom_label(f, "interface", ifcs[i].name, 0);
+			output_prom_label(f, "peer", peer, 1);
+			output_prom_label(f, "endpoint", v ? v : "", 1);
+			output_prom_label(f, "allowed_ips", aips, 1);
+			fputs("} 1\n", f);
+		}
+	}
 }

@@ -7,6 +7,9 @@
  * the socket cannot be reached); 3 the key is not ready (card absent,
  * locked or blocked, or no key); 4 a peer with an endpoint had no
  * handshake in the last 180 seconds (show).
+ *
+ * show --json and show --prometheus print the same as machine-readable
+ * documents (output.c); the exit status is the same.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -14,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,36 +46,10 @@ static __attribute__((__noreturn__)) void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: wgcardctl [-r reader] [-s socket] [-i ifname] command "
-	    "[argument ...]\n");
+	    "usage: wgcardctl [--json | --prometheus] [-r reader] [-s socket] "
+	    "[-i ifname] command [argument ...]\n");
 	parse_usage_commands();
 	exit(EXIT_USAGE);
-}
-
-void
-answer_free(struct answer *a)
-{
-	size_t	i;
-
-	for (i = 0; i < a->n; i++) {
-		free(a->keys[i]);
-		free(a->vals[i]);
-	}
-	free(a->keys);
-	free(a->vals);
-	free(a->error);
-	memset(a, 0, sizeof(*a));
-}
-
-const char *
-answer_get(const struct answer *a, const char *key)
-{
-	size_t	i;
-
-	for (i = 0; i < a->n; i++)
-		if (strcmp(a->keys[i], key) == 0)
-			return a->vals[i];
-	return NULL;
 }
 
 static int
@@ -342,17 +320,88 @@ ctl_show_status(const struct answer *a)
 	return rc;
 }
 
+/*
+ * show: every daemon's show and card status answers, then one output in
+ * the format asked for; the exit status of the worst daemon.
+ */
+static int
+ctl_show(char **socks, int n, int format)
+{
+	struct ctl_iface	*ifcs;
+	int			 i, r, rc = 0;
+
+	if ((ifcs = calloc(n, sizeof(*ifcs))) == NULL) {
+		fprintf(stderr, "wgcardctl: out of memory\n");
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < n; i++) {
+		ctl_ifname(socks[i], ifcs[i].name, sizeof(ifcs[i].name));
+		if (ctl_request(socks[i], "show", NULL, &ifcs[i].show) == -1 ||
+		    ifcs[i].show.status != 0) {
+			ifcs[i].error = strdup(ifcs[i].show.error != NULL ?
+			    ifcs[i].show.error : ifcs[i].show.status != 0 ?
+			    strerror(ifcs[i].show.status) : strerror(errno));
+			fprintf(stderr, "wgcardctl: %s: %s\n", ifcs[i].name,
+			    ifcs[i].error != NULL ? ifcs[i].error : "?");
+			answer_free(&ifcs[i].show);
+			rc = EXIT_NODAEMON;
+			continue;
+		}
+		/* The key's state; a daemon busy with one says EBUSY. */
+		if (ctl_request(socks[i], "card status", NULL,
+		    &ifcs[i].status) == -1 || ifcs[i].status.status != 0)
+			answer_free(&ifcs[i].status);
+		if ((r = ctl_show_status(&ifcs[i].show)) != 0 && rc == 0)
+			rc = r;
+	}
+	if (format == 'J')
+		output_json(stdout, ifcs, n);
+	else if (format == 'P')
+		output_prometheus(stdout, ifcs, n);
+	else
+		for (i = 0; i < n; i++) {
+			if (ifcs[i].error != NULL)
+				continue;
+			if (i > 0)
+				printf("\n");
+			output_show(&ifcs[i]);
+		}
+	for (i = 0; i < n; i++) {
+		answer_free(&ifcs[i].show);
+		answer_free(&ifcs[i].status);
+		free(ifcs[i].error);
+		free(socks[i]);
+	}
+	free(ifcs);
+	free(socks);
+	if (fflush(stdout) == EOF && rc == 0)
+		rc = EXIT_USAGE;
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
+	static const struct option longopts[] = {
+		{ "json",	no_argument,	NULL,	'J' },
+		{ "prometheus",	no_argument,	NULL,	'P' },
+		{ NULL,		0,		NULL,	0 }
+	};
 	struct parse_result	 res;
 	struct answer		 a;
 	const char		*sockpath = NULL, *ifname = NULL;
 	char			**socks = NULL, *pin = NULL, name[64];
-	int			 ch, n, i, rc = 0, r;
+	int			 ch, n, i, rc = 0, r, format = 0;
 
-	while ((ch = getopt(argc, argv, "r:s:i:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "r:s:i:", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
+		case 'J':
+		case 'P':
+			if (format != 0 && format != ch)
+				usage();
+			format = ch;
+			break;
 		case 'r':
 			reader_hint = optarg;
 			break;
@@ -372,6 +421,8 @@ main(int argc, char *argv[])
 		usage();
 	if (res.ifname != NULL)
 		ifname = res.ifname;
+	if (format != 0 && res.action != CTL_SHOW)
+		usage();
 	if (sodium_init() == -1)
 		return EXIT_USAGE;
 	if (res.action == CTL_CARD_INIT)
@@ -391,6 +442,8 @@ main(int argc, char *argv[])
 		    "with -i ifname\n");
 		return EXIT_USAGE;
 	}
+	if (res.action == CTL_SHOW)
+		return ctl_show(socks, n, format);
 	if (res.action == CTL_CARD_UNLOCK &&
 	    (pin = ctl_read_pin("PIN")) == NULL) {
 		fprintf(stderr, "wgcardctl: no PIN given\n");
@@ -421,13 +474,6 @@ main(int argc, char *argv[])
 			continue;
 		}
 		switch (res.action) {
-		case CTL_SHOW:
-			if (i > 0)
-				printf("\n");
-			output_show(name, &a);
-			if ((r = ctl_show_status(&a)) != 0 && rc == 0)
-				rc = r;
-			break;
 		case CTL_CARD_STATUS:
 			output_card_status(name, &a);
 			if (answer_get(&a, "state") != NULL &&

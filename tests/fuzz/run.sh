@@ -19,7 +19,7 @@ SODIUM="$(pkg-config --cflags --libs libsodium)"
 mkdir -p "$out"
 srcs_uapi="netd/uapi.c common/buf.c common/encoding.c common/wgconf.c"
 srcs_config="netd/config.c $srcs_uapi"
-srcs_audit="netd/audit.c common/log.c common/compat.c"
+srcs_audit="netd/audit.c common/log.c common/compat.c common/encoding.c"
 
 for t in $targets; do
 	case $t in

@@ -89,23 +89,6 @@ write_conf_a()
 	    mv "$T_TMP/$IF_A.conf.new" "$T_TMP/$IF_A.conf"
 }
 
-start_conf()
-{
-	# start_conf NS IFNAME FILE
-	local ns=$1 ifc=$2 log=$T_TMP/$2.log pid
-	T_IFACES+=("$ifc")
-	ip netns exec "$ns" "${T_PDEATH[@]}" "$WGCARDD" -d -c "$3" \
-	    >"$log" 2>&1 </dev/null &
-	pid=$!
-	T_PIDS+=("$pid")
-	T_IF_PID[$ifc]=$pid
-	T_IF_IMPL[$ifc]=wgcardd
-	T_IF_LOG[$ifc]=$log
-	T_IF_NS[$ifc]=$ns
-	wait_for "$START_TIMEOUT" _impl_ready "$ns" "$ifc" "$pid" &&
-	    wait_for 5 test -S "$CTL_DIR/$ifc.sock"
-}
-
 # ---------------------------------------------------------------- setup
 
 start_impl "$NS_B" "$IMPL_B" "$IF_B" || t_fatal "start $IMPL_B"
@@ -116,7 +99,8 @@ addr_add "$NS_B" "$IF_B" "$IN4_B/24" && ip -n "$NS_B" link set "$IF_B" up ||
     t_fatal "B up"
 
 write_conf_a
-start_conf "$NS_A" "$IF_A" "$T_TMP/$IF_A.conf" || t_fatal "start A (config mode)"
+start_conf "$NS_A" "$IF_A" "$T_TMP/$IF_A.conf" &&
+    wait_for 5 test -S "$CTL_DIR/$IF_A.sock" || t_fatal "start A (config mode)"
 PID_A=${T_IF_PID[$IF_A]}
 t_check "ping A -> B (a handshake)" ping_retry "$NS_A" "$IN4_B" 15
 
@@ -136,11 +120,101 @@ t_check "show: the peer's endpoint" \
     grep -qx "  endpoint: $OUT4_B:$PORT_B" "$T_TMP/out"
 t_check "show: a recent handshake" \
     grep -qE "^  latest handshake: [0-9]+ seconds ago$" "$T_TMP/out"
-t_check "show: transfer counts" \
-    grep -qE "^  transfer: [1-9][0-9]* B received, [1-9][0-9]* B sent$" "$T_TMP/out"
+# (the forwarder reports its counters in batches: ask again until they came)
+transfer_seen()
+{
+	ctl -i "$IF_A" show &&
+	    grep -qE "^  transfer: [1-9][0-9]* B received, [1-9][0-9]* B sent$" "$T_TMP/out"
+}
+t_check "show: transfer counts" wait_for 3 transfer_seen
 ctl show "$IF_A"
 t_eq "show IFNAME (argument form): exit 0" "$RC" 0
 t_check "show IFNAME: the interface" grep -qx "interface: $IF_A" "$T_TMP/out"
+
+# ---- show --json: valid against the schema, and the same as wg show.
+SCHEMA=$T_ROOT/docs/wgcardctl-show.schema.json
+PY=/usr/bin/python3	# Debian's, with python3-jsonschema and -prometheus-client
+# jcheck NAME FILE PYEXPR: FILE validates against the schema and PYEXPR
+# (over d, the document) is true.
+jcheck()
+{
+	if $PY - "$SCHEMA" "$2" "$3" >"$T_TMP/jcheck.out" 2>&1 <<'EOP'
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+d = json.load(open(sys.argv[2]))
+jsonschema.Draft202012Validator(schema).validate(d)
+ok = eval(sys.argv[3])
+print("expression: %r" % (ok,))
+sys.exit(0 if ok is True else 1)
+EOP
+	then
+		t_ok "$1"
+	else
+		t_fail "$1" "$(tail -n 5 "$T_TMP/jcheck.out")"
+	fi
+}
+ctl -i "$IF_A" show --json
+t_eq "show --json: exit 0" "$RC" 0
+cp "$T_TMP/out" "$T_TMP/show.json"
+jcheck "show --json: valid, schema_version 1, one interface" "$T_TMP/show.json" \
+    "d['schema_version'] == 1 and [i['interface'] for i in d['interfaces']] == ['$IF_A']"
+jcheck "show --json: public key, port, key ready, file backend" "$T_TMP/show.json" \
+    "(lambda i: i['public_key'] == '$PUB_A' and i['listen_port'] == $PORT_A and i['key_ready'] is True and i['key']['backend'] == 'file' and i['key']['state'] == 'ready')(d['interfaces'][0])"
+jcheck "show --json: the forwarder backend the daemon logged" "$T_TMP/show.json" \
+    "d['interfaces'][0]['forwarder']['backend'] in ('io_uring', 'classic')"
+t_check "show --json: forwarder backend as logged" grep -q \
+    "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["interfaces"][0]["forwarder"]["backend"])' "$T_TMP/show.json") backend" \
+    "$T_TMP/$IF_A.log"
+jcheck "show --json: B with its endpoint, allowed IPs, handshake and bytes as wg show has them" "$T_TMP/show.json" \
+    "(lambda p: p['public_key'] == '$PUB_B' and p['endpoint'] == '$(endpoint_of "$NS_A" "$IF_A" "$PUB_B")' and p['allowed_ips'] == ['$IN4_B/32'] and p['latest_handshake'] == $(handshake_time "$NS_A" "$IF_A" "$PUB_B") and p['rx_bytes'] > 0 and p['tx_bytes'] > 0)(d['interfaces'][0]['peers'][0])"
+# The validation can fail: a document with a wrong type is refused.
+sed 's/"listen_port":[0-9]*/"listen_port":"x"/' "$T_TMP/show.json" >"$T_TMP/bad.json"
+if $PY - "$SCHEMA" "$T_TMP/bad.json" <<'EOP' >/dev/null 2>&1
+import json, sys, jsonschema
+jsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))
+EOP
+then
+	t_fail "the schema refuses a wrong document" "it validated"
+else
+	t_ok "the schema refuses a wrong document"
+fi
+
+# ---- show --prometheus: parsed by the Prometheus client's own parser.
+ctl -i "$IF_A" show --prometheus
+t_eq "show --prometheus: exit 0" "$RC" 0
+cp "$T_TMP/out" "$T_TMP/show.prom"
+# pcheck NAME PYEXPR: over m, {(name, frozenset(labels)): value}.
+pcheck()
+{
+	if $PY - "$T_TMP/show.prom" "$2" >"$T_TMP/pcheck.out" 2>&1 <<'EOP'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+m = {}
+for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for s in fam.samples:
+        m[(s.name, frozenset(s.labels.items()))] = s.value
+ok = eval(sys.argv[2])
+print("expression: %r; %d samples" % (ok, len(m)))
+sys.exit(0 if ok is True else 1)
+EOP
+	then
+		t_ok "$1"
+	else
+		t_fail "$1" "$(tail -n 5 "$T_TMP/pcheck.out")"
+	fi
+}
+pcheck "show --prometheus: parses; up and key ready" \
+    "m[('wgcard_up', frozenset({('interface', '$IF_A')}))] == 1 and m[('wgcard_key_ready', frozenset({('interface', '$IF_A')}))] == 1"
+pcheck "show --prometheus: B's bytes and handshake as in wg show" \
+    "(lambda l: m[('wgcard_peer_receive_bytes_total', l)] > 0 and m[('wgcard_peer_latest_handshake_seconds', l)] == $(handshake_time "$NS_A" "$IF_A" "$PUB_B"))(frozenset({('interface', '$IF_A'), ('peer', '$PUB_B')}))"
+pcheck "show --prometheus: info series with the public key" \
+    "any(n == 'wgcard_info' and ('public_key', '$PUB_A') in l for (n, l) in m)"
+t_eq "show --prometheus: HELP and TYPE once per metric" \
+    "$(grep '^# TYPE' "$T_TMP/show.prom" | sort | uniq -d | wc -l)" 0
+ctl -i "$IF_A" show --json --prometheus
+t_eq "show --json --prometheus: refused, exit 1" "$RC" 1
+ctl -i "$IF_A" version --json
+t_eq "--json with another command: refused, exit 1" "$RC" 1
 
 ctl -i "$IF_A" card status
 t_eq "card status: exit 0" "$RC" 0
@@ -203,6 +277,13 @@ ctl -i "$IF_A" show
 t_eq "show: exit 4 (peer X: endpoint, latest_handshake 0)" "$RC" 4
 t_check "show: X's handshake is 'never'" \
     sh -c "grep -A4 -x 'peer: $PUB_X' '$T_TMP/out' | grep -qx '  latest handshake: never'"
+ctl -i "$IF_A" show --json
+t_eq "show --json: exit 4 too" "$RC" 4
+cp "$T_TMP/out" "$T_TMP/show4.json"
+jcheck "show --json: X has latest_handshake 0 and its endpoint" "$T_TMP/show4.json" \
+    "any(p['public_key'] == '$PUB_X' and p['latest_handshake'] == 0 and p['endpoint'] == '192.0.2.77:4000' for p in d['interfaces'][0]['peers'])"
+ctl -i "$IF_A" show --prometheus
+t_eq "show --prometheus: exit 4 too" "$RC" 4
 
 # 0 again: a peer without an endpoint is not watched
 write_conf_a "$PUB_Y"
@@ -229,6 +310,16 @@ ctl -i "$IF_K" show
 t_eq "show (no private key): exit 3" "$RC" 3
 t_check "show (no private key): says so" \
     grep -q "  key: not available" "$T_TMP/out"
+ctl -i "$IF_K" show --json
+t_eq "show --json (no private key): exit 3" "$RC" 3
+cp "$T_TMP/out" "$T_TMP/show3.json"
+jcheck "show --json (no private key): public_key null, key_ready false, state nokey" "$T_TMP/show3.json" \
+    "(lambda i: i['public_key'] is None and i['key_ready'] is False and i['key']['state'] == 'nokey')(d['interfaces'][0])"
+ctl show --json
+cp "$T_TMP/out" "$T_TMP/showall.json"
+# (other tests' daemons may run too: both of ours must be there)
+jcheck "show --json without -i: both daemons in one document" "$T_TMP/showall.json" \
+    "{'$IF_A', '$IF_K'} <= set(i['interface'] for i in d['interfaces'])"
 ctl -i "$IF_K" card status
 t_eq "card status (no private key): exit 3" "$RC" 3
 t_check "card status (no private key): state nokey" \

@@ -46,15 +46,8 @@ IF_A="wg${T_ID}$$a"
 ns_new "$NS_A" || t_fatal "namespace"
 conf=$T_TMP/$IF_A.conf
 (umask 077; printf '[Interface]\nKeySource = openpgp\nCardSerial = 0000C001\nListenPort = 51820\n' >"$conf")
-T_IFACES+=("$IF_A")
-ip netns exec "$NS_A" env PCSCLITE_CSOCK_NAME="$PCSCLITE_CSOCK_NAME" \
-    "$WGCARDD" -d -c "$conf" >"$T_TMP/a.log" 2>&1 </dev/null &
-T_PIDS+=("$!")
-T_IF_PID[$IF_A]=$!
-T_IF_LOG[$IF_A]=$T_TMP/a.log
-T_IF_NS[$IF_A]=$NS_A
-T_IF_IMPL[$IF_A]=wgcardd
-wait_for 10 test -S "/var/run/wgcard/$IF_A.sock" || t_fatal "daemon"
+start_conf "$NS_A" "$IF_A" "$conf" &&
+    wait_for 10 test -S "/var/run/wgcard/$IF_A.sock" || t_fatal "daemon"
 wait_for 10 sh -c "'$WGCARDCTL' -i '$IF_A' card status | grep -q 'state: locked'"
 st=$(ctl -i "$IF_A" card status)
 rc=$?
@@ -76,7 +69,33 @@ t_check "card status: ready" wait_for 5 sh -c \
     "'$WGCARDCTL' -i '$IF_A' card status | grep -q 'state: ready'"
 t_eq "the counter is back at 3" "$(card_status_field pw1)" 3
 t_eq "card pubkey via the daemon" "$(ctl -i "$IF_A" card pubkey)" "$pub"
-if grep -n -e "$PIN" -e bad-9931 "$T_TMP/a.log" >"$T_TMP/pinlog"; then
+# show --json and --prometheus with the card's state, ready.
+ctl -i "$IF_A" show --json >"$T_TMP/show.json"
+if /usr/bin/python3 - "$T_ROOT/docs/wgcardctl-show.schema.json" \
+    "$T_TMP/show.json" "$pub" >"$T_TMP/j.out" 2>&1 <<'EOP'
+import json, sys, jsonschema
+d = json.load(open(sys.argv[2]))
+jsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).validate(d)
+i = d["interfaces"][0]
+k = i["key"]
+ok = (i["public_key"] == sys.argv[3] and i["key_ready"] is True and
+      k["backend"] == "openpgp" and k["state"] == "ready" and
+      k["serial"] == "0000C001" and k["pin_retries"] == 3 and
+      "Virtual PCD" in k["reader"])
+print(json.dumps(k))
+sys.exit(0 if ok else 1)
+EOP
+then
+	t_ok "show --json: valid, the card ready, serial, PIN retries 3, reader"
+else
+	t_fail "show --json with the card" "$(tail -n 3 "$T_TMP/j.out")"
+fi
+ctl -i "$IF_A" show --prometheus >"$T_TMP/show.prom"
+t_check "show --prometheus: wgcard_card_pin_retries 3" \
+    grep -qx "wgcard_card_pin_retries{interface=\"$IF_A\"} 3" "$T_TMP/show.prom"
+t_check "show --prometheus: key_state ready, openpgp" \
+    grep -q "key_backend=\"openpgp\",key_state=\"ready\"" "$T_TMP/show.prom"
+if grep -n -e "$PIN" -e bad-9931 "$T_TMP/$IF_A.log" >"$T_TMP/pinlog"; then
 	t_fail "no PIN in the daemon's log" "$(wc -l <"$T_TMP/pinlog") lines, first at line $(cut -d: -f1 "$T_TMP/pinlog" | head -1)"
 	sed 's/'"$PIN"'/<PIN>/g; s/bad-9931/<WRONG>/g' "$T_TMP/pinlog" | head -3
 else

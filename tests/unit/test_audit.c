@@ -2,9 +2,8 @@
  * test_audit.c: the audit file's JSON lines (netd/audit.c): fields and
  * numbers, quoting, every byte escaped that JSON needs escaped, invalid
  * UTF-8 replaced, malformed event text kept as "raw" in valid JSON, and
- * the file opened for appending only. Each line is checked with a small
- * JSON validator here (no library: the check must not share code with
- * what it checks).
+ * the file opened for appending only. Each line is checked with
+ * json_check.h (no library, and no code shared with what it checks).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,95 +13,18 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "json_check.h"
 #include "test.h"
 
-/* A strict JSON validator for one object of string/number values. */
-static const char *
-js_ws(const char *p)
-{
-	while (*p == ' ' || *p == '\t')
-		p++;
-	return p;
-}
-
-static const char *
-js_string(const char *p)
-{
-	int	i;
-
-	if (*p++ != '"')
-		return NULL;
-	while (*p != '"') {
-		if ((unsigned char)*p < 0x20)
-			return NULL;
-		if (*p == '\\') {
-			p++;
-			if (*p == 'u') {
-				for (i = 1; i <= 4; i++)
-					if (strchr("0123456789abcdefABCDEF",
-					    p[i]) == NULL || p[i] == '\0')
-						return NULL;
-				p += 5;
-				continue;
-			}
-			if (strchr("\"\\/bfnrt", *p) == NULL || *p == '\0')
-				return NULL;
-		}
-		p++;
-	}
-	return p + 1;
-}
-
-static const char *
-js_number(const char *p)
-{
-	const char	*s;
-
-	if (*p == '-')
-		p++;
-	if (*p == '0')
-		p++;
-	else if (*p >= '1' && *p <= '9')
-		while (*p >= '0' && *p <= '9')
-			p++;
-	else
-		return NULL;
-	if (*p == '.') {
-		s = ++p;
-		while (*p >= '0' && *p <= '9')
-			p++;
-		if (p == s)
-			return NULL;
-	}
-	return p;
-}
-
-/* 1 if line is {"k":v,...}\n with string or number values. */
+/* One JSON object and its newline, nothing else. */
 static int
 js_valid(const char *line)
 {
-	const char	*p = line;
+	size_t	n = strlen(line);
 
-	if (*p++ != '{')
-		return 0;
-	for (;;) {
-		p = js_ws(p);
-		if ((p = js_string(p)) == NULL)
-			return 0;
-		p = js_ws(p);
-		if (*p++ != ':')
-			return 0;
-		p = js_ws(p);
-		p = *p == '"' ? js_string(p) : js_number(p);
-		if (p == NULL)
-			return 0;
-		p = js_ws(p);
-		if (*p == '}')
-			break;
-		if (*p++ != ',')
-			return 0;
-	}
-	return strcmp(p, "}\n") == 0;
+	return n > 2 && line[0] == '{' && line[n - 2] == '}' &&
+	    line[n - 1] == '\n' && strchr(line, '\n') == line + n - 1 &&
+	    json_ok(line);
 }
 
 static size_t
