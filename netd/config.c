@@ -1009,6 +1009,86 @@ config_parse_file(const char *path, struct wg_devconf *out,
 	return ret;
 }
 
+/* The variables of config_parse_env and the keys they stand for. */
+static const struct {
+	const char	*var, *key;
+} config_env[] = {
+	{ "WGCARD_KEY_SOURCE",		"KeySource" },
+	{ "WGCARD_READER",		"Reader" },
+	{ "WGCARD_CARD_SERIAL",		"CardSerial" },
+	{ "WGCARD_CARD_PUBLIC_KEY",	"CardPublicKey" },
+	{ "WGCARD_PIN_FILE",		"PinFile" },
+	{ "WGCARD_PIN_CREDENTIAL",	"PinCredential" },
+	{ "WGCARD_AUDIT_LOG",		"AuditLog" },
+};
+
+int
+config_parse_env(struct config_extra *extra, int *found, char *err,
+    size_t errlen)
+{
+	const size_t		 nvars = sizeof(config_env) / sizeof(config_env[0]);
+	struct config_ctx	 ctx;
+	struct wg_devconf	 dev;
+	struct buf		 b;
+	const char		*v, *line[sizeof(config_env) /
+				    sizeof(config_env[0]) + 1];
+	char			 msg[CONFIG_ERR_MAX], *why;
+	size_t			 i, n = 0;
+	int			 ret = -1;
+
+	memset(extra, 0, sizeof(*extra));
+	extra->keysource = CONFIG_KEYSOURCE_FILE;
+	*found = 0;
+	buf_init(&b);
+	buf_printf(&b, "[Interface]\n");
+	line[0] = NULL;
+	for (i = 0; i < nvars; i++) {
+		if ((v = getenv(config_env[i].var)) == NULL)
+			continue;
+		/* One line per variable: a line break would add keys. */
+		if (strpbrk(v, "\r\n") != NULL || *v == '\0') {
+			snprintf(err, errlen, "environment: %s: %s",
+			    config_env[i].var, *v == '\0' ? "empty" :
+			    "contains a line break");
+			buf_free(&b);
+			return -1;
+		}
+		buf_printf(&b, "%s = %s\n", config_env[i].key, v);
+		line[++n] = config_env[i].var;
+	}
+	if (n == 0) {
+		buf_free(&b);
+		return 0;
+	}
+	*found = (int)n;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.path = "environment";
+	ctx.err = msg;
+	ctx.errlen = sizeof(msg);
+	ctx.fd = -1;
+	wgconf_init(&dev);
+	wgconf_init(&ctx.stage);
+	ctx.dev = &dev;
+	ctx.extra = extra;
+	msg[0] = '\0';
+	ret = config_parse_text(&ctx, b.data, b.len);
+	wgconf_free(&ctx.stage);
+	wgconf_free(&dev);
+	buf_free(&b);
+	if (ret == 0)
+		return 0;
+	/* "environment:LINE: Key: why" -> "environment: VARIABLE: why" */
+	if (ctx.lineno >= 2 && ctx.lineno <= n + 1 &&
+	    (why = strstr(msg, ": ")) != NULL &&
+	    (why = strstr(why + 2, ": ")) != NULL)
+		snprintf(err, errlen, "environment: %s: %s",
+		    line[ctx.lineno - 1], why + 2);
+	else
+		snprintf(err, errlen, "%s", msg);
+	config_extra_free(extra);
+	return -1;
+}
+
 void
 config_extra_free(struct config_extra *extra)
 {

@@ -48,6 +48,17 @@ struct config_extra {
  */
 int	config_parse_file(const char *path, struct wg_devconf *out,
 	    struct config_extra *extra, char *err, size_t errlen);
+/*
+ * Cross-platform mode (no file), for wg-quick: the [Interface] keys that
+ * wg(8) has no way to set, from the environment: WGCARD_KEY_SOURCE,
+ * WGCARD_READER, WGCARD_CARD_SERIAL, WGCARD_CARD_PUBLIC_KEY,
+ * WGCARD_PIN_FILE, WGCARD_PIN_CREDENTIAL, WGCARD_AUDIT_LOG (KeySource,
+ * Reader, ... of wgcardd.conf(5), checked by the same code). 0 with
+ * *found the number of variables set (extra filled), or -1 with err
+ * ("environment: VARIABLE: reason").
+ */
+int	config_parse_env(struct config_extra *extra, int *found, char *err,
+	    size_t errlen);
 void	config_extra_free(struct config_extra *);
 /*
  * The card PIN of PinFile or PinCredential ($CREDENTIALS_DIRECTORY/NAME,

@@ -1282,13 +1282,25 @@ main(int argc, char *argv[])
 			fprintf(stderr, "%s\n", err);
 			exit(1);
 		}
-		/* Card plumbing: the PIN file is read here, then wiped. */
-		if ((r = config_read_pin(&wgd.extra, card_pin.pin,
-		    &card_pinlen, err, sizeof(err))) == -1) {
-			fprintf(stderr, "%s\n", err);
-			exit(1);
-		}
-		card_pin.len = (uint32_t)card_pinlen;
+		if (getenv("WGCARD_KEY_SOURCE") != NULL)
+			log_warnx("WGCARD_KEY_SOURCE and the other WGCARD_ "
+			    "variables are ignored: %s says where the key is",
+			    wgd.config_path);
+	} else if (config_parse_env(&wgd.extra, &r, err, sizeof(err)) != 0) {
+		/* xplatform mode (wg-quick): the card from the environment */
+		fprintf(stderr, "%s\n", err);
+		exit(1);
+	} else if (r > 0)
+		log_debug("%d setting%s from the environment", r,
+		    r == 1 ? "" : "s");
+	/* Card plumbing: the PIN file is read here, then wiped. */
+	if ((r = config_read_pin(&wgd.extra, card_pin.pin, &card_pinlen, err,
+	    sizeof(err))) == -1) {
+		fprintf(stderr, "%s\n", err);
+		exit(1);
+	}
+	card_pin.len = (uint32_t)card_pinlen;
+	if (wgd.config_path != NULL) {
 		if (checkonly) {
 			sodium_memzero(&card_pin, sizeof(card_pin));
 			wgconf_free(&wgd.conf);

@@ -310,6 +310,59 @@ find_srcdir(const char *argv0, const char *arg)
 	return 0;
 }
 
+/* config_parse_env: the WGCARD_ variables of xplatform mode. */
+static void
+test_env(void)
+{
+	static const char *const vars[] = {
+		"WGCARD_KEY_SOURCE", "WGCARD_READER", "WGCARD_CARD_SERIAL",
+		"WGCARD_CARD_PUBLIC_KEY", "WGCARD_PIN_FILE",
+		"WGCARD_PIN_CREDENTIAL", "WGCARD_AUDIT_LOG", NULL
+	};
+	struct config_extra	ex;
+	char			err[CONFIG_ERR_MAX];
+	int			found, i;
+
+	for (i = 0; vars[i] != NULL; i++)
+		unsetenv(vars[i]);
+	CHECK(config_parse_env(&ex, &found, err, sizeof(err)) == 0 &&
+	    found == 0 && ex.keysource == CONFIG_KEYSOURCE_FILE,
+	    "env: nothing set, file backend");
+	config_extra_free(&ex);
+	setenv("WGCARD_KEY_SOURCE", "openpgp", 1);
+	setenv("WGCARD_CARD_SERIAL", "0000a001", 1);
+	setenv("WGCARD_READER", "Nitrokey", 1);
+	setenv("WGCARD_PIN_FILE", "/etc/wgcard/wg0.pin", 1);
+	setenv("WGCARD_AUDIT_LOG", "/var/log/wgcard/wg0.jsonl", 1);
+	CHECK(config_parse_env(&ex, &found, err, sizeof(err)) == 0 &&
+	    found == 5 && ex.keysource == CONFIG_KEYSOURCE_OPENPGP &&
+	    ex.has_serial && ex.serial == 0xa001 &&
+	    strcmp(ex.reader, "Nitrokey") == 0 && ex.pin_file != NULL &&
+	    strcmp(ex.audit_log, "/var/log/wgcard/wg0.jsonl") == 0,
+	    "env: card settings read: %s", err);
+	config_extra_free(&ex);
+	setenv("WGCARD_CARD_SERIAL", "xyz", 1);
+	CHECK(config_parse_env(&ex, &found, err, sizeof(err)) == -1 &&
+	    strncmp(err, "environment: WGCARD_CARD_SERIAL: ", 33) == 0,
+	    "env: a bad serial names the variable: %s", err);
+	setenv("WGCARD_CARD_SERIAL", "a001\nPrivateKey = x", 1);
+	CHECK(config_parse_env(&ex, &found, err, sizeof(err)) == -1 &&
+	    strstr(err, "line break") != NULL,
+	    "env: a line break cannot add a key: %s", err);
+	unsetenv("WGCARD_CARD_SERIAL");
+	unsetenv("WGCARD_KEY_SOURCE");
+	CHECK(config_parse_env(&ex, &found, err, sizeof(err)) == -1 &&
+	    strncmp(err, "environment: WGCARD_", 20) == 0 &&
+	    strstr(err, "only with KeySource = openpgp") != NULL,
+	    "env: card keys without KeySource refused: %s", err);
+	setenv("WGCARD_KEY_SOURCE", "", 1);
+	CHECK(config_parse_env(&ex, &found, err, sizeof(err)) == -1 &&
+	    strstr(err, "WGCARD_KEY_SOURCE: empty") != NULL,
+	    "env: an empty variable refused: %s", err);
+	for (i = 0; vars[i] != NULL; i++)
+		unsetenv(vars[i]);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -327,6 +380,7 @@ main(int argc, char *argv[])
 	}
 	test_golden(upd != NULL && strcmp(upd, "1") == 0);
 	test_misc();
+	test_env();
 	if (chdir("/") == 0)
 		rmdir(tmpdir);
 	return test_done();
