@@ -1022,6 +1022,17 @@ static const struct {
 	{ "WGCARD_AUDIT_LOG",		"AuditLog" },
 };
 
+const char *
+config_env_first(void)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(config_env) / sizeof(config_env[0]); i++)
+		if (getenv(config_env[i].var) != NULL)
+			return config_env[i].var;
+	return NULL;
+}
+
 int
 config_parse_env(struct config_extra *extra, int *found, char *err,
     size_t errlen)

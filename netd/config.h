@@ -59,6 +59,8 @@ int	config_parse_file(const char *path, struct wg_devconf *out,
  */
 int	config_parse_env(struct config_extra *extra, int *found, char *err,
 	    size_t errlen);
+/* The first of those variables that is set, or NULL (-c warns). */
+const char	*config_env_first(void);
 void	config_extra_free(struct config_extra *);
 /*
  * The card PIN of PinFile or PinCredential ($CREDENTIALS_DIRECTORY/NAME,

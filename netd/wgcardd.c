@@ -1282,10 +1282,11 @@ main(int argc, char *argv[])
 			fprintf(stderr, "%s\n", err);
 			exit(1);
 		}
-		if (getenv("WGCARD_KEY_SOURCE") != NULL)
-			log_warnx("WGCARD_KEY_SOURCE and the other WGCARD_ "
-			    "variables are ignored: %s says where the key is",
-			    wgd.config_path);
+		/* The file wins: the environment is for wg-quick (no -c). */
+		if ((env = config_env_first()) != NULL)
+			log_warnx("%s (and the like, see ENVIRONMENT in "
+			    "wgcardd(8)) ignored: with -c, %s has the card "
+			    "settings", env, wgd.config_path);
 	} else if (config_parse_env(&wgd.extra, &r, err, sizeof(err)) != 0) {
 		/* xplatform mode (wg-quick): the card from the environment */
 		fprintf(stderr, "%s\n", err);
@@ -1296,7 +1297,12 @@ main(int argc, char *argv[])
 	/* Card plumbing: the PIN file is read here, then wiped. */
 	if ((r = config_read_pin(&wgd.extra, card_pin.pin, &card_pinlen, err,
 	    sizeof(err))) == -1) {
-		fprintf(stderr, "%s\n", err);
+		if (wgd.config_path == NULL)
+			fprintf(stderr, "environment: %s: %s\n",
+			    wgd.extra.pin_file != NULL ? "WGCARD_PIN_FILE" :
+			    "WGCARD_PIN_CREDENTIAL", err);
+		else
+			fprintf(stderr, "%s\n", err);
 		exit(1);
 	}
 	card_pin.len = (uint32_t)card_pinlen;

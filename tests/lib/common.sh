@@ -789,9 +789,19 @@ _t_on_signal()
 	exit 1
 }
 
+# Output into a closed pipe (a reader such as head(1) that went away):
+# clean up anyway, saying nothing more (the writes would fail again).
+_t_on_pipe()
+{
+	trap '' PIPE
+	exec >/dev/null 2>&1
+	exit 1
+}
+
 trap _t_on_exit EXIT
 trap '_t_on_signal INT' INT
 trap '_t_on_signal TERM' TERM
+trap _t_on_pipe PIPE
 
 # t_require_root
 if [ "$(id -u)" -ne 0 ]; then
