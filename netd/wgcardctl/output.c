@@ -6,9 +6,11 @@
  * is escaped for the format it goes to, and numbers are printed only when
  * they are numbers.
  */
-#include <ctype.h>
-#include <errno.h>
-#include <inttypes.h>
+#include <sys/types.h>
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,39 @@ answer_get(const struct answer *a, const char *key)
 	return NULL;
 }
 
+/*
+ * v made safe for a terminal: printable ASCII and well-formed UTF-8 other
+ * than the C1 controls are kept, other bytes written as \xNN, a long
+ * value cut. The result lives until the fourth call after.
+ */
+const char *
+output_vis(const char *v)
+{
+	static char		 bufs[4][1024];
+	static unsigned		 next;
+	const unsigned char	*u = (const unsigned char *)v;
+	char			*b = bufs[next++ % 4];
+	size_t			 n = strlen(v), i = 0, o = 0, l;
+
+	while (i < n && o + 8 < sizeof(bufs[0])) {
+		if (u[i] >= 0x20 && u[i] < 0x7f && u[i] != '\\')
+			b[o++] = (char)u[i++];
+		else if (u[i] >= 0x80 && !(u[i] == 0xc2 && i + 1 < n &&
+		    u[i + 1] < 0xa0) &&
+		    (l = utf8_seq_len(u + i, n - i)) != 0) {
+			memcpy(b + o, u + i, l);
+			o += l;
+			i += l;
+		} else
+			o += (size_t)snprintf(b + o, sizeof(bufs[0]) - o,
+			    "\\x%02x", u[i++]);
+	}
+	if (i < n)
+		o += (size_t)snprintf(b + o, sizeof(bufs[0]) - o, "...");
+	b[o] = '\0';
+	return b;
+}
+
 static void
 output_ago(long long t)
 {
@@ -72,13 +107,13 @@ output_key_line(const struct answer *st)
 	if (st->n == 0)
 		return;
 	printf("  key backend: %s",
-	    (v = answer_get(st, "backend")) != NULL ? v : "?");
+	    (v = answer_get(st, "backend")) != NULL ? output_vis(v) : "?");
 	if ((v = answer_get(st, "state")) != NULL)
-		printf(", %s", v);
+		printf(", %s", output_vis(v));
 	if ((v = answer_get(st, "serial")) != NULL)
-		printf(", card %s", v);
+		printf(", card %s", output_vis(v));
 	if ((v = answer_get(st, "pin_retries")) != NULL)
-		printf(", PIN retries %s", v);
+		printf(", PIN retries %s", output_vis(v));
 	printf("\n");
 }
 
@@ -91,7 +126,7 @@ output_show(const struct ctl_iface *ifc)
 	int			 in_peer = 0, first_aip = 1;
 
 	for (i = 0; i < a->n; i++) {
-		const char	*k = a->keys[i], *v = a->vals[i];
+		const char	*k = a->keys[i], *v = output_vis(a->vals[i]);
 
 		if (strcmp(k, "interface") == 0)
 			printf("interface: %s\n", v);
@@ -109,9 +144,9 @@ output_show(const struct ctl_iface *ifc)
 			fw = v;
 			printf("  forwarder: %s backend, offloads %s, %s crypto "
 			    "workers\n", fw, answer_get(a, "offloads") ?
-			    answer_get(a, "offloads") : "?",
+			    output_vis(answer_get(a, "offloads")) : "?",
 			    answer_get(a, "crypto_workers") ?
-			    answer_get(a, "crypto_workers") : "?");
+			    output_vis(answer_get(a, "crypto_workers")) : "?");
 		} else if (strcmp(k, "under_load") == 0)
 			printf("  cookie mode: %s\n", strcmp(v, "1") == 0 ?
 			    "on (under load)" : "off");
@@ -171,10 +206,10 @@ output_card_status(const char *ifname, const struct answer *a)
 	const char	*v;
 	size_t		 i;
 
-	printf("interface: %s\n", ifname);
+	printf("interface: %s\n", output_vis(ifname));
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		if ((v = answer_get(a, rows[i].key)) != NULL)
-			printf("  %s: %s\n", rows[i].label, v);
+			printf("  %s: %s\n", rows[i].label, output_vis(v));
 }
 
 void
@@ -183,7 +218,8 @@ output_kv(const struct answer *a)
 	size_t	i;
 
 	for (i = 0; i < a->n; i++)
-		printf("%s: %s\n", a->keys[i], a->vals[i]);
+		printf("%s: %s\n", output_vis(a->keys[i]),
+		    output_vis(a->vals[i]));
 }
 
 /* ---------------------------------------------------------------- JSON */
@@ -214,24 +250,39 @@ output_json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* 1 if v is a decimal unsigned integer (what the daemon sends). */
+/*
+ * A decimal unsigned integer that fits 64 bits (what the daemon sends) in
+ * *out: 1, or 0 if v is not one (a sign, leading zeros, other bytes).
+ */
 static int
-output_is_uint(const char *v)
+output_uint(const char *v, unsigned long long *out)
 {
-	if (v == NULL || *v == '\0' || strlen(v) > 20)
+	unsigned long long	 n = 0;
+	const char		*p;
+
+	if (v == NULL || *v == '\0' || (v[0] == '0' && v[1] != '\0'))
 		return 0;
-	for (; *v; v++)
-		if (!isdigit((unsigned char)*v))
+	for (p = v; *p; p++) {
+		if (*p < '0' || *p > '9' ||
+		    n > (ULLONG_MAX - (unsigned)(*p - '0')) / 10)
 			return 0;
+		n = n * 10 + (unsigned)(*p - '0');
+	}
+	*out = n;
 	return 1;
 }
 
+/* "name":N, N the number in v or 0 if v is none. */
 static void
 output_json_uint(FILE *f, const char *name, const char *v, int comma)
 {
+	unsigned long long	n;
+
+	if (!output_uint(v, &n))
+		n = 0;
 	fprintf(f, "%s", comma ? "," : "");
 	output_json_string(f, name);
-	fprintf(f, ":%s", output_is_uint(v) ? v : "0");
+	fprintf(f, ":%llu", n);
 }
 
 static void
@@ -247,9 +298,9 @@ output_json_str_or_null(FILE *f, const char *name, const char *v, int comma)
 }
 
 static void
-output_json_bool(FILE *f, const char *name, const char *v)
+output_json_bool(FILE *f, const char *name, const char *v, int comma)
 {
-	fputc(',', f);
+	fprintf(f, "%s", comma ? "," : "");
 	output_json_string(f, name);
 	fprintf(f, ":%s", v != NULL && strcmp(v, "1") == 0 ? "true" : "false");
 }
@@ -257,7 +308,7 @@ output_json_bool(FILE *f, const char *name, const char *v)
 static void
 output_json_key(FILE *f, const struct answer *st)
 {
-	const char	*v;
+	unsigned long long	n;
 
 	fputs(",\"key\":{", f);
 	output_json_str_or_null(f, "backend", answer_get(st, "backend"), 0);
@@ -266,12 +317,10 @@ output_json_key(FILE *f, const struct answer *st)
 	output_json_str_or_null(f, "serial", answer_get(st, "serial"), 1);
 	output_json_str_or_null(f, "fingerprint",
 	    answer_get(st, "fingerprint"), 1);
-	fputs(",\"pin_retries\":", f);
-	v = answer_get(st, "pin_retries");
-	if (output_is_uint(v))
-		fputs(v, f);
+	if (output_uint(answer_get(st, "pin_retries"), &n))
+		fprintf(f, ",\"pin_retries\":%llu", n);
 	else
-		fputs("null", f);
+		fputs(",\"pin_retries\":null", f);
 	output_json_uint(f, "operations", answer_get(st, "operations"), 1);
 	output_json_uint(f, "last_latency_us",
 	    answer_get(st, "last_latency_us"), 1);
@@ -279,60 +328,137 @@ output_json_key(FILE *f, const struct answer *st)
 	fputc('}', f);
 }
 
+static const struct {
+	const char	*key;
+	size_t		 off;
+} show_peer_fields[] = {
+	{ "endpoint", offsetof(struct show_peer, endpoint) },
+	{ "latest_handshake", offsetof(struct show_peer, latest_handshake) },
+	{ "rx_bytes", offsetof(struct show_peer, rx_bytes) },
+	{ "tx_bytes", offsetof(struct show_peer, tx_bytes) },
+	{ "persistent_keepalive",
+	    offsetof(struct show_peer, persistent_keepalive) },
+	{ "preshared_key", offsetof(struct show_peer, preshared_key) },
+	{ "drops", offsetof(struct show_peer, drops) },
+};
+
+/* The field of p named key (NULL if not given). */
+const char *
+show_peer_get(const struct show_peer *p, const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(show_peer_fields) /
+	    sizeof(show_peer_fields[0]); i++)
+		if (strcmp(show_peer_fields[i].key, key) == 0)
+			return *(const char * const *)(const void *)
+			    ((const char *)p + show_peer_fields[i].off);
+	return NULL;
+}
+
+void
+show_peers_free(struct show_peer *v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(v[i].aips);
+	free(v);
+}
+
+/* The peers of a in *out; their number, or -1 (out of memory). */
+ssize_t
+show_peers(const struct answer *a, struct show_peer **out)
+{
+	struct show_peer	*v = NULL, *p = NULL, *nv;
+	const char		**naips, **field;
+	size_t			 n = 0, i, j;
+
+	for (i = 0; i < a->n; i++) {
+		const char	*k = a->keys[i], *val = a->vals[i];
+
+		if (strcmp(k, "peer") == 0) {
+			for (j = 0; j < n; j++)
+				if (strcmp(v[j].pub, val) == 0)
+					break;
+			if (j < n) {
+				p = NULL;	/* a second time: skipped */
+				continue;
+			}
+			if ((nv = realloc(v, (n + 1) * sizeof(*v))) == NULL)
+				goto fail;
+			v = nv;
+			p = &v[n++];
+			memset(p, 0, sizeof(*p));
+			p->pub = val;
+			continue;
+		}
+		if (p == NULL)
+			continue;
+		if (strcmp(k, "allowed_ip") == 0) {
+			if ((naips = realloc(p->aips, (p->naips + 1) *
+			    sizeof(*naips))) == NULL)
+				goto fail;
+			p->aips = naips;
+			p->aips[p->naips++] = val;
+			continue;
+		}
+		for (j = 0; j < sizeof(show_peer_fields) /
+		    sizeof(show_peer_fields[0]); j++) {
+			if (strcmp(show_peer_fields[j].key, k) != 0)
+				continue;
+			field = (const char **)(void *)((char *)p +
+			    show_peer_fields[j].off);
+			if (*field == NULL)
+				*field = val;
+			break;
+		}
+	}
+	*out = v;
+	return (ssize_t)n;
+ fail:
+	show_peers_free(v, n);
+	return -1;
+}
+
 static void
 output_json_peers(FILE *f, const struct answer *a)
 {
-	size_t	i;
-	int	open = 0, naip = 0, npeers = 0;
+	struct show_peer	*v, *p;
+	ssize_t			 n, i;
+	size_t			 j;
 
 	fputs(",\"peers\":[", f);
-	for (i = 0; i < a->n; i++) {
-		const char	*k = a->keys[i], *v = a->vals[i];
-
-		if (strcmp(k, "peer") == 0) {
-			if (open)
-				fputs("]}", f);
-			fprintf(f, "%s{", npeers++ ? "," : "");
-			output_json_string(f, "public_key");
-			fputc(':', f);
-			output_json_string(f, v);
-			/* endpoint comes before the allowed IPs, if at all */
-			fputs(",\"endpoint\":", f);
-			if (i + 1 < a->n && strcmp(a->keys[i + 1],
-			    "endpoint") == 0)
-				output_json_string(f, a->vals[++i]);
-			else
-				fputs("null", f);
-			fputs(",\"allowed_ips\":[", f);
-			open = 1;
-			naip = 0;
-		} else if (!open)
-			continue;
-		else if (strcmp(k, "allowed_ip") == 0) {
-			fprintf(f, "%s", naip++ ? "," : "");
-			output_json_string(f, v);
-		} else if (strcmp(k, "latest_handshake") == 0) {
-			fputc(']', f);
-			open = 2;
-			output_json_uint(f, "latest_handshake", v, 1);
-		} else if (strcmp(k, "rx_bytes") == 0 ||
-		    strcmp(k, "tx_bytes") == 0 || strcmp(k, "drops") == 0 ||
-		    strcmp(k, "persistent_keepalive") == 0)
-			output_json_uint(f, k, v, 1);
-		else if (strcmp(k, "preshared_key") == 0)
-			fprintf(f, ",\"preshared_key\":%s",
-			    strcmp(v, "yes") == 0 ? "true" : "false");
-		if (open == 2 && i + 1 < a->n &&
-		    strcmp(a->keys[i + 1], "peer") == 0) {
-			fputc('}', f);
-			open = 0;
-		}
+	if ((n = show_peers(a, &v)) == -1) {
+		fprintf(stderr, "wgcardctl: out of memory\n");
+		n = 0;
+		v = NULL;
 	}
-	if (open == 1)
-		fputs("]}", f);
-	else if (open == 2)
+	for (i = 0; i < n; i++) {
+		p = &v[i];
+		fprintf(f, "%s{", i ? "," : "");
+		output_json_str_or_null(f, "public_key", p->pub, 0);
+		output_json_str_or_null(f, "endpoint", p->endpoint, 1);
+		fputs(",\"allowed_ips\":[", f);
+		for (j = 0; j < p->naips; j++) {
+			if (j > 0)
+				fputc(',', f);
+			output_json_string(f, p->aips[j]);
+		}
+		fputc(']', f);
+		output_json_uint(f, "latest_handshake", p->latest_handshake,
+		    1);
+		output_json_uint(f, "rx_bytes", p->rx_bytes, 1);
+		output_json_uint(f, "tx_bytes", p->tx_bytes, 1);
+		output_json_uint(f, "persistent_keepalive",
+		    p->persistent_keepalive, 1);
+		fprintf(f, ",\"preshared_key\":%s", p->preshared_key != NULL &&
+		    strcmp(p->preshared_key, "yes") == 0 ? "true" : "false");
+		output_json_uint(f, "drops", p->drops, 1);
 		fputc('}', f);
+	}
 	fputc(']', f);
+	show_peers_free(v, n);
 }
 
 void
@@ -359,7 +485,8 @@ output_json(FILE *f, const struct ctl_iface *ifcs, size_t n)
 		output_json_uint(f, "listen_port", answer_get(a,
 		    "listen_port"), 1);
 		output_json_uint(f, "fwmark", answer_get(a, "fwmark"), 1);
-		output_json_bool(f, "key_ready", answer_get(a, "key_ready"));
+		output_json_bool(f, "key_ready", answer_get(a, "key_ready"),
+		    1);
 		output_json_key(f, &ifcs[i].status);
 		fputs(",\"forwarder\":{", f);
 		output_json_str_or_null(f, "backend", answer_get(a,
@@ -369,10 +496,8 @@ output_json(FILE *f, const struct ctl_iface *ifcs, size_t n)
 		output_json_uint(f, "crypto_workers", answer_get(a,
 		    "crypto_workers"), 1);
 		fputs("},\"handshake\":{", f);
-		fputs("\"under_load\":", f);
-		fputs(answer_get(a, "under_load") != NULL &&
-		    strcmp(answer_get(a, "under_load"), "1") == 0 ? "true" :
-		    "false", f);
+		output_json_bool(f, "under_load", answer_get(a, "under_load"),
+		    0);
 		output_json_uint(f, "broker_pending", answer_get(a,
 		    "broker_pending"), 1);
 		output_json_uint(f, "broker_queued", answer_get(a,
@@ -390,18 +515,37 @@ output_json(FILE *f, const struct ctl_iface *ifcs, size_t n)
 
 /* ---------------------------------------------------------- Prometheus */
 
-/* A label value: backslash, double quote and newline escaped. */
+/*
+ * A label value: backslash, double quote and newline escaped as the text
+ * format has them; other control bytes and bytes that are not UTF-8 (the
+ * format is UTF-8) become U+FFFD.
+ */
 static void
 output_prom_label(FILE *f, const char *name, const char *v, int comma)
 {
+	const unsigned char	*u = (const unsigned char *)v;
+	size_t			 n = strlen(v), i, l;
+
 	fprintf(f, "%s%s=\"", comma ? "," : "", name);
-	for (; *v; v++) {
-		if (*v == '\\' || *v == '"')
-			fprintf(f, "\\%c", *v);
-		else if (*v == '\n')
+	for (i = 0; i < n; ) {
+		if (u[i] == '\\' || u[i] == '"') {
+			fputc('\\', f);
+			fputc(u[i++], f);
+		} else if (u[i] == '\n') {
 			fputs("\\n", f);
-		else
-			fputc(*v, f);
+			i++;
+		} else if (u[i] < 0x20 || u[i] == 0x7f) {
+			fputs("\xef\xbf\xbd", f);
+			i++;
+		} else if (u[i] < 0x80)
+			fputc(u[i++], f);
+		else if ((l = utf8_seq_len(u + i, n - i)) != 0) {
+			fwrite(u + i, 1, l, f);
+			i += l;
+		} else {
+			fputs("\xef\xbf\xbd", f);
+			i++;
+		}
 	}
 	fputc('"', f);
 }
@@ -431,6 +575,9 @@ static const struct prom_metric prom_metrics[] = {
 	{ "wgcard_broker_pending", "gauge",
 	    "key operations asked of the broker and not answered",
 	    "broker_pending", 0, 0 },
+	{ "wgcard_broker_queued", "gauge",
+	    "requests waiting in the key broker's queue", "broker_queued",
+	    0, 0 },
 	{ "wgcard_cookie_replies_total", "counter",
 	    "cookie replies sent", "cookie_replies", 0, 0 },
 	{ "wgcard_handshakes_dropped_total", "counter",
@@ -448,22 +595,50 @@ static const struct prom_metric prom_metrics[] = {
 	    "packets to or from the peer dropped", "drops", 1, 0 },
 };
 
+/* One sample of m, if v is a number (a figure that is not is left out). */
 static void
-output_prom_value(FILE *f, const struct prom_metric *m, const char *v)
+output_prom_sample(FILE *f, const struct prom_metric *m, const char *ifname,
+    const char *peer, const char *v)
 {
+	unsigned long long	n;
+
+	if (!output_uint(v, &n))
+		return;
+	fprintf(f, "%s{", m->name);
+	output_prom_label(f, "interface", ifname, 0);
+	if (peer != NULL)
+		output_prom_label(f, "peer", peer, 1);
 	if (strcmp(m->name, "wgcard_key_last_latency_seconds") == 0)
-		fprintf(f, " %.6f\n", strtod(v, NULL) / 1e6);
+		fprintf(f, "} %.6f\n", (double)n / 1e6);
 	else
-		fprintf(f, " %s\n", v);
+		fprintf(f, "} %llu\n", n);
 }
 
 void
 output_prometheus(FILE *f, const struct ctl_iface *ifcs, size_t n)
 {
-	const struct prom_metric	*m;
-	const struct answer		*a;
-	const char			*v, *peer;
-	size_t				 i, j, k;
+	const struct prom_metric	  *m;
+	const struct answer		  *a;
+	struct show_peer		 **peers;
+	ssize_t				  *npeers;
+	const char			  *v;
+	size_t				   i, k;
+	ssize_t				   j;
+
+	peers = calloc(n ? n : 1, sizeof(*peers));
+	npeers = calloc(n ? n : 1, sizeof(*npeers));
+	if (peers == NULL || npeers == NULL) {
+		fprintf(stderr, "wgcardctl: out of memory\n");
+		free(peers);
+		free(npeers);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (ifcs[i].error != NULL ||
+		    (npeers[i] = show_peers(&ifcs[i].show, &peers[i])) == -1) {
+			npeers[i] = 0;
+			peers[i] = NULL;
+		}
 
 	for (k = 0; k < sizeof(prom_metrics) / sizeof(prom_metrics[0]); k++) {
 		m = &prom_metrics[k];
@@ -481,31 +656,14 @@ output_prometheus(FILE *f, const struct ctl_iface *ifcs, size_t n)
 			if (ifcs[i].error != NULL)
 				continue;
 			if (!m->per_peer) {
-				v = answer_get(a, m->key);
-				if (!output_is_uint(v))
-					continue;
-				fprintf(f, "%s{", m->name);
-				output_prom_label(f, "interface", ifcs[i].name,
-				    0);
-				fputc('}', f);
-				output_prom_value(f, m, v);
+				output_prom_sample(f, m, ifcs[i].name, NULL,
+				    answer_get(a, m->key));
 				continue;
 			}
-			peer = NULL;
-			for (j = 0; j < a->n; j++) {
-				if (strcmp(a->keys[j], "peer") == 0)
-					peer = a->vals[j];
-				else if (peer != NULL &&
-				    strcmp(a->keys[j], m->key) == 0 &&
-				    output_is_uint(a->vals[j])) {
-					fprintf(f, "%s{", m->name);
-					output_prom_label(f, "interface",
-					    ifcs[i].name, 0);
-					output_prom_label(f, "peer", peer, 1);
-					fputc('}', f);
-					output_prom_value(f, m, a->vals[j]);
-				}
-			}
+			for (j = 0; j < npeers[i]; j++)
+				output_prom_sample(f, m, ifcs[i].name,
+				    peers[i][j].pub,
+				    show_peer_get(&peers[i][j], m->key));
 		}
 	}
 	/* What is not a number: one info series per interface and peer. */
@@ -530,35 +688,31 @@ output_prometheus(FILE *f, const struct ctl_iface *ifcs, size_t n)
 	fprintf(f, "# HELP wgcard_peer_info a peer's endpoint and allowed "
 	    "IPs\n# TYPE wgcard_peer_info gauge\n");
 	for (i = 0; i < n; i++) {
-		char	aips[1024];
-		size_t	len;
+		for (j = 0; j < npeers[i]; j++) {
+			const struct show_peer	*p = &peers[i][j];
+			char			 aips[1024];
+			size_t			 len = 0, l, q;
 
-		if (ifcs[i].error != NULL)
-			continue;
-		a = &ifcs[i].show;
-		for (j = 0; j < a->n; j++) {
-			if (strcmp(a->keys[j], "peer") != 0)
-				continue;
-			peer = a->vals[j];
-			v = NULL;
 			aips[0] = '\0';
-			for (k = j + 1; k < a->n &&
-			    strcmp(a->keys[k], "peer") != 0; k++) {
-				if (strcmp(a->keys[k], "endpoint") == 0)
-					v = a->vals[k];
-				else if (strcmp(a->keys[k], "allowed_ip") ==
-				    0 && (len = strlen(aips)) + strlen(
-				    a->vals[k]) + 2 < sizeof(aips))
-					snprintf(aips + len, sizeof(aips) - len,
-					    "%s%s", len ? "," : "",
-					    a->vals[k]);
+			for (q = 0; q < p->naips; q++) {
+				l = strlen(p->aips[q]);
+				if (len + l + 2 > sizeof(aips))
+					break;
+				if (len > 0)
+					aips[len++] = ',';
+				memcpy(aips + len, p->aips[q], l + 1);
+				len += l;
 			}
 			fputs("wgcard_peer_info{", f);
 			output_prom_label(f, "interface", ifcs[i].name, 0);
-			output_prom_label(f, "peer", peer, 1);
-			output_prom_label(f, "endpoint", v ? v : "", 1);
+			output_prom_label(f, "peer", p->pub, 1);
+			output_prom_label(f, "endpoint", p->endpoint ?
+			    p->endpoint : "", 1);
 			output_prom_label(f, "allowed_ips", aips, 1);
 			fputs("} 1\n", f);
 		}
+		show_peers_free(peers[i], npeers[i]);
 	}
+	free(peers);
+	free(npeers);
 }

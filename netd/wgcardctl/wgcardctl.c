@@ -9,9 +9,11 @@
  * handshake in the last 180 seconds (show).
  *
  * show --json and show --prometheus print the same as machine-readable
- * documents (output.c); the exit status is the same.
+ * documents (output.c), one document whatever the daemons answered (with
+ * no interface in it when none runs); the exit status is the same.
  */
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include <dirent.h>
@@ -39,6 +41,8 @@
 #define EXIT_NODAEMON		2
 #define EXIT_KEY		3
 #define EXIT_STALE		4
+#define CTL_TIMEOUT_SEC		10	/* for a daemon to answer */
+#define CTL_BUSY_TRIES		20	/* card status EBUSY, 50 ms apart */
 
 static const char	*reader_hint;
 
@@ -70,10 +74,29 @@ answer_add(struct answer *a, const char *k, const char *v)
 	return 0;
 }
 
+/* Sets key's value in a (every time it is there). 0, or -1. */
+static int
+answer_set(struct answer *a, const char *key, const char *v)
+{
+	size_t	 i;
+	char	*nv;
+
+	for (i = 0; i < a->n; i++) {
+		if (strcmp(a->keys[i], key) != 0)
+			continue;
+		if ((nv = strdup(v)) == NULL)
+			return -1;
+		free(a->vals[i]);
+		a->vals[i] = nv;
+	}
+	return 0;
+}
+
 static int
 ctl_connect(const char *path)
 {
 	struct sockaddr_un	sun;
+	struct timeval		tv = { CTL_TIMEOUT_SEC, 0 };
 	int			fd;
 
 	memset(&sun, 0, sizeof(sun));
@@ -85,6 +108,12 @@ ctl_connect(const char *path)
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
+	/* A stopped or stuck daemon must not hang a monitoring check. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1) {
+		close(fd);
+		return -1;
+	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		int	saved = errno;
 
@@ -104,7 +133,7 @@ ctl_request(const char *path, const char *request, const char *secret,
 	char	*line = NULL, *eq;
 	size_t	 cap = 0;
 	ssize_t	 n;
-	int	 fd, done = 0;
+	int	 fd, done = 0, saved;
 
 	memset(a, 0, sizeof(*a));
 	if ((fd = ctl_connect(path)) == -1)
@@ -118,6 +147,7 @@ ctl_request(const char *path, const char *request, const char *secret,
 		close(fd);
 		return -1;
 	}
+	errno = 0;
 	while ((n = getline(&line, &cap, f)) > 0) {
 		if (line[n - 1] == '\n')
 			line[--n] = '\0';
@@ -137,10 +167,12 @@ ctl_request(const char *path, const char *request, const char *secret,
 		if (answer_add(a, line, eq) == -1)
 			break;
 	}
+	saved = errno;
 	free(line);
 	fclose(f);
 	if (!done) {
-		errno = EPROTO;
+		errno = (saved == EAGAIN || saved == EWOULDBLOCK) ? ETIMEDOUT :
+		    EPROTO;
 		return -1;
 	}
 	return 0;
@@ -295,28 +327,37 @@ ctl_card_init(void)
 	return 0;
 }
 
-/* The monitoring exit status of a show answer. */
+/*
+ * The monitoring exit status of a show answer: the key not ready, or a
+ * peer with an endpoint and no handshake (or none that is a time) in the
+ * last CTL_STALE_SEC seconds.
+ */
 static int
 ctl_show_status(const struct answer *a)
 {
-	const char	*ep = NULL;
-	size_t		 i;
-	time_t		 now = time(NULL);
-	int		 rc = 0;
+	struct show_peer	*v;
+	const char		*s;
+	ssize_t			 n, i;
+	long long		 t;
+	char			*end;
+	time_t			 now = time(NULL);
+	int			 rc = 0;
 
-	if ((ep = answer_get(a, "key_ready")) != NULL && strcmp(ep, "1") != 0)
+	if ((s = answer_get(a, "key_ready")) != NULL && strcmp(s, "1") != 0)
 		return EXIT_KEY;
-	ep = NULL;
-	for (i = 0; i < a->n; i++) {
-		if (strcmp(a->keys[i], "peer") == 0)
-			ep = NULL;
-		else if (strcmp(a->keys[i], "endpoint") == 0)
-			ep = a->vals[i];
-		else if (strcmp(a->keys[i], "latest_handshake") == 0 &&
-		    ep != NULL && now - strtoll(a->vals[i], NULL, 10) >
-		    CTL_STALE_SEC)
+	if ((n = show_peers(a, &v)) == -1)
+		return EXIT_USAGE;
+	for (i = 0; i < n; i++) {
+		if (v[i].endpoint == NULL)
+			continue;
+		s = v[i].latest_handshake;
+		errno = 0;
+		t = s != NULL ? strtoll(s, &end, 10) : 0;
+		if (s == NULL || *s == '\0' || *end != '\0' || errno != 0 ||
+		    now - t > CTL_STALE_SEC)
 			rc = EXIT_STALE;
 	}
+	show_peers_free(v, n);
 	return rc;
 }
 
@@ -328,7 +369,9 @@ static int
 ctl_show(char **socks, int n, int format)
 {
 	struct ctl_iface	*ifcs;
-	int			 i, r, rc = 0;
+	struct timespec		 pause = { 0, 50 * 1000 * 1000 };
+	const char		*st;
+	int			 i, r, t, busy, rc = 0;
 
 	if ((ifcs = calloc(n, sizeof(*ifcs))) == NULL) {
 		fprintf(stderr, "wgcardctl: out of memory\n");
@@ -341,16 +384,35 @@ ctl_show(char **socks, int n, int format)
 			ifcs[i].error = strdup(ifcs[i].show.error != NULL ?
 			    ifcs[i].show.error : ifcs[i].show.status != 0 ?
 			    strerror(ifcs[i].show.status) : strerror(errno));
-			fprintf(stderr, "wgcardctl: %s: %s\n", ifcs[i].name,
-			    ifcs[i].error != NULL ? ifcs[i].error : "?");
+			fprintf(stderr, "wgcardctl: %s: %s\n",
+			    output_vis(ifcs[i].name), ifcs[i].error != NULL ?
+			    output_vis(ifcs[i].error) : "?");
 			answer_free(&ifcs[i].show);
 			rc = EXIT_NODAEMON;
 			continue;
 		}
-		/* The key's state; a daemon busy with one says EBUSY. */
-		if (ctl_request(socks[i], "card status", NULL,
-		    &ifcs[i].status) == -1 || ifcs[i].status.status != 0)
+		/*
+		 * The key's state. A daemon answers one card status at a
+		 * time and says EBUSY to another: ask again a little later.
+		 */
+		for (t = 0; t < CTL_BUSY_TRIES; t++) {
+			if (ctl_request(socks[i], "card status", NULL,
+			    &ifcs[i].status) == 0 && ifcs[i].status.status == 0)
+				break;
+			busy = ifcs[i].status.status == EBUSY;
 			answer_free(&ifcs[i].status);
+			if (!busy)
+				break;
+			nanosleep(&pause, NULL);
+		}
+		/*
+		 * The handshake process has the public key as soon as the
+		 * broker read it, from a card still locked too: the key is
+		 * ready only if the broker says so as well.
+		 */
+		if ((st = answer_get(&ifcs[i].status, "state")) != NULL &&
+		    strcmp(st, "ready") != 0)
+			answer_set(&ifcs[i].show, "key_ready", "0");
 		if ((r = ctl_show_status(&ifcs[i].show)) != 0 && rc == 0)
 			rc = r;
 	}
@@ -434,6 +496,11 @@ main(int argc, char *argv[])
 	if (n <= 0) {
 		fprintf(stderr, "wgcardctl: no wgcardd running (no control "
 		    "socket in %s)\n", CTL_DIR);
+		/* A document all the same, with no interface in it. */
+		if (res.action == CTL_SHOW && format == 'J')
+			output_json(stdout, NULL, 0);
+		else if (res.action == CTL_SHOW && format == 'P')
+			output_prometheus(stdout, NULL, 0);
 		return EXIT_NODAEMON;
 	}
 	if (n > 1 && res.action != CTL_SHOW && res.action != CTL_VERSION &&
@@ -465,8 +532,8 @@ main(int argc, char *argv[])
 			continue;
 		}
 		if (a.status != 0) {
-			fprintf(stderr, "wgcardctl: %s: %s\n", name,
-			    a.error ? a.error : strerror(a.status));
+			fprintf(stderr, "wgcardctl: %s: %s\n", output_vis(name),
+			    output_vis(a.error ? a.error : strerror(a.status)));
 			if (rc == 0)
 				rc = (a.status == ENOKEY) ? EXIT_KEY :
 				    EXIT_USAGE;
@@ -483,12 +550,12 @@ main(int argc, char *argv[])
 			break;
 		case CTL_CARD_PUBKEY:
 			printf("%s\n", answer_get(&a, "public_key") ?
-			    answer_get(&a, "public_key") : "");
+			    output_vis(answer_get(&a, "public_key")) : "");
 			break;
 		case CTL_VERSION:
-			printf("%s: wgcardd %s\n", name,
+			printf("%s: wgcardd %s\n", output_vis(name),
 			    answer_get(&a, "version") ?
-			    answer_get(&a, "version") : "?");
+			    output_vis(answer_get(&a, "version")) : "?");
 			break;
 		default:
 			output_kv(&a);

@@ -4,6 +4,8 @@
 #ifndef WGCARDCTL_H
 #define WGCARDCTL_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdio.h>
 
@@ -51,6 +53,30 @@ struct ctl_iface {
 };
 
 /* output.c */
+/*
+ * The peers of a show answer. The daemon sends each peer as a peer= line
+ * and its fields; here they are gathered whatever their order, so that
+ * the documents keep their shape whatever the daemon sent: a field given
+ * twice keeps its first value, a peer given twice its first entry (the
+ * lines of the later one are skipped), lines before the first peer= are
+ * not a peer's.
+ */
+struct show_peer {
+	const char	 *pub;
+	const char	 *endpoint;
+	const char	 *latest_handshake;
+	const char	 *rx_bytes;
+	const char	 *tx_bytes;
+	const char	 *persistent_keepalive;
+	const char	 *preshared_key;
+	const char	 *drops;
+	const char	**aips;
+	size_t		  naips;
+};
+ssize_t	show_peers(const struct answer *, struct show_peer **);
+void	show_peers_free(struct show_peer *, size_t);
+const char *show_peer_get(const struct show_peer *, const char *key);
+
 void	output_show(const struct ctl_iface *);
 void	output_card_status(const char *ifname, const struct answer *);
 void	output_kv(const struct answer *);
@@ -58,6 +84,8 @@ void	output_kv(const struct answer *);
 void	output_json(FILE *, const struct ctl_iface *, size_t);
 /* show --prometheus: the text exposition format. */
 void	output_prometheus(FILE *, const struct ctl_iface *, size_t);
+/* v safe for a terminal (\xNN escapes); valid until the 4th call after. */
+const char *output_vis(const char *);
 /* A JSON string for any bytes (escapes; invalid UTF-8 as U+FFFD). */
 void	output_json_string(FILE *, const char *);
 

@@ -6,7 +6,11 @@
 # handshake, 3 no key, 2 no daemon); the socket's access rules (a user
 # outside group wgcard cannot connect, a member may read but not unlock,
 # reload or set the log level); garbage on the control socket gets an
-# error or is dropped and the daemon keeps serving.
+# error or is dropped and the daemon keeps serving.  show --json (checked
+# against the schema and against wg show) and --prometheus (parsed by
+# prometheus_client); a fake daemon with hostile answers (the documents keep
+# their shape, nothing reaches the terminal raw) and one that never answers
+# (given up after 10 s, exit 2).
 T_ID=ct
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -209,6 +213,10 @@ pcheck "show --prometheus: B's bytes and handshake as in wg show" \
     "(lambda l: m[('wgcard_peer_receive_bytes_total', l)] > 0 and m[('wgcard_peer_latest_handshake_seconds', l)] == $(handshake_time "$NS_A" "$IF_A" "$PUB_B"))(frozenset({('interface', '$IF_A'), ('peer', '$PUB_B')}))"
 pcheck "show --prometheus: info series with the public key" \
     "any(n == 'wgcard_info' and ('public_key', '$PUB_A') in l for (n, l) in m)"
+pcheck "show --prometheus: every metric there, with its interface (and peer) labels" \
+    "(lambda i, p: all((n, i) in m for n in ('wgcard_up', 'wgcard_key_ready', 'wgcard_under_load', 'wgcard_broker_pending', 'wgcard_broker_queued', 'wgcard_cookie_replies_total', 'wgcard_handshakes_dropped_total', 'wgcard_key_operations_total', 'wgcard_peers')) and all((n, p) in m for n in ('wgcard_peer_receive_bytes_total', 'wgcard_peer_transmit_bytes_total', 'wgcard_peer_latest_handshake_seconds', 'wgcard_peer_drops_total')) and m[('wgcard_under_load', i)] == 0 and m[('wgcard_peer_transmit_bytes_total', p)] > 0 and m[('wgcard_peers', i)] == 1)(frozenset({('interface', '$IF_A')}), frozenset({('interface', '$IF_A'), ('peer', '$PUB_B')}))"
+pcheck "show --prometheus: B's endpoint and allowed IPs in wgcard_peer_info, as in wg show" \
+    "m[('wgcard_peer_info', frozenset({('interface', '$IF_A'), ('peer', '$PUB_B'), ('endpoint', '$(endpoint_of "$NS_A" "$IF_A" "$PUB_B")'), ('allowed_ips', '$IN4_B/32')}))] == 1"
 t_eq "show --prometheus: HELP and TYPE once per metric" \
     "$(grep '^# TYPE' "$T_TMP/show.prom" | sort | uniq -d | wc -l)" 0
 ctl -i "$IF_A" show --json --prometheus
@@ -345,6 +353,138 @@ t_eq "version through -s SOCKET: exit 0" "$RC" 0
 ctl reload
 t_eq "reload without -i while several daemons run: exit 1" "$RC" 1
 t_check "reload without -i: asks for one" grep -q "choose one" "$T_TMP/err"
+
+# ---------------------------------------------------------------- hostile
+
+# A fake daemon whose answers are what a compromised handshake process could
+# send: quotes, backslashes, control bytes, bytes that are not UTF-8, a line
+# that looks like a Prometheus comment, fields out of order or twice, a peer
+# twice, numbers that are not numbers.  Another that accepts and never
+# answers.  The documents keep their shape; nothing hangs.
+cat >"$T_TMP/fake.py" <<'EOP'
+import os, socket, sys, threading
+evil, hang = sys.argv[1], sys.argv[2]
+K1 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+SHOW = (b"interface=evil\npublic_key=x\"}],\"evil\":1,\"y\\\n"
+    b"listen_port=0051820\nfwmark=-1\nkey_ready=1\n"
+    b"forwarder=io_uring\x1b[2J\n# TYPE wgcard_up counter\noffloads=\xff\xfe\n"
+    b"crypto_workers=1e3\nunder_load=1\ncookie_replies=18446744073709551616\n"
+    b"peer=" + K1.encode() + b"\nlatest_handshake=1\nallowed_ip=10.0.0.1/32\n"
+    b"endpoint=1.2.3.4:5\"\\\x01\x7f\xc3\x28\nrx_bytes=7\nrx_bytes=8\n"
+    b"peer=" + K1.encode() + b"\nrx_bytes=9\n"
+    b"peer=B\xe9\\\"\ntx_bytes=3\npreshared_key=yes\nend=0\n")
+STATUS = (b"backend=openpgp\x07\nstate=ready\nreader=R\"\\\x00x\nserial=0000C001\n"
+    b"pin_retries=003\noperations=5\nend=0\n")
+def serve(c):
+    f = c.makefile("rb")
+    for line in f:
+        if line.startswith(b"show"):
+            c.sendall(SHOW)
+        elif line.startswith(b"card status"):
+            c.sendall(STATUS)
+        else:
+            c.sendall(b"error=unknown\nend=22\n")
+    c.close()
+def accept(path, answer):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(8)
+    held = []
+    while True:
+        c, _ = s.accept()
+        if answer:
+            threading.Thread(target=serve, args=(c,), daemon=True).start()
+        else:
+            held.append(c)
+threading.Thread(target=accept, args=(hang, False), daemon=True).start()
+accept(evil, True)
+EOP
+EVIL=$T_TMP/evil.sock
+HANG=$T_TMP/hang.sock
+"${T_PDEATH[@]}" /usr/bin/python3 "$T_TMP/fake.py" "$EVIL" "$HANG" &
+T_PIDS+=("$!")
+FAKE_PID=$!
+wait_for 5 test -S "$HANG" || t_fatal "fake daemon"
+
+ctl -s "$EVIL" show --json
+t_eq "hostile daemon: show --json exit 4 (its peer's handshake is old, whatever the line order)" "$RC" 4
+cp "$T_TMP/out" "$T_TMP/evil.json"
+# The schema without its patterns, enums and lengths: the shape only.
+if $PY - "$SCHEMA" "$T_TMP/evil.json" >"$T_TMP/evil.out" 2>&1 <<'EOP'
+import json, sys, jsonschema
+def shape(x):
+    if isinstance(x, dict):
+        return {k: shape(v) for k, v in x.items()
+                if k not in ("pattern", "enum", "maxLength", "maximum")}
+    if isinstance(x, list):
+        return [shape(v) for v in x]
+    return x
+raw = open(sys.argv[2], "rb").read()
+d = json.loads(raw.decode("utf-8"))	# strict: no raw control bytes
+jsonschema.Draft202012Validator(shape(json.load(open(sys.argv[1])))).validate(d)
+i = d["interfaces"][0]
+p = i["peers"]
+ok = (len(d["interfaces"]) == 1 and i["interface"] == "evil" and
+      i["public_key"] == 'x"}],"evil":1,"y\\' and i["listen_port"] == 0 and
+      i["fwmark"] == 0 and i["handshake"]["cookie_replies"] == 0 and
+      i["forwarder"]["crypto_workers"] == 0 and
+      i["forwarder"]["offloads"] == "\ufffd\ufffd" and
+      i["key"]["reader"] == 'R"\\' and i["key"]["pin_retries"] is None and
+      i["key"]["backend"] == "openpgp\x07" and i["key_ready"] is True and
+      len(p) == 2 and p[0]["rx_bytes"] == 7 and
+      p[0]["endpoint"] == '1.2.3.4:5"\\\x01\x7f\ufffd(' and
+      p[1]["public_key"] == 'B\ufffd\\"' and p[1]["preshared_key"] is True)
+print(json.dumps(d)[:300])
+sys.exit(0 if ok else 1)
+EOP
+then
+	t_ok "hostile daemon: --json parses, has the schema's shape, strings intact or U+FFFD, non-numbers 0 or null, a peer given twice once"
+else
+	t_fail "hostile daemon: --json" "$(tail -n 5 "$T_TMP/evil.out")"
+fi
+ctl -s "$EVIL" show --prometheus
+cp "$T_TMP/out" "$T_TMP/evil.prom"
+if $PY - "$T_TMP/evil.prom" >"$T_TMP/evil.out" 2>&1 <<'EOP'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+seen = set()
+for fam in text_string_to_metric_families(open(sys.argv[1], "rb").read().decode("utf-8")):
+    for s in fam.samples:
+        key = (s.name, frozenset(s.labels.items()))
+        assert key not in seen, "twice: %r" % (key,)
+        seen.add(key)
+types = [l.split()[2:] for l in open(sys.argv[1]) if l.startswith("# TYPE")]
+assert ["wgcard_up", "gauge"] in types and ["wgcard_up", "counter"] not in types, types
+assert ("wgcard_up", frozenset({("interface", "evil")})) in seen
+print(len(seen), "samples")
+EOP
+then
+	t_ok "hostile daemon: --prometheus parses, no series twice, no line injected"
+else
+	t_fail "hostile daemon: --prometheus" "$(tail -n 5 "$T_TMP/evil.out")"
+fi
+ctl -s "$EVIL" show
+t_eq "hostile daemon: show exit 4 too" "$RC" 4
+no_cntrl()
+{
+	! tr -d '\n' <"$1" | LC_ALL=C grep -q '[[:cntrl:]]'
+}
+t_check "hostile daemon: the human output has no escape or control byte" \
+    no_cntrl "$T_TMP/out"
+t_check "hostile daemon: the escape shown as \\x1b" grep -qF 'io_uring\x1b[2J' "$T_TMP/out"
+
+t0=$(date +%s)
+# (timeout: a wgcardctl that waits forever must not hold up the script)
+timeout 30 "$WGCARDCTL" -s "$HANG" show --json >"$T_TMP/out" 2>"$T_TMP/err" \
+    </dev/null
+RC=$?
+t1=$(date +%s)
+t_eq "a daemon that never answers: show --json exit 2" "$RC" 2
+t_check "a daemon that never answers: given up within 15 s ($((t1 - t0)) s)" \
+    test $((t1 - t0)) -le 15
+jcheck "a daemon that never answers: listed with its error" "$T_TMP/out" \
+    "d['interfaces'] == [{'interface': 'hang', 'error': 'Connection timed out'}]"
+stop_pid "$FAKE_PID"
 
 # ---------------------------------------------------------------- access
 

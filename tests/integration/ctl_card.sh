@@ -7,6 +7,8 @@
 # `card status` says locked with the reader, serial and retries; `card
 # unlock` with a wrong PIN is refused (retries drop by one), with the right
 # PIN unlocks; `card status` then says ready; `card pubkey` via the daemon.
+# show --json (validated against the schema) and --prometheus (parsed by
+# prometheus_client) while locked (exit 3) and once ready.
 T_ID=cc
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/card.sh"
@@ -57,6 +59,57 @@ t_check "card status: reader named" sh -c "echo '$st' | grep -q 'reader: Virtual
 t_check "card status: serial" sh -c "echo '$st' | grep -qi 'serial: .*c001'"
 t_check "card status: public key" sh -c "echo '$st' | grep -q 'public key: $pub'"
 t_check "card status: 3 PIN retries" sh -c "echo '$st' | grep -q 'PIN retries left: 3'"
+# show --json and --prometheus while locked: exit 3, the same state.
+SCHEMA=$T_ROOT/docs/wgcardctl-show.schema.json
+ctl -i "$IF_A" show >"$T_TMP/locked.txt"
+t_eq "show while locked: exit 3" "$?" 3
+t_check "show while locked: key not available, the card locked" \
+    sh -c "grep -qx '  key: not available (no key, or card locked/absent)' '$T_TMP/locked.txt' && grep -q '^  key backend: openpgp, locked, card 0000C001, PIN retries 3$' '$T_TMP/locked.txt'"
+ctl -i "$IF_A" show --json >"$T_TMP/locked.json"
+t_eq "show --json while locked: exit 3" "$?" 3
+if /usr/bin/python3 - "$SCHEMA" "$T_TMP/locked.json" "$pub" >"$T_TMP/j.out" 2>&1 <<'EOP'
+import json, sys, jsonschema
+d = json.load(open(sys.argv[2]))
+jsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).validate(d)
+i = d["interfaces"][0]
+k = i["key"]
+print(json.dumps(i))
+sys.exit(0 if (i["key_ready"] is False and i["public_key"] == sys.argv[3] and
+               k["backend"] == "openpgp" and k["state"] == "locked" and
+               k["pin_retries"] == 3 and k["serial"] == "0000C001") else 1)
+EOP
+then
+	t_ok "show --json while locked: valid; the card's public key, key_ready false, state locked, 3 PIN retries"
+else
+	t_fail "show --json while locked" "$(tail -n 3 "$T_TMP/j.out")"
+fi
+# pcheck FILE NAME PYEXPR: FILE parsed by the Prometheus client's parser;
+# PYEXPR over m, {(name, frozenset(labels)): value}, and l, the labels of
+# the interface alone.
+pcheck()
+{
+	if /usr/bin/python3 - "$1" "$IF_A" "$3" >"$T_TMP/p.out" 2>&1 <<'EOP'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+m = {}
+for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for s in fam.samples:
+        m[(s.name, frozenset(s.labels.items()))] = s.value
+l = frozenset({("interface", sys.argv[2])})
+ok = eval(sys.argv[3])
+print("expression: %r; %d samples" % (ok, len(m)))
+sys.exit(0 if ok is True else 1)
+EOP
+	then
+		t_ok "$2"
+	else
+		t_fail "$2" "$(tail -n 3 "$T_TMP/p.out")"
+	fi
+}
+ctl -i "$IF_A" show --prometheus >"$T_TMP/locked.prom"
+t_eq "show --prometheus while locked: exit 3" "$?" 3
+pcheck "$T_TMP/locked.prom" "show --prometheus while locked: up 1, key_ready 0, 3 PIN retries, key_state locked" \
+    "m[('wgcard_up', l)] == 1 and m[('wgcard_key_ready', l)] == 0 and m[('wgcard_card_pin_retries', l)] == 3 and any(n == 'wgcard_info' and ('key_state', 'locked') in k for (n, k) in m)"
 out=$(echo bad-9931 | ctl -i "$IF_A" card unlock 2>&1)
 rc=$?
 t_check "card unlock: a wrong PIN is refused" test "$rc" -ne 0
@@ -95,6 +148,8 @@ t_check "show --prometheus: wgcard_card_pin_retries 3" \
     grep -qx "wgcard_card_pin_retries{interface=\"$IF_A\"} 3" "$T_TMP/show.prom"
 t_check "show --prometheus: key_state ready, openpgp" \
     grep -q "key_backend=\"openpgp\",key_state=\"ready\"" "$T_TMP/show.prom"
+pcheck "$T_TMP/show.prom" "show --prometheus (parsed): key_ready 1, 3 PIN retries, key operations counted" \
+    "m[('wgcard_key_ready', l)] == 1 and m[('wgcard_card_pin_retries', l)] == 3 and m[('wgcard_key_operations_total', l)] >= 0"
 if grep -n -e "$PIN" -e bad-9931 "$T_TMP/$IF_A.log" >"$T_TMP/pinlog"; then
 	t_fail "no PIN in the daemon's log" "$(wc -l <"$T_TMP/pinlog") lines, first at line $(cut -d: -f1 "$T_TMP/pinlog" | head -1)"
 	sed 's/'"$PIN"'/<PIN>/g; s/bad-9931/<WRONG>/g' "$T_TMP/pinlog" | head -3

@@ -3,7 +3,12 @@
  * daemon answers that are hostile: every string escaped as JSON needs,
  * invalid UTF-8 replaced, numbers that are not numbers not printed as
  * numbers, the document always well formed (a recursive JSON checker
- * here, sharing no code with output.c), Prometheus label values escaped.
+ * here, sharing no code with output.c), Prometheus label values escaped;
+ * fields out of their order or given twice, a peer given twice: each peer
+ * object still has each field once and no series is printed twice;
+ * numbers with leading zeros or beyond 64 bits are not numbers; no
+ * daemon: a document with no interface; the human output escapes what a
+ * terminal would act on.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,10 +136,152 @@ test_documents(void)
 	free(ifc[1].error);
 }
 
+/* The number of times needle occurs in hay. */
+static int
+count(const char *hay, const char *needle)
+{
+	int	n = 0;
+
+	while ((hay = strstr(hay, needle)) != NULL) {
+		n++;
+		hay += strlen(needle);
+	}
+	return n;
+}
+
+/* 1 if no line of doc (samples, not comments) is there twice. */
+static int
+no_line_twice(const char *doc)
+{
+	const char	*a, *b, *ea, *eb;
+
+	for (a = doc; *a; a = ea + (*ea != '\0')) {
+		ea = strchrnul(a, '\n');
+		if (*a == '#' || ea == a)
+			continue;
+		for (b = ea + (*ea != '\0'); *b; b = eb + (*eb != '\0')) {
+			eb = strchrnul(b, '\n');
+			if (eb - b == ea - a && memcmp(a, b, ea - a) == 0)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+static void
+test_disorder(void)
+{
+	struct ctl_iface	 ifc;
+	char			*doc;
+
+	memset(&ifc, 0, sizeof(ifc));
+	strcpy(ifc.name, "wg0");
+	add(&ifc.show, "listen_port", "007");
+	add(&ifc.show, "fwmark", "18446744073709551616");
+	add(&ifc.show, "cookie_replies", "18446744073709551615");
+	add(&ifc.show, "rx_bytes", "5");		/* before any peer */
+	add(&ifc.show, "peer", "P1");
+	add(&ifc.show, "latest_handshake", "10");
+	add(&ifc.show, "allowed_ip", "10.0.0.1/32");	/* after it */
+	add(&ifc.show, "endpoint", "1.2.3.4:5");	/* after the aips */
+	add(&ifc.show, "rx_bytes", "1");
+	add(&ifc.show, "rx_bytes", "2");		/* twice */
+	add(&ifc.show, "latest_handshake", "11");
+	add(&ifc.show, "peer", "P2");
+	add(&ifc.show, "tx_bytes", "3");
+	add(&ifc.show, "peer", "P1");			/* P1 again */
+	add(&ifc.show, "rx_bytes", "4");
+	add(&ifc.show, "allowed_ip", "10.0.0.2/32");
+	add(&ifc.show, "drops", "\xff");
+
+	doc = render(output_json, &ifc, 1);
+	CHECK(json_ok(doc), "fields out of order: a valid document: %s", doc);
+	CHECK(count(doc, "\"public_key\":\"P1\"") == 1 &&
+	    count(doc, "\"public_key\":\"P2\"") == 1,
+	    "a peer given twice is there once: %s", doc);
+	CHECK(count(doc, "\"rx_bytes\"") == 2 &&
+	    count(doc, "\"latest_handshake\"") == 2 &&
+	    count(doc, "\"endpoint\"") == 2 &&
+	    count(doc, "\"allowed_ips\"") == 2 &&
+	    count(doc, "\"drops\"") == 2 &&
+	    count(doc, "\"preshared_key\"") == 2 &&
+	    count(doc, "\"persistent_keepalive\"") == 2,
+	    "every peer has each field once: %s", doc);
+	CHECK(strstr(doc, "\"endpoint\":\"1.2.3.4:5\",\"allowed_ips\":"
+	    "[\"10.0.0.1/32\"],\"latest_handshake\":10,\"rx_bytes\":1,") !=
+	    NULL, "the first values count, whatever the order: %s", doc);
+	CHECK(strstr(doc, "\"endpoint\":null,\"allowed_ips\":[],"
+	    "\"latest_handshake\":0,\"rx_bytes\":0,\"tx_bytes\":3") != NULL,
+	    "a peer with few fields: null, [] and 0: %s", doc);
+	CHECK(strstr(doc, "\"listen_port\":0,") != NULL &&
+	    strstr(doc, "\"fwmark\":0,") != NULL &&
+	    strstr(doc, "\"cookie_replies\":18446744073709551615") != NULL,
+	    "leading zeros and beyond 64 bits are not numbers: %s", doc);
+	free(doc);
+
+	doc = render(output_prometheus, &ifc, 1);
+	CHECK(no_line_twice(doc), "no series twice: %s", doc);
+	CHECK(strstr(doc, "wgcard_peer_receive_bytes_total{interface=\"wg0\","
+	    "peer=\"P1\"} 1\n") != NULL, "the first value: %s", doc);
+	CHECK(strstr(doc, "wgcard_peer_drops_total{") == NULL,
+	    "a drops count that is not a number is left out: %s", doc);
+	CHECK(strstr(doc, "peer=\"P1\",endpoint=\"1.2.3.4:5\","
+	    "allowed_ips=\"10.0.0.1/32\"} 1") != NULL,
+	    "peer info from the first entry: %s", doc);
+	free(doc);
+	answer_free(&ifc.show);
+
+	/* Label values: control bytes and bad UTF-8 become U+FFFD. */
+	memset(&ifc, 0, sizeof(ifc));
+	strcpy(ifc.name, "w\x01g\xe9");
+	add(&ifc.show, "peer", "a\tb\xc3\xa9\xc3");
+	doc = render(output_prometheus, &ifc, 1);
+	CHECK(strstr(doc, "interface=\"w\xef\xbf\xbdg\xef\xbf\xbd\"") !=
+	    NULL && strstr(doc, "peer=\"a\xef\xbf\xbd" "b\xc3\xa9"
+	    "\xef\xbf\xbd\"") != NULL,
+	    "labels: control bytes and bad UTF-8 replaced: %s", doc);
+	free(doc);
+	answer_free(&ifc.show);
+}
+
+static void
+test_empty(void)
+{
+	char	*doc;
+
+	doc = render(output_json, NULL, 0);
+	CHECK(json_ok(doc) &&
+	    strcmp(doc, "{\"schema_version\":1,\"interfaces\":[]}\n") == 0,
+	    "no daemon: an empty document: %s", doc);
+	free(doc);
+	doc = render(output_prometheus, NULL, 0);
+	CHECK(strstr(doc, "# TYPE wgcard_up gauge\n") != NULL &&
+	    strstr(doc, "wgcard_up{") == NULL,
+	    "no daemon: HELP and TYPE, no sample: %s", doc);
+	free(doc);
+}
+
+static void
+test_vis(void)
+{
+	CHECK(strcmp(output_vis("wg0 10.0.0.1/32 caf\xc3\xa9"),
+	    "wg0 10.0.0.1/32 caf\xc3\xa9") == 0, "plain text kept");
+	CHECK(strcmp(output_vis("\x1b]0;x\x07\x1b[2J"),
+	    "\\x1b]0;x\\x07\\x1b[2J") == 0, "escape sequences escaped: %s",
+	    output_vis("\x1b]0;x\x07\x1b[2J"));
+	CHECK(strcmp(output_vis("a\xc2\x9b" "1m\\\xff\x7f"),
+	    "a\\xc2\\x9b1m\\x5c\\xff\\x7f") == 0,
+	    "C1 controls, backslash, bad UTF-8, DEL: %s",
+	    output_vis("a\xc2\x9b" "1m\\\xff\x7f"));
+}
+
 int
 main(void)
 {
 	test_json_string();
 	test_documents();
+	test_disorder();
+	test_empty();
+	test_vis();
 	return test_done();
 }
