@@ -279,12 +279,22 @@ audit_write(const char *proc, pid_t pid, const char *kv)
 void
 audit_event(int procidx, const char *proc, pid_t pid, const char *kv)
 {
-	int64_t	now;
+	struct timespec	ts;
+
+	/* The rate is kept on the monotonic clock (the wall clock jumps). */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	audit_event_at(procidx, proc, pid, kv,
+	    (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
+void
+audit_event_at(int procidx, const char *proc, pid_t pid, const char *kv,
+    int64_t now)
+{
 	char	buf[96];
 
 	if (audit_fd == -1 || procidx < 0 || procidx > 3)
 		return;
-	now = audit_now_us();
 	if (audit_rl[procidx].last_us == 0)
 		audit_rl[procidx].tokens = AUDIT_BURST;
 	else

@@ -44,6 +44,9 @@ int	audit_enabled(void);
  * dropped is counted and reported once the rate allows). kv as above.
  */
 void	audit_event(int procidx, const char *proc, pid_t pid, const char *kv);
+/* The same at a given monotonic time in microseconds (for the tests). */
+void	audit_event_at(int procidx, const char *proc, pid_t pid,
+	    const char *kv, int64_t now_us);
 void	audit_close(void);
 /* The interface name written in every line. */
 void	audit_set_ifname(const char *);

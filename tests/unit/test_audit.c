@@ -201,10 +201,11 @@ test_rate(void)
 	}
 	close(fd);
 	CHECK(audit_reopen(path, err, sizeof(err)) == 0, "open");
+	/* A given clock: the result must not depend on the machine's speed. */
 	for (i = 0; i < AUDIT_BURST + 500; i++)
-		audit_event(3, "forwarder", 9, "op=flood");
-	usleep(20000);	/* a few tokens come back */
-	audit_event(3, "forwarder", 9, "op=after");
+		audit_event_at(3, "forwarder", 9, "op=flood", 5000000);
+	/* 20 ms later: a few tokens (200 a second) have come back. */
+	audit_event_at(3, "forwarder", 9, "op=after", 5020000);
 	audit_close();
 	fd = open(path, O_RDONLY);
 	n = read(fd, buf, sizeof(buf) - 1);
