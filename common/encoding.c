@@ -3,6 +3,7 @@
  * in constant time: no branch and no table lookup depends on a key
  * byte or character, only on the (public) length of the string.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -187,5 +188,47 @@ utf8_seq_len(const uint8_t *s, size_t n)
 	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
 	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
+	return len;
+}
+
+/* json_quote's output: what fits, and the length in any case. */
+static void
+json_put(char *dst, size_t dstlen, size_t *len, const char *p, size_t n)
+{
+	if (*len + n < dstlen)
+		memcpy(dst + *len, p, n);
+	*len += n;
+}
+
+size_t
+json_quote(char *dst, size_t dstlen, const char *s, size_t n)
+{
+	const uint8_t	*u = (const uint8_t *)s;
+	char		 esc[8];
+	size_t		 i, l, len = 0;
+
+	json_put(dst, dstlen, &len, "\"", 1);
+	for (i = 0; i < n; ) {
+		if (u[i] == '"' || u[i] == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)u[i++];
+			json_put(dst, dstlen, &len, esc, 2);
+		} else if (u[i] < 0x20 || u[i] == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\u%04x", u[i++]);
+			json_put(dst, dstlen, &len, esc, 6);
+		} else if (u[i] < 0x80) {
+			json_put(dst, dstlen, &len, s + i, 1);
+			i++;
+		} else if ((l = utf8_seq_len(u + i, n - i)) != 0) {
+			json_put(dst, dstlen, &len, s + i, l);
+			i += l;
+		} else {
+			json_put(dst, dstlen, &len, "\\ufffd", 6);
+			i++;
+		}
+	}
+	json_put(dst, dstlen, &len, "\"", 1);
+	if (dstlen > 0)
+		dst[len < dstlen ? len : dstlen - 1] = '\0';
 	return len;
 }

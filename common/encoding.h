@@ -23,5 +23,12 @@ int	key_from_hex(uint8_t key[static 32], const char *);	/* 0 or -1 */
  * surrogates, beyond U+10FFFF, truncated).
  */
 size_t	utf8_seq_len(const uint8_t *s, size_t n);
+/*
+ * s (n bytes) as a JSON string, quotes included, into dst (NUL-terminated
+ * when dstlen > 0); returns the length it needs without the NUL, as
+ * snprintf does. Quote and backslash escaped, control bytes and DEL as
+ * \u00XX, bytes that are not well-formed UTF-8 as \ufffd.
+ */
+size_t	json_quote(char *dst, size_t dstlen, const char *s, size_t n);
 
 #endif /* WGCARD_ENCODING_H */

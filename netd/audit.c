@@ -61,37 +61,21 @@ audit_puts(struct audit_out *o, const char *s)
 	audit_put(o, s, strlen(s));
 }
 
-/* A JSON string: quotes, escapes, invalid UTF-8 as U+FFFD. */
+/* A JSON string (common/encoding.c), or o is full. */
 static void
 audit_str(struct audit_out *o, const char *s, size_t n)
 {
-	const unsigned char	*u = (const unsigned char *)s;
-	char			 esc[8];
-	size_t			 i, l;
+	size_t	len;
 
-	audit_put(o, "\"", 1);
-	for (i = 0; i < n; ) {
-		if (u[i] == '"' || u[i] == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)u[i];
-			audit_put(o, esc, 2);
-			i++;
-		} else if (u[i] < 0x20 || u[i] == 0x7f) {
-			snprintf(esc, sizeof(esc), "\\u%04x", u[i]);
-			audit_put(o, esc, 6);
-			i++;
-		} else if (u[i] < 0x80) {
-			audit_put(o, s + i, 1);
-			i++;
-		} else if ((l = utf8_seq_len(u + i, n - i)) != 0) {
-			audit_put(o, s + i, l);
-			i += l;
-		} else {
-			audit_puts(o, "\\ufffd");
-			i++;
-		}
+	if (o->full)
+		return;
+	len = json_quote(o->p + o->len, o->cap - o->len, s, n);
+	if (o->len + len >= o->cap) {
+		o->full = 1;
+		o->p[o->len] = '\0';
+		return;
 	}
-	audit_put(o, "\"", 1);
+	o->len += len;
 }
 
 static int

@@ -227,27 +227,19 @@ output_kv(const struct answer *a)
 void
 output_json_string(FILE *f, const char *s)
 {
-	const unsigned char	*u = (const unsigned char *)s;
-	size_t			 n = strlen(s), i, l;
+	char	 small[256], *buf = small;
+	size_t	 n = strlen(s), len;
 
-	fputc('"', f);
-	for (i = 0; i < n; ) {
-		if (u[i] == '"' || u[i] == '\\') {
-			fputc('\\', f);
-			fputc(u[i++], f);
-		} else if (u[i] < 0x20 || u[i] == 0x7f)
-			fprintf(f, "\\u%04x", u[i++]);
-		else if (u[i] < 0x80)
-			fputc(u[i++], f);
-		else if ((l = utf8_seq_len(u + i, n - i)) != 0) {
-			fwrite(u + i, 1, l, f);
-			i += l;
-		} else {
-			fputs("\\ufffd", f);
-			i++;
+	if ((len = json_quote(small, sizeof(small), s, n)) >= sizeof(small)) {
+		if ((buf = malloc(len + 1)) == NULL) {
+			fputs("\"\"", f);	/* still JSON */
+			return;
 		}
+		json_quote(buf, len + 1, s, n);
 	}
-	fputc('"', f);
+	fwrite(buf, 1, len, f);
+	if (buf != small)
+		free(buf);
 }
 
 /*
