@@ -126,6 +126,11 @@ check: all unit
 check-unit: all unit
 	tests/run.sh unit
 
+# Every libFuzzer target (tests/fuzz/fuzz_*.c) for FUZZ_SECONDS each.
+FUZZ_SECONDS	?= 300
+fuzz:
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 # The static analyzer over every source file.
 analyze:
 	scan-build --status-bugs $(MAKE) -B all unit
@@ -161,7 +166,7 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all unit check check-unit analyze install clean
+.PHONY: all unit check check-unit fuzz analyze install clean
 .SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
