@@ -35,5 +35,7 @@ if ! getent passwd _wgcard >/dev/null; then
 	useradd --system --gid wgcard --home-dir /var/empty --no-create-home \
 	    --shell /usr/sbin/nologin _wgcard
 fi
-mkdir -p /var/empty /var/run/wireguard
-chmod 0755 /var/empty
+# Exactly 0755 root:root whatever the caller's umask (mkdir -p would take
+# it: under umask 077 the directories became 0700). wgcardd checks and sets
+# its run directories itself too.
+install -d -m 0755 -o root -g root /var/empty /var/run/wireguard

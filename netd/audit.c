@@ -3,6 +3,8 @@
  * only: the children never hold the file; what they send is parsed as
  * untrusted text and written as JSON with every byte escaped that must be.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -213,16 +215,41 @@ audit_enabled(void)
 int
 audit_reopen(const char *path, char *err, size_t errlen)
 {
-	int	fd;
+	struct stat	st;
+	int		fd, flags, created = 0;
 
 	if (path == NULL || *path == '\0') {
 		audit_close();
 		return 0;
 	}
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-	    O_NOCTTY, 0640);
+	/*
+	 * Made here with O_EXCL, it gets exactly 0640 whatever the umask;
+	 * one that exists keeps the mode its owner gave it. Non-blocking, so
+	 * a FIFO in its place cannot stall the parent; only a regular file
+	 * is taken.
+	 */
+	flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
+	    O_NONBLOCK;
+	if ((fd = open(path, flags | O_CREAT | O_EXCL, 0640)) != -1)
+		created = 1;
+	else if (errno == EEXIST)
+		fd = open(path, flags);
 	if (fd == -1) {
+		/* ENXIO: a FIFO nobody reads (O_NONBLOCK said so at once). */
+		snprintf(err, errlen, "AuditLog %s: %s", path, errno == ENXIO ?
+		    "not a regular file" : strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "AuditLog %s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	/* Blocking again (O_APPEND kept) once we know it is a file. */
+	if ((created && fchmod(fd, 0640) == -1) ||
+	    fcntl(fd, F_SETFL, O_APPEND) == -1) {
 		snprintf(err, errlen, "AuditLog %s: %s", path, strerror(errno));
+		close(fd);
 		return -1;
 	}
 	audit_close();

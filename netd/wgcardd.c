@@ -902,6 +902,55 @@ parent_reload(struct imsg *imsg)
 }
 
 /*
+ * A directory of ours outside the tree (/var/run/wireguard, /var/run/wgcard,
+ * the children's empty chroot): made if missing, and in any case left a
+ * real directory (no symlink), owned by root:root with exactly mode, whatever
+ * the umask of whoever started us (mkdir(2) alone would take the umask's
+ * word: 077 made /var/run/wgcard 0700 and locked the wgcard group out of
+ * every control socket for good). One that is not root's, or not a
+ * directory, is refused: somebody else made it, and we do not take it over.
+ * With checkonly (the chroot, which other software may share) an existing
+ * directory is only checked: root's and not writable by group or others.
+ */
+static void
+parent_rundir(const char *dir, mode_t mode, int checkonly)
+{
+	struct stat	st;
+	int		fd;
+
+	if (mkdir(dir, mode) == -1 && errno != EEXIST)
+		fatal("cannot create %s", dir);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		fatal("%s: not a directory we can use (a symlink or a file "
+		    "there?)", dir);
+	if (fstat(fd, &st) == -1)
+		fatal("%s", dir);
+	if (st.st_uid != 0)
+		fatalx("%s is owned by uid %u, not root: remove it or give it "
+		    "to root (mode %04o) and start again", dir,
+		    (unsigned)st.st_uid, (unsigned)mode);
+	if (checkonly) {
+		/* Shared with the system (/var/empty): only checked. */
+		if (st.st_mode & 022)
+			fatalx("%s is writable by group or others (mode %04o): "
+			    "the children's chroot must not be; chmod go-w it",
+			    dir, (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return;
+	}
+	if (st.st_gid != 0 && fchown(fd, 0, 0) == -1)
+		fatal("chown root:root %s", dir);
+	if ((st.st_mode & 07777) != mode) {
+		if (fchmod(fd, mode) == -1)
+			fatal("chmod %04o %s", (unsigned)mode, dir);
+		log_info("%s: mode %04o set to %04o", dir,
+		    (unsigned)(st.st_mode & 07777), (unsigned)mode);
+	}
+	close(fd);
+}
+
+/*
  * A listening unix socket DIR/IFNAME.sock, created with umask 077 (so it
  * is never more open than 0600 in between), unless another daemon serves
  * it already: then the interface is in use. path gets the socket's path.
@@ -913,8 +962,7 @@ parent_unix_listen(const char *dir, char *path, size_t pathlen)
 	mode_t			old;
 	int			fd, probe;
 
-	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
-		fatal("mkdir %s", dir);
+	parent_rundir(dir, 0755, 0);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s.sock",
@@ -1325,6 +1373,8 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	log_set_audit_hook(parent_audit_hook);
 
+	/* The children's chroot: root's, and not writable by them. */
+	parent_rundir(WGCARD_CHROOT, 0755, 1);
 	wgd.uapi_fd = parent_uapi_listen();
 	wgd.ctl_fd = parent_ctl_listen();
 	/* A start that fails from here on leaves no socket behind. */

@@ -389,7 +389,7 @@ start_impl()
 	log=$T_TMP/$ifc.log
 	T_IFACES+=("$ifc")
 	rm -f "$WG_RUNDIR/$ifc.sock"
-	mkdir -p "$WG_RUNDIR"
+	[ -d "$WG_RUNDIR" ] || install -d -m 0755 "$WG_RUNDIR"
 	ip netns exec "$ns" "${T_PDEATH[@]}" env LOG_LEVEL=verbose \
 	    "$bin" -f "$ifc" \
 	    >"$log" 2>&1 </dev/null &
@@ -440,7 +440,7 @@ start_conf()
 	shift 3
 	T_IFACES+=("$ifc")
 	rm -f "$WG_RUNDIR/$ifc.sock"
-	mkdir -p "$WG_RUNDIR"
+	[ -d "$WG_RUNDIR" ] || install -d -m 0755 "$WG_RUNDIR"
 	ip netns exec "$ns" "${T_PDEATH[@]}" env \
 	    ${PCSCLITE_CSOCK_NAME:+PCSCLITE_CSOCK_NAME="$PCSCLITE_CSOCK_NAME"} \
 	    "$WGCARDD" -d -c "$file" "$@" >>"$log" 2>&1 </dev/null &
