@@ -25,6 +25,25 @@ static int	log_verbose;
 static char	log_progname[32];
 static char	log_procname[32];
 
+#ifdef WGCARD_FUZZ
+static __dead void	(*log_fuzz_fatal)(void);
+static int		 log_fuzz_quiet;
+
+void
+log_fuzz_setup(__dead void (*fn)(void), int quiet)
+{
+	log_fuzz_fatal = fn;
+	log_fuzz_quiet = quiet;
+}
+#define LOG_EXIT()	do {						\
+	if (log_fuzz_fatal != NULL)					\
+		log_fuzz_fatal();					\
+	exit(1);							\
+} while (0)
+#else
+#define LOG_EXIT()	exit(1)
+#endif
+
 static void
 log_setprogname(void)
 {
@@ -110,6 +129,10 @@ log_emit(int pri, int errnum, const char *fmt, va_list ap)
 	char	*p = buf, *end = buf + sizeof(buf) - 1;	/* room for \n */
 	int	 has_msg = fmt != NULL && *fmt != '\0';
 
+#ifdef WGCARD_FUZZ
+	if (log_fuzz_quiet)
+		return;
+#endif
 	if (log_progname[0] == '\0')
 		log_setprogname();
 	*p = '\0';
@@ -245,7 +268,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_emit(LOG_CRIT, saved_errno, fmt, ap);
 	va_end(ap);
-	exit(1);
+	LOG_EXIT();
 }
 
 void
@@ -256,5 +279,5 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_emit(LOG_CRIT, 0, fmt, ap);
 	va_end(ap);
-	exit(1);
+	LOG_EXIT();
 }

@@ -51,4 +51,14 @@ __dead void	fatal(const char *, ...)
 __dead void	fatalx(const char *, ...)
 		    __attribute__((__format__(__printf__, 1, 2)));
 
+#ifdef WGCARD_FUZZ
+/*
+ * Fuzz builds only (tests/fuzz/fuzz_fatal.c): fatal and fatalx call fn
+ * (which must not return, e.g. it longjmps back to the harness) instead
+ * of exit(1), so a refused message is an outcome, not the end of a run;
+ * quiet drops every message (fatal ones too).
+ */
+void	log_fuzz_setup(__dead void (*fn)(void), int quiet);
+#endif
+
 #endif /* WGCARD_LOG_H */
