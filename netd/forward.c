@@ -947,17 +947,14 @@ fwd_decrypt_queue(struct fwd_buf *b, uint8_t *msg, size_t len, int ep)
 {
 	struct fwd_kp	*kp;
 	struct fwd_item	*it;
-	struct fwd_job	*j;
-	uint64_t	 counter;
+	struct fwd_job	*j = &batch.jobs[batch.n];
+	uint32_t	 idx;
 
-	if ((kp = fwd_kp_find(le32_get(msg + 4))) == NULL)
-		return -1;
-	counter = le64_get(msg + 8);
-	if (counter >= WG_REJECT_AFTER_MESSAGES ||
+	if (fwd_rx_job(j, msg, len, &idx) == -1 ||
+	    (kp = fwd_kp_find(idx)) == NULL ||
 	    fwd.now - kp->birth_ms >= WG_REJECT_AFTER_TIME * 1000ULL)
 		return -1;
 	it = &batch.items[batch.n];
-	j = &batch.jobs[batch.n];
 	it->in = 1;
 	it->b = b;
 	it->p = kp->peer;
@@ -965,12 +962,7 @@ fwd_decrypt_queue(struct fwd_buf *b, uint8_t *msg, size_t len, int ep)
 	it->msg = msg;
 	it->msglen = len;
 	it->ep = ep;
-	j->data = msg + 16;
 	j->key = kp->recv_key;
-	j->counter = counter;
-	j->len = len - 16;
-	j->enc = 0;
-	j->result = 0;
 	batch.n++;
 	return 0;
 }
@@ -1071,7 +1063,6 @@ fwd_in_done(struct fwd_item *it)
 	struct fwd_peer	*p = kp->peer;
 	uint8_t		*ip;
 	size_t		 plen, tot;
-	void		*owner;
 
 	if (kp->dead || !replay_check(&kp->replay, le64_get(it->msg + 8)))
 		return;
@@ -1094,19 +1085,8 @@ fwd_in_done(struct fwd_item *it)
 		return;		/* keepalive */
 	fwd_event(p, HS_EV_DATA_RECEIVED);
 	ip = it->msg + 16;
-	if (plen >= 20 && (ip[0] >> 4) == 4) {
-		tot = (size_t)ip[2] << 8 | ip[3];
-		if (tot < 20 || tot > plen)
-			goto drop;
-		owner = aip_lookup(fwd.aips, AF_INET, ip + 12);
-	} else if (plen >= 40 && (ip[0] >> 4) == 6) {
-		tot = 40 + ((size_t)ip[4] << 8 | ip[5]);
-		if (tot > plen)
-			goto drop;
-		owner = aip_lookup(fwd.aips, AF_INET6, ip + 8);
-	} else
-		goto drop;
-	if (owner != p || fwd_conf.tun_gone || !fwd.have_tun)
+	if ((tot = fwd_rx_inner(fwd.aips, p, ip, plen)) == 0 ||
+	    fwd_conf.tun_gone || !fwd.have_tun)
 		goto drop;
 	if (fwd_conf.vnet_hdr)
 		fwd_offload_tun_out(fwd.gro, it->b, ip - it->b->base, tot);

@@ -157,4 +157,20 @@ int		 fwd_crypto_threads(void);
 /* Runs every job; returns when all are done. */
 void		 fwd_crypto_run(struct fwd_job *jobs, int n);
 
+/*
+ * fwd_rx.c: the checks of a received data message that need no state.
+ * fwd_rx_job: the header of a message of len bytes at msg (type, length,
+ * counter below the limit); fills j to decrypt it in place (j->key left
+ * to set) and *idx with the receiver index: 0, or -1 to drop it.
+ * fwd_rx_inner: the plaintext of plen > 0 bytes (padding included) of a
+ * message from peer that authenticated and passed the replay window: an
+ * IPv4 or IPv6 packet whose total length fits and whose source address
+ * maps to peer in aips. Its length without the padding, or 0 to drop it.
+ */
+struct aip_table;
+int		 fwd_rx_job(struct fwd_job *j, uint8_t *msg, size_t len,
+		    uint32_t *idx);
+size_t		 fwd_rx_inner(const struct aip_table *aips, const void *peer,
+		    const uint8_t *ip, size_t plen);
+
 #endif /* WGCARD_FWD_H */
