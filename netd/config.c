@@ -85,6 +85,8 @@ struct config_ctx {
 	const char		*card_key;
 	unsigned long		 keysource_line;
 	unsigned long		 pin_line;	/* the second PIN source */
+	unsigned long		 card_pub_line;
+	unsigned long		*peer_lines;	/* each [Peer]'s PublicKey */
 };
 
 static void __attribute__((__format__(__printf__, 2, 3)))
@@ -421,6 +423,7 @@ kw_card_public_key(struct config_ctx *ctx, char *value)
 	if (config_key(ctx, value, ctx->extra->card_pub) == -1)
 		return -1;
 	ctx->extra->has_card_pub = 1;
+	ctx->card_pub_line = ctx->lineno;
 	return 0;
 }
 
@@ -689,7 +692,7 @@ config_end_peer(struct config_ctx *ctx)
 	struct wg_peerconf	*np, *sp = ctx->speer;
 	struct wg_prefix	*aips;
 	size_t			 i, naips, cap;
-	unsigned long		 save;
+	unsigned long		 save, *lines;
 
 	if (sp == NULL)
 		return 0;
@@ -707,6 +710,14 @@ config_end_peer(struct config_ctx *ctx)
 			goto fail;
 		}
 	}
+	lines = reallocarray(ctx->peer_lines, ctx->dev->npeers + 1,
+	    sizeof(*lines));
+	if (lines == NULL) {
+		config_error(ctx, "out of memory");
+		goto fail;
+	}
+	ctx->peer_lines = lines;
+	lines[ctx->dev->npeers] = ctx->peer_line;
 	if ((np = wgconf_add_peer(ctx->dev, ctx->pubkey)) == NULL) {
 		config_error(ctx, "out of memory");
 		goto fail;
@@ -892,6 +903,48 @@ config_read(struct config_ctx *ctx, struct buf *b)
 	return ret;
 }
 
+/*
+ * A peer with the interface's own public key (an easy mix-up: the
+ * peer's key pasted into CardPublicKey) would be dropped by the
+ * handshake process, as the kernel drops it, and the tunnel would stay
+ * down without a word: refused here, naming both lines.
+ */
+static int
+config_check_own_key(struct config_ctx *ctx)
+{
+	uint8_t		 own[32];
+	const char	*key;
+	unsigned long	 line;
+	size_t		 i;
+
+	if (ctx->extra->has_card_pub) {
+		memcpy(own, ctx->extra->card_pub, sizeof(own));
+		key = "CardPublicKey";
+		line = ctx->card_pub_line;
+	} else if (ctx->dev->flags & WGDEV_HAS_PRIVKEY) {
+		if (crypto_scalarmult_base(own, ctx->dev->privkey) != 0)
+			return 0;
+		key = "PrivateKey";
+		line = ctx->privkey_line;
+	} else
+		return 0;
+	for (i = 0; i < ctx->dev->npeers; i++) {
+		if (sodium_memcmp(own, ctx->dev->peers[i].pubkey, 32) != 0)
+			continue;
+		ctx->lineno = ctx->peer_lines != NULL ? ctx->peer_lines[i] : 0;
+		ctx->key = "PublicKey";
+		config_error(ctx, "the interface's own public key (%s, line "
+		    "%lu): a peer with it would be dropped; give the peer's "
+		    "key here%s", key, line, ctx->extra->has_card_pub ?
+		    " and the card's (wgcardctl card pubkey) in CardPublicKey" :
+		    "");
+		sodium_memzero(own, sizeof(own));
+		return -1;
+	}
+	sodium_memzero(own, sizeof(own));
+	return 0;
+}
+
 /* IPv6 needs an MTU of 1280 at least (RFC 8200). */
 static int
 config_check_mtu(struct config_ctx *ctx)
@@ -943,7 +996,7 @@ config_parse_text(struct config_ctx *ctx, char *p, size_t len)
 	ctx->key = NULL;
 	if (ctx->section == SEC_PEER && config_end_peer(ctx) == -1)
 		return -1;
-	if (config_check_card(ctx) == -1)
+	if (config_check_card(ctx) == -1 || config_check_own_key(ctx) == -1)
 		return -1;
 	return config_check_mtu(ctx);
 }
@@ -1000,6 +1053,7 @@ config_parse_file(const char *path, struct wg_devconf *out,
 		close(ctx.fd);
 	buf_free(&b);
 	wgconf_free(&ctx.stage);
+	free(ctx.peer_lines);
 	sodium_memzero(ctx.pubkey, sizeof(ctx.pubkey));
 	if (ret != 0) {
 		wgconf_free(out);
@@ -1084,6 +1138,7 @@ config_parse_env(struct config_extra *extra, int *found, char *err,
 	msg[0] = '\0';
 	ret = config_parse_text(&ctx, b.data, b.len);
 	wgconf_free(&ctx.stage);
+	free(ctx.peer_lines);
 	wgconf_free(&dev);
 	buf_free(&b);
 	if (ret == 0)
