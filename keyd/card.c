@@ -12,7 +12,11 @@
  *	WRONG       a card whose decryption key is not the expected one
  *		    (CardPublicKey, or the first key seen since start):
  *		    refused and logged, not looked at again until it is
- *		    removed or reset.
+ *		    removed or reset; the empty slots and other cards
+ *		    beside it do not change that (pcsc_open: -EXDEV). The
+ *		    key is read again every CARD_KEYCHECK_MS while idle and
+ *		    before every VERIFY: a card whose key was replaced while
+ *		    open becomes WRONG and never gets the stored PIN.
  *	LOCKED      the right card, no PIN verified: DH requests fail at
  *		    once with -ENOLCK ("card locked: run wgcardctl card
  *		    unlock").
@@ -327,16 +331,60 @@ card_pin_hash(const uint8_t *pin, size_t len, uint8_t out[static 32])
 }
 
 /*
- * VERIFY PW1 with the stored PIN, if the rules allow (see the top).
- * Worker only.
+ * In a transaction on the open card: is its decryption key still the
+ * expected one? 1 yes, 0 no (pub has the card's), -errno cannot tell.
+ * Another application (wgcardctl card init elsewhere, gpg --card-edit)
+ * may generate a new key on a card we hold open, shared.
+ */
+static int
+card_key_same(struct opgp_card *card, uint8_t pub[static 32])
+{
+	int	r, same;
+
+	if ((r = opgp_read_pubkey(card, pub)) != 0)
+		return r;
+	pthread_mutex_lock(&card_mtx);
+	same = !card_has_expected ||
+	    sodium_memcmp(pub, card_expected, 32) == 0;
+	pthread_mutex_unlock(&card_mtx);
+	return same;
+}
+
+/*
+ * The open card's key is no longer the expected one: refused as a
+ * wrong card until it is removed or the settings change; nothing more
+ * goes to it, the stored PIN least of all. Worker only.
+ */
+static void
+card_key_replaced(const uint8_t pub[static 32])
+{
+	char	b64[WG_KEY_B64_LEN], why[sizeof(card_st.reason)];
+
+	key_to_base64(b64, pub);
+	pthread_mutex_lock(&card_mtx);
+	card_verified = 0;
+	snprintf(why, sizeof(why), "card %08X in reader %s now has public "
+	    "key %s, not the expected one (its key was replaced): refused, "
+	    "no PIN sent", card_st.serial, pcsc_reader(card_conn), b64);
+	card_set_state_locked(KEY_CARD_WRONG, why);
+	card_fail_queue_locked(-EXDEV);
+	card_notify();
+	pthread_mutex_unlock(&card_mtx);
+	pcsc_reject_current(card_conn);
+	pcsc_close(card_conn);
+}
+
+/*
+ * VERIFY PW1 with the stored PIN, if the rules allow (see the top),
+ * after checking that the card still has the expected key. Worker only.
  */
 static void
 card_verify(void)
 {
 	struct opgp_card	 card = pcsc_card(card_conn);
-	uint8_t			*pin;
+	uint8_t			*pin, pub[32];
 	size_t			 len;
-	int			 fresh, gen, r, retries = -1, left;
+	int			 fresh, gen, r, retries = -1, left, same = 1;
 	char			 why[128];
 
 	if ((pin = sodium_malloc(KEY_PIN_MAX + 1)) == NULL) {
@@ -357,10 +405,14 @@ card_verify(void)
 	} else {
 		card_busy(1);
 		if ((r = pcsc_begin(card_conn)) == 0) {
-			r = opgp_verify(&card, 0x82, pin, len, &retries);
+			if ((same = card_key_same(&card, pub)) < 0)
+				r = same;
+			else if (same)
+				r = opgp_verify(&card, 0x82, pin, len,
+				    &retries);
 			/* A good VERIFY resets the counter: read what it is. */
-			if (r == 0 && (retries = opgp_read_pw1_retries(&card)) <
-			    0)
+			if (same > 0 && r == 0 &&
+			    (retries = opgp_read_pw1_retries(&card)) < 0)
 				retries = -1;
 			pcsc_end(card_conn);
 		}
@@ -369,6 +421,19 @@ card_verify(void)
 	sodium_free(pin);
 	if (card_after_hang())
 		return;
+	if (same == 0) {
+		card_key_replaced(pub);
+		pthread_mutex_lock(&card_mtx);
+		if (fresh && gen == card_pin_gen) {
+			card_pin_fresh = 0;
+			card_pin_res_pending = 1;
+			card_pin_res_status = -EXDEV;
+			card_pin_res_retries = -1;
+			card_notify();
+		}
+		pthread_mutex_unlock(&card_mtx);
+		return;
+	}
 
 	pthread_mutex_lock(&card_mtx);
 	if (gen != card_pin_gen) {
@@ -432,6 +497,17 @@ card_verify(void)
 	pthread_mutex_unlock(&card_mtx);
 }
 
+/* With card_mtx held: which card is in the reader (for status, audit). */
+static void
+card_set_card_locked(const struct opgp_info *info)
+{
+	snprintf(card_st.reader, sizeof(card_st.reader), "%s",
+	    pcsc_reader(card_conn));
+	card_st.serial = info->serial;
+	card_st.manufacturer = info->manufacturer;
+	card_st.pw1_retries = (int8_t)info->pw1_retries;
+}
+
 /* Finds, opens and checks the card. Worker only. */
 static void
 card_connect(void)
@@ -439,7 +515,7 @@ card_connect(void)
 	struct opgp_info	info;
 	struct opgp_card	card;
 	uint8_t			pub[32];
-	char			why[160], b64[WG_KEY_B64_LEN];
+	char			why[sizeof(card_st.reason)], b64[WG_KEY_B64_LEN];
 	int			r, expected_ok;
 
 	card_busy(1);
@@ -489,6 +565,7 @@ card_connect(void)
 		snprintf(why, sizeof(why), "card %08X in reader %s has public "
 		    "key %s, not the expected one: refused", info.serial,
 		    pcsc_reader(card_conn), b64);
+		card_set_card_locked(&info);
 		card_set_state_locked(KEY_CARD_WRONG, why);
 		pthread_mutex_unlock(&card_mtx);
 		pcsc_reject_current(card_conn);
@@ -500,11 +577,7 @@ card_connect(void)
 		card_has_expected = 1;
 		card_ev_pub = 1;
 	}
-	snprintf(card_st.reader, sizeof(card_st.reader), "%s",
-	    pcsc_reader(card_conn));
-	card_st.serial = info.serial;
-	card_st.manufacturer = info.manufacturer;
-	card_st.pw1_retries = (int8_t)info.pw1_retries;
+	card_set_card_locked(&info);
 	memcpy(card_st.pub, pub, 32);
 	card_st.has_pub = 1;
 	memcpy(card_st.fpr, info.dec_fpr, sizeof(card_st.fpr));
@@ -569,18 +642,37 @@ card_dh(struct card_req *req)
 		card_lost(r);
 }
 
-/* Is the card still there? Worker only, when idle. */
+/*
+ * Is the card still there, and (every CARD_KEYCHECK_MS) still with the
+ * expected key? Worker only, when idle.
+ */
 static void
 card_check(void)
 {
-	int	r;
+	static uint64_t		 last_keycheck;
+	struct opgp_card	 card = pcsc_card(card_conn);
+	uint8_t			 pub[32];
+	uint64_t		 now = card_now_us();
+	int			 r, same = 1;
 
 	card_busy(1);
 	r = pcsc_check(card_conn);
+	if (r == 0 && now - last_keycheck >= CARD_KEYCHECK_MS * 1000ULL &&
+	    pcsc_begin(card_conn) == 0) {
+		/* Busy elsewhere (a transaction): asked next time. */
+		last_keycheck = now;
+		same = card_key_same(&card, pub);
+		pcsc_end(card_conn);
+		/* Only a lost card counts; an odd answer is asked again. */
+		if (same == -ENODEV || same == -ESHUTDOWN || same == -EIO)
+			r = same;
+	}
 	card_busy(0);
 	if (card_after_hang())
 		return;
-	if (r != 0)
+	if (same == 0)
+		card_key_replaced(pub);
+	else if (r != 0)
 		card_lost(r);
 }
 

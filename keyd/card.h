@@ -15,6 +15,7 @@
 #define CARD_QUEUE_MAX		16	/* requests waiting for the card */
 #define CARD_TIMEOUT_MS		2000	/* an operation taking longer hangs */
 #define CARD_POLL_MS		250	/* card presence and return */
+#define CARD_KEYCHECK_MS	1000	/* is the key still the expected one? */
 
 /* State of the card backend (keyd.c maps it to struct key_status). */
 #define KEY_CARD_NONE		0	/* file backend: no card */
@@ -43,7 +44,7 @@ struct key_card_status {
 	uint8_t		pub[32];
 	uint8_t		fpr[20];	/* decryption key fingerprint */
 	char		reader[128];
-	char		reason[96];
+	char		reason[192];
 };
 
 /* Called in the event loop's thread. */

@@ -240,8 +240,10 @@ pcsc_try_reader(struct pcsc_conn *c, const char *name,
 	snprintf(c->reader, sizeof(c->reader), "%s", name);
 	card = pcsc_card(c);
 	if ((r = pcsc_begin(c)) == 0) {
-		if ((r = opgp_select(&card)) == 0)
-			r = opgp_read_info(&card, info);
+		if (!sel->peek || opgp_read_info(&card, info) != 0) {
+			if ((r = opgp_select(&card)) == 0)
+				r = opgp_read_info(&card, info);
+		}
 		pcsc_end(c);
 	}
 	if (r == -ESHUTDOWN) {
@@ -271,7 +273,7 @@ pcsc_open(struct pcsc_conn *c, const struct pcsc_sel *sel,
 	char			*readers = NULL, *name;
 	DWORD			 len = 0;
 	LONG			 rv;
-	int			 r, found = 0, any = 0, other = 0;
+	int			 r, found = 0, any = 0, turned_down = 0;
 
 	snprintf(why, whylen, "no reader");
 	pcsc_close(c);
@@ -314,9 +316,10 @@ pcsc_open(struct pcsc_conn *c, const struct pcsc_sel *sel,
 			}
 			continue;
 		}
-		if (pcsc_rejected(c, name, st.dwEventState >> 16))
+		if (pcsc_rejected(c, name, st.dwEventState >> 16)) {
+			turned_down = 1;
 			continue;
-		other = 1;
+		}
 		if ((st.dwEventState & SCARD_STATE_PRESENT) == 0) {
 			snprintf(why, whylen, "reader %s: no card", name);
 			continue;
@@ -334,8 +337,14 @@ pcsc_open(struct pcsc_conn *c, const struct pcsc_sel *sel,
 			pcsc_reject(c, name, st.dwEventState >> 16);
 	}
 	free(readers);
-	if (!found && any && !other && c->nreject > 0)
-		return -EXDEV;	/* only cards turned down before */
+	/*
+	 * A card we turned down is still in its reader: that says more
+	 * than the empty slots and the other cards beside it (vpcd and
+	 * many real readers have a second, empty slot), so the state
+	 * stays on it until it is removed or the rules change.
+	 */
+	if (!found && turned_down)
+		return -EXDEV;
 	if (!any)
 		snprintf(why, whylen, sel->reader[0] != '\0' ?
 		    "no reader matches \"%s\"" : "no reader%s", sel->reader);
@@ -356,12 +365,25 @@ pcsc_reject_current(struct pcsc_conn *c)
 		pcsc_reject(c, c->reader, st.dwEventState >> 16);
 }
 
-static void
-pcsc_tool_sel(struct pcsc_sel *sel, const char *hint)
+/*
+ * The tools' card: the first that answers (hint: a reader name's
+ * substring or NULL), read first without a SELECT when peek is set.
+ * *c is set (pcsc_free it) whatever the result: 0 or -errno.
+ */
+static int
+pcsc_tool_open(struct pcsc_conn **c, const char *hint, int peek,
+    struct opgp_info *info)
 {
-	memset(sel, 0, sizeof(*sel));
+	struct pcsc_sel	sel;
+	char		why[256];
+
+	if ((*c = pcsc_new()) == NULL)
+		return -ENOMEM;
+	memset(&sel, 0, sizeof(sel));
 	if (hint != NULL)
-		snprintf(sel->reader, sizeof(sel->reader), "%s", hint);
+		snprintf(sel.reader, sizeof(sel.reader), "%s", hint);
+	sel.peek = peek;
+	return pcsc_open(*c, &sel, info, why, sizeof(why));
 }
 
 int
@@ -370,16 +392,11 @@ openpgp_read_info(const char *reader_hint, struct opgp_info *info,
     size_t reader_len)
 {
 	struct pcsc_conn	*c;
-	struct pcsc_sel		 sel;
 	struct opgp_card	 card;
-	char			 why[256];
 	int			 r;
 
 	*has_pub = 0;
-	if ((c = pcsc_new()) == NULL)
-		return -ENOMEM;
-	pcsc_tool_sel(&sel, reader_hint);
-	if ((r = pcsc_open(c, &sel, info, why, sizeof(why))) == 0) {
+	if ((r = pcsc_tool_open(&c, reader_hint, 0, info)) == 0) {
 		card = pcsc_card(c);
 		if (reader_out != NULL)
 			snprintf(reader_out, reader_len, "%s", c->reader);
@@ -409,20 +426,28 @@ openpgp_read_pubkey(const char *reader_hint, uint8_t pub[static 32],
 }
 
 int
+openpgp_peek_serial(const char *reader_hint, uint32_t *serial)
+{
+	struct pcsc_conn	*c;
+	struct opgp_info	 info;
+	int			 r;
+
+	if ((r = pcsc_tool_open(&c, reader_hint, 1, &info)) == 0)
+		*serial = info.serial;
+	pcsc_free(c);
+	return r;
+}
+
+int
 openpgp_card_init(const char *reader_hint, const uint8_t *admin_pin,
     size_t pinlen, uint8_t pub[static 32], int *retries)
 {
 	struct pcsc_conn	*c;
-	struct pcsc_sel		 sel;
 	struct opgp_info	 info;
 	struct opgp_card	 card;
-	char			 why[256];
 	int			 r;
 
-	if ((c = pcsc_new()) == NULL)
-		return -ENOMEM;
-	pcsc_tool_sel(&sel, reader_hint);
-	if ((r = pcsc_open(c, &sel, &info, why, sizeof(why))) == 0) {
+	if ((r = pcsc_tool_open(&c, reader_hint, 0, &info)) == 0) {
 		card = pcsc_card(c);
 		if (retries != NULL)
 			*retries = info.pw3_retries;

@@ -24,6 +24,7 @@ struct pcsc_sel {
 	char		reader[PCSC_READER_MAX];	/* substring, "" any */
 	int		has_serial;
 	uint32_t	serial;
+	int		peek;	/* read before SELECT (selected already?) */
 };
 
 struct pcsc_conn;
@@ -33,7 +34,9 @@ void	pcsc_free(struct pcsc_conn *);
 /*
  * Establishes the context if needed, finds and connects the card, then
  * SELECTs the application and reads its info. 0; -ENODEV no matching
- * card (why names the reason); -ESHUTDOWN no pcscd; -errno.
+ * card (why names the reason); -EXDEV none, and a card turned down
+ * (pcsc_reject_current) is still in its reader; -ESHUTDOWN no pcscd;
+ * -errno.
  */
 int	pcsc_open(struct pcsc_conn *, const struct pcsc_sel *,
 	    struct opgp_info *, char *why, size_t whylen);
@@ -67,6 +70,12 @@ int	openpgp_read_pubkey(const char *reader_hint, uint8_t pub[static 32],
 int	openpgp_read_info(const char *reader_hint, struct opgp_info *info,
 	    uint8_t pub[static 32], int *has_pub, char *reader_out,
 	    size_t reader_len);
+/*
+ * The serial of the card the tools above would use, read without a
+ * SELECT when the OpenPGP application is selected already (a daemon
+ * holds the card): on some cards a SELECT ends every PIN session.
+ */
+int	openpgp_peek_serial(const char *reader_hint, uint32_t *serial);
 /*
  * card init: with the admin PIN (PW3), sets the decryption slot to
  * cv25519 and generates a key on the card. pub gets the new public key

@@ -295,9 +295,104 @@ ctl_card_pubkey_direct(void)
 }
 
 /*
+ * The key's state (card status) into a: 0, or -1 (errno set; a left
+ * empty). A daemon answers one card status at a time and says EBUSY to
+ * another: asked again a little later.
+ */
+static int
+ctl_card_status(const char *sock, struct answer *a)
+{
+	struct timespec	pause = { 0, 50 * 1000 * 1000 };
+	int		t, r = -1, busy;
+
+	for (t = 0; t < CTL_BUSY_TRIES; t++) {
+		if ((r = ctl_request(sock, "card status", NULL, a)) == 0 &&
+		    a->status == 0)
+			return 0;
+		busy = r == 0 && a->status == EBUSY;
+		if (r == 0) {
+			errno = a->status;
+			answer_free(a);
+		}
+		if (!busy)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	return -1;
+}
+
+/*
+ * Does a running daemon use the card that card init would take? A new
+ * key would cut that interface's tunnels without a word (its peers know
+ * the old one), so card init is refused then: 1 (and said why), 0 none.
+ * The card's serial is read without a SELECT if it can be (a SELECT
+ * from here would end the daemon's PIN session on some cards).
+ */
+static int
+ctl_card_in_use(void)
+{
+	struct answer	  a;
+	char		**socks = NULL, name[64], want[16];
+	const char	 *st, *rd, *sn;
+	uint32_t	  serial;
+	int		  i, n, busy = 0;
+
+	if ((n = ctl_sockets(NULL, NULL, &socks)) <= 0)
+		return 0;
+	if (openpgp_peek_serial(reader_hint, &serial) != 0) {
+		/* No card to init: card init itself says so. */
+		for (i = 0; i < n; i++)
+			free(socks[i]);
+		free(socks);
+		return 0;
+	}
+	snprintf(want, sizeof(want), "%08X", serial);
+	for (i = 0; i < n; i++) {
+		ctl_ifname(socks[i], name, sizeof(name));
+		if (busy) {
+			free(socks[i]);
+			continue;
+		}
+		if (ctl_card_status(socks[i], &a) == -1) {
+			/* A stale socket is no daemon. */
+			if (errno != ENOENT && errno != ECONNREFUSED) {
+				fprintf(stderr, "wgcardctl: card init: cannot "
+				    "ask wgcardd on %s whether it uses this "
+				    "card: %s%s; nothing done\n",
+				    output_vis(name), strerror(errno),
+				    errno == EACCES ? " (run as root or as a "
+				    "member of group wgcard)" : "");
+				busy = 1;
+			}
+			free(socks[i]);
+			continue;
+		}
+		st = answer_get(&a, "state");
+		rd = answer_get(&a, "reader");
+		sn = answer_get(&a, "serial");
+		if (st != NULL && sn != NULL && strcmp(sn, want) == 0 &&
+		    (strcmp(st, "ready") == 0 || strcmp(st, "locked") == 0 ||
+		    strcmp(st, "blocked") == 0)) {
+			fprintf(stderr, "wgcardctl: card init: card %s in "
+			    "reader \"%s\" is in use by wgcardd on %s (state "
+			    "%s): a new key would cut its tunnels. Nothing "
+			    "done; stop that daemon first\n", want,
+			    rd != NULL ? output_vis(rd) : "?",
+			    output_vis(name), output_vis(st));
+			busy = 1;
+		}
+		answer_free(&a);
+		free(socks[i]);
+	}
+	free(socks);
+	return busy;
+}
+
+/*
  * card init: with the admin PIN, sets the decryption slot to cv25519 and
  * generates the key on the card; prints the WireGuard public key. Talks
- * to the card directly (PC/SC, shared), not to a daemon.
+ * to the card directly (PC/SC, shared), not to a daemon, and refuses
+ * while a daemon uses a card it could reach.
  */
 static int
 ctl_card_init(void)
@@ -306,6 +401,8 @@ ctl_card_init(void)
 	char	 b64[WG_KEY_B64_LEN], *pin;
 	int	 r, retries = -1;
 
+	if (ctl_card_in_use())
+		return EXIT_USAGE;
 	if ((pin = ctl_read_pin("Admin PIN")) == NULL) {
 		fprintf(stderr, "wgcardctl: no admin PIN given\n");
 		return EXIT_USAGE;
@@ -369,9 +466,8 @@ static int
 ctl_show(char **socks, int n, int format)
 {
 	struct ctl_iface	*ifcs;
-	struct timespec		 pause = { 0, 50 * 1000 * 1000 };
 	const char		*st;
-	int			 i, r, t, busy, rc = 0;
+	int			 i, r, rc = 0;
 
 	if ((ifcs = calloc(n, sizeof(*ifcs))) == NULL) {
 		fprintf(stderr, "wgcardctl: out of memory\n");
@@ -391,20 +487,7 @@ ctl_show(char **socks, int n, int format)
 			rc = EXIT_NODAEMON;
 			continue;
 		}
-		/*
-		 * The key's state. A daemon answers one card status at a
-		 * time and says EBUSY to another: ask again a little later.
-		 */
-		for (t = 0; t < CTL_BUSY_TRIES; t++) {
-			if (ctl_request(socks[i], "card status", NULL,
-			    &ifcs[i].status) == 0 && ifcs[i].status.status == 0)
-				break;
-			busy = ifcs[i].status.status == EBUSY;
-			answer_free(&ifcs[i].status);
-			if (!busy)
-				break;
-			nanosleep(&pause, NULL);
-		}
+		ctl_card_status(socks[i], &ifcs[i].status);
 		/*
 		 * The handshake process has the public key as soon as the
 		 * broker read it, from a card still locked too: the key is

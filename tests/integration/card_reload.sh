@@ -30,6 +30,15 @@ pw1() { card_status_field pw1; }
 deciphers() { card_status_field deciphers; }
 ctl_a() { ip netns exec "$NS_A" "$CTL" -i "$IF_A" "$@"; }
 reload_a() { ctl_a reload >"$T_TMP/reload.out" 2>&1; }
+# reload_refused LABEL: a reload must fail.
+reload_refused()
+{
+	if reload_a; then
+		t_fail "$1" "$(cat "$T_TMP/reload.out")"
+	else
+		t_ok "$1"
+	fi
+}
 
 card_start_pcscd cr || t_fatal "pcscd"
 PUB_A=$(card_init_state "$T_TMP/a.state" --generate --serial 0000C401 \
@@ -86,11 +95,7 @@ t_check "wrong PIN file, card open: tunnel still up" ping_ok "$NS_B" "$IN4_A"
 # 3. An unreadable PIN file: refused whole.
 conf_a 0000C401 "$PUB_A" "$T_TMP/no-such-pin"
 mark
-if reload_a; then
-	t_fail "missing PIN file: reload refused" "$(cat "$T_TMP/reload.out")"
-else
-	t_ok "missing PIN file: reload refused"
-fi
+reload_refused "missing PIN file: reload refused"
 t_check "missing PIN file: the error names the file" \
     grep -q "no-such-pin" "$T_TMP/reload.out"
 t_check "missing PIN file: tunnel untouched" ping_ok "$NS_B" "$IN4_A"
@@ -139,6 +144,58 @@ t_eq "same wrong PIN again: no VERIFY" "$(logged_count 'op=verify backend=openpg
 printf '%s\n' "$PIN_A" | ctl_a card unlock >/dev/null 2>&1
 t_check "right PIN by card unlock: ready" wait_for 10 logged 'card: ready'
 t_eq "right PIN: counter back to 3" "$(pw1)" 3
+
+# 6. A CardPublicKey that the card in the reader does not have: the card
+# is refused and stays "wrong-card" (vpcd's second, empty slot must not
+# turn it into "absent"), the audit line names its serial and the whole
+# reason; the right key again brings the tunnel back.
+conf_a 0000C401 "$PUB_C" "$T_TMP/pin_a"
+mark
+t_check "wrong key: reload accepted" reload_a
+t_check "wrong key: card status says wrong-card" wait_for 5 \
+    bash -c "ip netns exec '$NS_A' '$CTL' -i '$IF_A' card status | grep -q 'state: wrong-card'"
+flap=
+for i in 1 2 3 4 5 6 7 8; do
+	sleep 0.3
+	flap="$flap $(ctl_a card status | awk -F': ' '/ state:/ { print $2 }')"
+done
+t_eq "wrong key: the state does not flap between readers" \
+    "$(echo $flap | tr ' ' '\n' | sort -u | tr '\n' ' ')" "wrong-card "
+t_eq "wrong key: show --json says wrong-card" \
+    "$(ctl_a show --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["interfaces"][0]["key"]["state"])')" \
+    wrong-card
+t_check "wrong key: not overwritten by the empty slot in the log" \
+    bash -c "! tail -n +$((MARK + 1)) '$LOG_A' | grep -q 'card: absent: reader Virtual PCD 00 01'"
+t_check "wrong key: no PIN sent to it" bash -c "! tail -n +$((MARK + 1)) '$LOG_A' | grep -q 'op=verify'"
+conf_a 0000C401 "$PUB_A" "$T_TMP/pin_a"
+wgx "$NS_B" set "$IF_B" peer "$PUB_C" remove &&
+wgx "$NS_B" set "$IF_B" peer "$PUB_A" allowed-ips "$IN4_A/32" \
+    endpoint "$OUT4_A:$PORT_A" || t_fail "B: peer key back to A's"
+mark
+t_check "right key again: reload accepted" reload_a
+t_check "right key again: ready" wait_for 10 logged 'card: ready'
+t_check "right key again: tunnel up" ping_retry "$NS_B" "$IN4_A" 15
+
+# 7. The peer's key pasted into CardPublicKey: the file is refused (at
+# -n and at reload), naming both lines, and the peer is not lost.
+conf_a 0000C401 "$PUB_B" "$T_TMP/pin_a"
+ip netns exec "$NS_A" "$T_ROOT/build/wgcardd" -n -c "$T_TMP/$IF_A.conf" \
+    >"$T_TMP/n.out" 2>&1
+t_check "CardPublicKey = a peer's key: -n fails" test $? -ne 0
+t_check "CardPublicKey = a peer's key: -n names file:line:key" \
+    grep -q "$IF_A.conf:[0-9]*: PublicKey: .*CardPublicKey, line" "$T_TMP/n.out"
+mark
+reload_refused "CardPublicKey = a peer's key: reload refused"
+t_check "CardPublicKey = a peer's key: the refusal says why" \
+    grep -q 'CardPublicKey' "$T_TMP/reload.out"
+t_eq "CardPublicKey = a peer's key: the peer is still there" \
+    "$(wgx "$NS_A" show "$IF_A" peers)" "$PUB_B"
+t_check "CardPublicKey = a peer's key: tunnel up" ping_retry "$NS_B" "$IN4_A" 5
+conf_a 0000C401 "$PUB_A" "$T_TMP/pin_a"
+t_check "the right key again: reload accepted" reload_a
+t_eq "the right key again: the peer is there" \
+    "$(wgx "$NS_A" show "$IF_A" peers)" "$PUB_B"
+t_check "the right key again: tunnel up" ping_retry "$NS_B" "$IN4_A" 15
 t_check "no seccomp kill" bash -c "! grep -q 'killed by signal' '$LOG_A'"
 
 # The card's events in the audit file (from keyd's worker thread too).
@@ -155,6 +212,11 @@ EOP
 t_check "audit file: VERIFY with a new PIN" aud_has op=verify proc=keyd pin=new result=ok
 t_check "audit file: card ready, with its serial" aud_has op=card state=ready serial=0000C402
 t_check "audit file: card absent" aud_has op=card state=absent
+t_check "audit file: the wrong card, with its serial" aud_has op=card state=wrong-card serial=0000C401
+t_check "audit file: the wrong card's reason whole" python3 -c '
+import json, sys
+L = [json.loads(l) for l in open(sys.argv[1])]
+sys.exit(0 if any(o.get("state") == "wrong-card" and sys.argv[2] in o.get("reason", "") and "not the" in o.get("reason", "") for o in L) else 1)' "$T_TMP/audit.jsonl" "$PUB_A"
 t_check "audit file: X25519 on the card" aud_has op=ecdh proc=keyd backend=openpgp result=ok
 t_check "audit file: the wrong PIN" aud_has op=verify result=wrong-pin retries_left=2
 t_check "audit file: the wrong PIN not sent again" aud_has op=verify result=refused reason=known-wrong-pin

@@ -150,6 +150,52 @@ t_check "show --prometheus: key_state ready, openpgp" \
     grep -q "key_backend=\"openpgp\",key_state=\"ready\"" "$T_TMP/show.prom"
 pcheck "$T_TMP/show.prom" "show --prometheus (parsed): key_ready 1, 3 PIN retries, key operations counted" \
     "m[('wgcard_key_ready', l)] == 1 and m[('wgcard_card_pin_retries', l)] == 3 and m[('wgcard_key_operations_total', l)] >= 0"
+# ---- card init while the daemon uses the card: refused, nothing spent.
+pw3_0=$(card_status_field pw3)
+out=$(echo "$ADMIN" | ctl card init 2>&1)
+rc=$?
+t_check "card init while $IF_A uses the card: refused" test "$rc" -ne 0
+t_check "card init refused: names the interface and what to do" \
+    sh -c "echo '$out' | grep -q 'in use by wgcardd on $IF_A' && echo '$out' | grep -q 'stop'"
+t_eq "card init refused: the card's key is unchanged" "$(card_ctl pubkey)" "$pub"
+t_eq "card init refused: no admin PIN spent or sent" "$(card_status_field pw3)" "$pw3_0"
+t_check "card init refused: the daemon is still ready" sh -c \
+    "'$WGCARDCTL' -i '$IF_A' card status | grep -q 'state: ready'"
+
+# ---- the key replaced behind the daemon's back (another PC/SC client,
+# as gpg --card-edit would): the broker says wrong-card at once and
+# never sends the stored PIN to the card.
+card_regen_raw()
+{
+	perl -MChipcard::PCSC -MChipcard::PCSC::Card -e '
+		my $c = Chipcard::PCSC->new() or die "no context\n";
+		my @r = $c->ListReaders() or die "no reader\n";
+		my $k = Chipcard::PCSC::Card->new($c, $r[0],
+		    $Chipcard::PCSC::SCARD_SHARE_SHARED) or die "connect\n";
+		for my $h ("00A4040006D27600012401",
+		    sprintf("002000%02X%02X", 0x83, length($ARGV[0])) .
+		    unpack("H*", $ARGV[0]), "0047800002B80000") {
+			my $res = $k->Transmit([map { hex } unpack("(A2)*", $h)])
+			    or die "transmit\n";
+			my $sw = sprintf("%02X%02X", @$res[-2, -1]);
+			$sw eq "9000" or die substr($h, 0, 8) . ": SW $sw\n";
+		}' "$ADMIN"
+}
+verifies() { grep -c 'INS 20 P1 00 P2 82' "$VCARD_LOG"; }
+v0=$(verifies)
+card_regen_raw || t_fail "a new key made on the card by another client"
+t_check "new key on the card: different from the daemon's" \
+    test "$(card_ctl pubkey)" != "$pub"
+t_check "key replaced: card status says wrong-card within 3 s" wait_for 3 \
+    sh -c "'$WGCARDCTL' -i '$IF_A' card status | grep -q 'state: wrong-card'"
+ctl -i "$IF_A" card status >/dev/null
+t_eq "key replaced: card status exits 3" "$?" 3
+ctl -i "$IF_A" show >/dev/null
+t_eq "key replaced: show exits 3" "$?" 3
+t_check "key replaced: logged at the default level" \
+    grep -q 'card: wrong card: .*not the expected' "$T_TMP/$IF_A.log"
+sleep 1
+t_eq "key replaced: the stored PIN was not sent to the card" "$(verifies)" "$v0"
 if grep -n -e "$PIN" -e bad-9931 "$T_TMP/$IF_A.log" >"$T_TMP/pinlog"; then
 	t_fail "no PIN in the daemon's log" "$(wc -l <"$T_TMP/pinlog") lines, first at line $(cut -d: -f1 "$T_TMP/pinlog" | head -1)"
 	sed 's/'"$PIN"'/<PIN>/g; s/bad-9931/<WRONG>/g' "$T_TMP/pinlog" | head -3
