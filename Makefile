@@ -29,12 +29,35 @@ WG_CFLAGS	:= -std=gnu17 -Wall -Wextra -Wshadow -Wno-unused-parameter \
 ifneq ($(WERROR),)
 WG_CFLAGS	+= -Werror
 endif
+
+# Hardened by default (HARDEN=0 leaves it to the caller): stack protector,
+# stack-clash probes, CET (IBT + shadow stack notes), FORTIFY level 3, a
+# position-independent executable, full RELRO and bind-now (no lazy
+# binding: nothing is resolved after a child's seccomp filter is on).
+# Distribution flags win where they say something: a _FORTIFY_SOURCE level
+# in CPPFLAGS or CFLAGS (dpkg-buildflags gives one) is kept, not redefined.
+# tests/integration/hardening.sh reads the binaries and checks each flag.
+HARDEN		?= 1
+ifeq ($(HARDEN),1)
+HARDEN_CFLAGS	:= -fstack-protector-strong -fstack-clash-protection \
+		   -fcf-protection -fPIE
+HARDEN_LDFLAGS	:= -pie -Wl,-z,relro -Wl,-z,now
+ifeq ($(findstring _FORTIFY_SOURCE,$(CPPFLAGS) $(CFLAGS)),)
+ifeq ($(SANITIZE),)
+# (ASan replaces the checked string functions itself: no FORTIFY there.)
+HARDEN_CFLAGS	+= -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3
+endif
+endif
+endif
+WG_CFLAGS	+= $(HARDEN_CFLAGS)
+
 ifneq ($(SANITIZE),)
 # Sanitizer runtimes make system calls no seccomp filter of ours allows.
 WG_CFLAGS	+= -fsanitize=$(SANITIZE) -DWGCARD_NO_SECCOMP
 LDFLAGS		+= -fsanitize=$(SANITIZE)
 endif
-ALL_CFLAGS	= $(WG_CFLAGS) $(CFLAGS)
+ALL_CFLAGS	= $(WG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+LDFLAGS		+= $(HARDEN_LDFLAGS)
 LDLIBS		+= $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
 ifeq ($(V),1)
@@ -75,7 +98,13 @@ endif
 # that they cannot rot; the scripts beside them run them.
 all: $(PROGS) $(BENCH_BINS)
 
-$(B)/obj/%.o: %.c
+# Objects are rebuilt when the flags change (HARDEN, SANITIZE, CFLAGS...).
+FLAGS_STAMP	:= $(B)/.flags
+$(shell mkdir -p $(B) && echo '$(ALL_CFLAGS) $(LDFLAGS) $(LDLIBS)' | \
+    cmp -s - $(FLAGS_STAMP) 2>/dev/null || \
+    echo '$(ALL_CFLAGS) $(LDFLAGS) $(LDLIBS)' >$(FLAGS_STAMP))
+
+$(B)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<

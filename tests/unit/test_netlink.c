@@ -275,7 +275,8 @@ test_tun_moved(void)
 		close(p[0]);
 		if (unshare(CLONE_NEWNET) == -1)
 			_exit(1);
-		(void)write(p[1], "x", 1);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
 		pause();
 		_exit(0);
 	}
