@@ -243,7 +243,8 @@ s.bind(("0.0.0.0", 51820))
 time.sleep(60)' &
 blocker=$!
 T_PIDS+=("$blocker")
-wait_for 5 _udp_bound "$NS" 51820
+# (python's start may take seconds on a loaded machine)
+wait_for 30 _udp_bound "$NS" 51820 || t_fail "port blocker bound" "not after 30 s"
 start_ms=$(now_ms)
 initx start
 rc=$?
