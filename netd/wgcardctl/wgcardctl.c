@@ -263,6 +263,27 @@ ctl_sockets(const char *sockpath, const char *ifname, char ***out)
 	return n;
 }
 
+/* A control socket that did not answer (errno): what, and what to do. */
+static void
+ctl_connect_error(const char *sock, const char *name)
+{
+	int	e = errno;
+
+	if (e == ENOENT || e == ECONNREFUSED)
+		fprintf(stderr, "wgcardctl: %s: no wgcardd runs for this "
+		    "interface (%s: %s)\n", output_vis(name), output_vis(sock),
+		    strerror(e));
+	else if (e == EACCES || e == EPERM)
+		fprintf(stderr, "wgcardctl: %s: %s: %s: the control socket is "
+		    "for root and the members of group wgcard (usermod -aG "
+		    "wgcard USER, then log in again)\n", output_vis(name),
+		    output_vis(sock), strerror(e));
+	else
+		fprintf(stderr, "wgcardctl: %s: %s: %s\n", output_vis(name),
+		    output_vis(sock), strerror(e));
+	errno = e;
+}
+
 static const char *
 ctl_ifname(const char *path, char *buf, size_t len)
 {
@@ -273,25 +294,6 @@ ctl_ifname(const char *path, char *buf, size_t len)
 	if ((dot = strrchr(buf, '.')) != NULL)
 		*dot = '\0';
 	return buf;
-}
-
-/* card pubkey with no daemon: straight from the card, over PC/SC. */
-static int
-ctl_card_pubkey_direct(void)
-{
-	uint8_t	pub[32];
-	char	b64[WG_KEY_B64_LEN], reader[128];
-	int	r;
-
-	if ((r = openpgp_read_pubkey(reader_hint, pub, reader,
-	    sizeof(reader))) != 0) {
-		fprintf(stderr, "wgcardctl: card pubkey: %s\n",
-		    opgp_strerror(r));
-		return EXIT_KEY;
-	}
-	key_to_base64(b64, pub);
-	printf("%s\n", b64);
-	return 0;
 }
 
 /*
@@ -319,6 +321,54 @@ ctl_card_status(const char *sock, struct answer *a)
 		nanosleep(&pause, NULL);
 	}
 	return -1;
+}
+
+/* card pubkey with no daemon: straight from the card, over PC/SC. */
+static int
+ctl_card_pubkey_direct(void)
+{
+	uint8_t	pub[32];
+	char	b64[WG_KEY_B64_LEN], reader[128];
+	int	r;
+
+	if ((r = openpgp_read_pubkey(reader_hint, pub, reader,
+	    sizeof(reader))) != 0) {
+		fprintf(stderr, "wgcardctl: card pubkey: %s\n",
+		    opgp_strerror(r));
+		return EXIT_KEY;
+	}
+	key_to_base64(b64, pub);
+	printf("%s\n", b64);
+	fprintf(stderr, "wgcardctl: read from the card in reader \"%s\" "
+	    "(no daemon asked)\n", output_vis(reader));
+	return 0;
+}
+
+/* card pubkey from a daemon: where its key comes from, on stderr. */
+static void
+ctl_card_pubkey_source(const char *sock, const char *name)
+{
+	struct answer	 a;
+	const char	*be, *st, *sn;
+
+	if (ctl_card_status(sock, &a) == -1)
+		return;
+	be = answer_get(&a, "backend");
+	st = answer_get(&a, "state");
+	sn = answer_get(&a, "serial");
+	if (be != NULL && strcmp(be, "openpgp") == 0)
+		fprintf(stderr, "wgcardctl: %s: the key wgcardd expects on its "
+		    "card (card %s, state %s)%s\n", output_vis(name),
+		    sn != NULL ? output_vis(sn) : "not seen yet",
+		    st != NULL ? output_vis(st) : "?", st != NULL &&
+		    strcmp(st, "wrong-card") == 0 ? ": the card in the reader "
+		    "has another key" : "");
+	else
+		fprintf(stderr, "wgcardctl: %s: the key of wgcardd's software "
+		    "key (backend %s), not a card's; a card's: wgcardctl -r "
+		    "reader card pubkey\n", output_vis(name),
+		    be != NULL ? output_vis(be) : "?");
+	answer_free(&a);
 }
 
 /*
@@ -475,8 +525,14 @@ ctl_show(char **socks, int n, int format)
 	}
 	for (i = 0; i < n; i++) {
 		ctl_ifname(socks[i], ifcs[i].name, sizeof(ifcs[i].name));
-		if (ctl_request(socks[i], "show", NULL, &ifcs[i].show) == -1 ||
-		    ifcs[i].show.status != 0) {
+		if (ctl_request(socks[i], "show", NULL, &ifcs[i].show) == -1) {
+			ifcs[i].error = strdup(strerror(errno));
+			ctl_connect_error(socks[i], ifcs[i].name);
+			answer_free(&ifcs[i].show);
+			rc = EXIT_NODAEMON;
+			continue;
+		}
+		if (ifcs[i].show.status != 0) {
 			ifcs[i].error = strdup(ifcs[i].show.error != NULL ?
 			    ifcs[i].show.error : ifcs[i].show.status != 0 ?
 			    strerror(ifcs[i].show.status) : strerror(errno));
@@ -572,6 +628,15 @@ main(int argc, char *argv[])
 		return EXIT_USAGE;
 	if (res.action == CTL_CARD_INIT)
 		return ctl_card_init();
+	if (res.action == CTL_CARD_PUBKEY && reader_hint != NULL) {
+		/* -r: the card itself, whatever daemons run. */
+		if (ifname != NULL || sockpath != NULL) {
+			fprintf(stderr, "wgcardctl: card pubkey: -r reads the "
+			    "card, -i and -s ask a daemon: give one of them\n");
+			return EXIT_USAGE;
+		}
+		return ctl_card_pubkey_direct();
+	}
 
 	n = ctl_sockets(sockpath, ifname, &socks);
 	if (n <= 0 && res.action == CTL_CARD_PUBKEY)
@@ -602,15 +667,8 @@ main(int argc, char *argv[])
 	for (i = 0; i < n; i++) {
 		ctl_ifname(socks[i], name, sizeof(name));
 		r = ctl_request(socks[i], res.request, pin, &a);
-		if (r == -1 && n == 1 && res.action == CTL_CARD_PUBKEY &&
-		    (errno == ENOENT || errno == ECONNREFUSED)) {
-			/* No daemon there: ask the card itself. */
-			rc = ctl_card_pubkey_direct();
-			break;
-		}
 		if (r == -1) {
-			fprintf(stderr, "wgcardctl: %s: %s\n", socks[i],
-			    strerror(errno));
+			ctl_connect_error(socks[i], name);
 			rc = EXIT_NODAEMON;
 			continue;
 		}
@@ -634,6 +692,8 @@ main(int argc, char *argv[])
 		case CTL_CARD_PUBKEY:
 			printf("%s\n", answer_get(&a, "public_key") ?
 			    output_vis(answer_get(&a, "public_key")) : "");
+			fflush(stdout);
+			ctl_card_pubkey_source(socks[i], name);
 			break;
 		case CTL_VERSION:
 			printf("%s: wgcardd %s\n", output_vis(name),

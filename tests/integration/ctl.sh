@@ -236,6 +236,8 @@ t_check "card status: operations counted" \
 ctl -i "$IF_A" card pubkey
 t_eq "card pubkey: exit 0" "$RC" 0
 t_eq "card pubkey: the key" "$OUT" "$PUB_A"
+t_check "card pubkey: says it is a software key, not a card's" \
+    grep -q "$IF_A: the key of wgcardd's software key (backend file), not a card's" "$T_TMP/err"
 
 echo 123456 | "$WGCARDCTL" -i "$IF_A" card unlock >"$T_TMP/out" 2>"$T_TMP/err"
 RC=$?

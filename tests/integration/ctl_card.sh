@@ -29,8 +29,13 @@ card_start_vcard "$T_TMP/c.state" || t_fatal "vcard"
 card_wait_present || t_fatal "card not seen"
 
 # ---- no daemon
-out=$(ctl -i nosuch$$ card pubkey 2>&1)
+out=$(ctl -r "Virtual PCD" card pubkey 2>&1)
 t_check "card pubkey on an empty card fails" test $? -ne 0
+# -i names a daemon: none for it is an error, not a card read.
+out=$(ctl -i nosuch$$ card pubkey 2>&1)
+t_eq "card pubkey -i with no such daemon: exit 2" "$?" 2
+t_check "card pubkey -i with no such daemon: says so" \
+    sh -c "echo '$out' | grep -q 'nosuch$$: no wgcardd runs for this interface'"
 out=$(echo 00000000 | ctl card init 2>&1)
 rc=$?
 t_check "card init: a wrong admin PIN is refused" test "$rc" -ne 0
@@ -40,7 +45,12 @@ pub=$(echo "$ADMIN" | ctl card init 2>"$T_TMP/init.err")
 t_check "card init with the admin PIN" test -n "$pub"
 t_eq "card init: the printed key is the card's" "$pub" \
     "$(card_ctl pubkey)"
-t_eq "card pubkey without a daemon" "$(ctl -i nosuch$$ card pubkey)" "$pub"
+t_eq "card pubkey -r without a daemon" \
+    "$(ctl -r "Virtual PCD" card pubkey 2>"$T_TMP/pk.err")" "$pub"
+t_check "card pubkey -r: says it read the card" \
+    grep -q 'read from the card in reader "Virtual PCD' "$T_TMP/pk.err"
+t_eq "card pubkey -r: a reader that is not there" \
+    "$(ctl -r "no such reader" card pubkey >/dev/null 2>&1; echo $?)" 3
 
 # ---- with a daemon, locked (no PIN source)
 NS_A=$(ns_name a)
@@ -121,7 +131,9 @@ t_check "card unlock with the right PIN" sh -c "echo '$PIN' | env PCSCLITE_CSOCK
 t_check "card status: ready" wait_for 5 sh -c \
     "'$WGCARDCTL' -i '$IF_A' card status | grep -q 'state: ready'"
 t_eq "the counter is back at 3" "$(card_status_field pw1)" 3
-t_eq "card pubkey via the daemon" "$(ctl -i "$IF_A" card pubkey)" "$pub"
+t_eq "card pubkey via the daemon" "$(ctl -i "$IF_A" card pubkey 2>"$T_TMP/pk.err")" "$pub"
+t_check "card pubkey via the daemon: says it is the card's key" \
+    grep -q "$IF_A: the key wgcardd expects on its card (card 0000C001, state ready)" "$T_TMP/pk.err"
 # show --json and --prometheus with the card's state, ready.
 ctl -i "$IF_A" show --json >"$T_TMP/show.json"
 if /usr/bin/python3 - "$T_ROOT/docs/wgcardctl-show.schema.json" \

@@ -229,9 +229,9 @@ wgx "$NS_B" set "$IF_B" peer "$PUB_S" remove &&
     wgx "$NS_B" set "$IF_B" peer "$PUB_C" allowed-ips "$IN4_A/32" ||
     t_fatal "B knows the card's key"
 sed -i '/^PrivateKey/d' "$FILE"
-# The recipe of docs/operations.md: with no daemon for the interface,
-# wgcardctl card pubkey reads the key from the card itself.
-PUB_CTL=$(ip netns exec "$NS_A" "$CTL" -i "$IF_A" card pubkey 2>&1)
+# The recipe of docs/operations.md: wgcardctl -r READER card pubkey
+# reads the key from the card itself.
+PUB_CTL=$(ip netns exec "$NS_A" "$CTL" -r "Virtual PCD" card pubkey 2>/dev/null)
 t_eq "card: wgcardctl card pubkey before up (from the card)" "$PUB_CTL" "$PUB_C"
 CARDENV_NOPIN=(PCSCLITE_CSOCK_NAME="$PCSCLITE_CSOCK_NAME"
     WGCARD_KEY_SOURCE=openpgp WGCARD_CARD_PUBLIC_KEY="$PUB_CTL")
