@@ -29,6 +29,7 @@ struct fwd_gro {
 	struct offload_gro	 g;
 	struct fwd_buf		*held[OFFLOAD_GRO_MAX_PKTS];
 	int			 nheld;
+	int			 cursor;	/* in held: last found */
 	uint64_t		 drops;
 };
 
@@ -45,6 +46,19 @@ static uint32_t
 fo_align(uint32_t v)
 {
 	return (v + FO_ALIGN - 1) & ~(uint32_t)(FO_ALIGN - 1);
+}
+
+/*
+ * Room for a packet at pos in a pool buffer, the tailroom after it kept
+ * free; 0 when pos leaves less than the tailroom (pos may lie up to 16
+ * bytes past the buffer's end after the last packet).
+ */
+static size_t
+fo_room(uint32_t pos)
+{
+	if (pos > FWD_BUF_SIZE - FO_TAILROOM)
+		return 0;
+	return FWD_BUF_SIZE - FO_TAILROOM - pos;
 }
 
 void
@@ -80,7 +94,7 @@ fwd_offload_tun_in(struct fwd_buf *b,
 				pos = FWD_HEADROOM;
 			}
 			seg = offload_segment_at(&vh, pkt, len, i, ob->base +
-			    pos, FWD_BUF_SIZE - pos - FO_TAILROOM);
+			    pos, fo_room(pos));
 			if (seg > 0 || pos == FWD_HEADROOM)
 				break;
 			/* This buffer is full: on to a fresh one. */
@@ -110,6 +124,11 @@ drop:
 static void
 fo_write_plain(struct fwd_buf *b, uint32_t off, uint32_t len)
 {
+	if (off < OFFLOAD_VNET_HDR_LEN || off > FWD_BUF_SIZE ||
+	    len > FWD_BUF_SIZE - off) {
+		fo_gro.drops++;
+		return;
+	}
 	/* An all-zero header: no offload, checksum done. */
 	memset(b->base + off - OFFLOAD_VNET_HDR_LEN, 0, OFFLOAD_VNET_HDR_LEN);
 	fwd_buf_ref(b);
@@ -137,15 +156,28 @@ fwd_offload_tun_out(struct fwd_gro *gro, struct fwd_buf *b, uint32_t off,
 	}
 }
 
-/* The pool buffer ptr lies in, or NULL. */
+/*
+ * The held buffer ptr lies in, or NULL. Every packet of the GRO table is
+ * in a held buffer, and they come out in order: the search starts where
+ * the last one was found.
+ */
 static struct fwd_buf *
-fo_buf_of(const void *ptr)
+fo_held_buf(struct fwd_gro *gro, const void *ptr)
 {
-	const uint8_t	*p = ptr, *base = fwd_pool_base();
+	struct fwd_buf	*b;
+	uintptr_t	 p = (uintptr_t)ptr;
+	int		 i, k;
 
-	if (p < base || p >= base + fwd_pool_size())
-		return NULL;
-	return fwd_buf_by_id((p - base) / FWD_BUF_SIZE);
+	for (k = 0; k < gro->nheld; k++) {
+		i = (gro->cursor + k) % gro->nheld;
+		b = gro->held[i];
+		if (p >= (uintptr_t)b->base &&
+		    p - (uintptr_t)b->base < FWD_BUF_SIZE) {
+			gro->cursor = i;
+			return b;
+		}
+	}
+	return NULL;
 }
 
 static int
@@ -159,8 +191,10 @@ fo_flush_cb(void *arg, const struct iovec *iov, int iovcnt, size_t total)
 
 	/* A packet written as it came: its header goes in front of it. */
 	if (iovcnt == 2 && iov[0].iov_len == OFFLOAD_VNET_HDR_LEN &&
-	    (b = fo_buf_of(iov[1].iov_base)) != NULL &&
-	    (uint8_t *)iov[1].iov_base - b->base >= OFFLOAD_VNET_HDR_LEN) {
+	    (b = fo_held_buf(gro, iov[1].iov_base)) != NULL &&
+	    (uint8_t *)iov[1].iov_base - b->base >= OFFLOAD_VNET_HDR_LEN &&
+	    iov[1].iov_len <= (size_t)(b->base + FWD_BUF_SIZE -
+	    (uint8_t *)iov[1].iov_base)) {
 		p = (uint8_t *)iov[1].iov_base - OFFLOAD_VNET_HDR_LEN;
 		memcpy(p, iov[0].iov_base, OFFLOAD_VNET_HDR_LEN);
 		fwd_buf_ref(b);
@@ -191,6 +225,7 @@ fwd_offload_flush(struct fwd_gro *gro)
 	for (i = 0; i < gro->nheld; i++)
 		fwd_buf_put(gro->held[i]);
 	gro->nheld = 0;
+	gro->cursor = 0;
 }
 
 uint64_t

@@ -53,6 +53,16 @@
 #define UR_TBUF_ENTRIES	16	/* TUN read buffers (power of 2) */
 #define UR_TBUF_GROUP	1
 #define UR_KEEP_FREE	24	/* buffers kept for sends of our own */
+/*
+ * A multishot recvmsg lays out, from the start of a (page-aligned) pool
+ * buffer: struct io_uring_recvmsg_out, msg_namelen bytes of address, the
+ * cmsgs, the payload. The address room is rounded up so the cmsgs are
+ * aligned for struct cmsghdr (with 28 bytes for a sockaddr_in6 they were
+ * not, and every cmsghdr access was misaligned).
+ */
+#define UR_NAMELEN	CMSG_ALIGN(sizeof(struct sockaddr_in6))
+_Static_assert((sizeof(struct io_uring_recvmsg_out) + UR_NAMELEN) %
+    _Alignof(struct cmsghdr) == 0, "recvmsg cmsgs misaligned");
 
 /* Fixed-file slots. */
 #define UR_SLOT_TUN	0
@@ -167,7 +177,7 @@ fwd_uring_init(const char **why)
 	ur.slots[UR_SLOT_PARENT].live = 1;
 	ur.slots[UR_SLOT_HS].live = 1;
 	/* The receive template: source address and two cmsgs. */
-	ur.rmsg.msg_namelen = sizeof(struct sockaddr_in6);
+	ur.rmsg.msg_namelen = UR_NAMELEN;
 	ur.rmsg.msg_controllen = CMSG_SPACE(sizeof(struct in6_pktinfo)) +
 	    CMSG_SPACE(sizeof(int));
 	ur.ready = 1;

@@ -28,6 +28,8 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 
+#include "../lib/fake_pool.h"
+#include "fwd_offload.h"
 #include "offload.h"
 #include "test.h"
 
@@ -1198,6 +1200,325 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * fwd_offload.c on the fake pool (tests/lib/fake_pool.c): every pool
+ * buffer is its own exact allocation with guard pages (or ASan redzones)
+ * around it, so a segment written past a buffer's end crashes the test.
+ */
+#define FO_WGHDR	16	/* the WireGuard header goes in front */
+#define FO_TAIL		31	/* padding and tag go after */
+#define FO_SEGS_MAX	65536
+
+static struct fwd_buf	*fo_b[FO_SEGS_MAX];
+static uint32_t		 fo_off[FO_SEGS_MAX], fo_len[FO_SEGS_MAX];
+static size_t		 fo_n;
+static int		 fo_over;
+
+static void
+fo_out(struct fwd_buf *b, uint32_t off, uint32_t len)
+{
+	if (fo_n == FO_SEGS_MAX) {
+		fo_over = 1;
+		fwd_buf_put(b);
+		return;
+	}
+	fo_b[fo_n] = b;
+	fo_off[fo_n] = off;
+	fo_len[fo_n] = len;
+	fo_n++;
+}
+
+/*
+ * Checks what fwd_offload_tun_in made of a super-packet (headers of
+ * hdrlen bytes, pl bytes of payload, gso): every segment, in order,
+ * inside its buffer with room for the header before it and padding and
+ * tag after it, apart from its neighbours, its bytes right (when
+ * content). Releases the segments. Returns the number of buffers used,
+ * or 0 with why set.
+ */
+static size_t
+fo_verify(size_t hdrlen, size_t pl, size_t gso, int content, char *why,
+    size_t whylen)
+{
+	size_t	i, want = (pl + gso - 1) / gso, seg, nbufs = 0;
+	int	ok = 1;
+
+	if (fo_over || fo_n != want) {
+		snprintf(why, whylen, "%zu segments, want %zu", fo_n, want);
+		ok = 0;
+	}
+	for (i = 0; ok && i < fo_n; i++) {
+		seg = pl - i * gso < gso ? pl - i * gso : gso;
+		if (fo_off[i] < FO_WGHDR || fo_off[i] > FWD_BUF_SIZE ||
+		    fo_len[i] > FWD_BUF_SIZE - FO_TAIL - fo_off[i]) {
+			snprintf(why, whylen, "segment %zu at %u+%u: out of its "
+			    "buffer", i, fo_off[i], fo_len[i]);
+			ok = 0;
+		} else if (i > 0 && fo_b[i] == fo_b[i - 1] && fo_off[i] -
+		    FO_WGHDR < fo_off[i - 1] + fo_len[i - 1] + FO_TAIL) {
+			snprintf(why, whylen, "segment %zu at %u overlaps the "
+			    "one before (%u+%u)", i, fo_off[i], fo_off[i - 1],
+			    fo_len[i - 1]);
+			ok = 0;
+		} else if (fo_len[i] != hdrlen + seg) {
+			snprintf(why, whylen, "segment %zu: %u bytes, want %zu",
+			    i, fo_len[i], hdrlen + seg);
+			ok = 0;
+		} else if (content && (((i == 0 || i + 1 == fo_n) &&
+		    !pkt_valid(fo_b[i]->base + fo_off[i], fo_len[i])) ||
+		    memcmp(fo_b[i]->base + fo_off[i] + hdrlen,
+		    payload + i * gso, seg) != 0)) {
+			snprintf(why, whylen, "segment %zu: bad bytes", i);
+			ok = 0;
+		}
+		if (i == 0 || fo_b[i] != fo_b[i - 1])
+			nbufs++;
+	}
+	for (i = 0; i < fo_n; i++)
+		fwd_buf_put(fo_b[i]);
+	fo_n = 0;
+	fo_over = 0;
+	return ok ? nbufs : 0;
+}
+
+/*
+ * A super-packet in b as TUN hands it over: headers of sp for pl bytes
+ * of payload. With fill, the payload is copied in too; without, the
+ * bytes of the last call stay (the same headers' length, a longer
+ * payload).
+ */
+static void
+fo_super(struct fwd_buf *b, const struct spec *sp, size_t pl, uint16_t gso,
+    int fill)
+{
+	struct offload_vnet	 vh;
+	uint8_t			*pkt = b->base + FWD_HEADROOM +
+				    OFFLOAD_VNET_HDR_LEN;
+	size_t			 hdr = spec_hdrlen(sp), len = hdr + pl;
+
+	build(pkt, sp, payload, 0);
+	if (fill)
+		memcpy(pkt + hdr, payload, pl);
+	if (!sp->v6) {
+		put16(pkt + 2, (uint16_t)len);
+		pkt[10] = pkt[11] = 0;
+		put16(pkt + 10, (uint16_t)~ref_fold(ref_sum(pkt, hdr -
+		    (sp->proto == IPPROTO_TCP ? 20 + sp->tcpopt : 8), 0)));
+	} else
+		put16(pkt + 4, (uint16_t)(len - 40));
+	if (sp->proto == IPPROTO_UDP)
+		put16(pkt + len - pl - 8 + 4, (uint16_t)(8 + pl));
+	make_partial(pkt, len, &vh, sp->proto == IPPROTO_UDP ?
+	    OFFLOAD_GSO_UDP_L4 : sp->v6 ? OFFLOAD_GSO_TCPV6 :
+	    OFFLOAD_GSO_TCPV4, gso);
+	offload_vnet_write(&vh, b->base + FWD_HEADROOM);
+	b->off = FWD_HEADROOM;
+	b->len = (uint32_t)(OFFLOAD_VNET_HDR_LEN + len);
+}
+
+/*
+ * Every gso size from 1 to the largest, TCP and UDP over IPv4 and IPv6,
+ * each with the largest payload (so that the segments fill as many
+ * buffers as a super-packet can) ending in a short segment, and with
+ * only full segments. The segments of a smaller count are a prefix of
+ * these (same sizes, same places), so every count is covered. Where a
+ * super-packet still spans more than one buffer, every size is taken
+ * and every segment's bytes checked (checksums on the first and last);
+ * above it (one buffer holds it all), the places only, for every 61st
+ * size and the last 64.
+ */
+static void
+test_tun_in_sweep(void)
+{
+	static const struct { int v6; uint8_t proto; const char *name; }
+	    kinds[] = {
+		{ 0, IPPROTO_TCP, "TCPv4" }, { 1, IPPROTO_TCP, "TCPv6" },
+		{ 0, IPPROTO_UDP, "UDPv4" }, { 1, IPPROTO_UDP, "UDPv6" },
+	};
+	struct spec	 sp;
+	struct fwd_buf	*b;
+	size_t		 k, hdr, maxpl, pl, gso, nb, multi, sizes;
+	uint64_t	 drops0;
+	char		 why[160];
+	double		 t0 = now_s();
+	int		 v, bad;
+
+	rnd_fill(payload, sizeof(payload));
+	fake_pool_limit(0);
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		spec_default(&sp, kinds[k].v6, kinds[k].proto);
+		sp.tcpopt = 12;		/* timestamps, as Linux sends */
+		hdr = spec_hdrlen(&sp);
+		maxpl = OFFLOAD_MAX_PKT - hdr;
+		bad = 0;
+		multi = sizes = 0;
+		drops0 = fwd_offload_drops();
+		b = fwd_buf_get();
+		fo_super(b, &sp, maxpl, 1, 1);
+		for (gso = 1; gso <= maxpl && !bad; gso++) {
+			if (multi > 0 && gso > multi + 1 && gso % 61 != 0 &&
+			    gso + 64 <= maxpl)
+				continue;
+			sizes++;
+			for (v = 0; v < 2 && !bad; v++) {
+				pl = v == 0 ? maxpl : maxpl / gso * gso;
+				if (v == 1 && pl == maxpl)
+					break;
+				fo_super(b, &sp, pl, (uint16_t)gso, 0);
+				fwd_buf_ref(b);
+				fwd_offload_tun_in(b, fo_out);
+				nb = fo_verify(hdr, pl, gso, multi == 0, why,
+				    sizeof(why));
+				if (nb == 0) {
+					CHECK(0, "%s gso %zu payload %zu: %s",
+					    kinds[k].name, gso, pl, why);
+					bad = 1;
+				}
+				/* The last size that needs a second buffer. */
+				if (nb == 1 && multi == 0 && gso > 1)
+					multi = gso - 1;
+				CHECK(b->refs == 1, "%s gso %zu: input buffer "
+				    "refs %u", kinds[k].name, gso, b->refs);
+			}
+		}
+		fwd_buf_put(b);
+		CHECK(!bad && fwd_offload_drops() == drops0 &&
+		    fake_pool_out() == 0, "%s: TUN-in split of every gso "
+		    "1..%zu (%zu sizes, all up to %zu) in exact buffers: in "
+		    "bounds, apart, bytes right, no drop, no buffer left",
+		    kinds[k].name, maxpl, sizes, multi);
+	}
+	printf("TUN-in sweep: %.1f s\n", now_s() - t0);
+}
+
+/* A short pool: what does not fit is dropped and counted, no leak. */
+static void
+test_tun_in_pool(void)
+{
+	struct spec	 sp;
+	struct fwd_buf	*b;
+	uint64_t	 drops0 = fwd_offload_drops();
+	size_t		 i, n;
+	int		 ok = 1;
+
+	spec_default(&sp, 0, IPPROTO_UDP);
+	fake_pool_limit(2);	/* the input and one for segments */
+	b = fwd_buf_get();
+	fo_super(b, &sp, 60000, 100, 1);
+	fwd_offload_tun_in(b, fo_out);
+	n = fo_n;
+	for (i = 0; i < fo_n; i++)
+		if (fo_off[i] < FO_WGHDR ||
+		    fo_len[i] > FWD_BUF_SIZE - FO_TAIL - fo_off[i])
+			ok = 0;
+	for (i = 0; i < fo_n; i++)
+		fwd_buf_put(fo_b[i]);
+	fo_n = 0;
+	fake_pool_limit(0);
+	CHECK(ok && n > 0 && n < 600 && fwd_offload_drops() - drops0 ==
+	    600 - n && fake_pool_out() == 0, "TUN-in split with 2 free "
+	    "buffers: %zu of 600 segments out, %llu drops counted, %u "
+	    "buffers left", n, (unsigned long long)(fwd_offload_drops() -
+	    drops0), fake_pool_out());
+
+	/* A refused header: dropped, counted, buffer released. */
+	b = fwd_buf_get();
+	fo_super(b, &sp, 1000, 100, 1);
+	b->base[FWD_HEADROOM + 1] = OFFLOAD_GSO_ECN;
+	drops0 = fwd_offload_drops();
+	fwd_offload_tun_in(b, fo_out);
+	CHECK(fo_n == 0 && fwd_offload_drops() == drops0 + 1 &&
+	    fake_pool_out() == 0, "TUN-in: refused header dropped");
+}
+
+/* What fwd_offload.c writes to TUN, kept for the GRO test. */
+static uint8_t	fo_tun[64][FWD_BUF_SIZE];
+static size_t	fo_tunlen[64], fo_ntun;
+static int	fo_tunbad;
+
+void
+fwd_tun_emit(struct fwd_buf *b, uint32_t off, uint32_t len)
+{
+	if (off > FWD_BUF_SIZE || len > FWD_BUF_SIZE - off ||
+	    len < OFFLOAD_VNET_HDR_LEN || fo_ntun == 64)
+		fo_tunbad++;
+	else {
+		memcpy(fo_tun[fo_ntun], b->base + off, len);
+		fo_tunlen[fo_ntun++] = len;
+	}
+	fwd_buf_put(b);
+}
+
+/*
+ * The receive side: decrypted packets laid out in pool buffers as
+ * forward.c has them (a WireGuard header before each, a tag after), a
+ * TCP stream coalesced into one super-packet written from a buffer of
+ * its own, a packet that cannot be coalesced written in place behind a
+ * zero virtio-net header, every buffer released.
+ */
+static void
+test_gro_glue(void)
+{
+	struct fwd_gro		*gro;
+	struct offload_vnet	 vh;
+	struct spec		 sp;
+	struct fwd_buf		*bufs[4];
+	size_t			 i, k, off, len, pl = 1000, nseg = 40;
+	uint8_t			*pkt, *at;
+	int			 ok;
+
+	fwd_conf.tun_uso = 1;
+	gro = fwd_offload_init();
+	rnd_fill(payload, sizeof(payload));
+	spec_default(&sp, 0, IPPROTO_TCP);
+	for (k = 0; k < 4; k++)
+		bufs[k] = fwd_buf_get();
+	/* Ten segments a buffer (as one UDP_GRO receive), back to back. */
+	for (i = 0; i < nseg; i++) {
+		k = i / 10;
+		off = FWD_HEADROOM + (i % 10) * (16 + 1100 + 16) + 16;
+		pkt = bufs[k]->base + off;
+		len = build(pkt, &sp, payload + i * pl, pl);
+		sp.seq += (uint32_t)pl;
+		sp.id++;
+		fwd_offload_tun_out(gro, bufs[k], (uint32_t)off,
+		    (uint32_t)len);
+	}
+	/* ICMP: never coalesced. */
+	off = FWD_HEADROOM + 10 * (16 + 1100 + 16) + 16;
+	pkt = bufs[3]->base + off;
+	memset(pkt, 0, 28);
+	pkt[0] = 0x45;
+	put16(pkt + 2, 28);
+	pkt[8] = 64;
+	pkt[9] = IPPROTO_ICMP;
+	memcpy(pkt + 12, src4, 4);
+	memcpy(pkt + 16, dst4, 4);
+	fwd_offload_tun_out(gro, bufs[3], (uint32_t)off, 28);
+	fo_ntun = 0;
+	fo_tunbad = 0;
+	fwd_offload_flush(gro);
+	for (k = 0; k < 4; k++)
+		fwd_buf_put(bufs[k]);
+
+	ok = fo_ntun == 2 && fo_tunbad == 0 &&
+	    offload_vnet_parse(fo_tun[0], fo_tunlen[0], &vh) == 0 &&
+	    vh.gso_type == OFFLOAD_GSO_TCPV4 && vh.gso_size == pl &&
+	    fo_tunlen[0] == OFFLOAD_VNET_HDR_LEN + 40 + nseg * pl &&
+	    memcmp(fo_tun[0] + OFFLOAD_VNET_HDR_LEN + 40, payload,
+	    nseg * pl) == 0;
+	at = fo_tun[1];
+	ok = ok && fo_tunlen[1] == OFFLOAD_VNET_HDR_LEN + 28 &&
+	    memcmp(at, (uint8_t[OFFLOAD_VNET_HDR_LEN]){ 0 },
+	    OFFLOAD_VNET_HDR_LEN) == 0 && at[OFFLOAD_VNET_HDR_LEN + 9] ==
+	    IPPROTO_ICMP;
+	CHECK(ok && fake_pool_out() == 0, "GRO through fwd_offload: %zu "
+	    "writes (%d bad), stream of %zu coalesced into one, ICMP in "
+	    "place, %u buffers left", fo_ntun, fo_tunbad, nseg,
+	    fake_pool_out());
+}
+
+
 static void
 test_perf(void)
 {
@@ -1716,6 +2037,9 @@ main(void)
 	test_malformed();
 	test_gro();
 	test_gso_run();
+	test_tun_in_sweep();
+	test_tun_in_pool();
+	test_gro_glue();
 	test_fuzz();
 	test_perf();
 	test_kernel();
