@@ -1155,6 +1155,109 @@ config_parse_env(struct config_extra *extra, int *found, char *err,
 	return -1;
 }
 
+/* wg-quick's file for its CONFIG_FILE argument, as wg-quick finds it. */
+static int
+config_wgquick_path(pid_t ppid, const char *arg, char *path, size_t len)
+{
+	static const char	*dirs[] = { "/etc/wireguard",
+				    "/usr/local/etc/wireguard" };
+	size_t			 i, n = strlen(arg);
+
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)arg[i]) &&
+		    strchr("_=+.-", arg[i]) == NULL)
+			break;
+	if (i == n && n >= 1 && n <= 15) {
+		for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+			snprintf(path, len, "%s/%s.conf", dirs[i], arg);
+			if (access(path, F_OK) == 0)
+				return 0;
+		}
+		return -1;
+	}
+	if (arg[0] == '/')
+		snprintf(path, len, "%s", arg);
+	else
+		snprintf(path, len, "/proc/%ld/cwd/%s", (long)ppid, arg);
+	return 0;
+}
+
+int
+config_check_wgquick_save(pid_t ppid, const struct config_extra *extra,
+    char *err, size_t errlen)
+{
+	struct config_ctx	 ctx;
+	struct buf		 b;
+	char			 proc[64], args[4096], path[4096], *a, *end;
+	char			*p, *nl, *line, *eq, *key, *val;
+	unsigned long		 lineno = 0, save_line = 0;
+	ssize_t			 n;
+	int			 fd, inif = 0, has_priv = 0;
+
+	if (extra->keysource == CONFIG_KEYSOURCE_OPENPGP)
+		return 0;	/* the key is the card's: nothing to lose */
+	snprintf(proc, sizeof(proc), "/proc/%ld/cmdline", (long)ppid);
+	if ((fd = open(proc, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, args, sizeof(args) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	args[n] = '\0';
+	end = args + n;
+	/* bash /usr/bin/wg-quick up FILE */
+	for (a = args; a < end; a += strlen(a) + 1) {
+		p = strrchr(a, '/');
+		if (strcmp(p != NULL ? p + 1 : a, "wg-quick") == 0)
+			break;
+	}
+	if (a >= end || (a += strlen(a) + 1) >= end || strcmp(a, "up") != 0 ||
+	    (a += strlen(a) + 1) >= end)
+		return 0;
+	if (config_wgquick_path(ppid, a, path, sizeof(path)) == -1)
+		return 0;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.path = path;
+	if ((ctx.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+		return 0;
+	buf_init(&b);
+	if (config_read(&ctx, &b) == 0 && buf_append(&b, "", 1) == 0) {
+		for (p = b.data; p != NULL && *p != '\0'; p = nl) {
+			lineno++;
+			if ((nl = strchr(p, '\n')) != NULL)
+				*nl++ = '\0';
+			line = p;
+			if ((eq = strchr(line, '#')) != NULL)
+				*eq = '\0';
+			line = config_trim(line);
+			if (*line == '[') {
+				inif = strcasecmp(line, "[Interface]") == 0;
+				continue;
+			}
+			if (!inif || (eq = strchr(line, '=')) == NULL)
+				continue;
+			*eq = '\0';
+			key = config_trim(line);
+			val = config_trim(eq + 1);
+			if (strcasecmp(key, "PrivateKey") == 0 && *val != '\0')
+				has_priv = 1;
+			else if (strcasecmp(key, "SaveConfig") == 0 &&
+			    strcmp(val, "true") == 0)
+				save_line = lineno;
+		}
+	}
+	close(ctx.fd);
+	buf_free(&b);	/* wipes: the file holds a private key */
+	if (!has_priv || save_line == 0)
+		return 0;
+	snprintf(err, errlen, "%s:%lu: SaveConfig: wg-quick would write this "
+	    "file back without its PrivateKey (wgcardd never gives the "
+	    "private key out, so wg showconf has none): remove SaveConfig, or "
+	    "keep the key on a card (WGCARD_KEY_SOURCE=openpgp)",
+	    strncmp(path, "/proc/", 6) == 0 ? a : path, save_line);
+	return -1;
+}
+
 void
 config_extra_free(struct config_extra *extra)
 {

@@ -7,6 +7,8 @@
 #ifndef WGCARD_CONFIG_H
 #define WGCARD_CONFIG_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +63,15 @@ int	config_parse_env(struct config_extra *extra, int *found, char *err,
 	    size_t errlen);
 /* The first of those variables that is set, or NULL (-c warns). */
 const char	*config_env_first(void);
+/*
+ * xplatform mode: when the process that started us (ppid) is "wg-quick
+ * up FILE" and FILE has SaveConfig = true and a PrivateKey while the
+ * key is not on a card, wg-quick would write FILE back without its key
+ * (wg showconf never has it here). -1 and err ("FILE:LINE: SaveConfig:
+ * why") then; 0 otherwise, or when it cannot tell.
+ */
+int	config_check_wgquick_save(pid_t ppid, const struct config_extra *,
+	    char *err, size_t errlen);
 void	config_extra_free(struct config_extra *);
 /*
  * The card PIN of PinFile or PinCredential ($CREDENTIALS_DIRECTORY/NAME,

@@ -1342,6 +1342,11 @@ main(int argc, char *argv[])
 	} else if (r > 0)
 		log_debug("%d setting%s from the environment", r,
 		    r == 1 ? "" : "s");
+	if (wgd.config_path == NULL && config_check_wgquick_save(getppid(),
+	    &wgd.extra, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		exit(1);
+	}
 	/* Card plumbing: the PIN file is read here, then wiped. */
 	if ((r = config_read_pin(&wgd.extra, card_pin.pin, &card_pinlen, err,
 	    sizeof(err))) == -1) {

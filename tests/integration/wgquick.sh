@@ -223,6 +223,25 @@ else
 	t_fail "software key: wg-quick up" "$(cat "$T_TMP/up-a.log")"
 fi
 
+# (a2) SaveConfig = true with a software key: wg-quick would write the
+# file back from wg showconf, which has no PrivateKey (it never leaves
+# the key broker). Refused at up, naming the file, line and key.
+sed -i 's/^ListenPort.*/&\nSaveConfig = true/' "$FILE"
+sum0=$(sha256sum <"$FILE")
+if wgq "$NS_A" -- up "$FILE" >"$T_TMP/up-s.log" 2>&1; then
+	t_fail "SaveConfig with a software key: wg-quick up refused" "$(cat "$T_TMP/up-s.log")"
+	wgq "$NS_A" -- down "$FILE" >>"$T_TMP/up-s.log" 2>&1
+else
+	t_ok "SaveConfig with a software key: wg-quick up refused"
+fi
+t_check "SaveConfig with a software key: the error names file:line:key" \
+    grep -q "$FILE:4: SaveConfig: .*PrivateKey" "$T_TMP/up-s.log"
+t_eq "SaveConfig with a software key: the file is untouched" \
+    "$(sha256sum <"$FILE")" "$sum0"
+t_check "SaveConfig with a software key: no interface left" \
+    bash -c "! ip -n '$NS_A' link show '$IF_A' >/dev/null 2>&1"
+sed -i '/^SaveConfig/d' "$FILE"
+
 # (b) the key on the card
 (umask 077; echo "$PIN" >"$T_TMP/pin") || t_fatal "pin file"
 wgx "$NS_B" set "$IF_B" peer "$PUB_S" remove &&
