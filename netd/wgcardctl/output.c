@@ -8,6 +8,7 @@
  */
 #include <sys/types.h>
 
+#include <errno.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +48,56 @@ answer_get(const struct answer *a, const char *key)
 	return NULL;
 }
 
+static int
+answer_add(struct answer *a, const char *k, const char *v)
+{
+	char	**nk, **nv;
+
+	if ((nk = realloc(a->keys, (a->n + 1) * sizeof(*nk))) == NULL)
+		return -1;
+	a->keys = nk;
+	if ((nv = realloc(a->vals, (a->n + 1) * sizeof(*nv))) == NULL)
+		return -1;
+	a->vals = nv;
+	if ((a->keys[a->n] = strdup(k)) == NULL)
+		return -1;
+	if ((a->vals[a->n] = strdup(v)) == NULL) {
+		free(a->keys[a->n]);
+		return -1;
+	}
+	a->n++;
+	return 0;
+}
+
+int
+answer_line(struct answer *a, char *line)
+{
+	char	*eq, *p;
+	int	 st = 0;
+
+	if ((eq = strchr(line, '=')) == NULL)
+		return 0;
+	*eq++ = '\0';
+	if (strcmp(line, "end") == 0) {
+		/* 0 or an errno: anything else is no answer of a daemon. */
+		for (p = eq; *p >= '0' && *p <= '9' && st <= ANSWER_STATUS_MAX;
+		    p++)
+			st = st * 10 + (*p - '0');
+		if (p == eq || *p != '\0' || st > ANSWER_STATUS_MAX ||
+		    (eq[0] == '0' && eq[1] != '\0'))
+			st = EPROTO;
+		a->status = st;
+		return 1;
+	}
+	if (strcmp(line, "error") == 0) {
+		free(a->error);
+		if ((a->error = strdup(eq)) == NULL)
+			return -1;
+		return 0;
+	}
+	return answer_add(a, line, eq);
+}
+
 /*
  * v made safe for a terminal: printable ASCII and well-formed UTF-8 other
  * than the C1 controls are kept, other bytes written as \xNN, a long
@@ -80,168 +131,6 @@ output_vis(const char *v)
 	return b;
 }
 
-static void
-output_ago(long long t)
-{
-	long long	d = (long long)time(NULL) - t;
-
-	if (t == 0) {
-		printf("never\n");
-		return;
-	}
-	if (d < 0)
-		d = 0;
-	if (d >= 3600)
-		printf("%lld hours, ", d / 3600);
-	if (d >= 60)
-		printf("%lld minutes, ", (d % 3600) / 60);
-	printf("%lld seconds ago\n", d % 60);
-}
-
-/* The key state line of show, from the card status answer. */
-static void
-output_key_line(const struct answer *st)
-{
-	const char	*v;
-
-	if (st->n == 0)
-		return;
-	printf("  key backend: %s",
-	    (v = answer_get(st, "backend")) != NULL ? output_vis(v) : "?");
-	if ((v = answer_get(st, "state")) != NULL)
-		printf(", %s", output_vis(v));
-	if ((v = answer_get(st, "serial")) != NULL)
-		printf(", card %s", output_vis(v));
-	if ((v = answer_get(st, "pin_retries")) != NULL)
-		printf(", PIN retries %s", output_vis(v));
-	printf("\n");
-}
-
-void
-output_show(const struct ctl_iface *ifc)
-{
-	const struct answer	*a = &ifc->show;
-	const char		*fw;
-	size_t			 i;
-	int			 in_peer = 0, first_aip = 1;
-
-	for (i = 0; i < a->n; i++) {
-		const char	*k = a->keys[i], *v = output_vis(a->vals[i]);
-
-		if (strcmp(k, "interface") == 0)
-			printf("interface: %s\n", v);
-		else if (strcmp(k, "public_key") == 0)
-			printf("  public key: %s\n", v);
-		else if (strcmp(k, "listen_port") == 0)
-			printf("  listening port: %s\n", v);
-		else if (strcmp(k, "fwmark") == 0 && strcmp(v, "0") != 0)
-			printf("  fwmark: 0x%lx\n", strtoul(v, NULL, 10));
-		else if (strcmp(k, "key_ready") == 0) {
-			printf("  key: %s\n", strcmp(v, "1") == 0 ? "ready" :
-			    "not available (no key, or card locked/absent)");
-			output_key_line(&ifc->status);
-		} else if (strcmp(k, "forwarder") == 0) {
-			fw = v;
-			printf("  forwarder: %s backend, offloads %s, %s crypto "
-			    "workers\n", fw, answer_get(a, "offloads") ?
-			    output_vis(answer_get(a, "offloads")) : "?",
-			    answer_get(a, "crypto_workers") ?
-			    output_vis(answer_get(a, "crypto_workers")) : "?");
-		} else if (strcmp(k, "under_load") == 0)
-			printf("  cookie mode: %s\n", strcmp(v, "1") == 0 ?
-			    "on (under load)" : "off");
-		else if (strcmp(k, "broker_pending") == 0)
-			printf("  key broker: %s pending", v);
-		else if (strcmp(k, "broker_queued") == 0)
-			printf(", %s queued\n", v);
-		else if (strcmp(k, "cookie_replies") == 0)
-			printf("  cookie replies sent: %s\n", v);
-		else if (strcmp(k, "handshakes_dropped") == 0)
-			printf("  handshakes dropped: %s\n", v);
-		else if (strcmp(k, "peer") == 0) {
-			printf("\npeer: %s\n", v);
-			in_peer = 1;
-			first_aip = 1;
-		} else if (in_peer && strcmp(k, "endpoint") == 0)
-			printf("  endpoint: %s\n", v);
-		else if (in_peer && strcmp(k, "allowed_ip") == 0) {
-			printf(first_aip ? "  allowed ips: %s" : ", %s", v);
-			first_aip = 0;
-			if (i + 1 >= a->n ||
-			    strcmp(a->keys[i + 1], "allowed_ip") != 0)
-				printf("\n");
-		} else if (in_peer && strcmp(k, "latest_handshake") == 0) {
-			printf("  latest handshake: ");
-			output_ago(strtoll(v, NULL, 10));
-		} else if (in_peer && strcmp(k, "rx_bytes") == 0)
-			printf("  transfer: %s B received", v);
-		else if (in_peer && strcmp(k, "tx_bytes") == 0)
-			printf(", %s B sent\n", v);
-		else if (in_peer && strcmp(k, "persistent_keepalive") == 0 &&
-		    strcmp(v, "0") != 0)
-			printf("  persistent keepalive: every %s seconds\n", v);
-		else if (in_peer && strcmp(k, "drops") == 0 &&
-		    strcmp(v, "0") != 0)
-			printf("  dropped: %s packets\n", v);
-	}
-}
-
-void
-output_card_status(const char *ifname, const struct answer *a)
-{
-	static const struct {
-		const char	*key, *label;
-	} rows[] = {
-		{ "backend", "backend" },
-		{ "state", "state" },
-		{ "reader", "reader" },
-		{ "serial", "serial" },
-		{ "fingerprint", "fingerprint" },
-		{ "public_key", "public key" },
-		{ "pin_retries", "PIN retries left" },
-		{ "operations", "operations" },
-		{ "last_latency_us", "last latency (us)" },
-		{ "queued", "queued" },
-	};
-	const char	*v;
-	size_t		 i;
-
-	printf("interface: %s\n", output_vis(ifname));
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		if ((v = answer_get(a, rows[i].key)) != NULL)
-			printf("  %s: %s\n", rows[i].label, output_vis(v));
-}
-
-void
-output_kv(const struct answer *a)
-{
-	size_t	i;
-
-	for (i = 0; i < a->n; i++)
-		printf("%s: %s\n", output_vis(a->keys[i]),
-		    output_vis(a->vals[i]));
-}
-
-/* ---------------------------------------------------------------- JSON */
-
-void
-output_json_string(FILE *f, const char *s)
-{
-	char	 small[256], *buf = small;
-	size_t	 n = strlen(s), len;
-
-	if ((len = json_quote(small, sizeof(small), s, n)) >= sizeof(small)) {
-		if ((buf = malloc(len + 1)) == NULL) {
-			fputs("\"\"", f);	/* still JSON */
-			return;
-		}
-		json_quote(buf, len + 1, s, n);
-	}
-	fwrite(buf, 1, len, f);
-	if (buf != small)
-		free(buf);
-}
-
 /*
  * A decimal unsigned integer that fits 64 bits (what the daemon sends) in
  * *out: 1, or 0 if v is not one (a sign, leading zeros, other bytes).
@@ -262,6 +151,200 @@ output_uint(const char *v, unsigned long long *out)
 	}
 	*out = n;
 	return 1;
+}
+
+/* How long ago the Unix time v was ("never" for 0). */
+static void
+output_ago(FILE *f, const char *v)
+{
+	unsigned long long	t, now = (unsigned long long)time(NULL), d;
+
+	if (!output_uint(v, &t)) {
+		fprintf(f, "unknown\n");
+		return;
+	}
+	if (t == 0) {
+		fprintf(f, "never\n");
+		return;
+	}
+	d = now > t ? now - t : 0;
+	if (d >= 3600)
+		fprintf(f, "%llu hours, ", d / 3600);
+	if (d >= 60)
+		fprintf(f, "%llu minutes, ", (d % 3600) / 60);
+	fprintf(f, "%llu seconds ago\n", d % 60);
+}
+
+/* The key state line of show, from the card status answer. */
+static void
+output_key_line(FILE *f, const struct answer *st)
+{
+	const char	*v;
+
+	if (st->n == 0)
+		return;
+	fprintf(f, "  key backend: %s",
+	    (v = answer_get(st, "backend")) != NULL ? output_vis(v) : "?");
+	if ((v = answer_get(st, "state")) != NULL)
+		fprintf(f, ", %s", output_vis(v));
+	if ((v = answer_get(st, "serial")) != NULL)
+		fprintf(f, ", card %s", output_vis(v));
+	if ((v = answer_get(st, "pin_retries")) != NULL)
+		fprintf(f, ", PIN retries %s", output_vis(v));
+	fprintf(f, "\n");
+}
+
+/* v for the terminal, or "?" when the daemon did not send it. */
+static const char *
+output_vis_or(const char *v)
+{
+	return v != NULL ? output_vis(v) : "?";
+}
+
+/* One peer of show, its fields in a fixed order whatever the answer's. */
+static void
+output_show_peer(FILE *f, const struct show_peer *p)
+{
+	size_t	j;
+
+	fprintf(f, "\npeer: %s\n", output_vis(p->pub));
+	if (p->endpoint != NULL)
+		fprintf(f, "  endpoint: %s\n", output_vis(p->endpoint));
+	for (j = 0; j < p->naips; j++)
+		fprintf(f, j == 0 ? "  allowed ips: %s" : ", %s",
+		    output_vis(p->aips[j]));
+	if (p->naips > 0)
+		fprintf(f, "\n");
+	if (p->latest_handshake != NULL) {
+		fprintf(f, "  latest handshake: ");
+		output_ago(f, p->latest_handshake);
+	}
+	if (p->rx_bytes != NULL || p->tx_bytes != NULL) {
+		fprintf(f, "  transfer: %s B received, ",
+		    output_vis_or(p->rx_bytes));
+		fprintf(f, "%s B sent\n", output_vis_or(p->tx_bytes));
+	}
+	if (p->persistent_keepalive != NULL &&
+	    strcmp(p->persistent_keepalive, "0") != 0)
+		fprintf(f, "  persistent keepalive: every %s seconds\n",
+		    output_vis(p->persistent_keepalive));
+	if (p->drops != NULL && strcmp(p->drops, "0") != 0)
+		fprintf(f, "  dropped: %s packets\n", output_vis(p->drops));
+}
+
+/*
+ * show for people: the interface's lines as the daemon sent them (up to
+ * the first peer), then each peer. Every line is whole whatever the
+ * daemon sent, missing, repeated or out of order.
+ */
+void
+output_show(FILE *f, const struct ctl_iface *ifc)
+{
+	const struct answer	*a = &ifc->show;
+	struct show_peer	*peers;
+	unsigned long long	 n;
+	ssize_t			 np, j;
+	size_t			 i;
+
+	for (i = 0; i < a->n && strcmp(a->keys[i], "peer") != 0; i++) {
+		const char	*k = a->keys[i], *v = output_vis(a->vals[i]);
+
+		if (strcmp(k, "interface") == 0)
+			fprintf(f, "interface: %s\n", v);
+		else if (strcmp(k, "public_key") == 0)
+			fprintf(f, "  public key: %s\n", v);
+		else if (strcmp(k, "listen_port") == 0)
+			fprintf(f, "  listening port: %s\n", v);
+		else if (strcmp(k, "fwmark") == 0 &&
+		    output_uint(a->vals[i], &n) && n != 0)
+			fprintf(f, "  fwmark: 0x%llx\n", n);
+		else if (strcmp(k, "key_ready") == 0) {
+			fprintf(f, "  key: %s\n", strcmp(v, "1") == 0 ?
+			    "ready" :
+			    "not available (no key, or card locked/absent)");
+			output_key_line(f, &ifc->status);
+		} else if (strcmp(k, "forwarder") == 0) {
+			fprintf(f, "  forwarder: %s backend, ", v);
+			fprintf(f, "offloads %s, ",
+			    output_vis_or(answer_get(a, "offloads")));
+			fprintf(f, "%s crypto workers\n",
+			    output_vis_or(answer_get(a, "crypto_workers")));
+		} else if (strcmp(k, "under_load") == 0)
+			fprintf(f, "  cookie mode: %s\n", strcmp(v, "1") == 0 ?
+			    "on (under load)" : "off");
+		else if (strcmp(k, "broker_pending") == 0) {
+			fprintf(f, "  key broker: %s pending, ", v);
+			fprintf(f, "%s queued\n",
+			    output_vis_or(answer_get(a, "broker_queued")));
+		} else if (strcmp(k, "cookie_replies") == 0)
+			fprintf(f, "  cookie replies sent: %s\n", v);
+		else if (strcmp(k, "handshakes_dropped") == 0)
+			fprintf(f, "  handshakes dropped: %s\n", v);
+	}
+	if ((np = show_peers(a, &peers)) == -1) {
+		fprintf(stderr, "wgcardctl: out of memory\n");
+		return;
+	}
+	for (j = 0; j < np; j++)
+		output_show_peer(f, &peers[j]);
+	show_peers_free(peers, np);
+}
+
+void
+output_card_status(FILE *f, const char *ifname, const struct answer *a)
+{
+	static const struct {
+		const char	*key, *label;
+	} rows[] = {
+		{ "backend", "backend" },
+		{ "state", "state" },
+		{ "reader", "reader" },
+		{ "serial", "serial" },
+		{ "fingerprint", "fingerprint" },
+		{ "public_key", "public key" },
+		{ "pin_retries", "PIN retries left" },
+		{ "operations", "operations" },
+		{ "last_latency_us", "last latency (us)" },
+		{ "queued", "queued" },
+	};
+	const char	*v;
+	size_t		 i;
+
+	fprintf(f, "interface: %s\n", output_vis(ifname));
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if ((v = answer_get(a, rows[i].key)) != NULL)
+			fprintf(f, "  %s: %s\n", rows[i].label, output_vis(v));
+}
+
+void
+output_kv(FILE *f, const struct answer *a)
+{
+	size_t	i;
+
+	for (i = 0; i < a->n; i++) {
+		fprintf(f, "%s: ", output_vis(a->keys[i]));
+		fprintf(f, "%s\n", output_vis(a->vals[i]));
+	}
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+void
+output_json_string(FILE *f, const char *s)
+{
+	char	 small[256], *buf = small;
+	size_t	 n = strlen(s), len;
+
+	if ((len = json_quote(small, sizeof(small), s, n)) >= sizeof(small)) {
+		if ((buf = malloc(len + 1)) == NULL) {
+			fputs("\"\"", f);	/* still JSON */
+			return;
+		}
+		json_quote(buf, len + 1, s, n);
+	}
+	fwrite(buf, 1, len, f);
+	if (buf != small)
+		free(buf);
 }
 
 /* "name":N, N the number in v or 0 if v is none. */
@@ -413,6 +496,19 @@ show_peers(const struct answer *a, struct show_peer **out)
 	return -1;
 }
 
+int
+show_peer_stale(const struct show_peer *p, time_t now, long long max_age)
+{
+	unsigned long long	t;
+
+	if (p->endpoint == NULL)
+		return 0;
+	if (!output_uint(p->latest_handshake, &t) || t == 0 ||
+	    t > (unsigned long long)LLONG_MAX)
+		return 1;
+	return (long long)t < (long long)now - max_age;
+}
+
 static void
 output_json_peers(FILE *f, const struct answer *a)
 {
@@ -508,9 +604,11 @@ output_json(FILE *f, const struct ctl_iface *ifcs, size_t n)
 /* ---------------------------------------------------------- Prometheus */
 
 /*
- * A label value: backslash, double quote and newline escaped as the text
- * format has them; other control bytes and bytes that are not UTF-8 (the
- * format is UTF-8) become U+FFFD.
+ * A label value: double quote and newline escaped as the text format has
+ * them; other control bytes, bytes that are not UTF-8 and the backslash
+ * itself written as the text \xNN (escaped: \\xNN), so that distinct
+ * values stay distinct series (one value twice makes a collector refuse
+ * the whole file).
  */
 static void
 output_prom_label(FILE *f, const char *name, const char *v, int comma)
@@ -520,24 +618,19 @@ output_prom_label(FILE *f, const char *name, const char *v, int comma)
 
 	fprintf(f, "%s%s=\"", comma ? "," : "", name);
 	for (i = 0; i < n; ) {
-		if (u[i] == '\\' || u[i] == '"') {
-			fputc('\\', f);
-			fputc(u[i++], f);
+		if (u[i] == '"') {
+			fputs("\\\"", f);
+			i++;
 		} else if (u[i] == '\n') {
 			fputs("\\n", f);
 			i++;
-		} else if (u[i] < 0x20 || u[i] == 0x7f) {
-			fputs("\xef\xbf\xbd", f);
-			i++;
-		} else if (u[i] < 0x80)
+		} else if (u[i] >= 0x20 && u[i] < 0x7f && u[i] != '\\')
 			fputc(u[i++], f);
-		else if ((l = utf8_seq_len(u + i, n - i)) != 0) {
+		else if (u[i] >= 0x80 && (l = utf8_seq_len(u + i, n - i)) != 0) {
 			fwrite(u + i, 1, l, f);
 			i += l;
-		} else {
-			fputs("\xef\xbf\xbd", f);
-			i++;
-		}
+		} else
+			fprintf(f, "\\\\x%02x", u[i++]);
 	}
 	fputc('"', f);
 }

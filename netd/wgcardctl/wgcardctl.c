@@ -56,24 +56,6 @@ usage(void)
 	exit(EXIT_USAGE);
 }
 
-static int
-answer_add(struct answer *a, const char *k, const char *v)
-{
-	char	**nk, **nv;
-
-	if ((nk = realloc(a->keys, (a->n + 1) * sizeof(*nk))) == NULL)
-		return -1;
-	a->keys = nk;
-	if ((nv = realloc(a->vals, (a->n + 1) * sizeof(*nv))) == NULL)
-		return -1;
-	a->vals = nv;
-	if ((a->keys[a->n] = strdup(k)) == NULL ||
-	    (a->vals[a->n] = strdup(v)) == NULL)
-		return -1;
-	a->n++;
-	return 0;
-}
-
 /* Sets key's value in a (every time it is there). 0, or -1. */
 static int
 answer_set(struct answer *a, const char *key, const char *v)
@@ -130,7 +112,7 @@ ctl_request(const char *path, const char *request, const char *secret,
     struct answer *a)
 {
 	FILE	*f;
-	char	*line = NULL, *eq;
+	char	*line = NULL;
 	size_t	 cap = 0;
 	ssize_t	 n;
 	int	 fd, done = 0, saved;
@@ -151,22 +133,11 @@ ctl_request(const char *path, const char *request, const char *secret,
 	while ((n = getline(&line, &cap, f)) > 0) {
 		if (line[n - 1] == '\n')
 			line[--n] = '\0';
-		if ((eq = strchr(line, '=')) == NULL)
-			continue;
-		*eq++ = '\0';
-		if (strcmp(line, "end") == 0) {
-			a->status = atoi(eq);
-			done = 1;
-			break;
-		}
-		if (strcmp(line, "error") == 0) {
-			free(a->error);
-			a->error = strdup(eq);
-			continue;
-		}
-		if (answer_add(a, line, eq) == -1)
+		if ((done = answer_line(a, line)) != 0)
 			break;
 	}
+	if (done == -1)
+		done = 0;
 	saved = errno;
 	free(line);
 	fclose(f);
@@ -485,8 +456,6 @@ ctl_show_status(const struct answer *a)
 	struct show_peer	*v;
 	const char		*s;
 	ssize_t			 n, i;
-	long long		 t;
-	char			*end;
 	time_t			 now = time(NULL);
 	int			 rc = 0;
 
@@ -494,16 +463,9 @@ ctl_show_status(const struct answer *a)
 		return EXIT_KEY;
 	if ((n = show_peers(a, &v)) == -1)
 		return EXIT_USAGE;
-	for (i = 0; i < n; i++) {
-		if (v[i].endpoint == NULL)
-			continue;
-		s = v[i].latest_handshake;
-		errno = 0;
-		t = s != NULL ? strtoll(s, &end, 10) : 0;
-		if (s == NULL || *s == '\0' || *end != '\0' || errno != 0 ||
-		    now - t > CTL_STALE_SEC)
+	for (i = 0; i < n; i++)
+		if (show_peer_stale(&v[i], now, CTL_STALE_SEC))
 			rc = EXIT_STALE;
-	}
 	show_peers_free(v, n);
 	return rc;
 }
@@ -565,7 +527,7 @@ ctl_show(char **socks, int n, int format)
 				continue;
 			if (i > 0)
 				printf("\n");
-			output_show(&ifcs[i]);
+			output_show(stdout, &ifcs[i]);
 		}
 	for (i = 0; i < n; i++) {
 		answer_free(&ifcs[i].show);
@@ -683,7 +645,7 @@ main(int argc, char *argv[])
 		}
 		switch (res.action) {
 		case CTL_CARD_STATUS:
-			output_card_status(name, &a);
+			output_card_status(stdout, name, &a);
 			if (answer_get(&a, "state") != NULL &&
 			    strcmp(answer_get(&a, "state"), "ready") != 0 &&
 			    rc == 0)
@@ -701,7 +663,7 @@ main(int argc, char *argv[])
 			    output_vis(answer_get(&a, "version")) : "?");
 			break;
 		default:
-			output_kv(&a);
+			output_kv(stdout, &a);
 			break;
 		}
 		answer_free(&a);

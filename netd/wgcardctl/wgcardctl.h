@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <time.h>
 
 enum ctl_action {
 	CTL_NONE,
@@ -43,6 +44,14 @@ struct answer {
 };
 void	answer_free(struct answer *);
 const char *answer_get(const struct answer *, const char *key);
+/*
+ * One line of a daemon's answer (its newline taken off) into a: 1 when it
+ * was the end line (status set: 0 or an errno up to ANSWER_STATUS_MAX,
+ * EPROTO for anything else), 0 to read on, -1 out of memory. Lines with
+ * no "=" are skipped; "error=" keeps the last message.
+ */
+#define ANSWER_STATUS_MAX	4095
+int	answer_line(struct answer *, char *line);
 
 /* One daemon's answers to show (and card status, for the key state). */
 struct ctl_iface {
@@ -76,10 +85,16 @@ struct show_peer {
 ssize_t	show_peers(const struct answer *, struct show_peer **);
 void	show_peers_free(struct show_peer *, size_t);
 const char *show_peer_get(const struct show_peer *, const char *key);
+/*
+ * 1 if p has an endpoint and no handshake (or none that is a time) in the
+ * last max_age seconds before now.
+ */
+int	show_peer_stale(const struct show_peer *, time_t now,
+	    long long max_age);
 
-void	output_show(const struct ctl_iface *);
-void	output_card_status(const char *ifname, const struct answer *);
-void	output_kv(const struct answer *);
+void	output_show(FILE *, const struct ctl_iface *);
+void	output_card_status(FILE *, const char *ifname, const struct answer *);
+void	output_kv(FILE *, const struct answer *);
 /* show --json: one document, schema docs/wgcardctl-show.schema.json. */
 void	output_json(FILE *, const struct ctl_iface *, size_t);
 /* show --prometheus: the text exposition format. */

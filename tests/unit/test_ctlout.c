@@ -8,8 +8,10 @@
  * object still has each field once and no series is printed twice;
  * numbers with leading zeros or beyond 64 bits are not numbers; no
  * daemon: a document with no interface; the human output escapes what a
- * terminal would act on.
+ * terminal would act on and is whole lines whatever the fields' order;
+ * the end line is 0 or an errno, anything else a protocol error.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,8 +126,8 @@ test_documents(void)
 	    "no line injected through a label: %s", doc);
 	CHECK(strstr(doc, "forwarder=\"io_uring\\n# TYPE x counter\"") != NULL,
 	    "newline in a label escaped");
-	CHECK(strstr(doc, "peer=\"P1\\\\\\\"\"") != NULL,
-	    "backslash and quote in a label escaped: %s", doc);
+	CHECK(strstr(doc, "peer=\"P1\\\\x5c\\\"\"") != NULL,
+	    "backslash (as \\x5c) and quote in a label escaped: %s", doc);
 	CHECK(strstr(doc, "wgcard_up{interface=\"wg1\"} 0") != NULL,
 	    "an unreachable daemon: wgcard_up 0");
 	CHECK(strstr(doc, "wgcard_card_pin_retries{") == NULL,
@@ -171,7 +173,7 @@ no_line_twice(const char *doc)
 static void
 test_disorder(void)
 {
-	struct ctl_iface	 ifc;
+	struct ctl_iface	 ifc, ifcs[2];
 	char			*doc;
 
 	memset(&ifc, 0, sizeof(ifc));
@@ -231,17 +233,37 @@ test_disorder(void)
 	free(doc);
 	answer_free(&ifc.show);
 
-	/* Label values: control bytes and bad UTF-8 become U+FFFD. */
+	/* Label values: control bytes, bad UTF-8, backslash as \xNN. */
 	memset(&ifc, 0, sizeof(ifc));
 	strcpy(ifc.name, "w\x01g\xe9");
-	add(&ifc.show, "peer", "a\tb\xc3\xa9\xc3");
+	add(&ifc.show, "peer", "a\tb\xc3\xa9\xc3\\");
 	doc = render(output_prometheus, &ifc, 1);
-	CHECK(strstr(doc, "interface=\"w\xef\xbf\xbdg\xef\xbf\xbd\"") !=
-	    NULL && strstr(doc, "peer=\"a\xef\xbf\xbd" "b\xc3\xa9"
-	    "\xef\xbf\xbd\"") != NULL,
-	    "labels: control bytes and bad UTF-8 replaced: %s", doc);
+	CHECK(strstr(doc, "interface=\"w\\\\x01g\\\\xe9\"") != NULL &&
+	    strstr(doc, "peer=\"a\\\\x09b\xc3\xa9\\\\xc3\\\\x5c\"") != NULL,
+	    "labels: control bytes and bad UTF-8 written as \\xNN: %s", doc);
 	free(doc);
 	answer_free(&ifc.show);
+
+	/*
+	 * Peers (and interfaces) that differ only in bytes the labels
+	 * cannot carry stay distinct series (found by fuzz_ctlout: both
+	 * became U+FFFD, a series twice, which a collector refuses).
+	 */
+	memset(ifcs, 0, sizeof(ifcs));
+	strcpy(ifcs[0].name, "@\v\xe2");
+	strcpy(ifcs[1].name, "@\xe2\xe2");
+	add(&ifcs[0].show, "peer", "p\xff");
+	add(&ifcs[0].show, "rx_bytes", "1");
+	add(&ifcs[0].show, "peer", "p\xfe");
+	add(&ifcs[0].show, "rx_bytes", "2");
+	doc = render(output_prometheus, ifcs, 2);
+	CHECK(strstr(doc, "wgcard_up{interface=\"@\\\\x0b\\\\xe2\"} 1\n"
+	    "wgcard_up{interface=\"@\\\\xe2\\\\xe2\"} 1\n") != NULL &&
+	    strstr(doc, "peer=\"p\\\\xff\"} 1\n") != NULL &&
+	    strstr(doc, "peer=\"p\\\\xfe\"} 2\n") != NULL,
+	    "distinct names, distinct series: %s", doc);
+	free(doc);
+	answer_free(&ifcs[0].show);
 }
 
 static void
@@ -275,6 +297,132 @@ test_vis(void)
 	    output_vis("a\xc2\x9b" "1m\\\xff\x7f"));
 }
 
+/* Reads text as wgcardctl reads a daemon's answer; the end status. */
+static int
+read_answer(struct answer *a, const char *text)
+{
+	char	*copy = strdup(text), *line, *save;
+	int	 r = -1;
+
+	memset(a, 0, sizeof(*a));
+	for (line = strtok_r(copy, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		if ((r = answer_line(a, line)) != 0)
+			break;
+	free(copy);
+	return r == 1 ? a->status : -1;
+}
+
+/*
+ * The end line: 0 or an errno, anything else a protocol error (atoi
+ * made "end=x" a success). Found writing fuzz_ctlout.
+ */
+static void
+test_answer_end(void)
+{
+	static const struct {
+		const char	*text;
+		int		 status;
+	} cases[] = {
+		{ "a=1\nend=0", 0 },
+		{ "error=no\nend=22", 22 },
+		{ "end=4095", 4095 },
+		{ "end=x", EPROTO },
+		{ "end=", EPROTO },
+		{ "end=-1", EPROTO },
+		{ "end=00", EPROTO },
+		{ "end=4096", EPROTO },
+		{ "end=99999999999999999999", EPROTO },
+		{ "end=0 ", EPROTO },
+	};
+	struct answer	a;
+	size_t		i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK(read_answer(&a, cases[i].text) == cases[i].status,
+		    "%s: status %d", cases[i].text, a.status);
+		answer_free(&a);
+	}
+	CHECK(read_answer(&a, "a=1\nb\nerror=x\nerror=y\nend=5") == 5 &&
+	    a.n == 1 && strcmp(a.error, "y") == 0,
+	    "lines without = skipped, the last error kept");
+	answer_free(&a);
+}
+
+/*
+ * show for people: whole lines whatever the daemon sent (a pair of
+ * fields split over two lines left a line open when one was missing or
+ * they came in another order), and no overflow on a hostile time.
+ * Found writing fuzz_ctlout.
+ */
+static void
+test_people(void)
+{
+	struct ctl_iface	 ifc;
+	struct show_peer	*v;
+	char			*buf = NULL;
+	size_t			 len = 0;
+	FILE			*f;
+
+	static const char *const kv[] = {
+		"interface", "wg0", "broker_pending", "3",
+		"forwarder", "io_uring",
+		"peer", "P1", "tx_bytes", "5", "endpoint", "1.2.3.4:5",
+		"latest_handshake", "-9223372036854775808",
+		"allowed_ip", "10.0.0.1/32",
+		"peer", "P2", "rx_bytes", "7", "allowed_ip", "10.0.0.2/32",
+		"latest_handshake", "18446744073709551615",
+	};
+	/* Staleness at 1800000000, 180 s at most: */
+	static const struct {
+		const char	*t;
+		int		 stale;
+	} times[] = {
+		{ "18446744073709551615", 1 },	/* beyond 63 bits */
+		{ "1799999820", 0 },		/* 180 s ago */
+		{ "1799999819", 1 },		/* 181 s ago */
+		{ "0", 1 },			/* never */
+		{ "-1", 1 },
+	};
+	size_t			 i;
+
+	memset(&ifc, 0, sizeof(ifc));
+	strcpy(ifc.name, "wg0");
+	for (i = 0; i < sizeof(kv) / sizeof(kv[0]); i += 2)
+		add(&ifc.show, kv[i], kv[i + 1]);
+	f = open_memstream(&buf, &len);
+	output_show(f, &ifc);
+	fclose(f);
+	CHECK(strcmp(buf, "interface: wg0\n"
+	    "  key broker: 3 pending, ? queued\n"
+	    "  forwarder: io_uring backend, offloads ?, ? crypto workers\n"
+	    "\npeer: P1\n"
+	    "  endpoint: 1.2.3.4:5\n"
+	    "  allowed ips: 10.0.0.1/32\n"
+	    "  latest handshake: unknown\n"
+	    "  transfer: ? B received, 5 B sent\n"
+	    "\npeer: P2\n"
+	    "  allowed ips: 10.0.0.2/32\n"
+	    "  latest handshake: 0 seconds ago\n"
+	    "  transfer: 7 B received, ? B sent\n") == 0,
+	    "whole lines, fields in their order: %s", buf);
+	free(buf);
+
+	CHECK(show_peers(&ifc.show, &v) == 2, "two peers");
+	CHECK(show_peer_stale(&v[0], 1800000000, 180) == 1,
+	    "a time that is not one: stale");
+	CHECK(show_peer_stale(&v[1], 1800000000, 180) == 0,
+	    "no endpoint: never stale");
+	v[1].endpoint = "x";
+	for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		v[1].latest_handshake = times[i].t;
+		CHECK(show_peer_stale(&v[1], 1800000000, 180) ==
+		    times[i].stale, "latest handshake %s", times[i].t);
+	}
+	show_peers_free(v, 2);
+	answer_free(&ifc.show);
+}
+
 int
 main(void)
 {
@@ -283,5 +431,7 @@ main(void)
 	test_disorder();
 	test_empty();
 	test_vis();
+	test_answer_end();
+	test_people();
 	return test_done();
 }
