@@ -18,12 +18,7 @@ PUB_A=$(card_init_state "$T_TMP/a.state" --generate --pin "$PIN") ||
 card_start_vcard "$T_TMP/a.state" || t_fatal "vcard A"
 card_wait_present || t_fatal "card not seen"
 pair_b_only "$PUB_A" endpoint || t_fatal "side B"
-NS_C=$(ns_name c)
-OUT4_CA=198.18.78.1
-ns_new "$NS_C" || t_fatal "namespace C"
-veth_pair "$NS_A" "vc${T_ID}$$a" "$NS_C" "vc${T_ID}$$c" || t_fatal "veth C"
-addr_add "$NS_A" "vc${T_ID}$$a" "$OUT4_CA/24" &&
-addr_add "$NS_C" "vc${T_ID}$$c" 198.18.78.2/24 || t_fatal "addresses C"
+flood_host_new 198.18.78 || t_fatal "host C"
 
 (umask 077; echo "$PIN" >"$T_TMP/pin") || t_fatal "pin file"
 card_conf "$T_TMP/$IF_A.conf" "$PUB_A" "$T_TMP/pin" || t_fatal "config"

@@ -638,6 +638,19 @@ flood_field()
 	sed -n "s/.*\\b$2=\\([0-9]*\\).*/\\1/p" "$1"
 }
 
+# flood_host_new NET: host C, the flooder for hs_flood, on its own veth to
+# A (NET.1 on A's side, NET.2 in C; NET as in 198.18.77).  Sets NS_C and
+# OUT4_CA, A's address on that link.
+flood_host_new()
+{
+	NS_C=$(ns_name c)
+	OUT4_CA=$1.1
+	ns_new "$NS_C" &&
+	    veth_pair "$NS_A" "vc${T_ID}$$a" "$NS_C" "vc${T_ID}$$c" &&
+	    addr_add "$NS_A" "vc${T_ID}$$a" "$OUT4_CA/24" &&
+	    addr_add "$NS_C" "vc${T_ID}$$c" "$1.2/24"
+}
+
 # tun_up NS IFNAME IN4 IN6
 tun_up()
 {
