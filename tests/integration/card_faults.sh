@@ -5,7 +5,7 @@
 #    works without a restart;
 #  - card pulled during a session: traffic goes on with the current keys,
 #    a forced new handshake fails; after reinsertion keyd is ready again
-#    within a second and the next handshake succeeds, no restart;
+#    within 3 s (pcscd's poll) and the next handshake succeeds, no restart;
 #  - pcscd killed and restarted: same;
 #  - a different card inserted: refused and logged; the right one back:
 #    ready again;
@@ -82,8 +82,12 @@ card_ctl insert >/dev/null
 if wait_for 5 logged 'card: ready'; then
 	dt=$(($(now_ms) - t0))
 	t_ok "reinserted: ready again after ${dt} ms"
-	[ "$dt" -le 1500 ] && t_ok "reinserted: ready within a second (+poll)" ||
-	    t_fail "reinserted: ready within a second" "${dt} ms"
+	# pcscd notices a card at its ~400 ms poll and the broker reconnects
+	# at once: about 0.5-1.5 s on a quiet machine. The bound leaves room
+	# for a loaded 2-core CI machine (2.3 s seen while six builds ran);
+	# the latency itself is a figure, not a timed test.
+	[ "$dt" -le 3000 ] && t_ok "reinserted: ready within 3 s (pcscd poll + reconnect)" ||
+	    t_fail "reinserted: ready within 3 s" "${dt} ms"
 else
 	t_fail "reinserted: ready again" "not within 5 s"
 fi
