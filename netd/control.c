@@ -54,7 +54,7 @@ static struct {
 	uint32_t			 next_id;
 } ctl = { .fd = -1 };
 
-static void	control_update(struct control_conn *);
+static int	control_update(struct control_conn *);
 
 static void
 control_close(struct control_conn *c)
@@ -96,7 +96,13 @@ control_finish(uint32_t id, int status, const char *text)
 	if (status == 0 && text != NULL)
 		buf_append(&c->out, text, strlen(text));
 	control_end(c, status, status ? text : NULL);
-	control_update(c);
+	/*
+	 * Requests that came while this one was pending are in c->in
+	 * already, and no more bytes may come to wake the read: serve them
+	 * from the loop (not from here, inside the caller's handler).
+	 */
+	if (control_update(c) == 0 && c->inlen > 0 && !c->closing)
+		event_active(&c->ev, EV_READ, 1);
 }
 
 static const struct control_cmd *
@@ -257,7 +263,8 @@ control_io(int fd, short event, void *arg)
 	control_update(c);
 }
 
-static void
+/* The events c waits for now: 0, or -1 when c was closed (too much out). */
+static int
 control_update(struct control_conn *c)
 {
 	struct timeval	tv = { CONTROL_IDLE_SEC, 0 };
@@ -265,7 +272,7 @@ control_update(struct control_conn *c)
 
 	if (c->out.len > CONTROL_MAX_OUT) {
 		control_close(c);
-		return;
+		return -1;
 	}
 	if (!c->pending && !c->closing)
 		events |= EV_READ;
@@ -274,6 +281,7 @@ control_update(struct control_conn *c)
 	event_del(&c->ev);
 	event_set(&c->ev, c->fd, events, control_io, c);
 	event_add(&c->ev, c->pending ? NULL : &tv);
+	return 0;
 }
 
 static int
@@ -293,40 +301,47 @@ control_is_member(int fd, uid_t uid, gid_t gid)
 	return 0;
 }
 
-static void
-control_accept(int fd, short event, void *arg)
+int
+control_conn_new(int s, uid_t uid, gid_t gid)
 {
 	struct control_conn	*c;
-	struct ucred		 cred;
-	socklen_t		 len = sizeof(cred);
-	int			 s;
 
-	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
-		return;
 	if (ctl.nconns >= CONTROL_MAX_CLIENTS ||
-	    getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
-	    (c = calloc(1, sizeof(*c))) == NULL) {
-		close(s);
-		return;
-	}
+	    (c = calloc(1, sizeof(*c))) == NULL)
+		return -1;
 	c->id = ++ctl.next_id;
 	c->fd = s;
-	c->uid = cred.uid;
-	c->gid = cred.gid;
-	c->is_member = control_is_member(s, cred.uid, cred.gid);
+	c->uid = uid;
+	c->gid = gid;
+	c->is_member = control_is_member(s, uid, gid);
 	buf_init(&c->out);
 	TAILQ_INSERT_TAIL(&ctl.conns, c, entry);
 	ctl.nconns++;
 	if (!c->is_member) {
 		/* The socket's mode should have stopped it: say no. */
 		log_audit(LOG_WARNING, "op=control uid=%u result=refused "
-		    "reason=\"not in group %s\"", (unsigned)cred.uid,
+		    "reason=\"not in group %s\"", (unsigned)uid,
 		    CONTROL_GROUP);
 		control_end(c, EPERM, "permission denied");
 		c->closing = 1;
 	}
 	event_set(&c->ev, s, EV_READ, control_io, c);
 	control_update(c);
+	return 0;
+}
+
+static void
+control_accept(int fd, short event, void *arg)
+{
+	struct ucred		 cred;
+	socklen_t		 len = sizeof(cred);
+	int			 s;
+
+	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
+		return;
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
+	    control_conn_new(s, cred.uid, cred.gid) == -1)
+		close(s);
 }
 
 void

@@ -51,6 +51,12 @@ struct control_cmd {
 };
 
 void	control_init(int listen_fd, const struct control_cmd *, gid_t group);
+/*
+ * Serves a connected client on s (nonblocking), whose credentials are
+ * uid and gid: 0, or -1 (too many clients, no memory; s is the caller's
+ * to close). The accept handler's, and the fuzz target's, way in.
+ */
+int	control_conn_new(int s, uid_t uid, gid_t gid);
 /* Completes a pending request; the connection may have gone meanwhile. */
 void	control_finish(uint32_t conn_id, int status, const char *text);
 uint32_t control_conn_id(const struct control_conn *);
