@@ -1037,7 +1037,7 @@ card_set_pin(const uint8_t *pin, size_t len)
 			/* The card said no to this one: not sent again. */
 			log_audit(LOG_WARNING, "op=verify backend=openpgp "
 			    "result=refused reason=known-wrong-pin");
-			r = -EACCES;
+			r = -EALREADY;
 			goto result;
 		}
 	}
@@ -1054,8 +1054,8 @@ card_set_pin(const uint8_t *pin, size_t len)
 	}
 	if (card_st.state != KEY_CARD_LOCKED &&
 	    card_st.state != KEY_CARD_READY) {
-		/* Kept; tried when the card comes. */
-		r = -ENODEV;
+		/* Kept; tried when the (right) card comes. */
+		r = card_st.state == KEY_CARD_WRONG ? -EXDEV : -ENODEV;
 		goto result;
 	}
 	/* The worker verifies it now, then answers. */

@@ -332,6 +332,15 @@ keyd_card_pin_result(int status, int retries)
 
 	if (status == 0)
 		log_info("card unlocked");
+	else if (status == -EALREADY)
+		log_warnx("card PIN: the same wrong PIN again: not sent to "
+		    "the card, no retry spent (%d left)", retries);
+	else if (status == -EINVAL)
+		log_warnx("card PIN: not %d to %d bytes long: not sent to the "
+		    "card, no retry spent", OPGP_PIN_MIN, OPGP_PIN_MAX);
+	else if (status == -EXDEV)
+		log_warnx("card PIN: the card in the reader has another key "
+		    "(wrong-card): kept, not sent to it");
 	else
 		log_warnx("card PIN: %s%s", status == -ENODEV ?
 		    "no card now; kept, verified when the card comes" :

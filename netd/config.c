@@ -261,6 +261,7 @@ kw_listen_port(struct config_ctx *ctx, char *value)
 	}
 	ctx->dev->port = (uint16_t)n;
 	ctx->dev->flags |= WGDEV_HAS_PORT;
+	ctx->extra->port_line = ctx->lineno;
 	return 0;
 }
 
@@ -437,6 +438,7 @@ kw_pin_file(struct config_ctx *ctx, char *value)
 	}
 	if (ctx->extra->pin_credential != NULL)
 		ctx->pin_line = ctx->lineno;
+	ctx->extra->pin_line = ctx->lineno;
 	free(ctx->extra->pin_file);
 	if ((ctx->extra->pin_file = strdup(value)) == NULL) {
 		config_error(ctx, "out of memory");
@@ -478,6 +480,7 @@ kw_pin_credential(struct config_ctx *ctx, char *value)
 		}
 	if (ctx->extra->pin_file != NULL)
 		ctx->pin_line = ctx->lineno;
+	ctx->extra->pin_line = ctx->lineno;
 	free(ctx->extra->pin_credential);
 	if ((ctx->extra->pin_credential = strdup(value)) == NULL) {
 		config_error(ctx, "out of memory");
@@ -800,6 +803,48 @@ config_section_line(struct config_ctx *ctx, char *line)
 	return -1;
 }
 
+/*
+ * The keyword nearest to an unknown key (ListnPort: ListenPort), if
+ * it is at most 2 edits away (Levenshtein, case ignored), or NULL.
+ */
+static const struct config_keyword *
+config_nearest_key(const char *key)
+{
+	const struct config_keyword	*best = NULL;
+	size_t				 i, a, b, la = strlen(key), lb;
+	unsigned int			 d[33], prev, tmp, bestd = 3;
+
+	if (la > 32)
+		return NULL;
+	for (i = 0; i < CONFIG_NKEYWORDS; i++) {
+		const char	*w = config_keywords[i].name;
+
+		if ((lb = strlen(w)) > 32)
+			continue;
+		for (b = 0; b <= lb; b++)
+			d[b] = (unsigned int)b;
+		for (a = 1; a <= la; a++) {
+			prev = d[0];
+			d[0] = (unsigned int)a;
+			for (b = 1; b <= lb; b++) {
+				tmp = d[b];
+				d[b] = prev + (tolower((unsigned char)key[a - 1]) !=
+				    tolower((unsigned char)w[b - 1]));
+				if (d[b - 1] + 1 < d[b])
+					d[b] = d[b - 1] + 1;
+				if (tmp + 1 < d[b])
+					d[b] = tmp + 1;
+				prev = tmp;
+			}
+		}
+		if (d[lb] < bestd) {
+			bestd = d[lb];
+			best = &config_keywords[i];
+		}
+	}
+	return best;
+}
+
 static int
 config_key_line(struct config_ctx *ctx, char *line)
 {
@@ -838,7 +883,10 @@ config_key_line(struct config_ctx *ctx, char *line)
 			ctx->key = NULL;
 			config_error(ctx, "syntax error: expected \"Key = "
 			    "Value\" or a [Section]");
-		} else
+		} else if ((kw = config_nearest_key(key)) != NULL)
+			config_error(ctx, "unknown key; did you mean %s?",
+			    kw->name);
+		else
 			config_error(ctx, "unknown key");
 		return -1;
 	}
@@ -1023,6 +1071,11 @@ config_parse_file(const char *path, struct wg_devconf *out,
 	buf_init(&b);
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
+	if ((extra->path = strdup(path)) == NULL) {
+		config_error(&ctx, "out of memory");
+		ctx.fd = -1;
+		goto done;
+	}
 
 	if ((ctx.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
 		config_error(&ctx, "%s", strerror(errno));
@@ -1264,7 +1317,20 @@ config_extra_free(struct config_extra *extra)
 	free(extra->pin_file);
 	free(extra->pin_credential);
 	free(extra->audit_log);
+	free(extra->path);
 	memset(extra, 0, sizeof(*extra));
+}
+
+/* "CONF:LINE: KEY: " before a PIN source's message, or "". */
+static void
+config_pin_where(const struct config_extra *extra, char *out, size_t len)
+{
+	if (extra->path == NULL || extra->pin_line == 0)
+		out[0] = '\0';
+	else
+		snprintf(out, len, "%s:%lu: %s: ", extra->path,
+		    extra->pin_line, extra->pin_file != NULL ? "PinFile" :
+		    "PinCredential");
 }
 
 int
@@ -1272,7 +1338,7 @@ config_read_pin(const struct config_extra *extra,
     uint8_t pin[static CONFIG_PIN_MAX + 1], size_t *len, char *err,
     size_t errlen)
 {
-	char		 path[4096];
+	char		 path[4096], where[CONFIG_ERR_MAX / 2];
 	uint8_t		 buf[CONFIG_PIN_MAX + 3];
 	const char	*dir;
 	struct stat	 st;
@@ -1281,39 +1347,45 @@ config_read_pin(const struct config_extra *extra,
 	int		 fd, ret = -1;
 
 	*len = 0;
+	config_pin_where(extra, where, sizeof(where));
 	if (extra->pin_file != NULL)
 		snprintf(path, sizeof(path), "%s", extra->pin_file);
 	else if (extra->pin_credential != NULL) {
 		if ((dir = getenv("CREDENTIALS_DIRECTORY")) == NULL ||
 		    *dir == '\0') {
-			snprintf(err, errlen, "PinCredential %s: "
-			    "$CREDENTIALS_DIRECTORY is not set (systemd's "
-			    "LoadCredential= sets it)", extra->pin_credential);
-			return -1;
+			snprintf(err, errlen, "%sPinCredential %s: "
+			    "$CREDENTIALS_DIRECTORY is not set: not under "
+			    "systemd, whose LoadCredential= sets it",
+			    where, extra->pin_credential);
+			return -2;
 		}
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
 		    extra->pin_credential) >= sizeof(path)) {
-			snprintf(err, errlen, "PinCredential: path too long");
+			snprintf(err, errlen, "%sPinCredential: path too "
+			    "long", where);
 			return -1;
 		}
 	} else
 		return 0;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
 	    O_NOFOLLOW)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s%s: %s", where, path,
+		    strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "%s: fstat: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s%s: fstat: %s", where, path,
+		    strerror(errno));
 		goto done;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
+		snprintf(err, errlen, "%s%s: not a regular file", where,
+		    path);
 		goto done;
 	}
 	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		snprintf(err, errlen, "%s: PIN file is accessible by group or "
-		    "others (mode %04o); chmod 600 it", path,
+		snprintf(err, errlen, "%s%s: PIN file is accessible by group "
+		    "or others (mode %04o); chmod 600 it", where, path,
 		    (unsigned int)(st.st_mode & 07777));
 		goto done;
 	}
@@ -1322,7 +1394,7 @@ config_read_pin(const struct config_extra *extra,
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			snprintf(err, errlen, "%s: read: %s", path,
+			snprintf(err, errlen, "%s%s: read: %s", where, path,
 			    strerror(errno));
 			goto done;
 		}
@@ -1334,10 +1406,12 @@ config_read_pin(const struct config_extra *extra,
 		got--;
 	if (got > 0 && buf[got - 1] == '\r')
 		got--;
-	if (got == 0 || got > CONFIG_PIN_MAX ||
+	if (got < CONFIG_PIN_MIN || got > CONFIG_PIN_MAX ||
 	    memchr(buf, '\n', got) != NULL || memchr(buf, '\0', got) != NULL) {
-		snprintf(err, errlen, "%s: not a PIN of 1 to %d bytes on one "
-		    "line", path, CONFIG_PIN_MAX);
+		snprintf(err, errlen, "%s%s: not a PIN of %d to %d bytes on "
+		    "one line (what OpenPGP cards take for the user PIN); "
+		    "nothing was sent to the card", where, path,
+		    CONFIG_PIN_MIN, CONFIG_PIN_MAX);
 		goto done;
 	}
 	memcpy(pin, buf, got);

@@ -21,6 +21,7 @@ enum config_keysource {
 };
 
 #define CONFIG_READER_MAX	128
+#define CONFIG_PIN_MIN		6	/* OpenPGP card PW1 */
 #define CONFIG_PIN_MAX		127
 
 struct config_extra {
@@ -34,6 +35,10 @@ struct config_extra {
 	char		*pin_file;			/* PinFile */
 	char		*pin_credential;		/* PinCredential */
 	char		*audit_log;			/* AuditLog, any source */
+	/* Where the keys came from, for messages after the parse. */
+	char		*path;		/* the file; NULL: the environment */
+	unsigned long	 port_line;	/* ListenPort */
+	unsigned long	 pin_line;	/* PinFile or PinCredential */
 };
 
 /* Longest error message config_parse_file writes, with its NUL. */
@@ -76,10 +81,13 @@ void	config_extra_free(struct config_extra *);
 /*
  * The card PIN of PinFile or PinCredential ($CREDENTIALS_DIRECTORY/NAME,
  * systemd's credentials): 1 and pin/len set (the caller wipes pin), 0
- * if none is configured, -1 with err ("FILE: reason") if the file
- * cannot be read, is not a regular file, is accessible by group or
- * others, or holds no PIN of 1 to 127 bytes. One trailing newline
- * (LF or CRLF) is not part of the PIN.
+ * if none is configured, -1 with err if the file cannot be read, is not
+ * a regular file, is accessible by group or others, or holds no PIN of
+ * 6 to 127 bytes (what OpenPGP cards take for PW1); -2 with err if it
+ * cannot be checked here (PinCredential without $CREDENTIALS_DIRECTORY:
+ * not under systemd). err is "CONF:LINE: PinFile: FILE: reason" for a
+ * configuration file, "FILE: reason" for the environment. One trailing
+ * newline (LF or CRLF) is not part of the PIN.
  */
 int	config_read_pin(const struct config_extra *,
 	    uint8_t pin[static CONFIG_PIN_MAX + 1], size_t *len, char *err,

@@ -1880,6 +1880,15 @@ hs_ctl_pin_result(struct imsg *imsg)
 	else if (r.status == -EACCES)
 		snprintf(msg, sizeof(msg), "wrong PIN, %d retries left",
 		    r.retries);
+	else if (r.status == -EALREADY)
+		snprintf(msg, sizeof(msg), "the same wrong PIN as before: not "
+		    "sent to the card, no retry spent (%d left)", r.retries);
+	else if (r.status == -EINVAL)
+		snprintf(msg, sizeof(msg), "a PIN has 6 to 127 characters: "
+		    "not sent to the card, no retry spent");
+	else if (r.status == -EXDEV)
+		snprintf(msg, sizeof(msg), "the card in the reader is not the "
+		    "expected one (wrong-card): the PIN is kept, not sent");
 	else if (r.status == -EPERM)
 		snprintf(msg, sizeof(msg), "the PIN is blocked: reset it "
 		    "with the admin PIN (see the operations guide)");

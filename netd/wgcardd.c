@@ -784,7 +784,7 @@ parent_reload_config(int from_ctl)
 	}
 	/* The PIN (file or credential) must be readable, or nothing moves. */
 	if (ne.keysource == CONFIG_KEYSOURCE_OPENPGP &&
-	    config_read_pin(&ne, pin.pin, &pinlen, err, sizeof(err)) == -1)
+	    config_read_pin(&ne, pin.pin, &pinlen, err, sizeof(err)) < 0)
 		goto refused;
 	pin.len = (uint32_t)pinlen;
 	/* The audit file, reopened (rotation) or moved; an error refuses. */
@@ -794,8 +794,11 @@ parent_reload_config(int from_ctl)
 	if ((nc.flags & WGDEV_HAS_PORT) && nc.port != 0 &&
 	    nc.port != wgd.port) {
 		if ((r = parent_open_sockets(nc.port, nc.fwmark)) != 0) {
-			snprintf(err, sizeof(err), "%s: ListenPort %u: %s",
-			    wgd.config_path, nc.port, strerror(-r));
+			snprintf(err, sizeof(err), "%s:%lu: ListenPort: port "
+			    "%u: %s%s; the running port %u is kept",
+			    wgd.config_path, ne.port_line, nc.port,
+			    strerror(-r), r == -EADDRINUSE ? " (ss -ulpn "
+			    "shows by whom)" : "", wgd.port);
 			goto refused;
 		}
 		log_info("listening on port %u", wgd.port);
@@ -1348,8 +1351,14 @@ main(int argc, char *argv[])
 		exit(1);
 	}
 	/* Card plumbing: the PIN file is read here, then wiped. */
-	if ((r = config_read_pin(&wgd.extra, card_pin.pin, &card_pinlen, err,
-	    sizeof(err))) == -1) {
+	r = config_read_pin(&wgd.extra, card_pin.pin, &card_pinlen, err,
+	    sizeof(err));
+	if (r == -2 && checkonly) {
+		/* -n from a shell: the service will have the credential. */
+		fprintf(stderr, "warning: %s; not checked\n", err);
+		r = 0;
+	}
+	if (r < 0) {
 		if (wgd.config_path == NULL)
 			fprintf(stderr, "environment: %s: %s\n",
 			    wgd.extra.pin_file != NULL ? "WGCARD_PIN_FILE" :
@@ -1410,8 +1419,14 @@ main(int argc, char *argv[])
 	for (i = 0; (r = parent_open_sockets(wgd.conf.flags & WGDEV_HAS_PORT ?
 	    wgd.conf.port : 0, wgd.conf.fwmark)) == -EADDRINUSE && i < 40; i++)
 		usleep(50 * 1000);
+	if (r != 0 && wgd.config_path != NULL && wgd.extra.port_line != 0)
+		fatalx("%s:%lu: ListenPort: cannot listen on UDP port %u: %s%s; "
+		    "nothing started", wgd.config_path, wgd.extra.port_line,
+		    wgd.conf.port, strerror(-r), r == -EADDRINUSE ?
+		    " (ss -ulpn shows by whom; choose another port)" : "");
 	if (r != 0)
-		fatalx("cannot open UDP sockets: %s", strerror(-r));
+		fatalx("cannot open UDP sockets (port %u): %s", wgd.conf.flags &
+		    WGDEV_HAS_PORT ? wgd.conf.port : 0, strerror(-r));
 	wgd.fwmark = wgd.conf.fwmark;
 	if (wgd.config_path != NULL) {
 		/* The bound port, so the handshake process reports it. */

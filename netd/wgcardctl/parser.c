@@ -75,9 +75,9 @@ parse(int argc, char *argv[], struct parse_result *res)
 }
 
 void
-parse_usage_commands(void)
+parse_usage_commands(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 	    "commands:\n"
 	    "  show [ifname]      interfaces, peers, key state\n"
 	    "  card status        reader, serial, key, PIN retries, ops\n"

@@ -33,6 +33,7 @@
 #include "encoding.h"
 #include "openpgp.h"
 #include "pcsc.h"
+#include "wgcard.h"
 #include "wgcardctl.h"
 
 #define CTL_DIR			"/var/run/wgcard"
@@ -46,14 +47,24 @@
 
 static const char	*reader_hint;
 
+/* On a bad command line to stderr (exit 1); asked for, to stdout. */
+static __attribute__((__noreturn__)) void
+usage_exit(int code)
+{
+	FILE	*f = code == 0 ? stdout : stderr;
+
+	fprintf(f,
+	    "usage: wgcardctl [--json | --prometheus] [-r reader] [-s socket] "
+	    "[-i ifname] command [argument ...]\n"
+	    "       wgcardctl -h | --help | --version\n");
+	parse_usage_commands(f);
+	exit(code);
+}
+
 static __attribute__((__noreturn__)) void
 usage(void)
 {
-	fprintf(stderr,
-	    "usage: wgcardctl [--json | --prometheus] [-r reader] [-s socket] "
-	    "[-i ifname] command [argument ...]\n");
-	parse_usage_commands();
-	exit(EXIT_USAGE);
+	usage_exit(EXIT_USAGE);
 }
 
 /* Sets key's value in a (every time it is there). 0, or -1. */
@@ -548,6 +559,8 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "json",	no_argument,	NULL,	'J' },
 		{ "prometheus",	no_argument,	NULL,	'P' },
+		{ "help",	no_argument,	NULL,	'h' },
+		{ "version",	no_argument,	NULL,	'V' },
 		{ NULL,		0,		NULL,	0 }
 	};
 	struct parse_result	 res;
@@ -556,9 +569,14 @@ main(int argc, char *argv[])
 	char			**socks = NULL, *pin = NULL, name[64];
 	int			 ch, n, i, rc = 0, r, format = 0;
 
-	while ((ch = getopt_long(argc, argv, "r:s:i:", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "hr:s:i:", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
+		case 'h':
+			usage_exit(0);
+		case 'V':
+			printf("wgcardctl %s\n", WGCARD_VERSION);
+			return 0;
 		case 'J':
 		case 'P':
 			if (format != 0 && format != ch)
@@ -624,6 +642,16 @@ main(int argc, char *argv[])
 	if (res.action == CTL_CARD_UNLOCK &&
 	    (pin = ctl_read_pin("PIN")) == NULL) {
 		fprintf(stderr, "wgcardctl: no PIN given\n");
+		return EXIT_USAGE;
+	}
+	if (pin != NULL && (strlen(pin) < OPGP_PIN_MIN ||
+	    strlen(pin) > OPGP_PIN_MAX)) {
+		/* A card counts a PIN of the wrong length as a wrong one. */
+		fprintf(stderr, "wgcardctl: card unlock: the PIN has %zu "
+		    "characters; the user PIN of an OpenPGP card has %d to %d. "
+		    "Nothing was sent, no retry spent\n", strlen(pin),
+		    OPGP_PIN_MIN, OPGP_PIN_MAX);
+		sodium_free(pin);
 		return EXIT_USAGE;
 	}
 	for (i = 0; i < n; i++) {

@@ -32,7 +32,7 @@ struct parse_result {
 	const char	*ifname;	/* optional argument (show IFNAME) */
 };
 int	parse(int argc, char *argv[], struct parse_result *);
-void	parse_usage_commands(void);
+void	parse_usage_commands(FILE *);
 
 /* A daemon's answer: key=value lines and the end status. */
 struct answer {

@@ -92,12 +92,33 @@ t_check "wrong PIN file, card open: said so" wait_for 5 \
 t_eq "wrong PIN file, card open: counter untouched" "$(pw1)" "$r0"
 t_check "wrong PIN file, card open: tunnel still up" ping_ok "$NS_B" "$IN4_A"
 
+# 2b. PIN sources checked by -n, each error with file:line:key.
+check_n() { ip netns exec "$NS_A" "$T_ROOT/build/wgcardd" -n -c "$T_TMP/$IF_A.conf" >"$T_TMP/n.out" 2>&1; }
+(umask 077; echo 12345 >"$T_TMP/shortpin")
+conf_a 0000C401 "$PUB_A" "$T_TMP/shortpin"
+check_n
+t_check "-n: a 5-byte PIN file fails" test $? -ne 0
+t_check "-n: ... with file:line:key and the length rule" \
+    grep -q "$IF_A.conf:4: PinFile: $T_TMP/shortpin: not a PIN of 6 to 127 bytes" "$T_TMP/n.out"
+conf_a 0000C401 "$PUB_A" "$T_TMP/no-such-pin"
+check_n
+t_check "-n: a missing PIN file fails, with file:line:key" \
+    grep -q "$IF_A.conf:4: PinFile: $T_TMP/no-such-pin: No such file" "$T_TMP/n.out"
+conf_a 0000C401 "$PUB_A" "$T_TMP/pin_a"
+sed -i "s|^PinFile.*|PinCredential = wg0.pin|" "$T_TMP/$IF_A.conf"
+env -u CREDENTIALS_DIRECTORY ip netns exec "$NS_A" "$T_ROOT/build/wgcardd" -n \
+    -c "$T_TMP/$IF_A.conf" >"$T_TMP/n.out" 2>&1
+t_eq "-n from a shell: a PinCredential is not an error" "$?" 0
+t_check "-n from a shell: ... but a warning with file:line:key" \
+    grep -q "warning: .*$IF_A.conf:4: PinCredential: .*not under systemd" "$T_TMP/n.out"
+conf_a 0000C401 "$PUB_A" "$T_TMP/pin_a"
+
 # 3. An unreadable PIN file: refused whole.
 conf_a 0000C401 "$PUB_A" "$T_TMP/no-such-pin"
 mark
 reload_refused "missing PIN file: reload refused"
-t_check "missing PIN file: the error names the file" \
-    grep -q "no-such-pin" "$T_TMP/reload.out"
+t_check "missing PIN file: the error names the file, line and key" \
+    grep -q "$IF_A.conf:4: PinFile: $T_TMP/no-such-pin" "$T_TMP/reload.out"
 t_check "missing PIN file: tunnel untouched" ping_ok "$NS_B" "$IN4_A"
 
 # 4. The card is replaced: new serial, new key, new PIN.

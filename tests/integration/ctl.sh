@@ -233,6 +233,22 @@ t_check "card status: the public key" \
 t_check "card status: operations counted" \
     grep -qE "^  operations: [1-9][0-9]*$" "$T_TMP/out"
 
+# -h, --help, --version: asked for, so on stdout with exit 0.
+for o in -h --help; do
+	ctl $o
+	t_eq "$o: exit 0" "$RC" 0
+	t_check "$o: usage and commands on stdout" \
+	    sh -c "grep -q '^usage: wgcardctl' '$T_TMP/out' && grep -q 'card unlock' '$T_TMP/out'"
+done
+ctl --version
+t_eq "--version: exit 0" "$RC" 0
+t_check "--version: the version" grep -qx 'wgcardctl [0-9][0-9.]*' "$T_TMP/out"
+ctl --nosuch
+t_eq "a bad option: exit 1, usage on stderr" "$RC:$(grep -c '^usage:' "$T_TMP/err")" 1:1
+"$T_ROOT/build/wgcard-vcard" --help >"$T_TMP/out" 2>&1
+t_eq "wgcard-vcard --help: exit 0" "$?" 0
+t_check "wgcard-vcard --help: usage" grep -q '^usage: wgcard-vcard' "$T_TMP/out"
+
 ctl -i "$IF_A" card pubkey
 t_eq "card pubkey: exit 0" "$RC" 0
 t_eq "card pubkey: the key" "$OUT" "$PUB_A"
@@ -501,6 +517,8 @@ ctl_as "${NOBODY[@]}" -- -i "$IF_A" show
 t_eq "not in group wgcard: show refused, exit 2" "$RC" 2
 t_check "not in group wgcard: permission denied" \
     grep -qi "permission denied" "$T_TMP/err"
+t_check "not in group wgcard: the message names the group that grants access" \
+    grep -q "members of group wgcard (usermod -aG wgcard" "$T_TMP/err"
 ctl_as "${NOBODY[@]}" -- -i "$IF_A" version
 t_eq "not in group wgcard: version refused, exit 2" "$RC" 2
 

@@ -127,6 +127,16 @@ t_check "card unlock: 2 retries left" sh -c "echo '$out' | grep -q '2 retries le
 t_eq "the card's counter dropped by one" "$(card_status_field pw1)" 2
 sleep 2
 t_eq "and no further attempt" "$(card_status_field pw1)" 2
+out=$(echo bad-9931 | ctl -i "$IF_A" card unlock 2>&1)
+t_check "the same wrong PIN again: refused" test $? -ne 0
+t_check "the same wrong PIN again: says it was not sent" \
+    sh -c "echo '$out' | grep -q 'the same wrong PIN as before: not sent to the card, no retry spent (2 left)'"
+t_eq "the same wrong PIN again: nothing spent" "$(card_status_field pw1)" 2
+out=$(echo 12345 | ctl -i "$IF_A" card unlock 2>&1)
+t_eq "a 5-character PIN: refused, exit 1" "$?" 1
+t_check "a 5-character PIN: the length rule, nothing sent" \
+    sh -c "echo '$out' | grep -q 'has 6 to 127. Nothing was sent, no retry spent'"
+t_eq "a 5-character PIN: nothing spent" "$(card_status_field pw1)" 2
 t_check "card unlock with the right PIN" sh -c "echo '$PIN' | env PCSCLITE_CSOCK_NAME='$PCSCLITE_CSOCK_NAME' '$WGCARDCTL' -i '$IF_A' card unlock"
 t_check "card status: ready" wait_for 5 sh -c \
     "'$WGCARDCTL' -i '$IF_A' card status | grep -q 'state: ready'"

@@ -254,6 +254,8 @@ t_check "start with the port taken: reported in ${took} ms (< 10 s)" \
     test "$took" -lt 10000
 t_check "start with the port taken: the log's reason shown" \
     grep -q "Address already in use" "$T_TMP/init.out"
+t_check "start with the port taken: the file, line and key named" \
+    grep -qE "\.conf:[0-9]+: ListenPort: cannot listen on UDP port 51820" "$T_TMP/init.out"
 initx status
 t_eq "start with the port taken: status 3" "$?" 3
 stop_pid "$blocker" 1

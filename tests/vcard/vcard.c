@@ -94,10 +94,11 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* To stderr, exit 2 on a bad command line; to stdout, exit 0 (--help). */
 __dead static void
-usage(void)
+usage_exit(int code)
 {
-	fprintf(stderr,
+	fprintf(code == 0 ? stdout : stderr,
 	    "usage: wgcard-vcard [--state FILE] [--port N] [--host ADDR] "
 	    "[--serial HEX]\n"
 	    "                    [--control PATH] [-v]\n"
@@ -105,9 +106,16 @@ usage(void)
 	    "[--admin-pin PIN]\n"
 	    "                    [--serial HEX]\n"
 	    "       wgcard-vcard --pubkey FILE\n"
+	    "       wgcard-vcard --help\n"
 	    "control commands: remove, insert, slow MS, garbage N, hang, "
 	    "normal, status, pubkey\n");
-	exit(2);
+	exit(code);
+}
+
+__dead static void
+usage(void)
+{
+	usage_exit(2);
 }
 
 static const char *
@@ -651,6 +659,7 @@ main(int argc, char *argv[])
 		{ "admin-pin",	required_argument, NULL, 'A' },
 		{ "pubkey",	required_argument, NULL, 'k' },
 		{ "verbose",	no_argument,	   NULL, 'v' },
+		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static struct vcard_run r;
@@ -665,8 +674,9 @@ main(int argc, char *argv[])
 	r.host = "127.0.0.1";
 	r.port = VPCD_PORT;
 	r.fd = r.ctl_fd = -1;
-	while ((ch = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
 		switch (ch) {
+		case 'h': usage_exit(0);
 		case 's': r.statefile = optarg; break;
 		case 'H': r.host = optarg; break;
 		case 'c': r.ctl_path = optarg; break;
