@@ -115,7 +115,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: wgcardd [-dfv] [-B backend] [-O offloads] ifname\n"
-	    "       wgcardd [-dnv] [-B backend] [-O offloads] -c file "
+	    "       wgcardd [-dfnv] [-B backend] [-O offloads] -c file "
 	    "[ifname]\n");
 	exit(1);
 }

@@ -4,7 +4,9 @@
 # parser's table (netd/config.c) is documented in wgcardd.conf(5); every
 # command of wgcardctl's keyword tables (netd/wgcardctl/parser.c) in
 # wgcardctl(8); each program's usage() text (it prints it on a bad
-# option) is its page's SYNOPSIS, whitespace aside.
+# option) is its page's SYNOPSIS, whitespace aside; every option of that
+# SYNOPSIS has its ".It Fl" entry in the page and every entry is one of
+# them; no word of a rendered page is a stray flag (a misplaced Fl).
 T_ID=mp
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -141,6 +143,50 @@ for prog in wgcardd wgcard-keyd wgcardctl; do
 		t_fail "usage of $prog is the SYNOPSIS of $(basename "$page")" \
 		    "usage: '$u' / SYNOPSIS: '$s'"
 	fi
+done
+
+# ---- options: each one of the SYNOPSIS (= usage()) has its ".It Fl"
+# entry in the page, and each entry is an option of the SYNOPSIS.
+# opts_of_text: "-dfv" gives -d -f -v, "--json" gives --json.
+opts_of_text()
+{
+	grep -oE '(^|[][ |])--?[A-Za-z][A-Za-z-]*' | sed -E 's/^[][ |]//' |
+	    awk '/^--/ { print; next }
+		{ for (i = 2; i <= length($0); i++) print "-" substr($0, i, 1) }' |
+	    sort -u
+}
+
+# opts_of_items PAGE: the options of the page's ".It Fl X" lines
+# (".It Fl h , Fl -help" gives -h and --help).
+opts_of_items()
+{
+	grep -E '^\.It .*Fl ' "$1" |
+	    grep -oE 'Fl [^ ]+' | awk '{ print "-" $2 }' | sort -u
+}
+
+for prog in wgcardd wgcard-keyd wgcardctl; do
+	page=$(ls "$DOCS/$prog".[1-9] 2>/dev/null | head -n 1)
+	[ -n "$page" ] || continue
+	syn=$(synopsis "$page" | opts_of_text)
+	items=$(opts_of_items "$page")
+	t_check "$prog: options read from the SYNOPSIS and the page" \
+	    test -n "$syn" -a -n "$items"
+	t_eq "$prog: every option of usage() has its entry in $(basename "$page")" \
+	    "$(comm -23 <(echo "$syn") <(echo "$items") | tr '\n' ' ')" ""
+	t_eq "$prog: every option entry of $(basename "$page") is in usage()" \
+	    "$(comm -13 <(echo "$syn") <(echo "$items") | tr '\n' ' ')" ""
+done
+
+# ---- rendering: no word turned into a flag by a stray Fl (".Fl n ,
+# ends the check" renders "-n, -ends -the -check"): a flag-looking word
+# in the text must be an option of some page's SYNOPSIS.
+known=$(for page in "$DOCS"/*.[1-9]; do synopsis "$page" | opts_of_text; done |
+    sort -u)
+for page in "$DOCS"/*.[1-9]; do
+	odd=$(mandoc -T ascii -O width=500 "$page" | sed 's/.\x08//g' |
+	    grep -oE '(^|[ (])-[a-z][a-z-]{2,}' | sed -E 's/^[ (]//' | sort -u |
+	    comm -23 - <(echo "$known") | tr '\n' ' ')
+	t_eq "$(basename "$page"): no word rendered as a stray flag" "$odd" ""
 done
 
 t_done
