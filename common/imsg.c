@@ -309,3 +309,10 @@ bad:
 		close(fd);
 	return -2;
 }
+
+int
+imsg_status_ok(int32_t status)
+{
+	/* Linux errnos are 1 to 4095 (MAX_ERRNO). */
+	return status <= 0 && status >= -4095;
+}

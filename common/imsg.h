@@ -68,6 +68,13 @@ int	imsg_flush_blocking(struct imsgbuf *);
  */
 int	imsg_recv(struct imsgbuf *, struct imsg *);
 
+/*
+ * A status a sibling reports (0 or -errno): 1 if it is one. Anything
+ * else breaks the protocol: a receiver that negated INT32_MIN for
+ * strerror() would overflow, and a positive value is no errno.
+ */
+int	imsg_status_ok(int32_t status);
+
 /* Exact-size payload check for receivers: fatalx on mismatch. */
 #define IMSG_SIZE_CHECK(imsg, sz, from) do {				\
 	if ((imsg)->len != (sz))					\

@@ -329,6 +329,8 @@ parent_imsg(struct child *c, struct imsg *imsg)
 			goto bad;
 		IMSG_SIZE_CHECK(imsg, sizeof(status), c->name);
 		memcpy(&status, imsg->data, sizeof(status));
+		if (!imsg_status_ok(status))
+			fatalx("bad status %d from %s", status, c->name);
 		if (status != 0) {
 			log_warnx("%s: the handshake process refused the "
 			    "configuration: %s", wgd.config_path,
