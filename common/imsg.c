@@ -22,6 +22,24 @@ struct imsg_wpkt {
 
 #define IMSG_RBUF_LEN	(sizeof(struct imsg_hdr) + IMSG_MAX_PAYLOAD)
 
+/*
+ * Fuzz builds with ASan: the read buffer past the message received is
+ * poisoned, so a receiver that reads more than the payload's length
+ * (accepts a message with a wrong size) is a crash, not a quiet read of
+ * the buffer's leftovers.
+ */
+#if defined(WGCARD_FUZZ) && defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#include <sanitizer/asan_interface.h>
+#define IMSG_POISON(p, n)	ASAN_POISON_MEMORY_REGION((p), (n))
+#define IMSG_UNPOISON(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#endif
+#endif
+#ifndef IMSG_POISON
+#define IMSG_POISON(p, n)	do { } while (0)
+#define IMSG_UNPOISON(p, n)	do { } while (0)
+#endif
+
 int
 imsgbuf_init(struct imsgbuf *ib, int fd)
 {
@@ -54,6 +72,7 @@ imsgbuf_clear(struct imsgbuf *ib)
 	ib->whead = ib->wtail = NULL;
 	ib->wqueued = 0;
 	if (ib->rbuf != NULL) {
+		IMSG_UNPOISON(ib->rbuf, IMSG_RBUF_LEN);
 		sodium_memzero(ib->rbuf, IMSG_RBUF_LEN);
 		free(ib->rbuf);
 		ib->rbuf = NULL;
@@ -251,6 +270,7 @@ imsg_recv(struct imsgbuf *ib, struct imsg *imsg)
 		sodium_memzero(ib->rbuf, ib->rlast);
 		ib->rlast = 0;
 	}
+	IMSG_UNPOISON(ib->rbuf, IMSG_RBUF_LEN);
 	memset(&msg, 0, sizeof(msg));
 	iov.iov_base = ib->rbuf;
 	iov.iov_len = IMSG_RBUF_LEN;
@@ -303,6 +323,7 @@ imsg_recv(struct imsgbuf *ib, struct imsg *imsg)
 	imsg->len = hdr.len;
 	imsg->fd = fd;
 	imsg->data = ib->rbuf + sizeof(hdr);
+	IMSG_POISON(ib->rbuf + n, IMSG_RBUF_LEN - (size_t)n);
 	return 1;
 bad:
 	if (fd != -1)

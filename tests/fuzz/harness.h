@@ -39,9 +39,99 @@ uint32_t	fuzz_u32(struct fuzz_in *);	/* big-endian */
 /* Up to n bytes (fewer at the end); returns how many. */
 size_t		fuzz_bytes(struct fuzz_in *, void *, size_t n);
 
-/* Open descriptors of this process now (/proc/self/fd). */
-int		fuzz_count_fds(void);
-/* 1 if fd is an open descriptor. */
-int		fuzz_fd_open(int fd);
+/*
+ * The imsg targets (fuzz_imsg_*.c): one process's channels are real
+ * SOCK_SEQPACKET socketpairs; the harness plays every sibling on its
+ * end, so what reaches the process goes through imsg_recv() and its
+ * dispatch function exactly as in the daemon, descriptors included.
+ *
+ * A message of the input: a control byte (bits 0-1: channel, bit 2: an
+ * fd rides along, bit 3: a 32-bit peer id follows, bit 4: a byte
+ * follows that corrupts the header: bits 0-3 added to its len, bits 4-5
+ * flip IMSGF_HASFD and an unknown flag), the type byte, [peer id],
+ * [corruption], a 2-byte big-endian payload length, the payload.
+ */
+#include "imsg.h"
+
+#define FUZZ_CHAN_MAX	4
+
+struct fuzz_chan {
+	int	proc_fd;	/* the process's end, in its imsgbuf */
+	int	peer_fd;	/* the harness's end: the sibling */
+};
+
+struct fuzz_msg {
+	unsigned int	chan;
+	uint32_t	type;
+	uint32_t	peerid;
+	int		with_fd;
+	uint8_t		corrupt;
+	size_t		len;
+	uint8_t		data[IMSG_MAX_PAYLOAD];
+};
+
+/* Both ends non-blocking and close-on-exec; aborts on failure. */
+void	fuzz_chan_open(struct fuzz_chan *);
+void	fuzz_chan_close(struct fuzz_chan *);
+/* Drops whatever is still queued towards the process (after a fatal). */
+void	fuzz_chan_discard(struct fuzz_chan *);
+/*
+ * Reads (and drops) what the process sent on the channel: each packet
+ * must be one well-framed imsg with an fd only if its header says so;
+ * descriptors received are closed. Returns how many messages.
+ */
+int	fuzz_chan_drain(struct fuzz_chan *);
+/* The next message of the input: 1, or 0 when none is left. */
+int	fuzz_msg_next(struct fuzz_in *, struct fuzz_msg *);
+/* Sends it on its channel, with fd (-1: none; the caller closes it). */
+void	fuzz_msg_send(const struct fuzz_chan *, const struct fuzz_msg *,
+	    int fd);
+/* A descriptor to pass along: /dev/null, close-on-exec. */
+int	fuzz_null_fd(void);
+
+/*
+ * One process under test: its channels (index = the message's channel
+ * number modulo nchan), what to call once a message is on a channel
+ * (the process's dispatch function, EV_READ), the descriptor to pass
+ * for a message that carries one, and whether the process has ended
+ * (shutdown under way: it would exit now).
+ */
+struct fuzz_proc {
+	int			 nchan;
+	struct fuzz_chan	 chan[FUZZ_CHAN_MAX];
+	void			(*dispatch)(int chan);
+	int			(*mkfd)(uint32_t type);
+	int			(*ended)(void);
+	/* Per input: set the state up (may read leading bytes), undo it. */
+	void			(*setup)(struct fuzz_in *);
+	void			(*teardown)(int fatal);
+};
+
+/*
+ * Feeds the input's messages to the process, one at a time, draining
+ * what it sends after each. Returns 1 if the process ended with a
+ * fatal (it would have exited), else 0.
+ */
+int	fuzz_proc_run(struct fuzz_proc *, struct fuzz_in *);
+/*
+ * A whole input: setup, the messages, teardown; then a descriptor that
+ * is new since the start is a leak (a crash), unless a fatal ended the
+ * process. The target's LLVMFuzzerTestOneInput returns this.
+ */
+int	fuzz_proc_input(struct fuzz_proc *, const uint8_t *, size_t);
+
+/*
+ * Descriptor accounting: fuzz_fds_mark() remembers which are open;
+ * fuzz_fds_new() counts those open now that were not, closing them if
+ * asked (after a fatal the process would have exited, closing all).
+ */
+#define FUZZ_FDS_MAX	1024
+struct fuzz_fds {
+	uint8_t	open[FUZZ_FDS_MAX / 8];
+};
+void	fuzz_fds_mark(struct fuzz_fds *);
+/* How many descriptors are open now. */
+int	fuzz_count_fds(void);
+int	fuzz_fds_new(const struct fuzz_fds *, int close_them);
 
 #endif /* WGCARD_FUZZ_HARNESS_H */
