@@ -3,9 +3,11 @@
 # -Werror (build/asan; seccomp is left out of such builds, see
 # common/sandbox.c), every unit test passes under the sanitizers, and the
 # daemon built so carries tunnels: basic.sh (software key, against
-# wireguard-go) and card_faults.sh (the key on a virtual card that
-# misbehaves) run with it, any sanitizer report fatal (halt_on_error,
-# abort_on_error).
+# wireguard-go), card_faults.sh (the key on a virtual card that
+# misbehaves) and gso_sweep.sh (super-packets of every UDP GSO size and
+# TCP MSS, IPv4 and IPv6, both ways between two such daemons; its
+# "sweep:" figure lines are repeated here) run with it, any sanitizer
+# report fatal (halt_on_error, abort_on_error).
 # (card_faults, not card_tunnel: its /proc/PID/mem scans would read the
 # terabytes of shadow memory an ASan process maps.)
 T_ID=sz
@@ -31,8 +33,9 @@ for t in "$ASAN_B"/tests/test_*; do
 done
 [ "$fails" -eq 0 ] && t_ok "every unit test passes under the sanitizers"
 
-for s in basic card_faults; do
-	WGCARDD=$ASAN_B/wgcardd IMPL_A=wgcardd IMPL_B=wggo \
+for s in basic:wggo card_faults:wggo gso_sweep:wgcardd; do
+	b=${s#*:} s=${s%:*}
+	WGCARDD=$ASAN_B/wgcardd IMPL_A=wgcardd IMPL_B=$b \
 	    "$T_ROOT/tests/integration/$s.sh" >"$T_TMP/$s.log" 2>&1
 	rc=$?
 	closing=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$T_TMP/$s.log" | tail -n 1)
@@ -42,5 +45,8 @@ for s in basic card_faults; do
 		t_fail "$s.sh with the sanitizer build (exit $rc): $closing" \
 		    "$(grep -E -A5 'FAIL|AddressSanitizer|runtime error' "$T_TMP/$s.log" | head -n 30)"
 	fi
+	grep '^sweep:' "$T_TMP/$s.log" | while read -r line; do
+		t_log "$line"
+	done
 done
 t_done
