@@ -75,6 +75,10 @@ enum imsg_type {
 				 * or else a keepalive */
 	IMSG_FWD_SEND,		/* H->F: variable, struct fwd_send + packet */
 	IMSG_FWD_FLUSH_STAGED,	/* H->F: uint32 peer id; drop staged packets */
+	IMSG_FWD_IDENTITY,	/* H->F: struct fwd_identity; mac1 and cookie
+				 * keys from the interface's public key */
+	IMSG_FWD_LOAD,		/* H->F: uint32 1 while the handshake process
+				 * is loaded (broker backlog), 0 after */
 
 	/* Control socket (served by the handshake process). */
 	IMSG_CTL_FD,		/* P->H: empty, fd: the listening control socket */
@@ -92,6 +96,8 @@ enum imsg_type {
 	IMSG_HS_EVENTS,		/* F->H: struct hs_events */
 	IMSG_HS_KEYPAIR_GONE,	/* F->H: uint32 local index */
 	IMSG_HS_FWD_INFO,	/* F->H: struct fwd_info, once at start */
+	IMSG_HS_FWD_STATS,	/* F->H: struct fwd_hs_stats, each second it
+				 * changed */
 
 	/* Card. */
 	IMSG_KEY_CARD_CONFIG,	/* P->K: struct key_card_config, first; again
@@ -264,6 +270,38 @@ struct fwd_send {
 
 struct hs_packet {
 	struct wg_endpoint	ep;
+	uint32_t		flags;		/* HS_PKT_* */
+	uint32_t		pad;
+};
+/* The forwarder found mac2 valid (it checks it only under load). */
+#define HS_PKT_MAC2		0x1
+
+/* The interface's public key, or none (has_key 0). */
+struct fwd_identity {
+	uint8_t			public_key[32];
+	uint32_t		has_key;
+	uint32_t		pad;
+};
+
+/*
+ * The forwarder's handshake-message figures (cumulative), for wgcardctl
+ * show: cookie replies it sent, and every handshake message it dropped,
+ * by cause.
+ */
+struct fwd_hs_stats {
+	uint64_t		cookie_replies;	/* sent (the send completed) */
+	uint64_t		no_key;		/* the interface had no key */
+	uint64_t		bad_mac1;
+	uint64_t		ratelimited;	/* under load, mac2 good */
+	uint64_t		cookie_ratelimited; /* no mac2, source over
+						 * its rate of cookies */
+	uint64_t		queue_full;	/* to the handshake process */
+	uint64_t		cookie_no_buffer; /* their share was in use */
+	uint64_t		send_no_buffer;	/* our own messages */
+	uint64_t		send_failed;	/* the socket refused it */
+	uint64_t		control_queue_full; /* events, keypair gone */
+	uint32_t		under_load;	/* answering with cookies now */
+	uint32_t		pad;
 };
 
 /* Event bits of struct hs_events, named for the timer hooks. */

@@ -108,22 +108,45 @@ cookie_checker_wipe(struct cookie_checker *c)
 }
 
 enum cookie_mac_state
+cookie_checker_validate_mac1(const struct cookie_checker *c, const void *msg,
+    size_t len)
+{
+	const uint8_t	*m = msg;
+	uint8_t		 computed[WG_COOKIE_LEN];
+	enum cookie_mac_state ret = COOKIE_MAC_INVALID;
+
+	if (len < COOKIE_MACS_LEN)
+		return COOKIE_MAC_INVALID;
+	cookie_mac(computed, c->mac1_key, sizeof(c->mac1_key), m,
+	    len - COOKIE_MACS_LEN);
+	if (sodium_memcmp(computed, m + len - COOKIE_MACS_LEN,
+	    WG_COOKIE_LEN) == 0)
+		ret = COOKIE_VALID_MAC1_ONLY;
+	sodium_memzero(computed, sizeof(computed));
+	return ret;
+}
+
+int
+cookie_msg_has_mac2(const void *msg, size_t len)
+{
+	const uint8_t	*m = msg;
+
+	if (len < COOKIE_MACS_LEN)
+		return 0;
+	return !sodium_is_zero(m + len - WG_COOKIE_LEN, WG_COOKIE_LEN);
+}
+
+enum cookie_mac_state
 cookie_checker_validate(struct cookie_checker *c, const void *msg,
     size_t len, const struct sockaddr *src, uint64_t now_ms)
 {
 	const uint8_t	*m = msg;
 	uint8_t		 computed[WG_COOKIE_LEN], cookie[WG_COOKIE_LEN];
-	enum cookie_mac_state ret = COOKIE_MAC_INVALID;
+	enum cookie_mac_state ret;
 
-	if (len < COOKIE_MACS_LEN)
-		return COOKIE_MAC_INVALID;
-
-	cookie_mac(computed, c->mac1_key, sizeof(c->mac1_key), m,
-	    len - COOKIE_MACS_LEN);
-	if (sodium_memcmp(computed, m + len - COOKIE_MACS_LEN,
-	    WG_COOKIE_LEN) != 0)
-		goto out;
-	ret = COOKIE_VALID_MAC1_ONLY;
+	if ((ret = cookie_checker_validate_mac1(c, msg, len)) ==
+	    COOKIE_MAC_INVALID)
+		return ret;
 
 	if (!cookie_secret_fresh(c, now_ms) || cookie_make(c, cookie, src) != 0)
 		goto out;

@@ -63,6 +63,14 @@ void	cookie_checker_wipe(struct cookie_checker *);
 enum cookie_mac_state cookie_checker_validate(struct cookie_checker *,
 	    const void *msg, size_t len, const struct sockaddr *src,
 	    uint64_t now_ms);
+/* mac1 only (constant time): COOKIE_VALID_MAC1_ONLY or COOKIE_MAC_INVALID. */
+enum cookie_mac_state cookie_checker_validate_mac1(
+	    const struct cookie_checker *, const void *msg, size_t len);
+/*
+ * 1 if msg's mac2 is not all zeros: whether it may carry a cookie at
+ * all (a sender without one sends zeros), before the cost of checking.
+ */
+int	cookie_msg_has_mac2(const void *msg, size_t len);
 /*
  * Fills a cookie reply to msg (an initiation or response that had a
  * valid mac1) from src, for receiver_index (the message's sender index,

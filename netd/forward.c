@@ -34,6 +34,21 @@
  * per peer and reported to the handshake process at most every
  * FWD_EVENT_MS, with the time of the last event of each kind so it can
  * tell their order.
+ *
+ * Handshake messages are screened here, before they cost the handshake
+ * process a wakeup, as the kernel screens them in its receive path:
+ * mac1 is checked (its key comes from the interface's public key,
+ * IMSG_FWD_IDENTITY); under load (more than FWD_LOAD_RATE of them a
+ * second, a backlog to the handshake process, or the handshake process
+ * says so with IMSG_FWD_LOAD) one without a valid mac2 is answered here
+ * with a cookie reply, and one with a valid mac2 passes the per-source
+ * rate limit first. The cookie secret lives here for that (see
+ * docs/threat-model.md). What goes on to the handshake process has a
+ * bounded share of the channel (FWD_HSQ_*), so timer events and
+ * keypair-gone messages always find room; handshake messages of our own
+ * and cookie replies are sent from send units the data path cannot
+ * exhaust (FWD_TX_RESERVE). Every message dropped is counted by cause
+ * (struct fwd_hs_stats, reported each second for wgcardctl show).
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -55,6 +70,7 @@
 
 #include "allowedips.h"
 #include "compat.h"
+#include "cookie.h"
 #include "crypto.h"
 #include "forward.h"
 #include "fwd.h"
@@ -63,6 +79,7 @@
 #include "log.h"
 #include "messages.h"
 #include "proc.h"
+#include "ratelimiter.h"
 #include "replay.h"
 #include "sandbox.h"
 #include "sock.h"
@@ -77,6 +94,15 @@
 #define FWD_INDEX_BUCKETS	4096
 #define FWD_PEER_BUCKETS	1024
 #define FWD_HS_QUEUE_MAX	(1024 * 1024)
+/*
+ * Of the channel to the handshake process, handshake messages may fill
+ * FWD_HSQ_PACKETS (with mac2 checked under load: FWD_HSQ_CHECKED); the
+ * rest is for control messages. A backlog of an eighth of the first
+ * share puts us under load.
+ */
+#define FWD_HSQ_PACKETS		(128 * 1024)
+#define FWD_HSQ_CHECKED		(512 * 1024)
+#define FWD_LOAD_RATE		100	/* initiations and responses a second */
 
 struct fwd_peer;
 
@@ -167,8 +193,19 @@ static struct {
 	uint8_t		*stage;
 	int		 stage_next[FWD_STAGE_SLOTS];
 	int		 stage_free, stage_nfree;
-	uint64_t	 drops_noroute, drops_hsq, drops_nobuf;
+	unsigned	 ntxfree, cookie_inflight;
+	uint64_t	 drops_noroute, drops_nobuf;
 	uint64_t	 drops_logged;
+	/* Handshake messages: screening, load, figures. */
+	struct cookie_checker checker;
+	int		 has_identity;
+	struct ratelimiter rl;		/* mac2 good, under load */
+	struct ratelimiter rl_cookie;	/* cookie replies */
+	int		 hs_load;	/* the handshake process says so */
+	uint64_t	 last_under_load;
+	uint64_t	 rate_window;
+	unsigned	 rate_count;
+	struct fwd_hs_stats st, st_sent;
 	size_t		 gso_seg_max;	/* larger segments: no GSO */
 	struct fwd_gro	*gro;
 } fwd;
@@ -292,6 +329,7 @@ fwd_pool_init(unsigned nbufs)
 		fwd.txs[i].next = fwd.free_txs;
 		fwd.free_txs = &fwd.txs[i];
 	}
+	fwd.ntxfree = FWD_TX_MAX;
 	fwd.stage = mmap(NULL, (size_t)FWD_STAGE_SLOTS * FWD_STAGE_SLOT,
 	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (fwd.stage == MAP_FAILED)
@@ -304,14 +342,23 @@ fwd_pool_init(unsigned nbufs)
 	fwd.stage_nfree = FWD_STAGE_SLOTS;
 }
 
+/* A send unit for kind, within its share (FWD_TX_RESERVE); NULL if none. */
 static struct fwd_tx *
-fwd_tx_get(void)
+fwd_tx_get(enum fwd_tx_kind kind)
 {
 	struct fwd_tx	*tx;
 
+	if ((kind == FWD_TX_DATA && fwd.ntxfree <= FWD_TX_RESERVE) ||
+	    (kind == FWD_TX_COOKIE && (fwd.ntxfree <= FWD_TX_RESERVE / 2 ||
+	    fwd.cookie_inflight >= FWD_COOKIE_INFLIGHT)))
+		return NULL;
 	if ((tx = fwd.free_txs) == NULL)
 		return NULL;
 	fwd.free_txs = tx->next;
+	fwd.ntxfree--;
+	if (kind == FWD_TX_COOKIE)
+		fwd.cookie_inflight++;
+	tx->kind = kind;
 	tx->next = NULL;
 	tx->nbufs = 0;
 	tx->bytes = 0;
@@ -336,8 +383,11 @@ fwd_tx_free(struct fwd_tx *tx)
 	for (i = 0; i < tx->nbufs; i++)
 		fwd_buf_put(tx->bufs[i]);
 	tx->nbufs = 0;
+	if (tx->kind == FWD_TX_COOKIE)
+		fwd.cookie_inflight--;
 	tx->next = fwd.free_txs;
 	fwd.free_txs = tx;
+	fwd.ntxfree++;
 }
 
 static void
@@ -345,7 +395,7 @@ fwd_hs_send(uint32_t type, const void *data, size_t len)
 {
 	if (imsg_compose(&fwd.hs, type, 0, -1, data, len) == -1) {
 		if (errno == ENOBUFS) {
-			fwd.drops_hsq++;
+			fwd.st.control_queue_full++;
 			return;
 		}
 		fatal("%s: to handshake", __func__);
@@ -700,7 +750,7 @@ fwd_queue_out(struct fwd_peer *p, const struct wg_endpoint *ep,
 		return;
 	}
 	fwd_tx_pending_flush();
-	if ((tx = fwd_tx_get()) == NULL) {
+	if ((tx = fwd_tx_get(FWD_TX_DATA)) == NULL) {
 		fwd.drops_nobuf++;
 		if (p != NULL)
 			p->drops++;
@@ -729,6 +779,8 @@ fwd_tx_done(struct fwd_tx *tx, int err)
 	int		 i;
 
 	if (err == 0) {
+		if (tx->kind == FWD_TX_COOKIE)
+			fwd.st.cookie_replies++;
 		fwd_tx_free(tx);
 		return;
 	}
@@ -760,7 +812,7 @@ fwd_tx_done(struct fwd_tx *tx, int err)
 			fwd_conf.udp_gso = 0;
 		}
 		for (i = 0; i < tx->nbufs; i++) {
-			if ((one = fwd_tx_get()) == NULL) {
+			if ((one = fwd_tx_get(FWD_TX_DATA)) == NULL) {
 				fwd_buf_put(tx->bufs[i]);
 				continue;
 			}
@@ -779,7 +831,9 @@ fwd_tx_done(struct fwd_tx *tx, int err)
 		return;
 	}
 	/* Full socket or unreachable: dropped. */
-	if (p != NULL)
+	if (tx->kind != FWD_TX_DATA)
+		fwd.st.send_failed++;
+	else if (p != NULL)
 		p->drops += tx->nbufs;
 	fwd_tx_free(tx);
 }
@@ -967,12 +1021,117 @@ fwd_decrypt_queue(struct fwd_buf *b, uint8_t *msg, size_t len, int ep)
 	return 0;
 }
 
+/*
+ * Whether we answer handshake messages without a valid mac2 with a
+ * cookie reply: the handshake process is loaded, or its channel has a
+ * backlog, or more than FWD_LOAD_RATE initiations and responses came in
+ * this second (any mac: under load mac1 is not always computed); and
+ * for WG_UNDER_LOAD_AFTER_TIME after, as the kernel.
+ */
+static int
+fwd_under_load(void)
+{
+	/* The rate counts in its own second only. */
+	if (fwd.now - fwd.rate_window >= 1000) {
+		fwd.rate_window = fwd.now;
+		fwd.rate_count = 0;
+	}
+	if (fwd.hs_load || fwd.rate_count >= FWD_LOAD_RATE ||
+	    fwd.hs.wqueued >= FWD_HSQ_PACKETS / 8) {
+		fwd.last_under_load = fwd.now;
+		return 1;
+	}
+	return fwd.last_under_load != 0 && fwd.now - fwd.last_under_load <
+	    WG_UNDER_LOAD_AFTER_TIME * 1000ULL;
+}
+
+/*
+ * A send unit of kind (FWD_TX_HS, FWD_TX_COOKIE) for a message of len
+ * bytes to ep, to be written in tx->small; NULL when its share is used
+ * up or ep has no family we send to (*nofam set).
+ */
+static struct fwd_tx *
+fwd_small_get(enum fwd_tx_kind kind, const struct wg_endpoint *ep,
+    size_t len, int *nofam)
+{
+	struct fwd_tx	*tx;
+	int		 fam;
+
+	*nofam = 0;
+	if ((fam = fwd_fam(&ep->addr)) == -1) {
+		*nofam = 1;
+		return NULL;
+	}
+	if (len > sizeof(tx->small) || (tx = fwd_tx_get(kind)) == NULL)
+		return NULL;
+	tx->ep = *ep;
+	tx->fam = fam;
+	tx->iov[0].iov_base = tx->small;
+	tx->iov[0].iov_len = len;
+	tx->bufs[0] = NULL;
+	tx->nbufs = 1;
+	tx->bytes = len;
+	return tx;
+}
+
+/*
+ * Whether a source may be sent a cookie reply now: at most at the rate
+ * limit's pace per source, so that a flood from many sources costs a
+ * table look-up per message beyond it while a peer at an address of its
+ * own always gets its cookie. When the table is full, a new source is
+ * answered all the same (the cookie share of send units bounds it).
+ */
+static int
+fwd_cookie_allow(const struct wg_endpoint *ep)
+{
+	if (ratelimiter_allow(&fwd.rl_cookie, &ep->addr.sa, fwd.now) ||
+	    ratelimiter_full(&fwd.rl_cookie))
+		return 1;
+	fwd.st.cookie_ratelimited++;
+	return 0;
+}
+
+/* Answers m (an initiation or response, valid mac1) with a cookie reply. */
+static void
+fwd_cookie_reply(const uint8_t *m, size_t len, const struct wg_endpoint *ep)
+{
+	struct fwd_tx		*tx;
+	struct wg_msg_cookie	 c;
+	int			 nofam;
+
+	if ((tx = fwd_small_get(FWD_TX_COOKIE, ep, sizeof(c), &nofam)) ==
+	    NULL) {
+		if (!nofam)
+			fwd.st.cookie_no_buffer++;
+		return;
+	}
+	if (cookie_checker_create_reply(&fwd.checker, &c, le32_get(m + 4), m,
+	    len, &ep->addr.sa, fwd.now) == -1) {
+		fwd_tx_free(tx);
+		return;
+	}
+	memcpy(tx->small, &c, sizeof(c));
+	fwd_tx_pending_flush();
+	fwd_tx_submit(tx);
+}
+
+/*
+ * A handshake message from the network: screened, then queued to the
+ * handshake process within its share of the channel. Not under load:
+ * mac1. Under load, cheapest test first: a message with no mac2 at all
+ * (zeros) is owed a cookie reply, so its source's cookie rate is looked
+ * up before mac1 is computed (a flood beyond it costs no MAC); one with
+ * a mac2 has mac1 and mac2 checked, then the source's rate limit.
+ */
 static void
 fwd_hs_packet(const uint8_t *m, size_t len, const struct wg_endpoint *ep)
 {
 	struct hs_packet	 hp;
 	struct iovec		 hiov[2];
+	enum cookie_mac_state	 mac;
 	uint32_t		 type = le32_get(m);
+	size_t			 share = FWD_HSQ_PACKETS;
+	int			 under_load;
 
 	if ((type == WG_MSG_INITIATION && len != WG_MSG_INITIATION_LEN) ||
 	    (type == WG_MSG_RESPONSE && len != WG_MSG_RESPONSE_LEN) ||
@@ -980,6 +1139,49 @@ fwd_hs_packet(const uint8_t *m, size_t len, const struct wg_endpoint *ep)
 		return;
 	memset(&hp, 0, sizeof(hp));
 	hp.ep = *ep;
+	if (type != WG_MSG_COOKIE) {
+		if (!fwd.has_identity) {
+			fwd.st.no_key++;
+			return;
+		}
+		under_load = fwd_under_load();
+		fwd.rate_count++;
+		if (under_load && !cookie_msg_has_mac2(m, len)) {
+			if (!fwd_cookie_allow(ep))
+				return;
+			mac = cookie_checker_validate_mac1(&fwd.checker, m,
+			    len);
+		} else if (under_load)
+			mac = cookie_checker_validate(&fwd.checker, m, len,
+			    &ep->addr.sa, fwd.now);
+		else
+			mac = cookie_checker_validate_mac1(&fwd.checker, m,
+			    len);
+		if (mac == COOKIE_MAC_INVALID) {
+			fwd.st.bad_mac1++;
+			return;
+		}
+		if (under_load) {
+			if (mac != COOKIE_VALID_MAC2) {
+				if (cookie_msg_has_mac2(m, len) &&
+				    !fwd_cookie_allow(ep))
+					return;
+				fwd_cookie_reply(m, len, ep);
+				return;
+			}
+			if (!ratelimiter_allow(&fwd.rl, &ep->addr.sa,
+			    fwd.now)) {
+				fwd.st.ratelimited++;
+				return;
+			}
+			hp.flags |= HS_PKT_MAC2;
+			share = FWD_HSQ_CHECKED;
+		}
+	}
+	if (fwd.hs.wqueued + sizeof(hp) + len + 64 > share) {
+		fwd.st.queue_full++;
+		return;
+	}
 	hiov[0].iov_base = &hp;
 	hiov[0].iov_len = sizeof(hp);
 	hiov[1].iov_base = (void *)m;
@@ -987,7 +1189,7 @@ fwd_hs_packet(const uint8_t *m, size_t len, const struct wg_endpoint *ep)
 	if (imsg_composev(&fwd.hs, IMSG_HS_PACKET, 0, -1, hiov, 2) == -1) {
 		if (errno != ENOBUFS)
 			fatal("to handshake");
-		fwd.drops_hsq++;
+		fwd.st.queue_full++;
 		return;
 	}
 	fwd.be->want_write();
@@ -1261,15 +1463,18 @@ fwd_aips(struct imsg *imsg)
 	}
 }
 
+/* A handshake message of ours: sent from the reserve, never a pool buffer. */
 static void
 fwd_send_hs(struct imsg *imsg)
 {
 	struct fwd_send	 s;
 	struct fwd_peer	*p = NULL;
-	struct fwd_buf	*b;
+	struct fwd_tx	*tx;
 	size_t		 len;
+	int		 nofam;
 
-	if (imsg->len <= sizeof(s) || imsg->len > sizeof(s) + 1024)
+	if (imsg->len <= sizeof(s) ||
+	    imsg->len > sizeof(s) + WG_MSG_INITIATION_LEN)
 		fatalx("%s: bad size", __func__);
 	memcpy(&s, imsg->data, sizeof(s));
 	len = imsg->len - sizeof(s);
@@ -1278,16 +1483,29 @@ fwd_send_hs(struct imsg *imsg)
 		fwd_event(p, HS_EV_TRAVERSAL);
 		/* The handshake process has the endpoint we should use. */
 	}
-	if ((b = fwd_buf_get()) == NULL) {
-		fwd.drops_nobuf++;
+	if ((tx = fwd_small_get(FWD_TX_HS, &s.ep, len, &nofam)) == NULL) {
+		if (!nofam)
+			fwd.st.send_no_buffer++;
 		return;
 	}
-	memcpy(b->base + FWD_HEADROOM, imsg->data + sizeof(s), len);
+	memcpy(tx->small, imsg->data + sizeof(s), len);
 	fwd_tx_pending_flush();
-	/* Never merged into a GSO send: p is NULL for fwd_queue_out. */
-	fwd_queue_out(NULL, &s.ep, b, b->base + FWD_HEADROOM, len);
-	if (p != NULL && fwd_pending_tx != NULL)
-		fwd_tx_pending_flush();
+	fwd_tx_submit(tx);
+}
+
+/* The interface's public key: the mac1 and cookie keys derive from it. */
+static void
+fwd_identity(struct imsg *imsg)
+{
+	struct fwd_identity	id;
+
+	IMSG_SIZE_CHECK(imsg, sizeof(id), "handshake");
+	memcpy(&id, imsg->data, sizeof(id));
+	if (id.has_key)
+		cookie_checker_init(&fwd.checker, id.public_key);
+	else
+		cookie_checker_wipe(&fwd.checker);
+	fwd.has_identity = id.has_key != 0;
 }
 
 static void
@@ -1344,6 +1562,12 @@ fwd_hs_imsg(struct imsg *imsg)
 		break;
 	case IMSG_FWD_SEND:
 		fwd_send_hs(imsg);
+		break;
+	case IMSG_FWD_IDENTITY:
+		fwd_identity(imsg);
+		break;
+	case IMSG_FWD_LOAD:
+		fwd.hs_load = fwd_u32(imsg) != 0;
 		break;
 	default:
 		fatalx("unexpected imsg %u from handshake", imsg->type);
@@ -1458,17 +1682,22 @@ fwd_housekeeping(void)
 	uint64_t	 drops;
 	int		 i, j;
 
-	drops = fwd.drops_noroute + fwd.drops_hsq + fwd.drops_nobuf +
-	    fwd_offload_drops();
+	drops = fwd.drops_noroute + fwd.drops_nobuf + fwd_offload_drops();
 	if (drops != fwd.drops_logged) {
-		log_debug("drops: %llu no route, %llu handshake queue full, "
-		    "%llu no buffer, %llu offload",
+		log_debug("drops: %llu no route, %llu no buffer, %llu offload",
 		    (unsigned long long)fwd.drops_noroute,
-		    (unsigned long long)fwd.drops_hsq,
 		    (unsigned long long)fwd.drops_nobuf,
 		    (unsigned long long)fwd_offload_drops());
 		fwd.drops_logged = drops;
 	}
+	/* The handshake figures, when they changed. */
+	fwd.st.under_load = fwd_under_load();
+	if (memcmp(&fwd.st, &fwd.st_sent, sizeof(fwd.st)) != 0) {
+		fwd_hs_send(IMSG_HS_FWD_STATS, &fwd.st, sizeof(fwd.st));
+		fwd.st_sent = fwd.st;
+	}
+	ratelimiter_gc(&fwd.rl, fwd.now);
+	ratelimiter_gc(&fwd.rl_cookie, fwd.now);
 
 	for (i = 0; i < FWD_PEER_BUCKETS; i++)
 		for (p = fwd.peers[i]; p != NULL; p = p->hnext) {
@@ -1643,6 +1872,9 @@ forwarder_main(const struct proc_opts *opts)
 	fwd.hs.wmax = FWD_HS_QUEUE_MAX;
 	if ((fwd.aips = aip_new()) == NULL)
 		fatal("aip_new");
+	if (ratelimiter_init(&fwd.rl, 0) == -1 ||
+	    ratelimiter_init(&fwd.rl_cookie, 0) == -1)
+		fatal("ratelimiter_init");
 
 	/* Every buffer the fast path uses, allocated once. */
 	fwd_pool_init(fwd_env_uint("WGCARD_FWD_POOL", FWD_POOL_DEFAULT,

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "messages.h"
 #include "wgcard.h"
 
 /*
@@ -35,6 +36,21 @@
 #define FWD_GSO_MAX		64	/* segments of one UDP GSO send */
 #define FWD_GSO_BYTES		65000	/* UDP payload of one GSO send */
 #define FWD_TX_MAX		512	/* send units in flight */
+/*
+ * Of those, what data may not take: handshake messages of our own (from
+ * the handshake process) always find a send unit, and cookie replies
+ * (at most FWD_COOKIE_INFLIGHT at once) may take half of the reserve.
+ */
+#define FWD_TX_RESERVE		64
+#define FWD_COOKIE_INFLIGHT	128
+
+/* What a send unit carries: the reserve above is by kind. */
+enum fwd_tx_kind {
+	FWD_TX_DATA = 0,	/* pool buffers (data, keepalives) */
+	FWD_TX_HS,		/* a handshake message from the handshake
+				 * process, in small[] */
+	FWD_TX_COOKIE,		/* a cookie reply of ours, in small[] */
+};
 
 struct fwd_buf {
 	uint8_t		*base;		/* FWD_BUF_SIZE bytes */
@@ -63,6 +79,9 @@ struct fwd_tx {
 	uint16_t		 gso_size;	/* 0: one message */
 	uint16_t		 id;
 	int			 fam;		/* 0 AF_INET, 1 AF_INET6 */
+	enum fwd_tx_kind	 kind;
+	/* A handshake message or cookie reply: no pool buffer. */
+	uint8_t			 small[WG_MSG_INITIATION_LEN];
 };
 
 /* What a backend does for the packet logic. */

@@ -1,9 +1,12 @@
 /*
  * handshake.c: the handshake process of wgcardd. Unprivileged, chrooted,
  * under seccomp. It owns the peers, runs the Noise_IKpsk2 handshakes
- * (noise.c), mac1/mac2 and cookies (cookie.c), the per-source rate limit
- * (ratelimiter.c) and the WireGuard timers, and serves the UAPI socket the
- * parent opened. It never holds the static private key: every DH with it
+ * (noise.c), the macs of its own messages and the cookies it is sent
+ * (cookie.c), and the WireGuard timers, and serves the UAPI socket the
+ * parent opened. Handshake messages from the network reach it screened
+ * by the forwarder (mac1; under load mac2, cookie replies and the
+ * per-source rate limit), which it tells when it is loaded itself
+ * (IMSG_FWD_LOAD). It never holds the static private key: every DH with it
  * is asked of the key broker (IMSG_KEY_DH), asynchronously. Session keys
  * it derives go to the forwarder (IMSG_FWD_KEYPAIR) and are wiped here.
  */
@@ -37,7 +40,6 @@
 #include "messages.h"
 #include "noise.h"
 #include "proc.h"
-#include "ratelimiter.h"
 #include "sandbox.h"
 #include "uapi.h"
 #include "wgcard.h"
@@ -49,7 +51,6 @@
 #define HS_DH_TIMEOUT_MS	5000
 #define HS_SS_INFLIGHT		8	/* static-static DHs at once */
 #define HS_LOAD_PENDING		8	/* initiations waiting for the broker */
-#define HS_LOAD_RATE		100	/* initiations with mac1 per second */
 #define HS_UAPI_MAX		(64 * 1024 * 1024)
 #define HS_UAPI_IDLE_SEC	30
 
@@ -147,6 +148,7 @@ static void	hs_client_free(struct hs_client *);
 static void	hs_client_unwait(int, int);
 static void	hs_ctl_key_status(struct imsg *);
 static void	hs_ctl_pin_result(struct imsg *);
+static void	hs_load_update(void);
 
 static struct {
 	const struct proc_opts	*opts;
@@ -160,7 +162,6 @@ static struct {
 	int			 key_change_pending;
 	struct noise_local	 local;
 	struct cookie_checker	 checker;
-	struct ratelimiter	 rl;
 	/* Device. */
 	uint16_t		 port;
 	uint32_t		 fwmark;
@@ -176,18 +177,19 @@ static struct {
 	size_t			 ndh, ndh_init, ndh_ss;
 	uint64_t		 next_dh_id;
 	uint32_t		 keyd_queued, keyd_capacity;
-	/* Load. */
-	uint64_t		 last_under_load;
-	uint64_t		 rate_window;
-	unsigned int		 rate_count;
+	/* Load: ours as the forwarder was told, and its figures. */
+	int			 loaded;
+	struct fwd_hs_stats	 fwd_stats;
 	struct fwd_info		 fwd_info;	/* from the forwarder */
 	struct buf		 cfg;		/* config text from the parent */
 	gid_t			 ctl_group;
 	uint32_t		 ctl_status_conn;	/* card status waiting */
 	uint32_t		 ctl_pin_conn;		/* card unlock waiting */
 	uint32_t		 ctl_reload_conn;	/* reload waiting */
-	uint64_t		 cookie_replies;
-	uint64_t		 hs_dropped;
+	/* Handshake messages dropped here, by cause. */
+	uint64_t		 drop_bad_mac1;		/* key changed */
+	uint64_t		 drop_under_load;	/* no mac2 checked */
+	uint64_t		 drop_broker_busy;	/* HS_DH_MAX pending */
 } hs;
 
 /* Channels. */
@@ -916,9 +918,10 @@ hs_sync(struct wg_devconf *c)
 static void
 hs_key_public(const struct key_public *kp)
 {
-	struct hs_peer	*p, *tmp;
-	char		 b64[WG_KEY_B64_LEN];
-	int		 changed;
+	struct fwd_identity	 id;
+	struct hs_peer		*p, *tmp;
+	char			 b64[WG_KEY_B64_LEN];
+	int			 changed;
 
 	if (hs.key_change_pending > 0)
 		hs.key_change_pending--;
@@ -931,16 +934,21 @@ hs_key_public(const struct key_public *kp)
 		goto done;
 	}
 	hs.has_key = kp->has_key;
+	memset(&id, 0, sizeof(id));
 	if (hs.has_key) {
 		noise_local_init(&hs.local, kp->pub);
 		cookie_checker_init(&hs.checker, kp->pub);
 		key_to_base64(b64, kp->pub);
 		log_info("interface public key %s", b64);
+		memcpy(id.public_key, kp->pub, sizeof(id.public_key));
+		id.has_key = 1;
 	} else {
 		memset(&hs.local, 0, sizeof(hs.local));
 		cookie_checker_wipe(&hs.checker);
 		log_info("interface has no private key");
 	}
+	/* Public data: the forwarder checks mac1 with it. */
+	hs_send(&hs.fwd, IMSG_FWD_IDENTITY, &id, sizeof(id));
 	TAILQ_FOREACH_SAFE(p, &hs.peers, entry, tmp) {
 		if (hs.has_key && wg_key_eq(p->noise.remote_static,
 		    hs.local.public_key)) {
@@ -1165,6 +1173,7 @@ hs_dh_result(const struct key_dh_res *res)
 		break;
 	}
 	hs_dh_free(d);
+	hs_load_update();
 }
 
 static void
@@ -1198,6 +1207,7 @@ hs_keyd_imsg(struct imsg *imsg)
 		memcpy(&kl, imsg->data, sizeof(kl));
 		hs.keyd_queued = kl.queued;
 		hs.keyd_capacity = kl.capacity;
+		hs_load_update();
 		break;
 	default:
 		fatalx("unexpected imsg %u from key broker", imsg->type);
@@ -1206,25 +1216,27 @@ hs_keyd_imsg(struct imsg *imsg)
 
 /* Handshake messages from the network. */
 
-static int
-hs_under_load(uint64_t now)
+/*
+ * Whether the key broker has a backlog (initiations waiting for it, or
+ * its queue half full); the forwarder is told when that changes and
+ * then demands mac2 (it keeps it up for WG_UNDER_LOAD_AFTER_TIME).
+ */
+static void
+hs_load_update(void)
 {
 	int	load;
 
-	/* The rate counts in its own second only (show asks at any time). */
 	load = hs.ndh_init >= HS_LOAD_PENDING ||
-	    (hs.keyd_capacity && hs.keyd_queued >= hs.keyd_capacity / 2) ||
-	    (hs.rate_count >= HS_LOAD_RATE && now - hs.rate_window < 1000);
-	if (load) {
-		hs.last_under_load = now;
-		return 1;
+	    (hs.keyd_capacity && hs.keyd_queued >= hs.keyd_capacity / 2);
+	if (load != hs.loaded) {
+		hs.loaded = load;
+		hs_send_u32(&hs.fwd, IMSG_FWD_LOAD, (uint32_t)load);
 	}
-	return hs.last_under_load != 0 &&
-	    now - hs.last_under_load < WG_UNDER_LOAD_AFTER_TIME * 1000ULL;
 }
 
 static void
-hs_packet(const struct wg_endpoint *ep, uint8_t *msg, size_t len)
+hs_packet(const struct wg_endpoint *ep, uint32_t flags, uint8_t *msg,
+    size_t len)
 {
 	enum cookie_mac_state	 mac;
 	struct hs_dh		*d;
@@ -1233,7 +1245,6 @@ hs_packet(const struct wg_endpoint *ep, uint8_t *msg, size_t len)
 	uint8_t			 point[32];
 	uint32_t		 type, receiver;
 	uint64_t		 now = wg_now_ms();
-	int			 under_load;
 
 	memcpy(&type, msg, 4);
 	type = le32toh(type);
@@ -1251,36 +1262,24 @@ hs_packet(const struct wg_endpoint *ep, uint8_t *msg, size_t len)
 	if (!((type == WG_MSG_INITIATION && len == WG_MSG_INITIATION_LEN) ||
 	    (type == WG_MSG_RESPONSE && len == WG_MSG_RESPONSE_LEN)))
 		return;
-	if (!hs.has_key)
+	/*
+	 * The forwarder checked mac1 with the key it was told; a key
+	 * change may cross the message. mac2 only it can check.
+	 */
+	mac = hs.has_key ? cookie_checker_validate_mac1(&hs.checker, msg,
+	    len) : COOKIE_MAC_INVALID;
+	if (mac == COOKIE_MAC_INVALID) {
+		hs.drop_bad_mac1++;
 		return;
-	if (now - hs.rate_window >= 1000) {
-		hs.rate_window = now;
-		hs.rate_count = 0;
 	}
-	under_load = hs_under_load(now);
-	mac = cookie_checker_validate(&hs.checker, msg, len, &ep->addr.sa, now);
-	if (mac == COOKIE_MAC_INVALID)
+	/* Loaded before the forwarder knew: it answers the next. */
+	hs_load_update();
+	if (hs.loaded && !(flags & HS_PKT_MAC2)) {
+		hs.drop_under_load++;
 		return;
-	hs.rate_count++;
-	if (under_load) {
-		if (mac != COOKIE_VALID_MAC2) {
-			struct wg_msg_cookie	c;
-			uint32_t		sender;
-
-			memcpy(&sender, msg + 4, 4);
-			if (cookie_checker_create_reply(&hs.checker, &c,
-			    le32toh(sender), msg, len, &ep->addr.sa,
-			    now) == 0) {
-				hs_send_packet(NULL, ep, &c, sizeof(c));
-				hs.cookie_replies++;
-			}
-			return;
-		}
-		if (!ratelimiter_allow(&hs.rl, &ep->addr.sa, now))
-			return;
 	}
 	if (hs.ndh >= HS_DH_MAX) {
-		hs.hs_dropped++;
+		hs.drop_broker_busy++;
 		return;
 	}
 	if ((d = calloc(1, sizeof(*d))) == NULL)
@@ -1365,8 +1364,12 @@ hs_fwd_imsg(struct imsg *imsg)
 		    WG_MSG_INITIATION_LEN)
 			fatalx("%s: bad packet size %zu", __func__, imsg->len);
 		memcpy(&hp, imsg->data, sizeof(hp));
-		hs_packet(&hp.ep, imsg->data + sizeof(hp),
+		hs_packet(&hp.ep, hp.flags, imsg->data + sizeof(hp),
 		    imsg->len - sizeof(hp));
+		break;
+	case IMSG_HS_FWD_STATS:
+		IMSG_SIZE_CHECK(imsg, sizeof(hs.fwd_stats), "forwarder");
+		memcpy(&hs.fwd_stats, imsg->data, sizeof(hs.fwd_stats));
 		break;
 	case IMSG_HS_EVENTS:
 		IMSG_SIZE_CHECK(imsg, sizeof(ev), "forwarder");
@@ -1670,12 +1673,48 @@ hs_aip_ctl(int family, const uint8_t *addr, uint8_t cidr, void *arg)
 	buf_printf(b, "allowed_ip=%s/%u\n", s, cidr);
 }
 
+/*
+ * Cookie replies sent, and handshake messages dropped: in all, then by
+ * cause (drop_*; wgcardctl(8) says what each means). The forwarder's
+ * figures are those of its last report (each second they change).
+ */
+static void
+hs_ctl_drops(struct buf *out)
+{
+	const struct fwd_hs_stats *f = &hs.fwd_stats;
+	const struct {
+		const char	*name;
+		uint64_t	 n;
+	} drops[] = {
+		{ "no_key", f->no_key },
+		{ "bad_mac1", f->bad_mac1 + hs.drop_bad_mac1 },
+		{ "ratelimited", f->ratelimited },
+		{ "cookie_ratelimited", f->cookie_ratelimited },
+		{ "queue_full", f->queue_full },
+		{ "cookie_no_buffer", f->cookie_no_buffer },
+		{ "send_no_buffer", f->send_no_buffer },
+		{ "send_failed", f->send_failed },
+		{ "control_queue_full", f->control_queue_full },
+		{ "under_load", hs.drop_under_load },
+		{ "broker_busy", hs.drop_broker_busy },
+	};
+	uint64_t	total = 0;
+	size_t		i;
+
+	for (i = 0; i < sizeof(drops) / sizeof(drops[0]); i++)
+		total += drops[i].n;
+	buf_printf(out, "cookie_replies=%llu\nhandshakes_dropped=%llu\n",
+	    (unsigned long long)f->cookie_replies, (unsigned long long)total);
+	for (i = 0; i < sizeof(drops) / sizeof(drops[0]); i++)
+		buf_printf(out, "drop_%s=%llu\n", drops[i].name,
+		    (unsigned long long)drops[i].n);
+}
+
 static int
 hs_ctl_show(struct control_req *req, struct buf *out)
 {
 	struct hs_peer	*p;
 	char		 b64[WG_KEY_B64_LEN], ep[INET6_ADDRSTRLEN + 16];
-	uint64_t	 now = wg_now_ms();
 
 	if (req->argc != 0)
 		return EINVAL;
@@ -1690,12 +1729,11 @@ hs_ctl_show(struct control_req *req, struct buf *out)
 		buf_printf(out, "forwarder=%s\noffloads=%s\ncrypto_workers=%u\n",
 		    hs.fwd_info.backend, hs.fwd_info.offloads,
 		    hs.fwd_info.crypto_workers);
-	buf_printf(out, "under_load=%d\n", hs_under_load(now));
+	buf_printf(out, "under_load=%d\n", hs.loaded ||
+	    hs.fwd_stats.under_load);
 	buf_printf(out, "broker_pending=%zu\nbroker_queued=%u\n", hs.ndh,
 	    hs.keyd_queued);
-	buf_printf(out, "cookie_replies=%llu\nhandshakes_dropped=%llu\n",
-	    (unsigned long long)hs.cookie_replies,
-	    (unsigned long long)hs.hs_dropped);
+	hs_ctl_drops(out);
 	buf_printf(out, "peers=%zu\n", hs.npeers);
 	TAILQ_FOREACH(p, &hs.peers, entry) {
 		key_to_base64(b64, p->noise.remote_static);
@@ -2002,7 +2040,7 @@ hs_tick(int fd, short event, void *arg)
 			p->ss_pending = 0;
 		hs_dh_free(d);
 	}
-	ratelimiter_gc(&hs.rl, now);
+	hs_load_update();
 	TAILQ_FOREACH(p, &hs.peers, entry)
 		if (p->ss_retry && !p->ss_pending)
 			hs_peer_request_ss(p);
@@ -2033,8 +2071,6 @@ handshake_main(const struct proc_opts *opts)
 	buf_init(&hs.cfg);
 	if ((hs.aips = aip_new()) == NULL)
 		fatal("aip_new");
-	if (ratelimiter_init(&hs.rl, 8192) == -1)
-		fatal("ratelimiter_init");
 
 	{
 		struct group	*gr;

@@ -183,3 +183,9 @@ ratelimiter_count(const struct ratelimiter *rl)
 {
 	return rl->count;
 }
+
+int
+ratelimiter_full(const struct ratelimiter *rl)
+{
+	return rl->entries != NULL && rl->free_head == 0;
+}

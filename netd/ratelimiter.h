@@ -44,5 +44,7 @@ int	ratelimiter_allow(struct ratelimiter *, const struct sockaddr *src,
 /* Drops the entries idle for more than RATELIMITER_ENTRY_TIMEOUT_MS. */
 void	ratelimiter_gc(struct ratelimiter *, uint64_t now_ms);
 size_t	ratelimiter_count(const struct ratelimiter *);
+/* 1 when the table is full: a new source is refused, whatever its rate. */
+int	ratelimiter_full(const struct ratelimiter *);
 
 #endif /* WGCARD_RATELIMITER_H */

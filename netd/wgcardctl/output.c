@@ -233,6 +233,43 @@ output_show_peer(FILE *f, const struct show_peer *p)
 }
 
 /*
+ * The causes of dropped handshake messages, as the daemon's show answer
+ * has them (drop_CAUSE=N); wgcardctl(8) says what each means.
+ */
+static const char *const output_drop_causes[] = {
+	"no_key", "bad_mac1", "ratelimited", "cookie_ratelimited",
+	"queue_full", "cookie_no_buffer", "send_no_buffer", "send_failed",
+	"control_queue_full", "under_load", "broker_busy",
+};
+#define OUTPUT_NDROP_CAUSES \
+	(sizeof(output_drop_causes) / sizeof(output_drop_causes[0]))
+
+/* The answer's value for cause c (NULL when it has none). */
+static const char *
+output_drop_get(const struct answer *a, size_t c)
+{
+	char	key[64];
+
+	snprintf(key, sizeof(key), "drop_%s", output_drop_causes[c]);
+	return answer_get(a, key);
+}
+
+/* " (cause N, ...)" for the causes that are not 0, ending the line. */
+static void
+output_drop_causes_line(FILE *f, const struct answer *a)
+{
+	const char	*v;
+	size_t		 c;
+	int		 n = 0;
+
+	for (c = 0; c < OUTPUT_NDROP_CAUSES; c++)
+		if ((v = output_drop_get(a, c)) != NULL && strcmp(v, "0") != 0)
+			fprintf(f, "%s%s %s", n++ ? ", " : " (",
+			    output_drop_causes[c], output_vis(v));
+	fprintf(f, "%s\n", n ? ")" : "");
+}
+
+/*
  * show for people: the interface's lines as the daemon sent them (up to
  * the first peer), then each peer. Every line is whole whatever the
  * daemon sent, missing, repeated or out of order.
@@ -278,8 +315,10 @@ output_show(FILE *f, const struct ctl_iface *ifc)
 			    output_vis_or(answer_get(a, "broker_queued")));
 		} else if (strcmp(k, "cookie_replies") == 0)
 			fprintf(f, "  cookie replies sent: %s\n", v);
-		else if (strcmp(k, "handshakes_dropped") == 0)
-			fprintf(f, "  handshakes dropped: %s\n", v);
+		else if (strcmp(k, "handshakes_dropped") == 0) {
+			fprintf(f, "  handshakes dropped: %s", v);
+			output_drop_causes_line(f, a);
+		}
 	}
 	if ((np = show_peers(a, &peers)) == -1) {
 		fprintf(stderr, "wgcardctl: out of memory\n");
@@ -553,7 +592,7 @@ void
 output_json(FILE *f, const struct ctl_iface *ifcs, size_t n)
 {
 	const struct answer	*a;
-	size_t			 i;
+	size_t			 i, c;
 
 	fputs("{\"schema_version\":1,\"interfaces\":[", f);
 	for (i = 0; i < n; i++) {
@@ -594,7 +633,11 @@ output_json(FILE *f, const struct ctl_iface *ifcs, size_t n)
 		    "cookie_replies"), 1);
 		output_json_uint(f, "handshakes_dropped", answer_get(a,
 		    "handshakes_dropped"), 1);
-		fputc('}', f);
+		fputs(",\"drops_by_cause\":{", f);
+		for (c = 0; c < OUTPUT_NDROP_CAUSES; c++)
+			output_json_uint(f, output_drop_causes[c],
+			    output_drop_get(a, c), c > 0);
+		fputs("}}", f);
 		output_json_peers(f, a);
 		fputc('}', f);
 	}
@@ -666,7 +709,7 @@ static const struct prom_metric prom_metrics[] = {
 	{ "wgcard_cookie_replies_total", "counter",
 	    "cookie replies sent", "cookie_replies", 0, 0 },
 	{ "wgcard_handshakes_dropped_total", "counter",
-	    "handshake messages dropped (load, rate limit, queue)",
+	    "handshake messages dropped (every cause)",
 	    "handshakes_dropped", 0, 0 },
 	{ "wgcard_peers", "gauge", "configured peers", "peers", 0, 0 },
 	{ "wgcard_peer_receive_bytes_total", "counter",
@@ -749,6 +792,26 @@ output_prometheus(FILE *f, const struct ctl_iface *ifcs, size_t n)
 				output_prom_sample(f, m, ifcs[i].name,
 				    peers[i][j].pub,
 				    show_peer_get(&peers[i][j], m->key));
+		}
+	}
+	/* Dropped handshake messages, one series per cause. */
+	fprintf(f, "# HELP wgcard_handshake_drops_total handshake messages "
+	    "dropped, by cause\n# TYPE wgcard_handshake_drops_total "
+	    "counter\n");
+	for (i = 0; i < n; i++) {
+		unsigned long long	d;
+		size_t			c;
+
+		if (ifcs[i].error != NULL)
+			continue;
+		for (c = 0; c < OUTPUT_NDROP_CAUSES; c++) {
+			if (!output_uint(output_drop_get(&ifcs[i].show, c),
+			    &d))
+				continue;
+			fputs("wgcard_handshake_drops_total{", f);
+			output_prom_label(f, "interface", ifcs[i].name, 0);
+			output_prom_label(f, "cause", output_drop_causes[c], 1);
+			fprintf(f, "} %llu\n", d);
 		}
 	}
 	/* What is not a number: one info series per interface and peer. */

@@ -82,13 +82,18 @@ test_mac1(void)
 	CHECK(cookie_checker_validate(&ck, &m, sizeof(m),
 	    (struct sockaddr *)&src, 0) == COOKIE_VALID_MAC1_ONLY,
 	    "mac1 valid");
+	CHECK(cookie_checker_validate_mac1(&ck, &m, sizeof(m)) ==
+	    COOKIE_VALID_MAC1_ONLY, "mac1 alone: valid");
+	CHECK(!cookie_msg_has_mac2(&m, sizeof(m)), "zero mac2: none");
 
 	/* Any flipped bit up to mac2 breaks mac1. */
 	for (i = 0; i < offsetof(struct wg_msg_initiation, macs.mac2); i++) {
 		memcpy(&bad, &m, sizeof(bad));
 		((uint8_t *)&bad)[i] ^= 0x10;
 		if (cookie_checker_validate(&ck, &bad, sizeof(bad),
-		    (struct sockaddr *)&src, 0) != COOKIE_MAC_INVALID)
+		    (struct sockaddr *)&src, 0) != COOKIE_MAC_INVALID ||
+		    cookie_checker_validate_mac1(&ck, &bad, sizeof(bad)) !=
+		    COOKIE_MAC_INVALID)
 			fails++;
 	}
 	CHECK(fails == 0, "corrupted mac1 region accepted %d times", fails);
@@ -109,6 +114,9 @@ test_mac1(void)
 	/* Short messages. */
 	CHECK(cookie_checker_validate(&ck, &m, 31, NULL, 0) ==
 	    COOKIE_MAC_INVALID, "short message");
+	CHECK(cookie_checker_validate_mac1(&ck, &m, 31) ==
+	    COOKIE_MAC_INVALID, "short message, mac1 alone");
+	CHECK(!cookie_msg_has_mac2(&m, 31), "short message: no mac2");
 	CHECK(cookie_maker_add_macs(&mk, &m, 31, 0) != 0, "short add");
 	cookie_checker_wipe(&ck);
 	cookie_maker_wipe(&mk);
@@ -177,6 +185,9 @@ test_mac2_flow(void)
 	fake_initiation(&m2);
 	cookie_maker_add_macs(&mk, &m2, sizeof(m2), t0 + SEC);
 	CHECK(!sodium_is_zero(m2.macs.mac2, 16), "mac2 set");
+	CHECK(cookie_msg_has_mac2(&m2, sizeof(m2)), "has a mac2");
+	CHECK(cookie_checker_validate_mac1(&ck, &m2, sizeof(m2)) ==
+	    COOKIE_VALID_MAC1_ONLY, "mac1 alone does not look at mac2");
 	CHECK(cookie_checker_validate(&ck, &m2, sizeof(m2),
 	    (struct sockaddr *)&src, t0 + SEC) == COOKIE_VALID_MAC2,
 	    "mac2 valid");

@@ -88,6 +88,9 @@ test_documents(void)
 	add(&ifc[0].show, "key_ready", "1");
 	add(&ifc[0].show, "forwarder", "io_uring\n# TYPE x counter");
 	add(&ifc[0].show, "under_load", "1");
+	add(&ifc[0].show, "handshakes_dropped", "7");
+	add(&ifc[0].show, "drop_bad_mac1", "4");
+	add(&ifc[0].show, "drop_queue_full", "3x");
 	add(&ifc[0].show, "peers", "2");
 	add(&ifc[0].show, "peer", "P1\\\"");
 	add(&ifc[0].show, "endpoint", "1.2.3.4:5");
@@ -119,6 +122,11 @@ test_documents(void)
 	    "non-numbers are not printed as numbers: %s", doc);
 	CHECK(strstr(doc, "\"error\":\"Connection refused \\ufffd\"") != NULL,
 	    "an unreachable daemon: error kept: %s", doc);
+	CHECK(strstr(doc, "\"drops_by_cause\":{\"no_key\":0,\"bad_mac1\":4,") !=
+	    NULL && strstr(doc, "\"queue_full\":0,") != NULL &&
+	    strstr(doc, "\"broker_busy\":0}") != NULL,
+	    "drops by cause: every cause, non-numbers and absent ones 0: %s",
+	    doc);
 	free(doc);
 
 	doc = render(output_prometheus, ifc, 2);
@@ -130,6 +138,11 @@ test_documents(void)
 	    "backslash (as \\x5c) and quote in a label escaped: %s", doc);
 	CHECK(strstr(doc, "wgcard_up{interface=\"wg1\"} 0") != NULL,
 	    "an unreachable daemon: wgcard_up 0");
+	CHECK(strstr(doc, "wgcard_handshake_drops_total{interface=\"wg\\\"0\","
+	    "cause=\"bad_mac1\"} 4\n") != NULL &&
+	    strstr(doc, "cause=\"queue_full\"") == NULL &&
+	    strstr(doc, "cause=\"no_key\"") == NULL,
+	    "drops by cause: one series per cause given as a number: %s", doc);
 	CHECK(strstr(doc, "wgcard_card_pin_retries{") == NULL,
 	    "a non-number is left out");
 	free(doc);

@@ -135,6 +135,7 @@ test_gc_and_full(void)
 	}
 	CHECK(ok == 64, "64 sources fit");
 	CHECK(ratelimiter_count(&rl) == 64, "count 64");
+	CHECK(ratelimiter_full(&rl), "full at 64");
 	sa.sin_addr.s_addr = htonl(0x0b000000);
 	CHECK(!ratelimiter_allow(&rl, SA(sa), t), "65th refused: full");
 	sa.sin_addr.s_addr = htonl(0x0a000005);
@@ -146,6 +147,7 @@ test_gc_and_full(void)
 	CHECK(ratelimiter_count(&rl) == 64, "nothing idle for > 1 s yet");
 	ratelimiter_gc(&rl, t + 1001);
 	CHECK(ratelimiter_count(&rl) == 1, "idle entries collected");
+	CHECK(!ratelimiter_full(&rl), "not full after the collection");
 	sa.sin_addr.s_addr = htonl(0x0b000000);
 	CHECK(ratelimiter_allow(&rl, SA(sa), t + 1001), "room again");
 	/* The surviving entry kept its state: 4 of its 5 used, 1 s later. */
