@@ -26,15 +26,14 @@ T_ID=fl
 . "$(dirname "$0")/../lib/common.sh"
 
 CTL=$T_ROOT/build/wgcardctl
-FLOODER=$T_ROOT/build/bench/hsflood
 ROUNDS=${FLOOD_ROUNDS:-5}
-SOURCES=${FLOOD_SOURCES:-250}
-RATE=${FLOOD_RATE:-0}		# 0: as fast as C can send
+SOURCES=${FLOOD_SOURCES:-250}	# FLOOD_RATE paces the flood (default: none)
 HS_ONE_RETRY=6500		# ms
-C_NET=198.18.80			# C's link to A: 198.18.80.0/20
-C_SRC=198.18.81.0		# the flood's sources: C_SRC + 0 .. SOURCES - 1
+C_NET=198.18.77			# C's link to A
+C_SRC=198.18.81			# the flood's sources: C_SRC.0 .. SOURCES - 1
 
-[ -x "$FLOODER" ] || t_fatal "$FLOODER is missing (run make)"
+[ -x "$T_ROOT/build/bench/hsflood" ] ||
+    t_fatal "build/bench/hsflood is missing (run make)"
 
 # ops: the key broker's operation count (wgcardd only; empty otherwise).
 ops()
@@ -47,9 +46,7 @@ ops()
 # flood SECONDS OUT: the flood from C; its summary line in OUT.
 flood()
 {
-	ip netns exec "$NS_C" "$FLOODER" -d "$C_NET.1" -p "$PORT_A" \
-	    -k "$PUB_A" -r "$RATE" -t "$1" -s "$SOURCES" -b "$C_SRC" \
-	    >"$2" 2>&1
+	hs_flood_max "$1" "$2" "$C_SRC" "$SOURCES"
 }
 
 # drops: A's handshake counters (wgcardd), "name=value ..." on one line,
@@ -111,18 +108,8 @@ run_one()
 	t_log "# ---- responder A: $impl"
 	pair_new "$tag" "$impl" "$IMPL_B" || { t_fail "$impl: pair" "setup"; return; }
 	pair_peer A 4 && pair_peer B 4 || { t_fail "$impl: peers" "setup"; return; }
-	NS_C=$(ns_name "${tag}c")
-	ns_new "$NS_C" || { t_fail "$impl: namespace C" "setup"; return; }
-	veth_pair "$NS_A" "vc${T_ID}$$${tag}a" "$NS_C" "vc${T_ID}$$${tag}c" &&
-	addr_add "$NS_A" "vc${T_ID}$$${tag}a" "$C_NET.1/20" &&
-	addr_add "$NS_C" "vc${T_ID}$$${tag}c" "$C_NET.2/20" ||
-	    { t_fail "$impl: link C" "setup"; return; }
-	python3 -c "
-import ipaddress
-a = ipaddress.ip_address('$C_SRC')
-for i in range($SOURCES):
-    print('address add %s/32 dev vc${T_ID}$$${tag}c' % (a + i))" |
-	    ip -n "$NS_C" -batch - || { t_fail "$impl: C's sources" "setup"; return; }
+	flood_host_new "$C_NET" && flood_sources "$SOURCES" "$C_SRC" ||
+	    { t_fail "$impl: host C" "setup"; return; }
 
 	t_check "$impl: tunnel up" ping_retry "$NS_B" "$IN4_A" 10
 

@@ -1,16 +1,19 @@
 #!/bin/bash
-# flood_card: the handshake flood of flood.sh against wgcardd whose key is
-# on the (virtual) card, the slowest and scarcest resource: the card does
-# a few hundred X25519 a second at best (a real one: tens). The flood must
-# not become card operations: cookie mode keeps the card for the peers
-# that answer cookies; the established tunnel carries on; a peer that
-# must handshake again gets through; the card stays ready.
+# flood_card: the handshake flood of flood.sh (tests/bench/hsflood, as
+# fast as C can send, from FLOOD_SOURCES addresses) against wgcardd whose
+# key is on the (virtual) card, the slowest and scarcest resource: the
+# card does a few hundred X25519 a second at best (a real one: tens). The
+# flood must not become card operations: cookie mode keeps the card for
+# the peers that answer cookies; the established tunnel carries on; a
+# peer that must handshake again gets through; the card stays ready.
 T_ID=fc
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/card.sh"
 
 PIN=wgPIN-f100d
-RATE=${FLOOD_RATE:-4000}
+SOURCES=${FLOOD_SOURCES:-250}	# FLOOD_RATE paces the flood (default: none)
+[ -x "$T_ROOT/build/bench/hsflood" ] ||
+    t_fatal "build/bench/hsflood is missing (run make)"
 
 card_start_pcscd fc || t_fatal "pcscd"
 PUB_A=$(card_init_state "$T_TMP/a.state" --generate --pin "$PIN") ||
@@ -18,7 +21,8 @@ PUB_A=$(card_init_state "$T_TMP/a.state" --generate --pin "$PIN") ||
 card_start_vcard "$T_TMP/a.state" || t_fatal "vcard A"
 card_wait_present || t_fatal "card not seen"
 pair_b_only "$PUB_A" endpoint || t_fatal "side B"
-flood_host_new 198.18.78 || t_fatal "host C"
+flood_host_new 198.18.78 && flood_sources "$SOURCES" 198.18.82 ||
+    t_fatal "host C"
 
 (umask 077; echo "$PIN" >"$T_TMP/pin") || t_fatal "pin file"
 card_conf "$T_TMP/$IF_A.conf" "$PUB_A" "$T_TMP/pin" || t_fatal "config"
@@ -29,20 +33,22 @@ t_check "tunnel up" ping_retry "$NS_B" "$IN4_A" 10
 d0=$(card_status_field deciphers)
 ping_bg "$NS_B" "$IN4_A" "$T_TMP/ping.log"
 ppid=$T_LASTPID
-hs_flood "$NS_C" "$OUT4_CA" "$PORT_A" "$PUB_A" "$RATE" 6 "$T_TMP/flood.out"
+hs_flood_max 6 "$T_TMP/flood.out" 198.18.82 "$SOURCES"
 read -r ans lost <<<"$(ping_bg_stop "$ppid" "$T_TMP/ping.log")"
 d1=$(card_status_field deciphers)
 sent=$(flood_field "$T_TMP/flood.out" sent)
 t_log "# flood: $(cat "$T_TMP/flood.out"); card deciphers $d0 -> $d1"
-t_check "the flood was sent (${sent:-0})" test "${sent:-0}" -ge $((RATE * 3))
+t_check "the flood was sent (${sent:-0})" test "${sent:-0}" -ge 60000
 t_check "cookie replies came back" \
     test "$(flood_field "$T_TMP/flood.out" cookies)" -gt 0
 t_check "the card did few X25519 for it ($((d1 - d0)) of ${sent:-0})" \
     test $((d1 - d0)) -lt 200
-t_check "the tunnel carried every ping ($ans answered, $lost lost)" \
-    test "${ans:-0}" -ge 20 -a "${lost:-1}" -eq 0
+t_check "the tunnel carried the pings ($ans answered, $lost lost)" \
+    test "${ans:-0}" -ge 20 -a "${lost:-99}" -le 1
+t_log "# $(ip netns exec "$NS_A" "$T_ROOT/build/wgcardctl" -i "$IF_A" show |
+    grep -i 'cookie replies\|dropped' | tr -s ' \n' ' ')"
 
-hs_flood "$NS_C" "$OUT4_CA" "$PORT_A" "$PUB_A" "$RATE" 10 "$T_TMP/flood2.out" &
+hs_flood_max 10 "$T_TMP/flood2.out" 198.18.82 "$SOURCES" &
 fpid=$!
 sleep 1.5
 t0=$(date +%s)
@@ -50,7 +56,8 @@ d2=$(card_status_field deciphers)
 wgx "$NS_B" set "$IF_B" peer "$PUB_A" remove &&
     wgx "$NS_B" set "$IF_B" peer "$PUB_A" allowed-ips "$IN4_A/32" \
     endpoint "$OUT4_A:$PORT_A" || t_fail "B forgets A" "wg set"
-t_check "a new handshake gets through the flood" ping_retry "$NS_B" "$IN4_A" 8
+t_check "a new handshake gets through the flood (within two retry intervals)" \
+    ping_retry "$NS_B" "$IN4_A" 12
 t_check "... and is new" wait_handshake "$NS_B" "$IF_B" "$PUB_A" 5 $((t0 - 1))
 t_check "... done on the card" test "$(card_status_field deciphers)" -gt "$d2"
 wait "$fpid"

@@ -651,6 +651,29 @@ flood_host_new()
 	    addr_add "$NS_C" "vc${T_ID}$$c" "$1.2/24"
 }
 
+# flood_sources N SRCNET: N more addresses for host C (flood_host_new),
+# SRCNET.0 .. SRCNET.N-1 (N <= 254, SRCNET as in 198.18.81), each a
+# source of its own for hs_flood_max, and A's route to them through C.
+flood_sources()
+{
+	python3 -c "
+for i in range($1):
+    print('address add $2.%d/32 dev vc${T_ID}$$c' % i)" |
+	    ip -n "$NS_C" -batch - &&
+	    ip -n "$NS_A" route add "$2.0/24" via "${OUT4_CA%.1}.2"
+}
+
+# hs_flood_max SECONDS OUT SRCNET N: tests/bench/hsflood in host C at A's
+# OUT4_CA and PORT_A with PUB_A, as fast as C can send (FLOOD_RATE, if
+# set, paces it), from the N addresses of flood_sources SRCNET (sendmmsg
+# batches); its summary line in OUT, as hs_flood's, plus rate=R.
+hs_flood_max()
+{
+	ip netns exec "$NS_C" "$T_ROOT/build/bench/hsflood" -d "$OUT4_CA" \
+	    -p "$PORT_A" -k "$PUB_A" -r "${FLOOD_RATE:-0}" -t "$1" -s "$4" \
+	    -b "$3.0" >"$2" 2>&1
+}
+
 # tun_up NS IFNAME IN4 IN6
 tun_up()
 {

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """hsflood.py: a handshake-initiation flood at a WireGuard daemon, for the
-wgcard flood test; run it inside a test namespace, aimed at an address of
-that test bed only.
+wgcard tests (hs_flood in tests/lib/common.sh); run it inside a test
+namespace, aimed at an address of that test bed only. It manages a few
+thousand a second; tests/bench/hsflood.c is the same flood at the highest
+rate the machine can send, from many source addresses (hs_flood_max),
+which flood.sh and flood_card.sh use.
 
   hsflood.py --dst ADDR --port PORT --pubkey B64 --rate PPS --seconds S
 
