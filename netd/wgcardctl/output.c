@@ -289,7 +289,9 @@ output_show(FILE *f, const struct ctl_iface *ifc)
 		if (strcmp(k, "interface") == 0)
 			fprintf(f, "interface: %s\n", v);
 		else if (strcmp(k, "public_key") == 0)
-			fprintf(f, "  public key: %s\n", v);
+			fprintf(f, "  public key: %s\n"
+			    "    (wg show has no public key line: the private "
+			    "key is kept out of the process it asks)\n", v);
 		else if (strcmp(k, "listen_port") == 0)
 			fprintf(f, "  listening port: %s\n", v);
 		else if (strcmp(k, "fwmark") == 0 &&

@@ -117,6 +117,8 @@ ctl -i "$IF_A" show
 t_eq "show: exit 0 (key ready, recent handshake)" "$RC" 0
 t_check "show: the interface" grep -qx "interface: $IF_A" "$T_TMP/out"
 t_check "show: its public key" grep -qx "  public key: $PUB_A" "$T_TMP/out"
+t_check "show: says why wg show has no public key line" \
+    grep -qx "    (wg show has no public key line: the private key is kept out of the process it asks)" "$T_TMP/out"
 t_check "show: the key is ready" grep -qx "  key: ready" "$T_TMP/out"
 t_check "show: listening port" grep -qx "  listening port: $PORT_A" "$T_TMP/out"
 t_check "show: the peer" grep -qx "peer: $PUB_B" "$T_TMP/out"

@@ -225,4 +225,29 @@ else
 	t_ok "no PIN in the daemon's log"
 fi
 t_check "daemon alive" pid_alive "${T_IF_PID[$IF_A]}"
+
+# ---- contrib/virtual-card.sh: "try it without hardware" as the
+# operations guide gives it: its own pcscd and card, what to export,
+# pull and insert.
+TRY=$T_TMP/try
+tport=$(card_pick_port try) || t_fatal "no free port pair for the try"
+VCARD_PORT=$tport "$T_ROOT/contrib/virtual-card.sh" start "$TRY" >"$T_TMP/try.out" 2>&1
+t_eq "virtual-card.sh start: exit 0" "$?" 0
+for f in "$TRY/pcscd.pid" "$TRY/card.pid"; do
+	[ -f "$f" ] && T_PIDS+=("$(cat "$f")")
+done
+tsock=$(sed -n 's/^  export PCSCLITE_CSOCK_NAME=//p' "$T_TMP/try.out")
+tpub=$(sed -n 's/^card public key (CardPublicKey): //p' "$T_TMP/try.out")
+t_eq "virtual-card.sh: says what to export" "$tsock" "$TRY/run/pcscd.comm"
+t_check "virtual-card.sh: its card answers with the key it printed" \
+    wait_for 5 sh -c "test \"\$(env PCSCLITE_CSOCK_NAME='$tsock' '$WGCARDCTL' -r '' card pubkey 2>/dev/null)\" = '$tpub'"
+"$T_ROOT/contrib/virtual-card.sh" remove "$TRY" >/dev/null
+t_check "virtual-card.sh remove: the card is gone" \
+    wait_for 5 sh -c "! env PCSCLITE_CSOCK_NAME='$tsock' '$WGCARDCTL' -r '' card pubkey >/dev/null 2>&1"
+"$T_ROOT/contrib/virtual-card.sh" insert "$TRY" >/dev/null
+t_check "virtual-card.sh insert: it is back" \
+    wait_for 5 sh -c "test \"\$(env PCSCLITE_CSOCK_NAME='$tsock' '$WGCARDCTL' -r '' card pubkey 2>/dev/null)\" = '$tpub'"
+tpids="$(cat "$TRY/pcscd.pid" "$TRY/card.pid" 2>/dev/null)"
+"$T_ROOT/contrib/virtual-card.sh" stop "$TRY" >/dev/null
+t_check "virtual-card.sh stop: pcscd and the card are gone" wait_gone 5 $tpids
 t_done

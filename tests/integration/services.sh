@@ -299,6 +299,8 @@ IUNIT=$DEST/usr/lib/systemd/system/wgcardd@.service
 t_eq "the unit runs /usr/sbin/wgcardd" \
     "$(grep '^ExecStart=' "$IUNIT" | awk '{print $1}')" \
     "ExecStart=/usr/sbin/wgcardd"
+t_check "the unit's reload waits for the daemon's answer (wgcardctl reload)" \
+    grep -qx "ExecReload=/bin/sh -c 'exec wgcardctl -i %i reload'" "$IUNIT"
 t_check "the unit refers to no /usr/local path" \
     sh -c "! grep -v '^#' '$IUNIT' | grep -q /usr/local"
 t_check "the init script's default daemon is /usr/sbin/wgcardd" \
