@@ -72,7 +72,9 @@ static struct {
 	int			 last_sent_src;
 	uint32_t		 last_sent_sender;
 	int			 last_sent_j;	/* from J */
-	int			 last_sent_mac2; /* with a cookie */
+	int			 last_sent_mac2; /* with a cookie: */
+	int			 last_sent_cookie_src;	/* the cookie's */
+	uint64_t		 last_sent_cookie_birth;
 	uint8_t			 last_sent_ts[WG_TIMESTAMP_LEN];
 	unsigned		 sent_gen;	/* I's initiations */
 	uint32_t		 i_sender;	/* I's last sender index */
@@ -311,6 +313,8 @@ fh_make_initiation(uint8_t op, unsigned opn)
 	fh.last_sent_sender = sender;
 	fh.last_sent_j = !!(op & 0x40);
 	fh.last_sent_mac2 = mac2;
+	fh.last_sent_cookie_src = fh.cookie_src;
+	fh.last_sent_cookie_birth = fh.cookie_secret_birth;
 	memcpy(fh.last_sent_ts, ts, sizeof(ts));
 	if (!(op & 0x40)) {
 		fh.sent_gen++;
@@ -349,10 +353,13 @@ fh_op_initiation(uint8_t op, unsigned opn, int raw)
 	}
 	r = fh_r_initiation(m, len, !!(op & 0x20), &mac2);
 
-	/* mac2: valid exactly when I's cookie is R's, fresh, for its src. */
-	expect_mac2 = mac2_ok && fh.cookie_src == !!(op & 0x20) &&
+	/*
+	 * mac2: valid exactly when the cookie the message was made with
+	 * (I's then) is of R's current secret, fresh, for this src.
+	 */
+	expect_mac2 = mac2_ok && fh.last_sent_cookie_src == !!(op & 0x20) &&
 	    fh.ck_r.has_secret &&
-	    fh.cookie_secret_birth == fh.ck_r.secret_birth_ms &&
+	    fh.last_sent_cookie_birth == fh.ck_r.secret_birth_ms &&
 	    fh.now >= fh.ck_r.secret_birth_ms && fh.now -
 	    fh.ck_r.secret_birth_ms <= WG_COOKIE_SECRET_MAX_AGE * 1000ULL;
 	if (mac2 != expect_mac2)
