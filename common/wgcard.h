@@ -264,7 +264,7 @@ struct fwd_keypair {
 
 struct fwd_send {
 	struct wg_endpoint	ep;
-	uint32_t		peer_id;	/* 0: none (cookie reply) */
+	uint32_t		peer_id;	/* 0: none */
 	uint32_t		pad;
 };
 

@@ -92,6 +92,18 @@ rehandshake()
 	fi
 }
 
+# cpu_dgrams: the CPU time (ms) of A's daemon and all its processes, and
+# the UDP datagrams A's namespace received, "MS DATAGRAMS".
+cpu_dgrams()
+{
+	local p ms=0 t
+	for p in "${T_IF_PID[$IF_A]}" $(descendants "${T_IF_PID[$IF_A]}"); do
+		t=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null)
+		ms=$((ms + ${t:-0} * 1000 / $(getconf CLK_TCK)))
+	done
+	echo "$ms $(ip netns exec "$NS_A" awk '/^Udp:/ { if (h) print $2; h = 1 }' /proc/net/snmp)"
+}
+
 # median of the arguments
 median()
 {
@@ -103,6 +115,7 @@ median()
 run_one()
 {
 	local impl=$1 tag=$2 ops0 ops1 ans lost ppid sent rate cookies fpid
+	local cpu0 cpu1 dg0 dg1 cost
 	local times=() tries=() t n i med max d0 d1 medtries
 
 	t_log "# ---- responder A: $impl"
@@ -116,11 +129,15 @@ run_one()
 	# 1. The flood against the established tunnel.
 	ops0=$(ops)
 	d0=$(drops)
+	read -r cpu0 dg0 <<<"$(cpu_dgrams)"
 	ping_bg "$NS_B" "$IN4_A" "$T_TMP/ping-$tag.log"
 	ppid=$T_LASTPID
 	flood 6 "$T_TMP/flood-$tag.out"
 	read -r ans lost <<<"$(ping_bg_stop "$ppid" "$T_TMP/ping-$tag.log")"
 	ops1=$(ops)
+	read -r cpu1 dg1 <<<"$(cpu_dgrams)"
+	cost=$(awk -v c=$((cpu1 - cpu0)) -v d=$((dg1 - dg0)) \
+	    'BEGIN { printf "%.2f", (d > 0) ? c * 1000 / d : 0 }')
 	sent=$(flood_field "$T_TMP/flood-$tag.out" sent)
 	rate=$(flood_field "$T_TMP/flood-$tag.out" rate)
 	cookies=$(flood_field "$T_TMP/flood-$tag.out" cookies)
@@ -157,7 +174,7 @@ run_one()
 	rate=$(for ((i = 1; i <= ROUNDS; i++)); do
 		flood_field "$T_TMP/flood-$tag-$i.out" rate; done | sort -n |
 	    awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] + 0 }')
-	t_log "FIGURE flood responder=$impl rate=${rate}/s sources=$SOURCES handshake_ms=$(IFS=,; echo "${times[*]}") initiations=$(IFS=,; echo "${tries[*]}") median_ms=$med max_ms=$max ping_lost=$lost/$((ans + lost)) broker_ops=$(( ${ops1:-0} - ${ops0:-0} ))"
+	t_log "FIGURE flood responder=$impl rate=${rate}/s sources=$SOURCES handshake_ms=$(IFS=,; echo "${times[*]}") initiations=$(IFS=,; echo "${tries[*]}") median_ms=$med max_ms=$max ping_lost=$lost/$((ans + lost)) broker_ops=$(( ${ops1:-0} - ${ops0:-0} )) cpu_us_per_datagram=$cost ($((cpu1 - cpu0)) ms for $((dg1 - dg0)) received)"
 	t_log "FIGURE flood responder=$impl counters before: $d0"
 	t_log "FIGURE flood responder=$impl counters after: $d1"
 	[ "$impl" = wgcardd ] || return 0
