@@ -6,7 +6,17 @@
  * handed to the kernel (or syslog) in one call: lines from threads do
  * not interleave, and nothing here allocates. errno is saved on entry
  * and restored on return.
+ *
+ * Where syslog has no socket (/dev/log: containers, minimal systems) it
+ * would drop every line, so the log goes to stderr instead. When stderr
+ * is systemd's journal stream ($JOURNAL_STREAM names its device and
+ * inode), lines carry the "<N>" priority prefix journald reads and not
+ * our "prog[pid]: " (journald adds its own).
  */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +31,7 @@
 #define LOG_BUFSZ	2048
 
 static int	log_to_stderr = 1;	/* until log_init says otherwise */
+static int	log_journal;		/* stderr is the journal's stream */
 static int	log_verbose;
 static char	log_progname[32];
 static char	log_procname[32];
@@ -58,11 +69,54 @@ log_setprogname(void)
 	snprintf(log_progname, sizeof(log_progname), "%s", p);
 }
 
+/* Is stderr the journal's stream (JOURNAL_STREAM=DEV:INO, systemd)? */
+static int
+log_stderr_is_journal(void)
+{
+	const char		*js = getenv("JOURNAL_STREAM");
+	unsigned long long	 dev, ino;
+	struct stat		 st;
+
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2 ||
+	    fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
+/* Does syslog(3) have a socket to write to (datagram or stream)? */
+static int
+log_syslog_reachable(void)
+{
+	struct sockaddr_un	sun;
+	int			fd, ok = 0, type;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", _PATH_LOG);
+	for (type = 0; type < 2 && !ok; type++) {
+		if ((fd = socket(AF_UNIX, (type == 0 ? SOCK_DGRAM :
+		    SOCK_STREAM) | SOCK_CLOEXEC, 0)) == -1)
+			continue;
+		ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+		close(fd);
+	}
+	return ok;
+}
+
+int
+log_is_stderr(void)
+{
+	return log_to_stderr;
+}
+
 void
 log_init(int debug, int facility)
 {
 	log_setprogname();
-	log_to_stderr = debug != 0;
+	/* Without a syslog socket every line would be lost. */
+	log_to_stderr = debug != 0 || !log_syslog_reachable();
+	log_journal = log_to_stderr && log_stderr_is_journal();
 	if (!log_to_stderr) {
 		/* The ident must outlive openlog: log_progname is static. */
 		openlog(log_progname, LOG_PID | LOG_NDELAY, facility);
@@ -137,8 +191,11 @@ log_emit(int pri, int errnum, const char *fmt, va_list ap)
 		log_setprogname();
 	*p = '\0';
 
-	/* syslog's ident and LOG_PID say "prog[pid]" there. */
-	if (log_to_stderr)
+	/* syslog's ident and LOG_PID say "prog[pid]" there, journald too. */
+	if (log_journal)
+		log_advance(&p, end, snprintf(p, (size_t)(end - p), "<%d>",
+		    pri & LOG_PRIMASK));
+	else if (log_to_stderr)
 		log_advance(&p, end, snprintf(p, (size_t)(end - p), "%s[%ld]: ",
 		    log_progname, (long)getpid()));
 	if (log_procname[0] != '\0')

@@ -19,6 +19,8 @@
 
 /* debug != 0: log to stderr; else to syslog (LOG_PID|LOG_NDELAY). */
 void	log_init(int debug, int facility);
+/* 1 if the log goes to stderr (debug, or no syslog socket). */
+int	log_is_stderr(void);
 void	log_setverbose(int);
 int	log_getverbose(void);
 /* The process name that prefixes every message (NULL or "": none). */

@@ -1183,6 +1183,14 @@ parent_start_children(void)
 			parent_chan_update(&children[i]);
 }
 
+static int
+parent_stderr_is_pipe(void)
+{
+	struct stat	st;
+
+	return fstat(STDERR_FILENO, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
 static void
 parent_daemonize(void)
 {
@@ -1211,7 +1219,13 @@ parent_daemonize(void)
 	if ((fd = open("/dev/null", O_RDWR)) != -1) {
 		dup2(fd, STDIN_FILENO);
 		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
+		/*
+		 * No syslog socket: the log stays on stderr, not lost,
+		 * unless that is a pipe (whoever reads it would wait for
+		 * the daemon to end).
+		 */
+		if (!log_is_stderr() || parent_stderr_is_pipe())
+			dup2(fd, STDERR_FILENO);
 		if (fd > 2)
 			close(fd);
 	}

@@ -160,4 +160,36 @@ t_check "SIGTERM: interface gone" wait_for 5 \
 t_check "SIGTERM: UAPI socket removed" wait_for 5 \
     test ! -e "$WG_RUNDIR/$IF_A.sock"
 
+# ---------------------------------------------------------------- logs
+# Under systemd (stderr is the journal's stream, JOURNAL_STREAM=DEV:INO):
+# "<N>" priorities and no "wgcardd[PID]: " of our own (journald adds it).
+LOGJ=$T_TMP/journal.log
+: >"$LOGJ"
+ip netns exec "$NS_A" env JOURNAL_STREAM="$(stat -c '%d:%i' "$LOGJ")" \
+    "$WGCARDD" -d -c "$CONF" 2>>"$LOGJ" </dev/null &
+D=$!
+T_PIDS+=("$D")
+t_check "journal stream: the start logged with its priority" wait_for 10 \
+    grep -q '^<6>parent: wgcardd .* starting on' "$LOGJ"
+t_check "journal stream: the children's lines too" \
+    grep -q '^<[0-7]>keyd: ' "$LOGJ"
+t_check "journal stream: no prefix of our own" \
+    bash -c "! grep -q '^wgcard' '$LOGJ'"
+stop_pid "$D" 5
+wait_for 5 test ! -e "$WG_RUNDIR/$IF_A.sock"
+
+# Detached with no syslog socket (/dev/log; hidden if there is one): the
+# log goes to stderr, not into the void.
+LOGD=$T_TMP/detached.log
+: >"$LOGD"
+ip netns exec "$NS_A" unshare -m --propagation private sh -c '
+	[ ! -e /dev/log ] || mount --bind /dev/null /dev/log || exit 125
+	exec "$@"' sh "$WGCARDD" -c "$CONF" 2>>"$LOGD" </dev/null
+t_eq "detached: the start returns 0" "$?" 0
+D=$(pgrep -x -f "wgcardd: parent \[$IF_A\]" | head -n 1)
+[ -n "$D" ] && T_PIDS+=("$D")
+t_check "detached without /dev/log: its log is on stderr" wait_for 10 \
+    grep -q 'parent: wgcardd .* starting on' "$LOGD"
+[ -n "$D" ] && stop_pid "$D" 5
+
 t_done
