@@ -6,7 +6,8 @@
 # wgcardctl(8); each program's usage() text (it prints it on a bad
 # option) is its page's SYNOPSIS, whitespace aside; every option of that
 # SYNOPSIS has its ".It Fl" entry in the page and every entry is one of
-# them; no word of a rendered page is a stray flag (a misplaced Fl).
+# them; no word of a rendered page is a stray flag (a misplaced Fl);
+# contrib/wgcard.bash-completion offers every command and option.
 T_ID=mp
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -175,6 +176,37 @@ for prog in wgcardd wgcard-keyd wgcardctl; do
 	    "$(comm -23 <(echo "$syn") <(echo "$items") | tr '\n' ' ')" ""
 	t_eq "$prog: every option entry of $(basename "$page") is in usage()" \
 	    "$(comm -13 <(echo "$syn") <(echo "$items") | tr '\n' ' ')" ""
+done
+
+# ---- bash completion (contrib/wgcard.bash-completion): it offers every
+# command of parser.c's tables and every option of each usage().
+COMP=$T_ROOT/contrib/wgcard.bash-completion
+t_check "bash completion: bash -n" bash -n "$COMP"
+# offered FUNCTION WORDS...: what completing the last word offers.
+offered()
+{
+	bash -c 'src=$1 fn=$2; shift 2; . "$src"; COMP_WORDS=("$@")
+	    COMP_CWORD=$(($# - 1)); "$fn"; printf "%s\n" "${COMPREPLY[@]}"' \
+	    _ "$COMP" "$@" 2>&1
+}
+missing=
+top=$(offered _wgcardctl wgcardctl "")
+while read -r w1 w2; do
+	[ -n "$w1" ] || continue
+	grep -qx -- "$w1" <<<"$top" || missing="$missing '$w1'"
+	[ -z "$w2" ] || offered _wgcardctl wgcardctl "$w1" "" | grep -qx -- "$w2" ||
+	    missing="$missing '$w1 $w2'"
+done <<<"$cmds"
+t_eq "bash completion offers every wgcardctl command" "${missing# }" ""
+for prog in wgcardd wgcardctl; do
+	page=$(ls "$DOCS/$prog".[1-9] 2>/dev/null | head -n 1)
+	[ -n "$page" ] || continue
+	have=$(offered "_$prog" "$prog" -)
+	missing=
+	for o in $(synopsis "$page" | opts_of_text); do
+		grep -qx -- "$o" <<<"$have" || missing="$missing $o"
+	done
+	t_eq "bash completion offers every option of $prog" "${missing# }" ""
 done
 
 # ---- rendering: no word turned into a flag by a stray Fl (".Fl n ,
