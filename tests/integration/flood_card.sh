@@ -14,6 +14,7 @@ PIN=wgPIN-f100d
 SOURCES=${FLOOD_SOURCES:-250}	# FLOOD_RATE paces the flood (default: none)
 [ -x "$T_ROOT/build/bench/hsflood" ] ||
     t_fatal "build/bench/hsflood is missing (run make)"
+flood_lock || t_fatal "another flood test held the machine for 11 minutes"
 
 card_start_pcscd fc || t_fatal "pcscd"
 PUB_A=$(card_init_state "$T_TMP/a.state" --generate --pin "$PIN") ||
@@ -64,4 +65,5 @@ wait "$fpid"
 t_check "the card is still ready" \
     bash -c "! tail -n 50 '$T_TMP/$IF_A.log' | grep -q 'card: \(hung\|not answering\|absent\)'"
 t_check "same daemon" pid_alive "${T_IF_PID[$IF_A]}"
+flood_unlock
 t_done

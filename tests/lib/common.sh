@@ -651,6 +651,25 @@ flood_host_new()
 	    addr_add "$NS_C" "vc${T_ID}$$c" "$1.2/24"
 }
 
+# flood_lock: one flood at a time on this machine (they measure the
+# highest rate it can send, and the runner starts several scripts at
+# once): waits up to 11 minutes for another script's flood to end.
+# flood_unlock releases it (daemons started since hold the descriptor
+# too, so it is unlocked explicitly, not closed).
+flood_lock()
+{
+	local t0
+	t0=$(now_ms)
+	exec {T_FLOOD_LOCK}>/tmp/wgcard-flood.lock &&
+	    flock -w 660 "$T_FLOOD_LOCK" || return 1
+	t_log "# flood lock taken after $(( ($(now_ms) - t0) / 1000 )) s"
+}
+
+flood_unlock()
+{
+	[ -n "${T_FLOOD_LOCK:-}" ] && flock -u "$T_FLOOD_LOCK"
+}
+
 # flood_sources N SRCNET: N more addresses for host C (flood_host_new),
 # SRCNET.0 .. SRCNET.N-1 (N <= 254, SRCNET as in 198.18.81), each a
 # source of its own for hs_flood_max, and A's route to them through C.
