@@ -34,6 +34,7 @@ static const struct keyword t_main[] = {
 	{ "reload", CTL_RELOAD, "reload", NULL, 0 },
 	{ "log", CTL_NONE, NULL, t_log, 0 },
 	{ "version", CTL_VERSION, "version", NULL, 0 },
+	{ "stop", CTL_STOP, NULL, NULL, 0 },
 	{ NULL, CTL_NONE, NULL, NULL, 0 }
 };
 
@@ -86,5 +87,6 @@ parse_usage_commands(FILE *f)
 	    "  card init          make a cv25519 key on the card\n"
 	    "  reload             re-read the configuration file\n"
 	    "  log verbose|brief  the daemon's log level\n"
-	    "  version            the daemon's version\n");
+	    "  version            the daemon's version\n"
+	    "  stop               stop the daemon (SIGTERM), wait for it\n");
 }

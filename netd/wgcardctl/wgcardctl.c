@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -457,6 +458,82 @@ ctl_card_init(void)
 }
 
 /*
+ * The parent process of the daemon serving ifname: the one whose title
+ * is "wgcardd: parent [ifname]" (interface names are unique: the UAPI
+ * sockets share one directory). 0 and *pid, or -1.
+ */
+static int
+ctl_daemon_pid(const char *ifname, pid_t *pid)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		 path[300], want[96], buf[128];
+	ssize_t		 n;
+	int		 fd, found = 0;
+
+	if ((size_t)snprintf(want, sizeof(want), "wgcardd: parent [%s]",
+	    ifname) >= sizeof(want))
+		return -1;
+	if ((d = opendir("/proc")) == NULL)
+		return -1;
+	while (!found && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		if (strcmp(buf, want) == 0) {
+			*pid = (pid_t)strtol(de->d_name, NULL, 10);
+			found = 1;
+		}
+	}
+	closedir(d);
+	return found ? 0 : -1;
+}
+
+/*
+ * stop: SIGTERM to the daemon's parent process (found by its title), then
+ * wait for it to be gone: a detached daemon has no other handle.
+ */
+static int
+ctl_stop(const char *sock)
+{
+	struct timespec	pause = { 0, 100 * 1000 * 1000 };
+	char		name[64];
+	pid_t		pid;
+	int		i;
+
+	ctl_ifname(sock, name, sizeof(name));
+	if (ctl_daemon_pid(name, &pid) == -1) {
+		fprintf(stderr, "wgcardctl: %s: no wgcardd process serves "
+		    "this interface\n", output_vis(name));
+		return EXIT_NODAEMON;
+	}
+	if (kill(pid, SIGTERM) == -1) {
+		fprintf(stderr, "wgcardctl: %s: stop wgcardd (pid %ld): %s%s\n",
+		    output_vis(name), (long)pid, strerror(errno),
+		    errno == EPERM ? " (only root may stop it)" : "");
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < CTL_TIMEOUT_SEC * 10 && kill(pid, 0) == 0; i++)
+		nanosleep(&pause, NULL);
+	if (kill(pid, 0) == 0) {
+		fprintf(stderr, "wgcardctl: %s: wgcardd (pid %ld) still runs "
+		    "%d s after SIGTERM\n", output_vis(name), (long)pid,
+		    CTL_TIMEOUT_SEC);
+		return EXIT_USAGE;
+	}
+	printf("%s: wgcardd (pid %ld) stopped\n", output_vis(name),
+	    (long)pid);
+	return 0;
+}
+
+/*
  * The monitoring exit status of a show answer: the key not ready, or a
  * peer with an endpoint and no handshake (or none that is a time) in the
  * last CTL_STALE_SEC seconds.
@@ -639,6 +716,12 @@ main(int argc, char *argv[])
 	}
 	if (res.action == CTL_SHOW)
 		return ctl_show(socks, n, format);
+	if (res.action == CTL_STOP) {
+		rc = ctl_stop(socks[0]);
+		free(socks[0]);
+		free(socks);
+		return rc;
+	}
 	if (res.action == CTL_CARD_UNLOCK &&
 	    (pin = ctl_read_pin("PIN")) == NULL) {
 		fprintf(stderr, "wgcardctl: no PIN given\n");

@@ -21,6 +21,7 @@ enum ctl_action {
 	CTL_RELOAD,
 	CTL_LOG_VERBOSE,
 	CTL_LOG_BRIEF,
+	CTL_STOP,
 };
 
 struct ctl_result;

@@ -712,4 +712,18 @@ ctl -i "$IF_A" card status
 t_eq "after the garbage: card status, exit 0" "$RC" 0
 t_check "after the garbage: the tunnel still works" ping_ok "$NS_A" "$IN4_B"
 
+# stop: the detached way to end a daemon (root only).
+ctl_as "${MEMBER[@]}" -- -i "$IF_A" stop
+t_eq "stop as a member of wgcard: refused, exit 1" "$RC" 1
+t_check "stop as a member: says only root may" grep -q "only root may stop it" "$T_TMP/err"
+t_check "stop as a member: the daemon still runs" pid_alive "${T_IF_PID[$IF_A]}"
+ctl -i "$IF_A" stop
+t_eq "stop: exit 0" "$RC" 0
+t_check "stop: says which process stopped" \
+    grep -qx "$IF_A: wgcardd (pid ${T_IF_PID[$IF_A]}) stopped" "$T_TMP/out"
+t_check "stop: all 4 processes gone" wait_gone 2 $pids_a
+t_check "stop: control socket gone" test ! -e "/var/run/wgcard/$IF_A.sock"
+ctl -i "$IF_A" stop
+t_eq "stop with no daemon: exit 2" "$RC" 2
+
 t_done
