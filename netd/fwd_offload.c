@@ -208,10 +208,15 @@ fo_flush_cb(void *arg, const struct iovec *iov, int iovcnt, size_t total)
 		return -1;
 	}
 	for (i = 0, off = FWD_HEADROOM; i < iovcnt; i++) {
+		if (iov[i].iov_len > FWD_BUF_SIZE - off) {
+			fwd_buf_put(ob);
+			gro->drops++;
+			return -1;
+		}
 		memcpy(ob->base + off, iov[i].iov_base, iov[i].iov_len);
 		off += iov[i].iov_len;
 	}
-	fwd_tun_emit(ob, FWD_HEADROOM, total);
+	fwd_tun_emit(ob, FWD_HEADROOM, (uint32_t)(off - FWD_HEADROOM));
 	return 0;
 }
 
