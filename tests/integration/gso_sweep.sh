@@ -51,6 +51,13 @@ for ns in "$NS_A" "$NS_B"; do
 	    initcwnd 1000 initrwnd 1000 || t_fatal "route initcwnd v6"
 done
 
+# reports: sanitizer reports in both daemons' logs so far.
+reports()
+{
+	cat "${T_IF_LOG[$IF_A]}" "${T_IF_LOG[$IF_B]}" |
+	    grep -cE 'AddressSanitizer|runtime error:|LeakSanitizer'
+}
+
 # sweep MODE FAM DIR FIRST LAST
 sweep()
 {
@@ -68,7 +75,7 @@ sweep()
 	    ${step:+--step "$step"} >"$out" 2>&1
 	rc=$?
 	line=$(grep '^mode=' "$out")
-	t_log "sweep: $mode v$fam ${dir:0:1}->${dir:1:1} $line"
+	t_log "sweep: $mode v$fam ${dir:0:1}->${dir:1:1} $line sanitizer_reports=$(reports)"
 	if [ "$rc" -eq 0 ] && [ -n "$line" ]; then
 		t_ok "$mode v$fam ${dir:0:1} -> ${dir:1:1}: every size $first..$last through ($line)"
 	else
@@ -114,6 +121,5 @@ for s in A B; do
 		    "$(grep -E -A12 'AddressSanitizer|runtime error:' "${T_IF_LOG[$ifc]}" | head -n 30)"
 	fi
 done
-t_log "sweep: sanitizer reports $(cat "${T_IF_LOG[$IF_A]}" "${T_IF_LOG[$IF_B]}" |
-    grep -cE 'AddressSanitizer|runtime error:|LeakSanitizer') (both daemons, $WGCARDD)"
+t_log "sweep: sanitizer reports $(reports) (both daemons, $WGCARDD)"
 t_done
