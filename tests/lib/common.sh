@@ -651,17 +651,20 @@ flood_host_new()
 	    addr_add "$NS_C" "vc${T_ID}$$c" "$1.2/24"
 }
 
-# flood_lock: one flood at a time on this machine (they measure the
-# highest rate it can send, and the runner starts several scripts at
-# once): waits up to 11 minutes for another script's flood to end.
-# flood_unlock releases it (daemons started since hold the descriptor
-# too, so it is unlocked explicitly, not closed).
+# flood_lock [TIMEOUT]: one flood at a time on this machine (they measure
+# the highest rate it can send, and the runner starts several scripts at
+# once): waits up to TIMEOUT seconds (11 minutes) for another script's
+# flood to end.  flood_unlock releases it (daemons started since hold the
+# descriptor too, so it is unlocked explicitly, not closed); the
+# descriptor is opened once, so a script may lock again.
 flood_lock()
 {
 	local t0
 	t0=$(now_ms)
-	exec {T_FLOOD_LOCK}>/tmp/wgcard-flood.lock &&
-	    flock -w 660 "$T_FLOOD_LOCK" || return 1
+	if [ -z "${T_FLOOD_LOCK:-}" ]; then
+		exec {T_FLOOD_LOCK}>/tmp/wgcard-flood.lock || return 1
+	fi
+	flock -w "${1:-660}" "$T_FLOOD_LOCK" || return 1
 	t_log "# flood lock taken after $(( ($(now_ms) - t0) / 1000 )) s"
 }
 
