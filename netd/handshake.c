@@ -800,8 +800,11 @@ hs_apply(struct wg_devconf *c, struct hs_client *cl)
 
 		/* Our own public key is not a peer (the kernel's rule). */
 		if (hs.has_key && !hs.key_change_pending &&
-		    wg_key_eq(pc->pubkey, hs.local.public_key))
+		    wg_key_eq(pc->pubkey, hs.local.public_key)) {
+			log_warnx("a peer with the interface's own public key "
+			    "is ignored (as the kernel does)");
 			continue;
+		}
 		p = hs_peer_by_key(pc->pubkey);
 		if (pc->flags & WGPEER_REMOVE) {
 			if (p != NULL)
@@ -920,7 +923,7 @@ hs_key_public(const struct key_public *kp)
 {
 	struct fwd_identity	 id;
 	struct hs_peer		*p, *tmp;
-	char			 b64[WG_KEY_B64_LEN];
+	char			 b64[WG_KEY_B64_LEN], name[12];
 	int			 changed;
 
 	if (hs.key_change_pending > 0)
@@ -952,6 +955,9 @@ hs_key_public(const struct key_public *kp)
 	TAILQ_FOREACH_SAFE(p, &hs.peers, entry, tmp) {
 		if (hs.has_key && wg_key_eq(p->noise.remote_static,
 		    hs.local.public_key)) {
+			hs_peer_name(p, name);
+			log_warnx("peer %s removed: it has the interface's new "
+			    "public key (as the kernel does)", name);
 			hs_peer_remove(p);
 			continue;
 		}

@@ -712,6 +712,14 @@ ctl -i "$IF_A" card status
 t_eq "after the garbage: card status, exit 0" "$RC" 0
 t_check "after the garbage: the tunnel still works" ping_ok "$NS_A" "$IN4_B"
 
+# A peer with the interface's own key: ignored as the kernel does, and
+# said at the default level (it was silent).
+wgx "$NS_A" set "$IF_A" peer "$PUB_A" allowed-ips 10.250.0.1/32
+t_check "own key as a peer: not added" \
+    bash -c "! ip netns exec '$NS_A' wg show '$IF_A' peers | grep -qx '$PUB_A'"
+t_check "own key as a peer: a warning says so" wait_for 3 \
+    grep -q "a peer with the interface's own public key is ignored" "${T_IF_LOG[$IF_A]}"
+
 # stop: the detached way to end a daemon (root only).
 ctl_as "${MEMBER[@]}" -- -i "$IF_A" stop
 t_eq "stop as a member of wgcard: refused, exit 1" "$RC" 1
