@@ -183,6 +183,7 @@ static struct {
 	struct fwd_info		 fwd_info;	/* from the forwarder */
 	struct buf		 cfg;		/* config text from the parent */
 	gid_t			 ctl_group;
+	int			 ctl_started;	/* IMSG_CTL_FD came (once) */
 	uint32_t		 ctl_status_conn;	/* card status waiting */
 	uint32_t		 ctl_pin_conn;		/* card unlock waiting */
 	uint32_t		 ctl_reload_conn;	/* reload waiting */
@@ -1199,6 +1200,8 @@ hs_keyd_imsg(struct imsg *imsg)
 		IMSG_SIZE_CHECK(imsg, sizeof(res), "key broker");
 		memcpy(&res, imsg->data, sizeof(res));
 		sodium_memzero(imsg->data, imsg->len);
+		if (!imsg_status_ok(res.status))
+			fatalx("bad DH status %d from key broker", res.status);
 		hs_dh_result(&res);
 		sodium_memzero(&res, sizeof(res));
 		break;
@@ -1366,8 +1369,9 @@ hs_fwd_imsg(struct imsg *imsg)
 
 	switch (imsg->type) {
 	case IMSG_HS_PACKET:
-		if (imsg->len <= sizeof(hp) || imsg->len > sizeof(hp) +
-		    WG_MSG_INITIATION_LEN)
+		/* At least the message type (hs_packet reads it). */
+		if (imsg->len < sizeof(hp) + sizeof(uint32_t) ||
+		    imsg->len > sizeof(hp) + WG_MSG_INITIATION_LEN)
 			fatalx("%s: bad packet size %zu", __func__, imsg->len);
 		memcpy(&hp, imsg->data, sizeof(hp));
 		hs_packet(&hp.ep, hp.flags, imsg->data + sizeof(hp),
@@ -1884,7 +1888,8 @@ hs_ctl_key_status(struct imsg *imsg)
 	ks.reader[sizeof(ks.reader) - 1] = '\0';
 	ks.serial[sizeof(ks.serial) - 1] = '\0';
 	ks.fingerprint[sizeof(ks.fingerprint) - 1] = '\0';
-	if (ks.id != hs.ctl_status_conn)
+	/* An answer nobody asked for (id 0: no request waits) is dropped. */
+	if (hs.ctl_status_conn == 0 || ks.id != hs.ctl_status_conn)
 		return;
 	hs.ctl_status_conn = 0;
 	buf_init(&b);
@@ -1916,6 +1921,8 @@ hs_ctl_pin_result(struct imsg *imsg)
 
 	IMSG_SIZE_CHECK(imsg, sizeof(r), "key broker");
 	memcpy(&r, imsg->data, sizeof(r));
+	if (!imsg_status_ok(r.status))
+		fatalx("bad PIN status %d from key broker", r.status);
 	if (hs.ctl_pin_conn == 0)
 		return;
 	if (r.status == 0)
@@ -1964,6 +1971,8 @@ hs_parent_imsg(struct imsg *imsg)
 		IMSG_SIZE_CHECK(imsg, 0, "parent");
 		if (imsg->fd == -1)
 			fatalx("UAPI message without fd");
+		if (hs.uapi_fd != -1)
+			fatalx("a second UAPI socket from the parent");
 		hs.uapi_fd = imsg->fd;
 		event_set(&hs.ev_uapi, hs.uapi_fd, EV_READ | EV_PERSIST,
 		    hs_uapi_accept, NULL);
@@ -1973,6 +1982,9 @@ hs_parent_imsg(struct imsg *imsg)
 		IMSG_SIZE_CHECK(imsg, 0, "parent");
 		if (imsg->fd == -1)
 			fatalx("control message without fd");
+		if (hs.ctl_started)
+			fatalx("a second control socket from the parent");
+		hs.ctl_started = 1;
 		control_init(imsg->fd, hs_ctl_cmds, hs.ctl_group);
 		break;
 	case IMSG_CTL_RELOAD_DONE:
@@ -1981,6 +1993,9 @@ hs_parent_imsg(struct imsg *imsg)
 
 			IMSG_SIZE_CHECK(imsg, sizeof(cr), "parent");
 			memcpy(&cr, imsg->data, sizeof(cr));
+			if (!imsg_status_ok(cr.status))
+				fatalx("bad reload status %d from parent",
+				    cr.status);
 			cr.message[sizeof(cr.message) - 1] = '\0';
 			if (hs.ctl_reload_conn != 0)
 				control_finish(hs.ctl_reload_conn, -cr.status,
@@ -2013,12 +2028,16 @@ hs_parent_imsg(struct imsg *imsg)
 	case IMSG_PRIV_PORT:
 		IMSG_SIZE_CHECK(imsg, sizeof(pp), "parent");
 		memcpy(&pp, imsg->data, sizeof(pp));
+		if (!imsg_status_ok(pp.status))
+			fatalx("bad port status %d from parent", pp.status);
 		hs.port = pp.port;
 		hs_client_unwait(WAIT_PORT, pp.status);
 		break;
 	case IMSG_PRIV_FWMARK:
 		IMSG_SIZE_CHECK(imsg, sizeof(r), "parent");
 		memcpy(&r, imsg->data, sizeof(r));
+		if (!imsg_status_ok(r))
+			fatalx("bad fwmark status %d from parent", r);
 		if (r == 0)
 			hs.fwmark = hs.fwmark_req;
 		hs_client_unwait(WAIT_FWMARK, r);
@@ -2053,6 +2072,19 @@ hs_tick(int fd, short event, void *arg)
 	evtimer_add(&hs.ev_tick, &tv);
 }
 
+/* The process's state before any message (the fuzz target's too). */
+static void
+hs_state_init(void)
+{
+	TAILQ_INIT(&hs.peers);
+	TAILQ_INIT(&hs.dh);
+	TAILQ_INIT(&hs.clients);
+	hs.uapi_fd = -1;
+	buf_init(&hs.cfg);
+	if ((hs.aips = aip_new()) == NULL)
+		fatal("aip_new");
+}
+
 void
 handshake_main(const struct proc_opts *opts)
 {
@@ -2069,14 +2101,7 @@ handshake_main(const struct proc_opts *opts)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
-
-	TAILQ_INIT(&hs.peers);
-	TAILQ_INIT(&hs.dh);
-	TAILQ_INIT(&hs.clients);
-	hs.uapi_fd = -1;
-	buf_init(&hs.cfg);
-	if ((hs.aips = aip_new()) == NULL)
-		fatal("aip_new");
+	hs_state_init();
 
 	{
 		struct group	*gr;
