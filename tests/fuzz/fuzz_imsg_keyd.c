@@ -166,18 +166,6 @@ fuzz_dispatch(int chan)
 		fcard_answer();
 }
 
-static int
-fuzz_mkfd(uint32_t type)
-{
-	return fuzz_null_fd();
-}
-
-static int
-fuzz_ended(void)
-{
-	return 0;
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -191,8 +179,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	card_init(&keyd_card_cbs);
 	fuzz_keyd.nchan = 2;
 	fuzz_keyd.dispatch = fuzz_dispatch;
-	fuzz_keyd.mkfd = fuzz_mkfd;
-	fuzz_keyd.ended = fuzz_ended;
 	fuzz_keyd.setup = fuzz_setup;
 	fuzz_keyd.teardown = fuzz_teardown;
 	for (i = 0; i < 2; i++) {
@@ -232,18 +218,9 @@ fuzz_teardown(int fatal)
 	int	i;
 
 	backend->clear_key();
-	for (i = 0; i < 2; i++) {
-		struct keyd_chan	*c = fuzz_chans[i];
-
-		if (fatal || imsg_pending(&c->ibuf)) {
-			imsgbuf_clear(&c->ibuf);
-			if (imsgbuf_init(&c->ibuf, fuzz_keyd.chan[i].proc_fd) ==
-			    -1)
-				abort();
-			fuzz_chan_discard(&fuzz_keyd.chan[i]);
-		}
-		fuzz_chan_drain(&fuzz_keyd.chan[i]);
-	}
+	for (i = 0; i < 2; i++)
+		fuzz_chan_reset(&fuzz_keyd.chan[i], &fuzz_chans[i]->ibuf,
+		    fatal);
 }
 
 int

@@ -96,12 +96,6 @@ fuzz_dispatch(int chan)
 }
 
 static int
-fuzz_mkfd(uint32_t type)
-{
-	return fuzz_null_fd();
-}
-
-static int
 fuzz_ended(void)
 {
 	return wgd.shutting_down;
@@ -145,14 +139,7 @@ fuzz_teardown(int fatal)
 		if (c->events)
 			event_del(&c->ev);
 		c->events = 0;
-		if (fatal || imsg_pending(&c->ibuf)) {
-			imsgbuf_clear(&c->ibuf);
-			if (imsgbuf_init(&c->ibuf,
-			    fuzz_parent.chan[i].proc_fd) == -1)
-				abort();
-			fuzz_chan_discard(&fuzz_parent.chan[i]);
-			fuzz_chan_drain(&fuzz_parent.chan[i]);
-		}
+		fuzz_chan_reset(&fuzz_parent.chan[i], &c->ibuf, fatal);
 	}
 	if (wgd.udp4 != -1)
 		close(wgd.udp4);
@@ -176,7 +163,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	strlcpy(wgd.ifname, "wgfuzz0", sizeof(wgd.ifname));
 	fuzz_parent.nchan = 3;
 	fuzz_parent.dispatch = fuzz_dispatch;
-	fuzz_parent.mkfd = fuzz_mkfd;
 	fuzz_parent.ended = fuzz_ended;
 	fuzz_parent.setup = fuzz_setup;
 	fuzz_parent.teardown = fuzz_teardown;

@@ -210,13 +210,19 @@ fuzz_recv(int fd, uint8_t *buf, size_t len, int *nfds, int *mflags)
 static uint8_t	fuzz_rbuf[sizeof(struct imsg_hdr) + IMSG_MAX_PAYLOAD + 16];
 
 void
-fuzz_chan_discard(struct fuzz_chan *c)
+fuzz_chan_reset(struct fuzz_chan *c, struct imsgbuf *ib, int fatal)
 {
 	int	nfds, mflags;
 
-	while (fuzz_recv(c->proc_fd, fuzz_rbuf, sizeof(fuzz_rbuf), &nfds,
-	    &mflags) != -1)
-		;
+	if (fatal || imsg_pending(ib)) {
+		imsgbuf_clear(ib);
+		if (imsgbuf_init(ib, c->proc_fd) == -1)
+			abort();
+		while (fuzz_recv(c->proc_fd, fuzz_rbuf, sizeof(fuzz_rbuf),
+		    &nfds, &mflags) != -1)
+			;
+	}
+	fuzz_chan_drain(c);
 }
 
 int
@@ -320,9 +326,11 @@ fuzz_proc_run(struct fuzz_proc *p, struct fuzz_in *in)
 	int			 fd, i;
 
 	if (FUZZ_TRY()) {
-		while (!p->ended() && fuzz_msg_next(in, &m)) {
+		while ((p->ended == NULL || !p->ended()) &&
+		    fuzz_msg_next(in, &m)) {
 			m.chan %= (unsigned int)p->nchan;
-			fd = m.with_fd ? p->mkfd(m.type) : -1;
+			fd = !m.with_fd ? -1 : p->mkfd != NULL ?
+			    p->mkfd(m.type) : fuzz_null_fd();
 			fuzz_msg_send(&p->chan[m.chan], &m, fd);
 			if (fd != -1)
 				close(fd);

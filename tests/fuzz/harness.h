@@ -73,8 +73,12 @@ struct fuzz_msg {
 /* Both ends non-blocking and close-on-exec; aborts on failure. */
 void	fuzz_chan_open(struct fuzz_chan *);
 void	fuzz_chan_close(struct fuzz_chan *);
-/* Drops whatever is still queued towards the process (after a fatal). */
-void	fuzz_chan_discard(struct fuzz_chan *);
+/*
+ * Between inputs: after a fatal (or with writes still queued) the
+ * process's imsgbuf starts afresh and what is left towards it goes;
+ * then what it sent is read.
+ */
+void	fuzz_chan_reset(struct fuzz_chan *, struct imsgbuf *, int fatal);
 /*
  * Reads (and drops) what the process sent on the channel: each packet
  * must be one well-framed imsg with an fd only if its header says so;
@@ -93,8 +97,9 @@ int	fuzz_null_fd(void);
  * One process under test: its channels (index = the message's channel
  * number modulo nchan), what to call once a message is on a channel
  * (the process's dispatch function, EV_READ), the descriptor to pass
- * for a message that carries one, and whether the process has ended
- * (shutdown under way: it would exit now).
+ * for a message that carries one (NULL: /dev/null), and whether the
+ * process has ended (shutdown under way: it would exit now; NULL:
+ * never).
  */
 struct fuzz_proc {
 	int			 nchan;

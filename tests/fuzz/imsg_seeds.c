@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include "wgcard.h"
@@ -141,6 +142,87 @@ seeds_keyd(const char *dir)
 	seed_one(dir, &pre, 1, 0, IMSG_KEY_PIN, &pin, sizeof(pin));
 }
 
+static void
+seeds_hs(const char *dir)
+{
+	/* Channels: 0 parent, 1 key broker, 2 forwarder. */
+	struct seed		pre = { .len = 0 }, s = { .len = 0 };
+	struct key_public	kp = { .has_key = 1, .generation = 1 };
+	struct key_dh_res	dr = { .id = 1, .generation = 1 };
+	struct key_status	ks = { .id = 1, .state = KEY_STATE_READY,
+	    .backend = "openpgp", .reader = "Virtual PCD", .serial = "0000ABCD",
+	    .pin_retries = 3 };
+	struct key_pin_result	pr = { .status = 0, .retries = 3 };
+	struct key_load		kl = { .queued = 1, .capacity = 16 };
+	struct ctl_result	cr = { .status = 0, .message = "reloaded" };
+	struct priv_port	pp = { .status = 0, .port = 51821 };
+	struct hs_events	ev = { .peer_id = 1, .events = HS_EV_DATA_SENT |
+	    HS_EV_WANT_HANDSHAKE | HS_EV_ENDPOINT };
+	struct fwd_info		fi = { .backend = "uring", .offloads = "on",
+	    .crypto_workers = 2, .pool_bufs = 1024 };
+	struct fwd_hs_stats	fs;
+	uint8_t			pkt[sizeof(struct hs_packet) + 148];
+	struct hs_packet	hp;
+	uint32_t		u = 1, idx = 0x1234;
+	int32_t			zero = 0;
+	static const char	cfg[] = "listen_port=51821\n"
+	    "public_key=4242424242424242424242424242424242424242424242424242"
+	    "424242424242\nendpoint=192.0.2.1:51820\n"
+	    "persistent_keepalive_interval=25\nallowed_ip=10.0.0.2/32\n"
+	    "allowed_ip=fd00::2/128\n";
+
+	memset(kp.pub, 0x09, sizeof(kp.pub));
+	memset(&fs, 0, sizeof(fs));
+	memset(dr.result, 0x77, sizeof(dr.result));
+	memset(&hp, 0, sizeof(hp));
+	hp.ep.addr.sin.sin_family = AF_INET;
+	hp.ep.addr.sin.sin_port = htons(51820);
+	hp.ep.addr.sin.sin_addr.s_addr = htonl(0xc0000201);
+	ev.ep = hp.ep;
+	memcpy(pkt, &hp, sizeof(hp));
+	memset(pkt + sizeof(hp), 0, 148);
+	pkt[sizeof(hp)] = 1;		/* an initiation */
+	seed_one(dir, &pre, 0, 1, IMSG_CFG_UAPI_FD, NULL, 0);
+	seed_one(dir, &pre, 0, 1, IMSG_CTL_FD, NULL, 0);
+	seed_one(dir, &pre, 0, 0, IMSG_CTL_RELOAD_DONE, &cr, sizeof(cr));
+	seed_one(dir, &pre, 0, 0, IMSG_CFG_CHUNK, cfg, sizeof(cfg) - 1);
+	seed_one(dir, &pre, 0, 0, IMSG_CFG_END, &u, sizeof(u));
+	seed_one(dir, &pre, 0, 0, IMSG_PRIV_PORT, &pp, sizeof(pp));
+	seed_one(dir, &pre, 0, 0, IMSG_PRIV_FWMARK, &zero, sizeof(zero));
+	seed_one(dir, &pre, 1, 0, IMSG_KEY_PUBLIC, &kp, sizeof(kp));
+	seed_one(dir, &pre, 1, 0, IMSG_KEY_DH_RESULT, &dr, sizeof(dr));
+	seed_one(dir, &pre, 1, 0, IMSG_KEY_STATUS_RESULT, &ks, sizeof(ks));
+	seed_one(dir, &pre, 1, 0, IMSG_KEY_PIN_RESULT, &pr, sizeof(pr));
+	seed_one(dir, &pre, 1, 0, IMSG_KEY_LOAD, &kl, sizeof(kl));
+	seed_one(dir, &pre, 2, 0, IMSG_HS_PACKET, pkt, sizeof(pkt));
+	seed_one(dir, &pre, 2, 0, IMSG_HS_EVENTS, &ev, sizeof(ev));
+	seed_one(dir, &pre, 2, 0, IMSG_HS_KEYPAIR_GONE, &idx, sizeof(idx));
+	seed_one(dir, &pre, 2, 0, IMSG_HS_FWD_INFO, &fi, sizeof(fi));
+	seed_one(dir, &pre, 2, 0, IMSG_HS_FWD_STATS, &fs, sizeof(fs));
+	/*
+	 * Start-up: sockets, the key, a peer with a port to set; the port
+	 * and the peer's static-static DH (id 1) answered; an initiation
+	 * wanted, a packet, a reload with the same peer.
+	 */
+	seed_msg(&s, 0, 1, IMSG_CFG_UAPI_FD, NULL, 0);
+	seed_msg(&s, 0, 1, IMSG_CTL_FD, NULL, 0);
+	seed_msg(&s, 1, 0, IMSG_KEY_PUBLIC, &kp, sizeof(kp));
+	seed_msg(&s, 2, 0, IMSG_HS_FWD_INFO, &fi, sizeof(fi));
+	seed_msg(&s, 0, 0, IMSG_CFG_CHUNK, cfg, sizeof(cfg) - 1);
+	u = 0;
+	seed_msg(&s, 0, 0, IMSG_CFG_END, &u, sizeof(u));
+	seed_msg(&s, 0, 0, IMSG_PRIV_PORT, &pp, sizeof(pp));
+	seed_msg(&s, 1, 0, IMSG_KEY_DH_RESULT, &dr, sizeof(dr));
+	seed_msg(&s, 1, 0, IMSG_KEY_LOAD, &kl, sizeof(kl));
+	seed_msg(&s, 2, 0, IMSG_HS_EVENTS, &ev, sizeof(ev));
+	seed_msg(&s, 2, 0, IMSG_HS_PACKET, pkt, sizeof(pkt));
+	seed_msg(&s, 0, 0, IMSG_CFG_CHUNK, cfg, sizeof(cfg) - 1);
+	u = 1;
+	seed_msg(&s, 0, 0, IMSG_CFG_END, &u, sizeof(u));
+	seed_msg(&s, 2, 0, IMSG_HS_KEYPAIR_GONE, &idx, sizeof(idx));
+	seed_write(dir, "startup", &s);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -152,6 +234,8 @@ main(int argc, char *argv[])
 		seeds_parent(argv[2]);
 	else if (strcmp(argv[1], "keyd") == 0)
 		seeds_keyd(argv[2]);
+	else if (strcmp(argv[1], "hs") == 0)
+		seeds_hs(argv[2]);
 	else {
 		fprintf(stderr, "imsg_seeds: no seeds for %s\n", argv[1]);
 		return 2;
