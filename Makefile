@@ -10,7 +10,10 @@ DATADIR		?= $(PREFIX)/share
 SYSTEMDUNITDIR	?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR	?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR	?= $(PREFIX)/lib/tmpfiles.d
-POLKITRULESDIR	?= $(DATADIR)/polkit-1/rules.d
+# polkit reads /usr/share/polkit-1/rules.d and /etc/polkit-1/rules.d only:
+# under /usr the first, under any other prefix the second.
+POLKITRULESDIR	?= $(if $(filter /usr,$(PREFIX)),$(DATADIR)/polkit-1/rules.d,$(ETCDIR)/polkit-1/rules.d)
+BASHCOMPDIR	?= $(DATADIR)/bash-completion/completions
 # The SysV init script goes to $(ETCDIR)/init.d (under DESTDIR too); the
 # OpenRC script, which would take the same name, to $(DATADIR)/wgcard.
 ETCDIR		?= /etc
@@ -190,6 +193,10 @@ install: all
 	install -m 0644 contrib/wgcard.sysusers $(DESTDIR)$(SYSUSERSDIR)/wgcard.conf
 	install -m 0644 contrib/wgcard.tmpfiles $(DESTDIR)$(TMPFILESDIR)/wgcard.conf
 	install -m 0644 contrib/50-wgcard-pcscd.rules $(DESTDIR)$(POLKITRULESDIR)/
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 contrib/wgcard.bash-completion $(DESTDIR)$(BASHCOMPDIR)/wgcardctl
+	ln -sf wgcardctl $(DESTDIR)$(BASHCOMPDIR)/wgcardd
+	install -m 0755 contrib/virtual-card.sh $(DESTDIR)$(DATADIR)/wgcard/
 	install -m 0644 docs/wgcardctl-show.schema.json $(DESTDIR)$(DATADIR)/wgcard/
 
 clean:

@@ -290,7 +290,9 @@ for fm in usr/sbin/wgcardd:755 usr/sbin/wgcard-keyd:755 \
     etc/init.d/wgcardd:755 \
     usr/lib/sysusers.d/wgcard.conf:644 usr/lib/tmpfiles.d/wgcard.conf:644 \
     usr/share/polkit-1/rules.d/50-wgcard-pcscd.rules:644 \
-    usr/share/wgcard/wgcardd.openrc:755 etc/wgcard:700; do
+    usr/share/wgcard/wgcardd.openrc:755 etc/wgcard:700 \
+    usr/share/bash-completion/completions/wgcardctl:644 \
+    usr/share/wgcard/virtual-card.sh:755; do
 	f=${fm%:*}
 	m=$(stat -c %a "$DEST/$f" 2>/dev/null)
 	t_eq "installed /$f (mode)" "${m:-missing}" "${fm##*:}"
@@ -308,6 +310,14 @@ t_check "the init script's default daemon is /usr/sbin/wgcardd" \
 t_check "the installed init script: sh -n" sh -n "$DEST/etc/init.d/wgcardd"
 t_check "nothing installed outside DESTDIR's usr/ and etc/" \
     test "$(ls "$DEST" | tr '\n' ' ')" = "etc usr "
+t_check "bash completion for wgcardd too (link to wgcardctl's)" \
+    test "$(readlink "$DEST/usr/share/bash-completion/completions/wgcardd")" = wgcardctl
+# Under another prefix the polkit rule goes where polkit reads it (/etc).
+make -s -C "$T_ROOT" install DESTDIR="$DEST.local" PREFIX=/usr/local \
+    >"$T_TMP/install-local.log" 2>&1
+t_check "PREFIX=/usr/local: polkit rule in /etc/polkit-1/rules.d" \
+    test -f "$DEST.local/etc/polkit-1/rules.d/50-wgcard-pcscd.rules"
+rm -rf "$DEST.local"
 
 # sysusers and tmpfiles, applied to an empty root
 if command -v systemd-sysusers >/dev/null; then
