@@ -37,6 +37,7 @@
 #include <event.h>
 
 #include "buf.h"
+#include "compat.h"
 #include "control.h"
 #include "harness.h"
 #include "log.h"
