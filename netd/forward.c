@@ -1375,8 +1375,8 @@ static void
 fwd_new_keypair(struct imsg *imsg)
 {
 	struct fwd_keypair	 k;
-	struct fwd_peer		*p;
-	struct fwd_kp		*kp;
+	struct fwd_peer		*p, *op;
+	struct fwd_kp		*kp, *old;
 
 	IMSG_SIZE_CHECK(imsg, sizeof(k), "handshake");
 	memcpy(&k, imsg->data, sizeof(k));
@@ -1399,7 +1399,20 @@ fwd_new_keypair(struct imsg *imsg)
 	memcpy(kp->recv_key, k.recv_key, 32);
 	sodium_memzero(&k, sizeof(k));
 	replay_init(&kp->replay);
-	fwd_kp_drop(fwd_kp_find(kp->local_index), 1);
+	/*
+	 * An index given again: the keypair that had it goes, and its peer
+	 * (maybe this one) forgets it, or it would keep a freed keypair.
+	 */
+	if ((old = fwd_kp_find(kp->local_index)) != NULL) {
+		op = old->peer;
+		if (op->current == old)
+			op->current = NULL;
+		if (op->previous == old)
+			op->previous = NULL;
+		if (op->next == old)
+			op->next = NULL;
+		fwd_kp_drop(old, 1);
+	}
 	kp->hnext = fwd.index[kp->local_index % FWD_INDEX_BUCKETS];
 	fwd.index[kp->local_index % FWD_INDEX_BUCKETS] = kp;
 
@@ -1580,6 +1593,10 @@ fwd_parent_imsg(struct imsg *imsg)
 	uint8_t	fam;
 	int32_t	mtu, v;
 
+	/* Only the TUN and the sockets come with a descriptor. */
+	if (imsg->fd != -1 && imsg->type != IMSG_FWD_TUN &&
+	    imsg->type != IMSG_FWD_SOCKETS)
+		fatalx("unexpected fd from parent");
 	switch (imsg->type) {
 	case IMSG_FWD_TUN:
 		IMSG_SIZE_CHECK(imsg, sizeof(mtu), "parent");
@@ -1609,8 +1626,6 @@ fwd_parent_imsg(struct imsg *imsg)
 	case IMSG_FWD_MTU:
 		IMSG_SIZE_CHECK(imsg, sizeof(mtu), "parent");
 		memcpy(&mtu, imsg->data, sizeof(mtu));
-		if (imsg->fd != -1)
-			fatalx("unexpected fd");
 		fwd.mtu = mtu;
 		break;
 	case IMSG_CTL_LOG_SET:
