@@ -223,6 +223,79 @@ seeds_hs(const char *dir)
 	seed_write(dir, "startup", &s);
 }
 
+static void
+seeds_fwd(const char *dir)
+{
+	/* Channels: 0 parent, 1 handshake. */
+	struct seed		pre = { .len = 0 }, s = { .len = 0 };
+	struct fwd_endpoint	fe = { .peer_id = 1 };
+	struct fwd_keypair	kp = { .peer_id = 1, .local_index = 0x1111,
+	    .remote_index = 0x2222, .initiator = 1 };
+	struct fwd_identity	id = { .has_key = 1 };
+	struct {
+		struct fwd_aip_hdr	h;
+		struct fwd_aip_entry	e[2];
+	}			aip = { .h = { .peer_id = 1, .count = 2 } };
+	uint8_t			snd[sizeof(struct fwd_send) + 148];
+	struct fwd_send		fs;
+	int32_t			mtu = 1420, one = 1;
+	uint32_t		peer = 1;
+	uint8_t			fam;
+
+	fe.ep.addr.sin.sin_family = AF_INET;
+	fe.ep.addr.sin.sin_port = htons(51820);
+	fe.ep.addr.sin.sin_addr.s_addr = htonl(0xc0000201);
+	memset(kp.send_key, 0x55, sizeof(kp.send_key));
+	memset(kp.recv_key, 0x66, sizeof(kp.recv_key));
+	memset(id.public_key, 0x09, sizeof(id.public_key));
+	aip.e[0].family = AF_INET;
+	aip.e[0].cidr = 24;
+	aip.e[0].addr[0] = 10;
+	aip.e[1].family = AF_INET6;
+	aip.e[1].cidr = 64;
+	aip.e[1].addr[0] = 0xfd;
+	memset(&fs, 0, sizeof(fs));
+	fs.ep = fe.ep;
+	fs.peer_id = 1;
+	memcpy(snd, &fs, sizeof(fs));
+	memset(snd + sizeof(fs), 0, 148);
+	snd[sizeof(fs)] = 1;		/* an initiation */
+	fam = AF_INET;
+	seed_one(dir, &pre, 0, 1, IMSG_FWD_TUN, &mtu, sizeof(mtu));
+	seed_one(dir, &pre, 0, 1, IMSG_FWD_SOCKETS, &fam, sizeof(fam));
+	seed_one(dir, &pre, 0, 0, IMSG_FWD_MTU, &mtu, sizeof(mtu));
+	seed_one(dir, &pre, 0, 0, IMSG_CTL_LOG_SET, &one, sizeof(one));
+	seed_one(dir, &pre, 1, 0, IMSG_FWD_PEER_ADD, &peer, sizeof(peer));
+	seed_one(dir, &pre, 1, 0, IMSG_FWD_PEER_DEL, &peer, sizeof(peer));
+	seed_one(dir, &pre, 1, 0, IMSG_FWD_PEER_ENDPOINT, &fe, sizeof(fe));
+	seed_one(dir, &pre, 1, 0, IMSG_FWD_AIP, &aip, sizeof(aip));
+	seed_one(dir, &pre, 1, 0, IMSG_FWD_KEYPAIR, &kp, sizeof(kp));
+	seed_one(dir, &pre, 1, 0, IMSG_FWD_EXPIRE, &peer, sizeof(peer));
+	seed_one(dir, &pre, 1, 0, IMSG_FWD_CLEAR_KEYS, &peer, sizeof(peer));
+	seed_one(dir, &pre, 1, 0, IMSG_FWD_KEEPALIVE, &peer, sizeof(peer));
+	seed_one(dir, &pre, 1, 0, IMSG_FWD_SEND, snd, sizeof(snd));
+	seed_one(dir, &pre, 1, 0, IMSG_FWD_FLUSH_STAGED, &peer, sizeof(peer));
+	seed_one(dir, &pre, 1, 0, IMSG_FWD_IDENTITY, &id, sizeof(id));
+	seed_one(dir, &pre, 1, 0, IMSG_FWD_LOAD, &one, sizeof(one));
+	/* Start-up, a peer with a session that sends, then goes. */
+	seed_msg(&s, 0, 1, IMSG_FWD_TUN, &mtu, sizeof(mtu));
+	seed_msg(&s, 0, 1, IMSG_FWD_SOCKETS, &fam, sizeof(fam));
+	fam = AF_INET6;
+	seed_msg(&s, 0, 1, IMSG_FWD_SOCKETS, &fam, sizeof(fam));
+	seed_msg(&s, 1, 0, IMSG_FWD_IDENTITY, &id, sizeof(id));
+	seed_msg(&s, 1, 0, IMSG_FWD_PEER_ADD, &peer, sizeof(peer));
+	seed_msg(&s, 1, 0, IMSG_FWD_PEER_ENDPOINT, &fe, sizeof(fe));
+	seed_msg(&s, 1, 0, IMSG_FWD_AIP, &aip, sizeof(aip));
+	seed_msg(&s, 1, 0, IMSG_FWD_SEND, snd, sizeof(snd));
+	seed_msg(&s, 1, 0, IMSG_FWD_KEYPAIR, &kp, sizeof(kp));
+	seed_msg(&s, 1, 0, IMSG_FWD_KEEPALIVE, &peer, sizeof(peer));
+	seed_msg(&s, 0, 0, IMSG_FWD_MTU, &mtu, sizeof(mtu));
+	seed_msg(&s, 1, 0, IMSG_FWD_EXPIRE, &peer, sizeof(peer));
+	seed_msg(&s, 1, 0, IMSG_FWD_CLEAR_KEYS, &peer, sizeof(peer));
+	seed_msg(&s, 1, 0, IMSG_FWD_PEER_DEL, &peer, sizeof(peer));
+	seed_write(dir, "startup", &s);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -236,6 +309,8 @@ main(int argc, char *argv[])
 		seeds_keyd(argv[2]);
 	else if (strcmp(argv[1], "hs") == 0)
 		seeds_hs(argv[2]);
+	else if (strcmp(argv[1], "fwd") == 0)
+		seeds_fwd(argv[2]);
 	else {
 		fprintf(stderr, "imsg_seeds: no seeds for %s\n", argv[1]);
 		return 2;
