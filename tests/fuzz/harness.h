@@ -40,7 +40,8 @@ uint32_t	fuzz_u32(struct fuzz_in *);	/* big-endian */
 size_t		fuzz_bytes(struct fuzz_in *, void *, size_t n);
 
 /*
- * The imsg targets (fuzz_imsg_*.c): one process's channels are real
+ * The imsg targets (fuzz_imsg_*.c, with tests/fuzz/harness_imsg.c and
+ * common/imsg.c in their .deps): one process's channels are real
  * SOCK_SEQPACKET socketpairs; the harness plays every sibling on its
  * end, so what reaches the process goes through imsg_recv() and its
  * dispatch function exactly as in the daemon, descriptors included.
