@@ -1036,8 +1036,14 @@ hs_dh_ss(struct hs_dh *d, const struct key_dh_res *res)
 	}
 	if (res->status == -ENODEV || res->status == -EACCES ||
 	    res->status == -ETIMEDOUT || res->status == -ENOKEY ||
-	    res->status == -EPERM) {
-		/* Asked again when the broker announces the key ready. */
+	    res->status == -EPERM || res->status == -ENOLCK ||
+	    res->status == -EXDEV || res->status == -ESHUTDOWN) {
+		/*
+		 * Asked again when the broker announces the key ready: every
+		 * card state that is not "ready" (absent, locked or still
+		 * verifying its PIN, wrong card, blocked, no pcscd, hung,
+		 * error) ends in that announcement or in a human's action.
+		 */
 		log_info("peer %s: static-static DH waits for the key: %s",
 		    name, strerror(-res->status));
 		return;
