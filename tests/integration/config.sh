@@ -171,7 +171,8 @@ D=$!
 T_PIDS+=("$D")
 t_check "journal stream: the start logged with its priority" wait_for 10 \
     grep -q '^<6>parent: wgcardd .* starting on' "$LOGJ"
-t_check "journal stream: the children's lines too" \
+# (the broker logs after the parent's start line: wait for it)
+t_check "journal stream: the children's lines too" wait_for 10 \
     grep -q '^<[0-7]>keyd: ' "$LOGJ"
 t_check "journal stream: no prefix of our own" \
     bash -c "! grep -q '^wgcard' '$LOGJ'"
