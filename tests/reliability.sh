@@ -144,7 +144,8 @@ EOF
 		what=$(sed -n '2,4p' "$f" | sed -e 's/^ \* *//' -e 's/^\/\* *//' |
 		    tr '\n' ' ' | sed -e 's/^fuzz_[a-z_]*\.c: *//' \
 		    -e 's/^libFuzzer target for //' -e 's/  */ /g' \
-		    -e 's/|/\\|/g' | cut -c1-110)
+		    -e 's/|/\\|/g' | awk '{ if (length($0) <= 110) { print; next }
+		    s = substr($0, 1, 110); sub(/[ ,;:(][^ ]*$/, "", s); print s "..." }')
 		FUZZ_STATS=$TMP/fuzz.stats tests/fuzz/run.sh "$FUZZ_SECONDS" "$t" \
 		    >"$TMP/fuzz_$t.log" 2>&1
 		line=$(grep "^$t " "$TMP/fuzz.stats" | tail -n 1)
