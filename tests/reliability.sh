@@ -190,7 +190,7 @@ of every process sampled.
 EOF
 	r=$(run "$TMP/soak.log" env SOAK_SECONDS="$SOAK_SECONDS" tests/integration/soak.sh)
 	sed -n '/^# ---- soak figures/,/^# ----$/p' "$TMP/soak.log" |
-	    sed -e 's/^# //' -e '/^----$/d'
+	    sed -e 's/^# //' -e '/^----$/d' -e '/^\(PASS\|FAIL\|SKIP\) /d'
 	echo
 	echo "Result: $r."
 	echo

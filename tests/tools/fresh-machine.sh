@@ -40,7 +40,7 @@ start=$(date +%s)
 rc=$?
 end=$(date +%s)
 echo "== exit status $rc after $(( (end - start) / 60 )) min $(( (end - start) % 60 )) s"
-grep -E '^(\[.*FAIL|== )' "$LOG" | head -n 40
+grep -E '^(\[ *[0-9.]+s\] FAIL|== )' "$LOG" | head -n 40
 tail -n 3 "$LOG"
 echo "== full log: $LOG"
 exit $rc
