@@ -143,6 +143,9 @@ def sweep_udp(a, recv_ns, send_ns, fam):
         # buffer, a busy CPU), an overrun in the split does it every time
         # at that size. Wrong bytes fail at once. Every try is counted.
         for attempt in range(UDP_TRIES):
+            # Read before the send: the burst overflows a socket buffer
+            # as soon as it is sent, before any later read.
+            e0 = rcvbuf_errors(recv_ns, send_ns)
             try:
                 ss.sendmsg([data], cm)
             except OSError as e:
@@ -150,7 +153,6 @@ def sweep_udp(a, recv_ns, send_ns, fam):
                 got, wrong = -1, 0
                 break
             sent += n
-            e0 = rcvbuf_errors(recv_ns, send_ns)
             got, wrong = drain_udp(rs, n, a.timeout, one)
             received += got
             if got == n or wrong:
