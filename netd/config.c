@@ -1367,10 +1367,16 @@ config_read_pin(const struct config_extra *extra,
 		}
 	} else
 		return 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-	    O_NOFOLLOW)) == -1) {
-		snprintf(err, errlen, "%s%s: %s", where, path,
-		    strerror(errno));
+	/*
+	 * Non-blocking, so that a FIFO or a device put there cannot stop
+	 * the parent in open(2); no symlink. The checks below are on what
+	 * was opened (fstat), not on the name.
+	 */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
+	    O_NONBLOCK)) == -1) {
+		snprintf(err, errlen, "%s%s: %s%s", where, path,
+		    strerror(errno), errno == ELOOP ? " (a symlink: give the "
+		    "file itself)" : "");
 		return -1;
 	}
 	if (fstat(fd, &st) == -1) {
@@ -1379,14 +1385,27 @@ config_read_pin(const struct config_extra *extra,
 		goto done;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s%s: not a regular file", where,
-		    path);
+		snprintf(err, errlen, "%s%s: not a regular file (a FIFO, "
+		    "device or directory is refused)", where, path);
+		goto done;
+	}
+	if (st.st_uid != 0) {
+		snprintf(err, errlen, "%s%s: PIN file is owned by uid %u, not "
+		    "root; chown root it", where, path,
+		    (unsigned int)st.st_uid);
 		goto done;
 	}
 	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
 		snprintf(err, errlen, "%s%s: PIN file is accessible by group "
 		    "or others (mode %04o); chmod 600 it", where, path,
 		    (unsigned int)(st.st_mode & 07777));
+		goto done;
+	}
+	if (st.st_size > (off_t)sizeof(buf)) {
+		snprintf(err, errlen, "%s%s: %jd bytes, too large for a PIN "
+		    "of %d to %d bytes on one line; nothing was sent to the "
+		    "card", where, path, (intmax_t)st.st_size,
+		    CONFIG_PIN_MIN, CONFIG_PIN_MAX);
 		goto done;
 	}
 	while (got < sizeof(buf)) {

@@ -286,6 +286,110 @@ test_misc(void)
 	unlink("long.conf");
 }
 
+/* A PIN file in tmpdir with mode and owner uid; 0 or -1. */
+static int
+pin_file_make(const char *name, const char *text, mode_t mode, uid_t uid)
+{
+	int	fd, r = 0;
+
+	unlink(name);
+	if ((fd = open(name, O_WRONLY | O_CREAT | O_EXCL, 0600)) == -1)
+		return -1;
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
+	    fchmod(fd, mode) == -1 ||
+	    (uid != geteuid() && fchown(fd, uid, (gid_t)-1) == -1))
+		r = -1;
+	close(fd);
+	return r;
+}
+
+/* config_read_pin on tmpdir/name; its result, err filled. */
+static int
+pin_read(const char *name, char *err, size_t errlen, size_t *len)
+{
+	struct config_extra	ex;
+	uint8_t			pin[CONFIG_PIN_MAX + 1];
+	char			path[PATH_MAX + 32];
+	int			r;
+
+	memset(&ex, 0, sizeof(ex));
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	ex.pin_file = path;
+	ex.path = "wg0.conf";
+	ex.pin_line = 4;
+	err[0] = '\0';
+	r = config_read_pin(&ex, pin, len, err, errlen);
+	memset(pin, 0, sizeof(pin));
+	return r;
+}
+
+/*
+ * config_read_pin: a regular file owned by root, mode 0600 or 0400, of
+ * bounded size; a FIFO must not block (before: the parent hung in
+ * open(2) for good), a symlink is not followed, another owner is refused.
+ */
+static void
+test_pin_file(void)
+{
+	char	big[300], err[CONFIG_ERR_MAX];
+	size_t	len;
+	int	r;
+
+	/* The FIFO check must end, not hang: 5 s, then SIGALRM kills us. */
+	alarm(5);
+	unlink("fifo.pin");
+	CHECK(mkfifo("fifo.pin", 0600) == 0, "mkfifo: %s", strerror(errno));
+	r = pin_read("fifo.pin", err, sizeof(err), &len);
+	CHECK(r == -1 && strstr(err, "not a regular file") != NULL &&
+	    strncmp(err, "wg0.conf:4: PinFile: ", 21) == 0,
+	    "pin: a FIFO refused at once, file and line named: %s", err);
+	unlink("fifo.pin");
+	alarm(0);
+
+	CHECK(pin_file_make("real.pin", "123456\n", 0600, geteuid()) == 0 &&
+	    symlink("real.pin", "link.pin") == 0, "pin: files");
+	r = pin_read("link.pin", err, sizeof(err), &len);
+	CHECK(r == -1 && strstr(err, "symlink") != NULL,
+	    "pin: a symlink refused: %s", err);
+	unlink("link.pin");
+
+	if (geteuid() == 0) {
+		r = pin_read("real.pin", err, sizeof(err), &len);
+		CHECK(r == 1 && len == 6, "pin: root's 0600 file read: %s",
+		    err);
+		CHECK(pin_file_make("nobody.pin", "123456\n", 0600, 65534) ==
+		    0, "pin: chown: %s", strerror(errno));
+	} else {
+		/* Ours, and we are not root: the same refusal. */
+		fprintf(stderr, "test_config: not root: a root-owned PIN "
+		    "file cannot be made, its success case not checked\n");
+		CHECK(pin_file_make("nobody.pin", "123456\n", 0600,
+		    geteuid()) == 0, "pin: file");
+	}
+	r = pin_read("nobody.pin", err, sizeof(err), &len);
+	CHECK(r == -1 && strstr(err, "not root") != NULL,
+	    "pin: a file not owned by root refused: %s", err);
+	unlink("nobody.pin");
+
+	/* Owner first: without root the checks below cannot be reached. */
+	if (geteuid() == 0) {
+		CHECK(pin_file_make("group.pin", "123456\n", 0640, 0) == 0,
+		    "pin: file");
+		r = pin_read("group.pin", err, sizeof(err), &len);
+		CHECK(r == -1 && strstr(err, "group or others") != NULL,
+		    "pin: group-readable refused: %s", err);
+		memset(big, '1', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		CHECK(pin_file_make("big.pin", big, 0600, 0) == 0, "pin: big");
+		r = pin_read("big.pin", err, sizeof(err), &len);
+		CHECK(r == -1 && strstr(err, "too large") != NULL,
+		    "pin: a large file refused by its size: %s", err);
+		unlink("big.pin");
+	}
+	unlink("group.pin");
+	unlink("real.pin");
+}
+
 static int
 find_srcdir(const char *argv0, const char *arg)
 {
@@ -381,6 +485,7 @@ main(int argc, char *argv[])
 	test_golden(upd != NULL && strcmp(upd, "1") == 0);
 	test_misc();
 	test_env();
+	test_pin_file();
 	if (chdir("/") == 0)
 		rmdir(tmpdir);
 	return test_done();
