@@ -77,14 +77,7 @@ if [ "$IMPL_B" = wgcardd ]; then
 fi
 t_log "# card A $PUB_A${PUB_B:+, card B $PUB_B}"
 
-NS_A=$(ns_name a)
-NS_B=$(ns_name b)
-IF_A="wg${T_ID}$$a"
-IF_B="wg${T_ID}$$b"
-ns_new "$NS_A" && ns_new "$NS_B" || t_fatal "namespaces"
-veth_pair "$NS_A" "ve${T_ID}$$a" "$NS_B" "ve${T_ID}$$b" || t_fatal "veth"
-addr_add "$NS_A" "ve${T_ID}$$a" "$OUT4_A/$OUT4_PLEN" &&
-addr_add "$NS_B" "ve${T_ID}$$b" "$OUT4_B/$OUT4_PLEN" || t_fatal "addresses"
+pair_net || t_fatal "hosts"
 (umask 077; echo "$PIN" >"$T_TMP/pin") || t_fatal "pin file"
 
 CONF_A=$T_TMP/$IF_A.conf
@@ -96,14 +89,9 @@ if [ "$IMPL_B" = wgcardd ]; then
 	    "$PORT_B" "$PUB_A" "" "$IN4_A/32" "$IN4_B" "$IN6_B"
 	start_conf "$NS_B" "$IF_B" "$CONF_B" || t_fatal "wgcardd B"
 else
-	PUB_B=$(key_new B) || t_fatal "key B"
+	pair_b_start "$PUB_A" || t_fatal "$IMPL_B on B"
 	cardd_conf "$CONF_A" "$IF_A" "$T_TMP/pin" "$PUB_A" 0000A001 \
 	    "$PORT_A" "$PUB_B" "$OUT4_B:$PORT_B" "$IN4_B/32" "$IN4_A" "$IN6_A"
-	start_impl "$NS_B" "$IMPL_B" "$IF_B" || t_fatal "start $IMPL_B"
-	wgx "$NS_B" set "$IF_B" private-key "$T_TMP/B.key" \
-	    listen-port "$PORT_B" peer "$PUB_A" allowed-ips "$IN4_A/32" ||
-	    t_fatal "configure B"
-	tun_up "$NS_B" "$IF_B" "$IN4_B" "$IN6_B" || t_fatal "B up"
 fi
 t_check "wgcardd -n accepts the card configuration" \
     "$WGCARDD" -n -c "$CONF_A"

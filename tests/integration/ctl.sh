@@ -21,20 +21,11 @@ CTL_DIR=/var/run/wgcard
 [ -x "$WGCARDCTL" ] || t_fatal "$WGCARDCTL is not built (make)"
 getent group wgcard >/dev/null || t_fatal "no group wgcard (contrib/install-deps.sh)"
 
-NS_A=$(ns_name a)
-NS_B=$(ns_name b)
-IF_A="wg${T_ID}$$a"
-IF_B="wg${T_ID}$$b"
 IF_K="wg${T_ID}$$k"		# xplatform, no key
 IF_NONE="wg${T_ID}$$none"	# no daemon
-VE_A="ve${T_ID}$$a"
-VE_B="ve${T_ID}$$b"
-ns_new "$NS_A" && ns_new "$NS_B" || t_fatal "namespaces"
-veth_pair "$NS_A" "$VE_A" "$NS_B" "$VE_B" || t_fatal "veth"
-addr_add "$NS_A" "$VE_A" "$OUT4_A/$OUT4_PLEN" &&
-addr_add "$NS_B" "$VE_B" "$OUT4_B/$OUT4_PLEN" || t_fatal "addresses"
-PUB_A=$(key_new A) && PUB_B=$(key_new B) && PUB_X=$(key_new X) &&
-    PUB_Y=$(key_new Y) || t_fatal "keys"
+pair_net || t_fatal "hosts"
+PUB_A=$(key_new A) && PUB_X=$(key_new X) && PUB_Y=$(key_new Y) ||
+    t_fatal "keys"
 # Others may go through $T_TMP (not list it) to the copy of wgcardctl;
 # the keys and the config in it stay mode 0600.
 chmod 711 "$T_TMP"
@@ -95,12 +86,7 @@ write_conf_a()
 
 # ---------------------------------------------------------------- setup
 
-start_impl "$NS_B" "$IMPL_B" "$IF_B" || t_fatal "start $IMPL_B"
-wgx "$NS_B" set "$IF_B" private-key "$T_TMP/B.key" listen-port "$PORT_B" \
-    peer "$PUB_A" allowed-ips "$IN4_A/32" endpoint "$OUT4_A:$PORT_A" ||
-    t_fatal "configure B"
-addr_add "$NS_B" "$IF_B" "$IN4_B/24" && ip -n "$NS_B" link set "$IF_B" up ||
-    t_fatal "B up"
+pair_b_start "$PUB_A" endpoint || t_fatal "$IMPL_B on B"
 
 write_conf_a
 start_conf "$NS_A" "$IF_A" "$T_TMP/$IF_A.conf" &&

@@ -30,15 +30,7 @@ t_check "A cannot reach B's inside address directly" \
     ping_fails "$NS_A" "$PRIV_B4"
 t_check "B reaches A through the NAT" ping_ok "$NS_B" "$OUT4_A"
 
-PUB_A=$(key_new A) && PUB_B=$(key_new B) || t_fatal "keys"
-start_impl "$NS_A" "$IMPL_A" "$IF_A" || t_fatal "start A ($IMPL_A)"
-start_impl "$NS_B" "$IMPL_B" "$IF_B" || t_fatal "start B ($IMPL_B)"
-IMPL_B_CUR=$IMPL_B
-wgx "$NS_A" set "$IF_A" private-key "$T_TMP/A.key" listen-port "$PORT_A" &&
-    wgx "$NS_B" set "$IF_B" private-key "$T_TMP/B.key" listen-port "$PORT_B" ||
-    t_fatal "wg set keys"
-tun_up "$NS_A" "$IF_A" "$IN4_A" "$IN6_A" &&
-    tun_up "$NS_B" "$IF_B" "$IN4_B" "$IN6_B" || t_fatal "tunnel addresses"
+pair_start || t_fatal "$IMPL_A on A, $IMPL_B on B"
 
 # A: B as a peer, no endpoint.  B: A without an endpoint yet.
 wgx "$NS_A" set "$IF_A" peer "$PUB_B" allowed-ips "$IN4_B/32,$IN6_B/128" &&

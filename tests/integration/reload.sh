@@ -31,23 +31,9 @@ Endpoint = 192.0.2.77:4000
 EOC
 }
 
-NS_A=$(ns_name a)
-NS_B=$(ns_name b)
-IF_A="wg${T_ID}$$a"
-IF_B="wg${T_ID}$$b"
-ns_new "$NS_A" && ns_new "$NS_B" || t_fatal "namespaces"
-veth_pair "$NS_A" "ve${T_ID}$$a" "$NS_B" "ve${T_ID}$$b" || t_fatal "veth"
-addr_add "$NS_A" "ve${T_ID}$$a" "$OUT4_A/$OUT4_PLEN" &&
-addr_add "$NS_B" "ve${T_ID}$$b" "$OUT4_B/$OUT4_PLEN" || t_fatal "addresses"
-PUB_A=$(key_new A) && PUB_B=$(key_new B) || t_fatal "keys"
+PUB_A=$(key_new A) || t_fatal "keys"
 PUB_X=$(key_new X) && PUB_Y=$(key_new Y) || t_fatal "keys"
-
-start_impl "$NS_B" "$IMPL_B" "$IF_B" || t_fatal "start $IMPL_B"
-wgx "$NS_B" set "$IF_B" private-key "$T_TMP/B.key" listen-port "$PORT_B" \
-    peer "$PUB_A" allowed-ips "$IN4_A/32,$IN6_A/128" \
-    endpoint "$OUT4_A:$PORT_A" || t_fatal "configure B"
-addr_add "$NS_B" "$IF_B" "$IN4_B/24" && addr_add "$NS_B" "$IF_B" "$IN6_B/64" &&
-    ip -n "$NS_B" link set "$IF_B" up || t_fatal "B up"
+pair_b_only "$PUB_A" endpoint v6 || t_fatal "hosts, $IMPL_B on B"
 
 conf=$T_TMP/$IF_A.conf
 ( umask 077; rl_conf "$PUB_X" "" > "$conf" )

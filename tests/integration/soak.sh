@@ -391,7 +391,6 @@ PUB_A=$(card_init_state "$T_TMP/a.state" --generate --pin "$PIN") ||
 card_start_vcard "$T_TMP/a.state" || t_fatal "vcard A"
 card_wait_present || t_fatal "card not seen"
 pair_b_only "$PUB_A" endpoint || t_fatal "side B"
-VETH_B=ve${T_ID}$$b
 B_ADDR=$OUT4_B
 flood_host_new 198.18.79 || t_fatal "host C"
 

@@ -554,32 +554,30 @@ transfer_of()
 
 # ---------------------------------------------------------------- topology
 
-# The standard two-host topology.  pair_new TAG [IMPL_A IMPL_B] makes
-# namespaces A and B joined by a veth pair with outer v4 and v6 addresses,
-# one daemon in each, keys and listen ports, the tunnel interfaces up with
-# inner v4 and v6 addresses, but no peers yet (see pair_peer).  It sets:
-#   NS_A NS_B IF_A IF_B VETH_A VETH_B PUB_A PUB_B KEY_A KEY_B (key files)
-#   IMPL_A_CUR IMPL_B_CUR
-# and the address constants below.
+# The standard two-host topology, in three steps a script may take one by
+# one: pair_net (the hosts and the wire), then pair_start (a daemon each
+# side) or pair_b_start (side B only, side A left to the script).
+# pair_new and pair_b_only take the steps at once.  The address constants:
 OUT4_A=192.0.2.1	OUT4_B=192.0.2.2	OUT4_PLEN=24
 OUT6_A=2001:db8:1::1	OUT6_B=2001:db8:1::2	OUT6_PLEN=64
 IN4_A=10.99.0.1		IN4_B=10.99.0.2		IN4_PLEN=24
 IN6_A=fd99::1		IN6_B=fd99::2		IN6_PLEN=64
 PORT_A=51820		PORT_B=51821
 
-pair_new()
+# pair_net [TAG]: namespaces A and B joined by a veth pair with the outer
+# v4 and v6 addresses.  Sets NS_A NS_B VETH_A VETH_B, and IF_A IF_B, the
+# names for the tunnel interfaces (made by the daemons).
+pair_net()
 {
-	local tag=$1 ia=${2:-$IMPL_A} ib=${3:-$IMPL_B} msg
+	local tag=${1:-}
 	NS_A=$(ns_name "${tag}a")
 	NS_B=$(ns_name "${tag}b")
 	IF_A="wg${T_ID}$$${tag}a"
 	IF_B="wg${T_ID}$$${tag}b"
 	VETH_A="ve${T_ID}$$${tag}a"
 	VETH_B="ve${T_ID}$$${tag}b"
-	IMPL_A_CUR=$ia
-	IMPL_B_CUR=$ib
 	if [ ${#IF_A} -gt 15 ]; then
-		echo "pair_new: interface name $IF_A too long"
+		echo "pair_net: interface name $IF_A too long"
 		return 1
 	fi
 	ns_new "$NS_A" && ns_new "$NS_B" || return 1
@@ -587,7 +585,19 @@ pair_new()
 	addr_add "$NS_A" "$VETH_A" "$OUT4_A/$OUT4_PLEN" &&
 	addr_add "$NS_B" "$VETH_B" "$OUT4_B/$OUT4_PLEN" &&
 	addr_add "$NS_A" "$VETH_A" "$OUT6_A/$OUT6_PLEN" &&
-	addr_add "$NS_B" "$VETH_B" "$OUT6_B/$OUT6_PLEN" || return 1
+	addr_add "$NS_B" "$VETH_B" "$OUT6_B/$OUT6_PLEN"
+}
+
+# pair_start [TAG [IMPL_A IMPL_B]]: on NS_A and NS_B (pair_net's, or a
+# script's own), keys (TAG)A and (TAG)B, one daemon each side with its key
+# and listen port, the tunnel interfaces up with inner v4 and v6
+# addresses, but no peers yet (see pair_peer).  Sets PUB_A PUB_B KEY_A
+# KEY_B (key files) IMPL_A_CUR IMPL_B_CUR.
+pair_start()
+{
+	local tag=${1:-} ia=${2:-$IMPL_A} ib=${3:-$IMPL_B}
+	IMPL_A_CUR=$ia
+	IMPL_B_CUR=$ib
 	PUB_A=$(key_new "${tag}A") && PUB_B=$(key_new "${tag}B") || return 1
 	KEY_A=$T_TMP/${tag}A.key
 	KEY_B=$T_TMP/${tag}B.key
@@ -600,27 +610,39 @@ pair_new()
 	tun_up "$NS_B" "$IF_B" "$IN4_B" "$IN6_B"
 }
 
-# pair_b_only PUB_A [endpoint]: the namespaces and veth of pair_new, but
-# only side B is started ($IMPL_B, key B.key, port PORT_B, up): it knows
-# PUB_A at IN4_A/32 (with endpoint OUT4_A:PORT_A when asked), and side A
-# is left to a config-mode wgcardd (start_conf).  Sets NS_A NS_B IF_A
-# IF_B PUB_B.
-pair_b_only()
+# pair_new TAG [IMPL_A IMPL_B]: pair_net and pair_start.
+pair_new()
 {
-	NS_A=$(ns_name a)
-	NS_B=$(ns_name b)
-	IF_A="wg${T_ID}$$a"
-	IF_B="wg${T_ID}$$b"
-	ns_new "$NS_A" && ns_new "$NS_B" || return 1
-	veth_pair "$NS_A" "ve${T_ID}$$a" "$NS_B" "ve${T_ID}$$b" || return 1
-	addr_add "$NS_A" "ve${T_ID}$$a" "$OUT4_A/$OUT4_PLEN" &&
-	addr_add "$NS_B" "ve${T_ID}$$b" "$OUT4_B/$OUT4_PLEN" || return 1
+	pair_net "$1" && pair_start "$@"
+}
+
+# pair_b_start PUB_A [endpoint] [v6]: on pair_net's hosts, side B only
+# ($IMPL_B, key B.key, port PORT_B, up): it knows PUB_A at IN4_A/32 (and
+# IN6_A/128 with v6), with endpoint OUT4_A:PORT_A when asked; side A is
+# left to the script (a config-mode wgcardd, start_conf).  Sets PUB_B.
+pair_b_start()
+{
+	local pub=$1 ep= allowed=$IN4_A/32 w
+	shift
+	for w in "$@"; do
+		case $w in
+		endpoint)	ep=$OUT4_A:$PORT_A ;;
+		v6)		allowed=$allowed,$IN6_A/128 ;;
+		*)		echo "pair_b_start: unknown word '$w'"; return 1 ;;
+		esac
+	done
 	PUB_B=$(key_new B) || return 1
 	start_impl "$NS_B" "$IMPL_B" "$IF_B" || return 1
 	wgx "$NS_B" set "$IF_B" private-key "$T_TMP/B.key" listen-port \
-	    "$PORT_B" peer "$1" allowed-ips "$IN4_A/32" \
-	    ${2:+endpoint "$OUT4_A:$PORT_A"} || return 1
+	    "$PORT_B" peer "$pub" allowed-ips "$allowed" \
+	    ${ep:+endpoint "$ep"} || return 1
 	tun_up "$NS_B" "$IF_B" "$IN4_B" "$IN6_B"
+}
+
+# pair_b_only PUB_A [endpoint] [v6]: pair_net and pair_b_start.
+pair_b_only()
+{
+	pair_net && pair_b_start "$@"
 }
 
 # hs_flood NS DST PORT PUBKEY RATE SECONDS OUT: tests/tools/hsflood.py in
