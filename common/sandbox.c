@@ -19,9 +19,15 @@
 #include <netinet/in.h>
 #include <netinet/udp.h>
 
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
 #include <errno.h>
 #include <sched.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <seccomp.h>
 
@@ -129,10 +135,101 @@ sandbox_install(const char *name, const int *extra, size_t nextra)
 	sandbox_install_ext(name, extra, nextra, NULL, 0);
 }
 
+/*
+ * Landlock, below seccomp and beside the chroot. The chroot leaves two
+ * ways out that seccomp cannot see into: the abstract socket namespace
+ * (connect(2) to "\0name" ignores the root directory, and the card
+ * broker must be allowed connect(2) to reach pcscd again after a pcscd
+ * restart; seccomp cannot read the address it is given) and signals to
+ * other processes of the same user. Landlock closes both (ABI 6, Linux
+ * 6.12: scoped abstract UNIX sockets and signals), and every file system
+ * access (ABI 1-5: open for read, write, exec, directory listing, making
+ * and removing anything, truncate, device ioctl) and TCP bind/connect
+ * (ABI 4). Connecting to a socket by its path is not a Landlock access
+ * right in these ABIs, so pcscd's socket inside the chroot stays
+ * reachable. The kernel's headers on Debian 12 know ABI 1 only: the
+ * newer parts of the structure and the constants are spelled out here.
+ */
+struct sandbox_ll_attr {
+	uint64_t	fs;
+	uint64_t	net;
+	uint64_t	scoped;
+};
+#define SANDBOX_LL_VERSION	(1U << 0)
+#define SANDBOX_LL_FS_ABI1	((1ULL << 13) - 1)	/* execute..make_sym */
+#define SANDBOX_LL_FS_REFER	(1ULL << 13)		/* ABI 2 */
+#define SANDBOX_LL_FS_TRUNCATE	(1ULL << 14)		/* ABI 3 */
+#define SANDBOX_LL_FS_IOCTL_DEV	(1ULL << 15)		/* ABI 5 */
+#define SANDBOX_LL_NET_TCP	((1ULL << 0) | (1ULL << 1))	/* ABI 4 */
+#define SANDBOX_LL_SCOPE_ALL	((1ULL << 0) | (1ULL << 1))	/* ABI 6 */
+
+#ifndef SYS_landlock_create_ruleset
+#define SYS_landlock_create_ruleset	444
+#define SYS_landlock_restrict_self	446
+#endif
+
+int
+sandbox_landlock(const char *name)
+{
+#ifdef WGCARD_NO_SECCOMP
+	/* Sanitizer runtimes read /proc at exit: no file system rules. */
+	log_debug("landlock disabled in this build (%s)", name);
+	return 0;
+#else
+	struct sandbox_ll_attr	attr;
+	size_t			size;
+	long			abi;
+	int			fd;
+
+	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    SANDBOX_LL_VERSION);
+	if (abi < 1) {
+		log_info("%s: Landlock not available (%s): chroot and seccomp "
+		    "only, abstract sockets not closed", name,
+		    strerror(errno));
+		return 0;
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.fs = SANDBOX_LL_FS_ABI1;
+	if (abi >= 2)
+		attr.fs |= SANDBOX_LL_FS_REFER;
+	if (abi >= 3)
+		attr.fs |= SANDBOX_LL_FS_TRUNCATE;
+	if (abi >= 5)
+		attr.fs |= SANDBOX_LL_FS_IOCTL_DEV;
+	size = sizeof(attr.fs);
+	if (abi >= 4) {
+		attr.net = SANDBOX_LL_NET_TCP;
+		size = offsetof(struct sandbox_ll_attr, scoped);
+	}
+	if (abi >= 6) {
+		attr.scoped = SANDBOX_LL_SCOPE_ALL;
+		size = sizeof(attr);
+	}
+	if ((fd = syscall(SYS_landlock_create_ruleset, &attr, size, 0)) == -1)
+		fatal("%s: landlock_create_ruleset", name);
+	/* No rules: nothing of the file system, no TCP, nothing scoped. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("%s: PR_SET_NO_NEW_PRIVS", name);
+	if (syscall(SYS_landlock_restrict_self, fd, 0) == -1)
+		fatal("%s: landlock_restrict_self", name);
+	close(fd);
+	if (abi < 6)
+		log_info("%s: Landlock ABI %ld: file system and TCP closed; "
+		    "abstract sockets and signals need ABI 6 (Linux 6.12)",
+		    name, abi);
+	else
+		log_info("%s: Landlock ABI %ld: file system, TCP, abstract "
+		    "sockets and signals closed", name, abi);
+	return (int)abi;
+#endif
+}
+
 /* The key broker: nothing beyond the base set. */
 void
 sandbox_keyd(void)
 {
+	sandbox_landlock("keyd");
 	sandbox_install("keyd", NULL, 0);
 }
 
@@ -188,6 +285,7 @@ sandbox_keyd_card(void)
 		SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
 	};
 
+	sandbox_landlock("keyd");
 	sandbox_own_sockets = 1;
 	sandbox_install_ext("keyd", extra, sizeof(extra) / sizeof(extra[0]),
 	    sandbox_keyd_card_rules, 0);

@@ -6,6 +6,14 @@
 #ifndef WGCARD_SANDBOX_H
 #define WGCARD_SANDBOX_H
 
+/*
+ * Landlock for the calling process (and the threads it starts later): no
+ * file system access, no TCP, and (ABI 6, Linux 6.12) no abstract UNIX
+ * socket or signal outside the process. Returns the ABI applied, 0 when
+ * the kernel has no Landlock (logged; chroot and seccomp remain). The
+ * broker's filters call it first.
+ */
+int	sandbox_landlock(const char *name);
 void	sandbox_keyd(void);
 void	sandbox_keyd_card(void);	/* keyd with the openpgp backend */
 void	sandbox_handshake(void);

@@ -102,6 +102,18 @@ for comm in $CHILDREN; do
 	done
 	t_eq "$comm: NoNewPrivs" "$(sec_status "$pid" NoNewPrivs)" 1
 	t_eq "$comm: Seccomp filter mode" "$(sec_status "$pid" Seccomp)" 2
+	# The broker's Landlock layer (ABI 6, Linux 6.12, closes abstract
+	# sockets and signals; the kernel's ABI is asked by a tool).
+	if [ "$comm" = wgcard-keyd ]; then
+		ll=$("$T_ROOT/build/tests/test_landlock" -abi 2>/dev/null || echo 0)
+		if [ "$ll" -ge 6 ]; then
+			t_check "$comm: Landlock applied (kernel ABI $ll)" \
+			    grep -Eq "keyd: Landlock ABI $ll: file system, TCP, abstract sockets and signals closed" \
+			    "${T_IF_LOG[$IF_A]}"
+		else
+			t_skip "$comm: Landlock" "kernel Landlock ABI $ll < 6"
+		fi
+	fi
 	t_eq "$comm: chroot" "$(readlink "/proc/$pid/root")" /var/empty
 	t_eq "$comm: cwd inside the chroot" "$(readlink "/proc/$pid/cwd")" \
 	    /var/empty
