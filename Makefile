@@ -193,6 +193,8 @@ install: all
 	install -m 0644 contrib/wgcard.sysusers $(DESTDIR)$(SYSUSERSDIR)/wgcard.conf
 	install -m 0644 contrib/wgcard.tmpfiles $(DESTDIR)$(TMPFILESDIR)/wgcard.conf
 	install -m 0644 contrib/50-wgcard-pcscd.rules $(DESTDIR)$(POLKITRULESDIR)/
+	install -m 0755 contrib/wgcard-polkit-rule.sh \
+	    $(DESTDIR)$(SBINDIR)/wgcard-polkit-rule
 	install -d $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0644 contrib/wgcard.bash-completion $(DESTDIR)$(BASHCOMPDIR)/wgcardctl
 	ln -sf wgcardctl $(DESTDIR)$(BASHCOMPDIR)/wgcardd
