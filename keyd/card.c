@@ -48,6 +48,8 @@
 #include <sys/eventfd.h>
 
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,14 +60,49 @@
 #include <event.h>
 #include <sodium.h>
 
-#include "card.h"
+#include "backend.h"
+#include "compat.h"
 #include "crypto.h"
 #include "encoding.h"
 #include "log.h"
 #include "openpgp.h"
 #include "pcsc.h"
+#include "sandbox.h"
 
-#define CARD_DONE_MAX	(CARD_QUEUE_MAX * 2 + 2)
+#define CARD_QUEUE_MAX		16	/* requests waiting for the card */
+#define CARD_TIMEOUT_MS		2000	/* an operation taking longer hangs */
+#define CARD_POLL_MS		250	/* card presence and return */
+#define CARD_KEYCHECK_MS	1000	/* is the key still the expected one? */
+#define CARD_DONE_MAX		(CARD_QUEUE_MAX * 2 + 2)
+#define CARD_PCSC_SOCK		"/run/pcscd/pcscd.comm"	/* pcsclite's default */
+
+/* State of the card (card_status() maps it to struct key_status). */
+#define KEY_CARD_NONE		0	/* not configured yet */
+#define KEY_CARD_ABSENT		1	/* no matching card */
+#define KEY_CARD_LOCKED		2	/* no PIN, or a wrong one */
+#define KEY_CARD_READY		3	/* PIN verified */
+#define KEY_CARD_WRONG		4	/* a different card: refused */
+#define KEY_CARD_BLOCKED	5	/* PIN retry counter at zero */
+#define KEY_CARD_NO_SERVICE	6	/* no pcscd */
+#define KEY_CARD_HUNG		7	/* an operation did not return */
+#define KEY_CARD_ERROR		8	/* unusable card (see reason) */
+
+struct key_card_status {
+	uint8_t		state;		/* KEY_CARD_* */
+	uint8_t		has_pin;
+	uint8_t		has_pub;
+	int8_t		pw1_retries;	/* -1 unknown */
+	uint32_t	serial;
+	uint16_t	manufacturer;
+	uint32_t	queued;
+	uint64_t	ops;
+	uint64_t	errors;
+	uint32_t	last_latency_us;
+	uint8_t		pub[32];
+	uint8_t		fpr[20];	/* decryption key fingerprint */
+	char		reader[128];
+	char		reason[192];
+};
 
 struct card_req {
 	uint64_t	id;
@@ -82,46 +119,67 @@ struct card_res {
 	char		who[16];
 };
 
-static pthread_mutex_t	 card_mtx = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t	 card_cond;
-static pthread_t	 card_thread;
-static int		 card_thread_started;
-static int		 card_efd = -1;
-static struct event	 card_ev, card_ev_watch;
-static const struct card_cb *card_cbs;
+/*
+ * The whole backend, one instance. Three owners: the event loop's
+ * thread, the worker, and what both touch under mtx.
+ */
+struct card_state {
+	/* The event loop's own. */
+	const struct keyd_backend_cb *cb;
+	int			 efd;		/* the worker's news */
+	struct event		 ev, ev_watch;
+	pthread_t		 thread;
+	int			 started;	/* worker running */
+	int			 configured;	/* settings received */
+	uint64_t		 last_refused_log;
 
-/* Shared, under card_mtx. */
-static struct card_req	 card_q[CARD_QUEUE_MAX];
-static int		 card_qhead, card_qcount;
-static struct card_req	 card_inflight;
-static int		 card_has_inflight, card_inflight_answered;
-static uint64_t		 card_busy_since;	/* us, 0: not in card I/O */
-static int		 card_hung;
-static struct card_res	 card_done[CARD_DONE_MAX];
-static int		 card_dhead, card_dcount;
-static uint8_t		*card_pin;		/* KEY_PIN_MAX + 1, locked */
-static size_t		 card_pin_len;		/* 0: no PIN */
-static int		 card_pin_ok;		/* verified OK before */
-static int		 card_pin_fresh;	/* from the user, not tried */
-static int		 card_pin_gen;		/* bumped by card_set_pin */
-static int		 card_pin_res_pending, card_pin_res_status;
-static int		 card_pin_res_retries;
-static int		 card_ev_pub, card_ev_ready;
-static struct key_card_status card_st;
-static uint8_t		 card_expected[32];
-static int		 card_has_expected;
-static int		 card_has_configured_pub;	/* CardPublicKey */
-static struct pcsc_sel	 card_sel;
-static int		 card_quit;
-static int		 card_reselect;		/* settings changed */
-static uint8_t		 card_badpin[32];	/* keyed hash of a wrong PIN */
-static int		 card_has_badpin;
-static uint8_t		 card_badpin_key[crypto_generichash_KEYBYTES];
-static uint64_t		 card_last_locked_log;
+	/* Shared, under mtx. */
+	pthread_mutex_t		 mtx;
+	pthread_cond_t		 cond;
+	struct card_req		 q[CARD_QUEUE_MAX];
+	int			 qhead, qcount;
+	struct card_req		 inflight;
+	int			 has_inflight, inflight_answered;
+	uint64_t		 busy_since;	/* us, 0: not in card I/O */
+	/*
+	 * How long the running operation may take before the card counts
+	 * as hung (card_watch); set with busy_since by card_busy(). One
+	 * value now (CARD_TIMEOUT_MS); the hook for per-operation limits
+	 * (a slow VERIFY or GENERATE, a touch policy).
+	 */
+	uint32_t		 busy_limit_ms;
+	int			 hung;
+	struct card_res		 done[CARD_DONE_MAX];
+	int			 dhead, dcount;
+	uint8_t			*pin;		/* KEY_PIN_MAX + 1, locked */
+	size_t			 pin_len;	/* 0: no PIN */
+	int			 pin_ok;	/* verified OK before */
+	int			 pin_fresh;	/* from the user, not tried */
+	int			 pin_gen;	/* bumped by card_set_pin */
+	int			 pin_res_pending, pin_res_status;
+	int			 pin_res_retries;
+	int			 ev_pub, ev_ready;
+	struct key_card_status	 st;
+	uint8_t			 expected[32];
+	int			 has_expected;
+	int			 has_configured_pub;	/* CardPublicKey */
+	struct pcsc_sel		 sel;
+	int			 quit;
+	int			 reselect;	/* settings changed */
+	uint8_t			 badpin[32];	/* keyed hash of a wrong PIN */
+	int			 has_badpin;
+	uint8_t			 badpin_key[crypto_generichash_KEYBYTES];
 
-/* The worker's own. */
-static struct pcsc_conn	*card_conn;
-static int		 card_verified;
+	/* The worker's own. */
+	struct pcsc_conn	*conn;
+	int			 verified;
+	uint64_t		 last_keycheck;
+};
+
+static struct card_state	card = {
+	.efd = -1,
+	.mtx = PTHREAD_MUTEX_INITIALIZER,
+};
 
 static uint64_t
 card_now_us(void)
@@ -137,7 +195,7 @@ card_notify(void)
 {
 	uint64_t	one = 1;
 
-	if (write(card_efd, &one, sizeof(one)) == -1 && errno != EAGAIN)
+	if (write(card.efd, &one, sizeof(one)) == -1 && errno != EAGAIN)
 		log_warn("%s: eventfd", __func__);
 }
 
@@ -170,7 +228,7 @@ card_state_name(int s)
 static void
 card_audit_state(int state, const char *reason)
 {
-	char	r[sizeof(card_st.reason)], name[32], *p;
+	char	r[sizeof(card.st.reason)], name[32], *p;
 
 	snprintf(r, sizeof(r), "%s", reason);
 	for (p = r; *p; p++)
@@ -183,34 +241,34 @@ card_audit_state(int state, const char *reason)
 	log_audit(state == KEY_CARD_READY || state == KEY_CARD_LOCKED ||
 	    state == KEY_CARD_ABSENT ? LOG_INFO : LOG_WARNING,
 	    "op=card state=%s serial=%08X reason=\"%s\"", name,
-	    card_st.serial, r);
+	    card.st.serial, r);
 }
 
-/* With card_mtx held. Logs transitions only (the poll repeats). */
+/* With card.mtx held. Logs transitions only (the poll repeats). */
 static void
 card_set_state_locked(int state, const char *reason)
 {
-	if (card_st.state == state && strcmp(card_st.reason, reason) == 0)
+	if (card.st.state == state && strcmp(card.st.reason, reason) == 0)
 		return;
 	if (state == KEY_CARD_READY)
 		log_info("card: ready (reader %s, serial %08X)",
-		    card_st.reader, card_st.serial);
+		    card.st.reader, card.st.serial);
 	else if (state == KEY_CARD_WRONG || state == KEY_CARD_BLOCKED ||
 	    state == KEY_CARD_ERROR || state == KEY_CARD_HUNG)
 		log_warnx("card: %s: %s", card_state_name(state), reason);
 	else
 		log_info("card: %s: %s", card_state_name(state), reason);
-	card_st.state = state;
-	snprintf(card_st.reason, sizeof(card_st.reason), "%s", reason);
+	card.st.state = state;
+	snprintf(card.st.reason, sizeof(card.st.reason), "%s", reason);
 	card_audit_state(state, reason);
 }
 
 static void
 card_set_state(int state, const char *reason)
 {
-	pthread_mutex_lock(&card_mtx);
+	pthread_mutex_lock(&card.mtx);
 	card_set_state_locked(state, reason);
-	pthread_mutex_unlock(&card_mtx);
+	pthread_mutex_unlock(&card.mtx);
 }
 
 static int
@@ -236,20 +294,20 @@ card_state_errno(int state)
 	}
 }
 
-/* With card_mtx held: an answer for the event loop. */
+/* With card.mtx held: an answer for the event loop. */
 static void
 card_post_locked(const struct card_req *req, int status,
     const uint8_t out[32], uint32_t latency_us)
 {
 	struct card_res	*res;
 
-	if (card_dcount == CARD_DONE_MAX) {
+	if (card.dcount == CARD_DONE_MAX) {
 		/* Cannot happen: one answer per accepted request. */
 		log_warnx("card: answer queue full; answer dropped");
 		return;
 	}
-	res = &card_done[(card_dhead + card_dcount) % CARD_DONE_MAX];
-	card_dcount++;
+	res = &card.done[(card.dhead + card.dcount) % CARD_DONE_MAX];
+	card.dcount++;
 	memset(res, 0, sizeof(*res));
 	res->id = req->id;
 	res->status = status;
@@ -259,24 +317,26 @@ card_post_locked(const struct card_req *req, int status,
 	memcpy(res->who, req->who, sizeof(res->who));
 }
 
-/* With card_mtx held: every queued request fails with status. */
+/* With card.mtx held: every queued request fails with status. */
 static void
 card_fail_queue_locked(int status)
 {
-	while (card_qcount > 0) {
-		card_post_locked(&card_q[card_qhead], status, NULL, 0);
-		sodium_memzero(&card_q[card_qhead], sizeof(card_q[0]));
-		card_qhead = (card_qhead + 1) % CARD_QUEUE_MAX;
-		card_qcount--;
+	while (card.qcount > 0) {
+		card_post_locked(&card.q[card.qhead], status, NULL, 0);
+		sodium_memzero(&card.q[card.qhead], sizeof(card.q[0]));
+		card.qhead = (card.qhead + 1) % CARD_QUEUE_MAX;
+		card.qcount--;
 	}
 }
 
+/* Card I/O starts (limit_ms: how long it may take) or ends (0). */
 static void
-card_busy(int on)
+card_busy(uint32_t limit_ms)
 {
-	pthread_mutex_lock(&card_mtx);
-	card_busy_since = on ? card_now_us() : 0;
-	pthread_mutex_unlock(&card_mtx);
+	pthread_mutex_lock(&card.mtx);
+	card.busy_since = limit_ms != 0 ? card_now_us() : 0;
+	card.busy_limit_ms = limit_ms;
+	pthread_mutex_unlock(&card.mtx);
 }
 
 /*
@@ -288,17 +348,17 @@ card_after_hang(void)
 {
 	int	was;
 
-	pthread_mutex_lock(&card_mtx);
-	was = card_hung;
-	card_hung = 0;
+	pthread_mutex_lock(&card.mtx);
+	was = card.hung;
+	card.hung = 0;
 	if (was)
 		card_set_state_locked(KEY_CARD_ABSENT, "reconnecting after "
 		    "the card stopped answering");
-	pthread_mutex_unlock(&card_mtx);
+	pthread_mutex_unlock(&card.mtx);
 	if (was) {
 		log_info("card: answers again after a hang; reconnecting");
-		pcsc_close(card_conn);
-		card_verified = 0;
+		pcsc_close(card.conn);
+		card.verified = 0;
 	}
 	return was;
 }
@@ -309,16 +369,16 @@ card_lost(int r)
 {
 	char	why[128];
 
-	card_verified = 0;
+	card.verified = 0;
 	if (r == -ESHUTDOWN) {
-		pcsc_release(card_conn);
+		pcsc_release(card.conn);
 		card_set_state(KEY_CARD_NO_SERVICE, "PC/SC service went away; "
 		    "reconnecting");
 		return;
 	}
 	snprintf(why, sizeof(why), "%s (reader %s); waiting for it",
-	    opgp_strerror(r), pcsc_reader(card_conn));
-	pcsc_close(card_conn);
+	    opgp_strerror(r), pcsc_reader(card.conn));
+	pcsc_close(card.conn);
 	card_set_state(KEY_CARD_ABSENT, why);
 }
 
@@ -326,8 +386,8 @@ card_lost(int r)
 static void
 card_pin_hash(const uint8_t *pin, size_t len, uint8_t out[static 32])
 {
-	crypto_generichash(out, 32, pin, len, card_badpin_key,
-	    sizeof(card_badpin_key));
+	crypto_generichash(out, 32, pin, len, card.badpin_key,
+	    sizeof(card.badpin_key));
 }
 
 /*
@@ -337,16 +397,16 @@ card_pin_hash(const uint8_t *pin, size_t len, uint8_t out[static 32])
  * may generate a new key on a card we hold open, shared.
  */
 static int
-card_key_same(struct opgp_card *card, uint8_t pub[static 32])
+card_key_same(struct opgp_card *oc, uint8_t pub[static 32])
 {
 	int	r, same;
 
-	if ((r = opgp_read_pubkey(card, pub)) != 0)
+	if ((r = opgp_read_pubkey(oc, pub)) != 0)
 		return r;
-	pthread_mutex_lock(&card_mtx);
-	same = !card_has_expected ||
-	    sodium_memcmp(pub, card_expected, 32) == 0;
-	pthread_mutex_unlock(&card_mtx);
+	pthread_mutex_lock(&card.mtx);
+	same = !card.has_expected ||
+	    sodium_memcmp(pub, card.expected, 32) == 0;
+	pthread_mutex_unlock(&card.mtx);
 	return same;
 }
 
@@ -358,20 +418,20 @@ card_key_same(struct opgp_card *card, uint8_t pub[static 32])
 static void
 card_key_replaced(const uint8_t pub[static 32])
 {
-	char	b64[WG_KEY_B64_LEN], why[sizeof(card_st.reason)];
+	char	b64[WG_KEY_B64_LEN], why[sizeof(card.st.reason)];
 
 	key_to_base64(b64, pub);
-	pthread_mutex_lock(&card_mtx);
-	card_verified = 0;
+	pthread_mutex_lock(&card.mtx);
+	card.verified = 0;
 	snprintf(why, sizeof(why), "card %08X in reader %s now has public "
 	    "key %s, not the expected one (its key was replaced): refused, "
-	    "no PIN sent", card_st.serial, pcsc_reader(card_conn), b64);
+	    "no PIN sent", card.st.serial, pcsc_reader(card.conn), b64);
 	card_set_state_locked(KEY_CARD_WRONG, why);
 	card_fail_queue_locked(-EXDEV);
 	card_notify();
-	pthread_mutex_unlock(&card_mtx);
-	pcsc_reject_current(card_conn);
-	pcsc_close(card_conn);
+	pthread_mutex_unlock(&card.mtx);
+	pcsc_reject_current(card.conn);
+	pcsc_close(card.conn);
 }
 
 /*
@@ -381,7 +441,7 @@ card_key_replaced(const uint8_t pub[static 32])
 static void
 card_verify(void)
 {
-	struct opgp_card	 card = pcsc_card(card_conn);
+	struct opgp_card	 oc = pcsc_card(card.conn);
 	uint8_t			*pin, pub[32];
 	size_t			 len;
 	int			 fresh, gen, r, retries = -1, left, same = 1;
@@ -391,30 +451,30 @@ card_verify(void)
 		log_warnx("card: sodium_malloc failed");
 		return;
 	}
-	pthread_mutex_lock(&card_mtx);
-	len = card_pin_len;
-	memcpy(pin, card_pin, len);
-	fresh = card_pin_fresh;
-	gen = card_pin_gen;
-	left = card_st.pw1_retries;
-	pthread_mutex_unlock(&card_mtx);
+	pthread_mutex_lock(&card.mtx);
+	len = card.pin_len;
+	memcpy(pin, card.pin, len);
+	fresh = card.pin_fresh;
+	gen = card.pin_gen;
+	left = card.st.pw1_retries;
+	pthread_mutex_unlock(&card.mtx);
 
 	if (left == 0) {
 		r = -EPERM;
 		retries = 0;
 	} else {
-		card_busy(1);
-		if ((r = pcsc_begin(card_conn)) == 0) {
-			if ((same = card_key_same(&card, pub)) < 0)
+		card_busy(CARD_TIMEOUT_MS);
+		if ((r = pcsc_begin(card.conn)) == 0) {
+			if ((same = card_key_same(&oc, pub)) < 0)
 				r = same;
 			else if (same)
-				r = opgp_verify(&card, 0x82, pin, len,
+				r = opgp_verify(&oc, 0x82, pin, len,
 				    &retries);
 			/* A good VERIFY resets the counter: read what it is. */
 			if (same > 0 && r == 0 &&
-			    (retries = opgp_read_pw1_retries(&card)) < 0)
+			    (retries = opgp_read_pw1_retries(&oc)) < 0)
 				retries = -1;
-			pcsc_end(card_conn);
+			pcsc_end(card.conn);
 		}
 		card_busy(0);
 	}
@@ -423,50 +483,50 @@ card_verify(void)
 		return;
 	if (same == 0) {
 		card_key_replaced(pub);
-		pthread_mutex_lock(&card_mtx);
-		if (fresh && gen == card_pin_gen) {
-			card_pin_fresh = 0;
-			card_pin_res_pending = 1;
-			card_pin_res_status = -EXDEV;
-			card_pin_res_retries = -1;
+		pthread_mutex_lock(&card.mtx);
+		if (fresh && gen == card.pin_gen) {
+			card.pin_fresh = 0;
+			card.pin_res_pending = 1;
+			card.pin_res_status = -EXDEV;
+			card.pin_res_retries = -1;
 			card_notify();
 		}
-		pthread_mutex_unlock(&card_mtx);
+		pthread_mutex_unlock(&card.mtx);
 		return;
 	}
 
-	pthread_mutex_lock(&card_mtx);
-	if (gen != card_pin_gen) {
+	pthread_mutex_lock(&card.mtx);
+	if (gen != card.pin_gen) {
 		/* A new PIN came meanwhile; this result is for the old. */
 		if (r == 0)
-			card_verified = 1;
-		pthread_mutex_unlock(&card_mtx);
+			card.verified = 1;
+		pthread_mutex_unlock(&card.mtx);
 		return;
 	}
 	if (r == 0) {
-		card_verified = 1;
-		card_pin_ok = 1;
-		card_pin_fresh = 0;
-		card_st.pw1_retries = (int8_t)retries;
-		card_has_badpin = 0;
+		card.verified = 1;
+		card.pin_ok = 1;
+		card.pin_fresh = 0;
+		card.st.pw1_retries = (int8_t)retries;
+		card.has_badpin = 0;
 		log_audit(LOG_INFO, "op=verify backend=openpgp result=ok "
 		    "pin=%s retries_left=%d", fresh ? "new" : "stored",
 		    retries);
 		card_set_state_locked(KEY_CARD_READY, "PIN verified");
-		card_ev_ready = 1;
+		card.ev_ready = 1;
 	} else if (r == -EACCES || r == -EPERM || r == -EINVAL) {
 		/* Never again with this PIN. */
-		card_verified = 0;
+		card.verified = 0;
 		if (r == -EACCES) {
-			card_pin_hash(card_pin, card_pin_len, card_badpin);
-			card_has_badpin = 1;
+			card_pin_hash(card.pin, card.pin_len, card.badpin);
+			card.has_badpin = 1;
 		}
-		sodium_memzero(card_pin, KEY_PIN_MAX + 1);
-		card_pin_len = 0;
-		card_pin_ok = 0;
-		card_pin_fresh = 0;
+		sodium_memzero(card.pin, KEY_PIN_MAX + 1);
+		card.pin_len = 0;
+		card.pin_ok = 0;
+		card.pin_fresh = 0;
 		if (retries >= 0)
-			card_st.pw1_retries = (int8_t)retries;
+			card.st.pw1_retries = (int8_t)retries;
 		if (r == -EINVAL)
 			snprintf(why, sizeof(why), "PIN of a length the card "
 			    "refuses (%d to %d); not sent", OPGP_PIN_MIN,
@@ -483,29 +543,29 @@ card_verify(void)
 		    "counter 0): reset it with the PUK or admin PIN" : why);
 	} else {
 		/* The card went away mid-VERIFY: the PIN stays as it was. */
-		pthread_mutex_unlock(&card_mtx);
+		pthread_mutex_unlock(&card.mtx);
 		card_lost(r);
-		pthread_mutex_lock(&card_mtx);
+		pthread_mutex_lock(&card.mtx);
 	}
 	if (fresh) {
-		card_pin_res_pending = 1;
-		card_pin_res_status = r;
-		card_pin_res_retries = retries;
+		card.pin_res_pending = 1;
+		card.pin_res_status = r;
+		card.pin_res_retries = retries;
 		card_notify();
-	} else if (card_ev_ready)
+	} else if (card.ev_ready)
 		card_notify();
-	pthread_mutex_unlock(&card_mtx);
+	pthread_mutex_unlock(&card.mtx);
 }
 
-/* With card_mtx held: which card is in the reader (for status, audit). */
+/* With card.mtx held: which card is in the reader (for status, audit). */
 static void
 card_set_card_locked(const struct opgp_info *info)
 {
-	snprintf(card_st.reader, sizeof(card_st.reader), "%s",
-	    pcsc_reader(card_conn));
-	card_st.serial = info->serial;
-	card_st.manufacturer = info->manufacturer;
-	card_st.pw1_retries = (int8_t)info->pw1_retries;
+	snprintf(card.st.reader, sizeof(card.st.reader), "%s",
+	    pcsc_reader(card.conn));
+	card.st.serial = info->serial;
+	card.st.manufacturer = info->manufacturer;
+	card.st.pw1_retries = (int8_t)info->pw1_retries;
 }
 
 /* Finds, opens and checks the card. Worker only. */
@@ -513,18 +573,18 @@ static void
 card_connect(void)
 {
 	struct opgp_info	info;
-	struct opgp_card	card;
+	struct opgp_card	oc;
 	uint8_t			pub[32];
-	char			why[sizeof(card_st.reason)], b64[WG_KEY_B64_LEN];
+	char			why[sizeof(card.st.reason)], b64[WG_KEY_B64_LEN];
 	int			r, expected_ok;
 
-	card_busy(1);
-	r = pcsc_open(card_conn, &card_sel, &info, why, sizeof(why));
+	card_busy(CARD_TIMEOUT_MS);
+	r = pcsc_open(card.conn, &card.sel, &info, why, sizeof(why));
 	card_busy(0);
 	if (card_after_hang())
 		return;
 	if (r == -ESHUTDOWN) {
-		pcsc_release(card_conn);
+		pcsc_release(card.conn);
 		card_set_state(KEY_CARD_NO_SERVICE, why);
 		return;
 	}
@@ -534,11 +594,11 @@ card_connect(void)
 		card_set_state(KEY_CARD_ABSENT, why);
 		return;
 	}
-	card = pcsc_card(card_conn);
-	card_busy(1);
-	if ((r = pcsc_begin(card_conn)) == 0) {
-		r = opgp_read_pubkey(&card, pub);
-		pcsc_end(card_conn);
+	oc = pcsc_card(card.conn);
+	card_busy(CARD_TIMEOUT_MS);
+	if ((r = pcsc_begin(card.conn)) == 0) {
+		r = opgp_read_pubkey(&oc, pub);
+		pcsc_end(card.conn);
 	}
 	card_busy(0);
 	if (card_after_hang())
@@ -550,69 +610,69 @@ card_connect(void)
 	if (r != 0 || !info.is_cv25519) {
 		snprintf(why, sizeof(why), "card %08X in reader %s: the "
 		    "decryption key is not cv25519 (%s): run wgcardctl card "
-		    "init", info.serial, pcsc_reader(card_conn),
+		    "init", info.serial, pcsc_reader(card.conn),
 		    r ? opgp_strerror(r) : "other algorithm");
-		pcsc_reject_current(card_conn);
-		pcsc_close(card_conn);
+		pcsc_reject_current(card.conn);
+		pcsc_close(card.conn);
 		card_set_state(KEY_CARD_ERROR, why);
 		return;
 	}
 	key_to_base64(b64, pub);
-	pthread_mutex_lock(&card_mtx);
-	expected_ok = !card_has_expected ||
-	    sodium_memcmp(pub, card_expected, 32) == 0;
+	pthread_mutex_lock(&card.mtx);
+	expected_ok = !card.has_expected ||
+	    sodium_memcmp(pub, card.expected, 32) == 0;
 	if (!expected_ok) {
 		snprintf(why, sizeof(why), "card %08X in reader %s has public "
 		    "key %s, not the expected one: refused", info.serial,
-		    pcsc_reader(card_conn), b64);
+		    pcsc_reader(card.conn), b64);
 		card_set_card_locked(&info);
 		card_set_state_locked(KEY_CARD_WRONG, why);
-		pthread_mutex_unlock(&card_mtx);
-		pcsc_reject_current(card_conn);
-		pcsc_close(card_conn);
+		pthread_mutex_unlock(&card.mtx);
+		pcsc_reject_current(card.conn);
+		pcsc_close(card.conn);
 		return;
 	}
-	if (!card_has_expected) {
-		memcpy(card_expected, pub, 32);
-		card_has_expected = 1;
-		card_ev_pub = 1;
+	if (!card.has_expected) {
+		memcpy(card.expected, pub, 32);
+		card.has_expected = 1;
+		card.ev_pub = 1;
 	}
 	card_set_card_locked(&info);
-	memcpy(card_st.pub, pub, 32);
-	card_st.has_pub = 1;
-	memcpy(card_st.fpr, info.dec_fpr, sizeof(card_st.fpr));
+	memcpy(card.st.pub, pub, 32);
+	card.st.has_pub = 1;
+	memcpy(card.st.fpr, info.dec_fpr, sizeof(card.st.fpr));
 	log_info("card: serial %08X in reader %s, public key %s, PIN retries "
-	    "left %d", info.serial, card_st.reader, b64, info.pw1_retries);
-	card_verified = 0;
+	    "left %d", info.serial, card.st.reader, b64, info.pw1_retries);
+	card.verified = 0;
 	if (info.pw1_retries == 0)
 		card_set_state_locked(KEY_CARD_BLOCKED, "PIN blocked (retry "
 		    "counter 0)");
 	else
-		card_set_state_locked(KEY_CARD_LOCKED, card_pin_len > 0 ?
+		card_set_state_locked(KEY_CARD_LOCKED, card.pin_len > 0 ?
 		    "verifying the PIN" : "no PIN: run wgcardctl card unlock");
 	card_notify();
-	pthread_mutex_unlock(&card_mtx);
+	pthread_mutex_unlock(&card.mtx);
 }
 
 /* One X25519 on the card. Worker only. */
 static void
 card_dh(struct card_req *req)
 {
-	struct opgp_card	card = pcsc_card(card_conn);
+	struct opgp_card	oc = pcsc_card(card.conn);
 	uint8_t			out[32];
 	uint64_t		t0 = card_now_us();
 	int			r, lost = 0;
 
 	memset(out, 0, sizeof(out));
-	if (!pcsc_is_open(card_conn))
+	if (!pcsc_is_open(card.conn))
 		r = -ENODEV;
-	else if (!card_verified)
+	else if (!card.verified)
 		r = -ENOLCK;
 	else {
-		card_busy(1);
-		if ((r = pcsc_begin(card_conn)) == 0) {
-			r = opgp_decipher(&card, req->point, out);
-			pcsc_end(card_conn);
+		card_busy(CARD_TIMEOUT_MS);
+		if ((r = pcsc_begin(card.conn)) == 0) {
+			r = opgp_decipher(&oc, req->point, out);
+			pcsc_end(card.conn);
 		}
 		card_busy(0);
 		if (r == -ENODEV || r == -ESHUTDOWN || r == -EIO)
@@ -623,18 +683,18 @@ card_dh(struct card_req *req)
 			 * the card): a new card session. The stored PIN was
 			 * good, so verify it once more; this request fails.
 			 */
-			card_verified = 0;
+			card.verified = 0;
 			card_set_state(KEY_CARD_LOCKED, "the card forgot the "
 			    "PIN (reset by another application?)");
 		}
 	}
-	pthread_mutex_lock(&card_mtx);
-	if (!card_inflight_answered)
+	pthread_mutex_lock(&card.mtx);
+	if (!card.inflight_answered)
 		card_post_locked(req, r, out, (uint32_t)(card_now_us() - t0));
-	card_has_inflight = 0;
-	sodium_memzero(&card_inflight, sizeof(card_inflight));
+	card.has_inflight = 0;
+	sodium_memzero(&card.inflight, sizeof(card.inflight));
 	card_notify();
-	pthread_mutex_unlock(&card_mtx);
+	pthread_mutex_unlock(&card.mtx);
 	sodium_memzero(out, sizeof(out));
 	if (card_after_hang())
 		return;
@@ -649,20 +709,19 @@ card_dh(struct card_req *req)
 static void
 card_check(void)
 {
-	static uint64_t		 last_keycheck;
-	struct opgp_card	 card = pcsc_card(card_conn);
+	struct opgp_card	 oc = pcsc_card(card.conn);
 	uint8_t			 pub[32];
 	uint64_t		 now = card_now_us();
 	int			 r, same = 1;
 
-	card_busy(1);
-	r = pcsc_check(card_conn);
-	if (r == 0 && now - last_keycheck >= CARD_KEYCHECK_MS * 1000ULL &&
-	    pcsc_begin(card_conn) == 0) {
+	card_busy(CARD_TIMEOUT_MS);
+	r = pcsc_check(card.conn);
+	if (r == 0 && now - card.last_keycheck >= CARD_KEYCHECK_MS * 1000ULL &&
+	    pcsc_begin(card.conn) == 0) {
 		/* Busy elsewhere (a transaction): asked next time. */
-		last_keycheck = now;
-		same = card_key_same(&card, pub);
-		pcsc_end(card_conn);
+		card.last_keycheck = now;
+		same = card_key_same(&oc, pub);
+		pcsc_end(card.conn);
 		/* Only a lost card counts; an odd answer is asked again. */
 		if (same == -ENODEV || same == -ESHUTDOWN || same == -EIO)
 			r = same;
@@ -685,7 +744,7 @@ card_timedwait_locked(int ms)
 	ts.tv_nsec += (long)ms * 1000000L;
 	ts.tv_sec += ts.tv_nsec / 1000000000L;
 	ts.tv_nsec %= 1000000000L;
-	pthread_cond_timedwait(&card_cond, &card_mtx, &ts);
+	pthread_cond_timedwait(&card.cond, &card.mtx, &ts);
 }
 
 static void *
@@ -694,84 +753,90 @@ card_worker(void *arg)
 	struct card_req	req;
 	int		open, need_verify;
 
-	pthread_mutex_lock(&card_mtx);
-	while (!card_quit) {
-		if (card_reselect) {
-			card_reselect = 0;
-			card_verified = 0;
-			pthread_mutex_unlock(&card_mtx);
-			pcsc_close(card_conn);
-			pcsc_forget_rejects(card_conn);
-			pthread_mutex_lock(&card_mtx);
+	pthread_mutex_lock(&card.mtx);
+	while (!card.quit) {
+		if (card.reselect) {
+			card.reselect = 0;
+			card.verified = 0;
+			pthread_mutex_unlock(&card.mtx);
+			pcsc_close(card.conn);
+			pcsc_forget_rejects(card.conn);
+			pthread_mutex_lock(&card.mtx);
 			continue;
 		}
-		pthread_mutex_unlock(&card_mtx);
-		open = pcsc_is_open(card_conn);
+		pthread_mutex_unlock(&card.mtx);
+		open = pcsc_is_open(card.conn);
 		if (!open) {
 			card_connect();
-			open = pcsc_is_open(card_conn);
+			open = pcsc_is_open(card.conn);
 		}
-		pthread_mutex_lock(&card_mtx);
-		if (card_quit)
+		pthread_mutex_lock(&card.mtx);
+		if (card.quit)
 			break;
 		if (!open) {
 			/* Whatever slipped in before the state changed. */
-			card_fail_queue_locked(card_state_errno(card_st.state));
-			if (card_dcount > 0)
+			card_fail_queue_locked(card_state_errno(card.st.state));
+			if (card.dcount > 0)
 				card_notify();
 			card_timedwait_locked(CARD_POLL_MS);
 			continue;
 		}
-		need_verify = card_pin_len > 0 &&
-		    card_st.state != KEY_CARD_BLOCKED &&
-		    (card_pin_fresh || (!card_verified && card_pin_ok));
+		need_verify = card.pin_len > 0 &&
+		    card.st.state != KEY_CARD_BLOCKED &&
+		    (card.pin_fresh || (!card.verified && card.pin_ok));
 		if (need_verify) {
-			pthread_mutex_unlock(&card_mtx);
+			pthread_mutex_unlock(&card.mtx);
 			card_verify();
-			pthread_mutex_lock(&card_mtx);
+			pthread_mutex_lock(&card.mtx);
 			continue;
 		}
-		if (card_qcount > 0) {
-			req = card_q[card_qhead];
-			sodium_memzero(&card_q[card_qhead], sizeof(req));
-			card_qhead = (card_qhead + 1) % CARD_QUEUE_MAX;
-			card_qcount--;
-			card_inflight = req;
-			card_has_inflight = 1;
-			card_inflight_answered = 0;
-			pthread_mutex_unlock(&card_mtx);
+		if (card.qcount > 0) {
+			req = card.q[card.qhead];
+			sodium_memzero(&card.q[card.qhead], sizeof(req));
+			card.qhead = (card.qhead + 1) % CARD_QUEUE_MAX;
+			card.qcount--;
+			card.inflight = req;
+			card.has_inflight = 1;
+			card.inflight_answered = 0;
+			pthread_mutex_unlock(&card.mtx);
 			card_dh(&req);
 			sodium_memzero(&req, sizeof(req));
-			pthread_mutex_lock(&card_mtx);
+			pthread_mutex_lock(&card.mtx);
 			continue;
 		}
 		card_timedwait_locked(CARD_POLL_MS);
-		if (card_qcount == 0 && !card_quit &&
-		    !(card_pin_len > 0 && card_pin_fresh)) {
-			pthread_mutex_unlock(&card_mtx);
+		if (card.qcount == 0 && !card.quit &&
+		    !(card.pin_len > 0 && card.pin_fresh)) {
+			pthread_mutex_unlock(&card.mtx);
 			card_check();
-			pthread_mutex_lock(&card_mtx);
+			pthread_mutex_lock(&card.mtx);
 		}
 	}
-	pthread_mutex_unlock(&card_mtx);
+	pthread_mutex_unlock(&card.mtx);
 	return NULL;
 }
 
 /* The event loop's side. */
 
+/* The backend's audit hook (the point is a public value, unused). */
 static void
-card_audit(const struct card_res *res)
+card_audit_dh(const char *who, const uint8_t *point, int status,
+    uint32_t latency_us, int refused)
 {
-	if (res->status == 0)
+	if (refused)
+		log_audit(LOG_INFO, "op=ecdh backend=openpgp peer=%s "
+		    "result=refused error=\"small-order or non-canonical "
+		    "point\"", who);
+	else if (status == 0)
 		log_audit(LOG_INFO, "op=ecdh backend=openpgp peer=%s result=ok "
-		    "latency_ms=%u.%03u", res->who, res->latency_us / 1000,
-		    res->latency_us % 1000);
+		    "latency_ms=%u.%03u", who, latency_us / 1000,
+		    latency_us % 1000);
 	else
 		log_audit(LOG_INFO, "op=ecdh backend=openpgp peer=%s result=%s "
-		    "error=\"%s\" latency_ms=%u.%03u", res->who,
-		    res->status == -ETIMEDOUT ? "timeout" : "error",
-		    opgp_strerror(res->status), res->latency_us / 1000,
-		    res->latency_us % 1000);
+		    "error=\"%s\" latency_ms=%u.%03u", who,
+		    status == -ETIMEDOUT ? "timeout" : "error",
+		    opgp_strerror(status), latency_us / 1000,
+		    latency_us % 1000);
 }
 
 static void
@@ -779,46 +844,42 @@ card_event(int fd, short event, void *arg)
 {
 	struct card_res	res[CARD_DONE_MAX];
 	uint64_t	v;
-	uint8_t		pub[32];
 	int		n = 0, i, ev_pub, ev_ready, pin_res, pin_status;
 	int		pin_retries;
 
-	if (read(card_efd, &v, sizeof(v)) == -1 && errno != EAGAIN)
+	if (read(card.efd, &v, sizeof(v)) == -1 && errno != EAGAIN)
 		log_warn("%s: eventfd", __func__);
-	pthread_mutex_lock(&card_mtx);
-	while (card_dcount > 0) {
-		res[n++] = card_done[card_dhead];
-		sodium_memzero(&card_done[card_dhead], sizeof(res[0]));
-		card_dhead = (card_dhead + 1) % CARD_DONE_MAX;
-		card_dcount--;
+	pthread_mutex_lock(&card.mtx);
+	while (card.dcount > 0) {
+		res[n++] = card.done[card.dhead];
+		sodium_memzero(&card.done[card.dhead], sizeof(res[0]));
+		card.dhead = (card.dhead + 1) % CARD_DONE_MAX;
+		card.dcount--;
 	}
-	ev_pub = card_ev_pub;
-	ev_ready = card_ev_ready;
-	pin_res = card_pin_res_pending;
-	pin_status = card_pin_res_status;
-	pin_retries = card_pin_res_retries;
-	card_ev_pub = card_ev_ready = card_pin_res_pending = 0;
-	memcpy(pub, card_expected, 32);
+	ev_pub = card.ev_pub;
+	ev_ready = card.ev_ready;
+	pin_res = card.pin_res_pending;
+	pin_status = card.pin_res_status;
+	pin_retries = card.pin_res_retries;
+	card.ev_pub = card.ev_ready = card.pin_res_pending = 0;
 	for (i = 0; i < n; i++) {
-		card_st.ops++;
+		card.st.ops++;
 		if (res[i].status != 0)
-			card_st.errors++;
+			card.st.errors++;
 		if (res[i].status == 0 || res[i].latency_us != 0)
-			card_st.last_latency_us = res[i].latency_us;
+			card.st.last_latency_us = res[i].latency_us;
 	}
-	pthread_mutex_unlock(&card_mtx);
+	pthread_mutex_unlock(&card.mtx);
 
 	if (ev_pub)
-		card_cbs->pubkey(pub);
-	for (i = 0; i < n; i++) {
-		card_audit(&res[i]);
-		card_cbs->dh_done(res[i].id, res[i].status, res[i].result,
+		card.cb->key_changed();
+	for (i = 0; i < n; i++)
+		card.cb->dh_done(res[i].id, res[i].status, res[i].result,
 		    res[i].latency_us, res[i].who);
-	}
 	if (pin_res)
-		card_cbs->pin_result(pin_status, pin_retries);
+		card.cb->pin_result(pin_status, pin_retries);
 	if (ev_ready)
-		card_cbs->ready();
+		card.cb->ready();
 	sodium_memzero(res, sizeof(res));
 }
 
@@ -829,173 +890,189 @@ card_watch(int fd, short event, void *arg)
 	struct timeval	tv = { 0, CARD_POLL_MS * 1000 };
 	uint64_t	now = card_now_us();
 	int		notify = 0;
+	char		why[96];
 
-	pthread_mutex_lock(&card_mtx);
-	if (card_busy_since != 0 && !card_hung &&
-	    now - card_busy_since > CARD_TIMEOUT_MS * 1000ULL) {
-		card_hung = 1;
-		card_set_state_locked(KEY_CARD_HUNG, "no answer from the card "
-		    "within 2000 ms; requests fail until it answers");
-		if (card_has_inflight && !card_inflight_answered) {
-			card_post_locked(&card_inflight, -ETIMEDOUT, NULL,
-			    (uint32_t)(now - card_busy_since));
-			card_inflight_answered = 1;
+	pthread_mutex_lock(&card.mtx);
+	if (card.busy_since != 0 && !card.hung &&
+	    now - card.busy_since > card.busy_limit_ms * 1000ULL) {
+		card.hung = 1;
+		snprintf(why, sizeof(why), "no answer from the card within "
+		    "%u ms; requests fail until it answers",
+		    card.busy_limit_ms);
+		card_set_state_locked(KEY_CARD_HUNG, why);
+		if (card.has_inflight && !card.inflight_answered) {
+			card_post_locked(&card.inflight, -ETIMEDOUT, NULL,
+			    (uint32_t)(now - card.busy_since));
+			card.inflight_answered = 1;
 		}
 		card_fail_queue_locked(-ETIMEDOUT);
 		notify = 1;
 	}
-	pthread_mutex_unlock(&card_mtx);
+	pthread_mutex_unlock(&card.mtx);
 	if (notify)
 		card_notify();
-	evtimer_add(&card_ev_watch, &tv);
+	evtimer_add(&card.ev_watch, &tv);
 }
 
-void
+/* The settings (IMSG_KEY_CARD_CONFIG): 1 the first time, else 0. */
+static int
 card_configure(const struct key_card_config *cfg)
 {
 	struct key_card_status	old;
-	int			again, other;
+	int			again, other, first = !card.configured;
 
-	pthread_mutex_lock(&card_mtx);
-	again = card_thread_started;
-	other = !cfg->has_pub && (card_has_configured_pub ||
-	    cfg->has_serial != card_sel.has_serial ||
-	    cfg->serial != card_sel.serial ||
-	    strncmp(cfg->reader, card_sel.reader, sizeof(card_sel.reader)));
-	memset(&card_sel, 0, sizeof(card_sel));
-	memcpy(card_sel.reader, cfg->reader, sizeof(card_sel.reader));
-	card_sel.reader[sizeof(card_sel.reader) - 1] = '\0';
-	card_sel.has_serial = cfg->has_serial;
-	card_sel.serial = cfg->serial;
+	card.configured = 1;
+	pthread_mutex_lock(&card.mtx);
+	again = card.started;
+	other = !cfg->has_pub && (card.has_configured_pub ||
+	    cfg->has_serial != card.sel.has_serial ||
+	    cfg->serial != card.sel.serial ||
+	    strncmp(cfg->reader, card.sel.reader, sizeof(card.sel.reader)));
+	memset(&card.sel, 0, sizeof(card.sel));
+	memcpy(card.sel.reader, cfg->reader, sizeof(card.sel.reader));
+	card.sel.reader[sizeof(card.sel.reader) - 1] = '\0';
+	card.sel.has_serial = cfg->has_serial;
+	card.sel.serial = cfg->serial;
 	if (cfg->has_pub) {
-		memcpy(card_expected, cfg->pub, 32);
-		card_has_expected = 1;
+		memcpy(card.expected, cfg->pub, 32);
+		card.has_expected = 1;
 	} else if (other) {
 		/* Another card may be meant: its key is learned anew. */
-		sodium_memzero(card_expected, sizeof(card_expected));
-		card_has_expected = 0;
+		sodium_memzero(card.expected, sizeof(card.expected));
+		card.has_expected = 0;
 	}
-	card_has_configured_pub = cfg->has_pub != 0;
-	old = card_st;
-	memset(&card_st, 0, sizeof(card_st));
-	card_st.state = KEY_CARD_ABSENT;
-	card_st.pw1_retries = -1;
-	card_st.capacity = CARD_QUEUE_MAX;
-	snprintf(card_st.reason, sizeof(card_st.reason), "starting");
+	card.has_configured_pub = cfg->has_pub != 0;
+	old = card.st;
+	memset(&card.st, 0, sizeof(card.st));
+	card.st.state = KEY_CARD_ABSENT;
+	card.st.pw1_retries = -1;
+	snprintf(card.st.reason, sizeof(card.st.reason), "starting");
 	if (again) {
 		/*
 		 * A new card session under the new rules: the counters go
 		 * on, the PIN is forgotten (the configuration's comes next,
 		 * or wgcardctl card unlock), the worker looks anew.
 		 */
-		card_st.ops = old.ops;
-		card_st.errors = old.errors;
-		card_st.last_latency_us = old.last_latency_us;
-		snprintf(card_st.reason, sizeof(card_st.reason), "card "
+		card.st.ops = old.ops;
+		card.st.errors = old.errors;
+		card.st.last_latency_us = old.last_latency_us;
+		snprintf(card.st.reason, sizeof(card.st.reason), "card "
 		    "settings changed; looking for the card");
-		sodium_memzero(card_pin, KEY_PIN_MAX + 1);
-		card_pin_len = 0;
-		card_pin_ok = 0;
-		card_pin_fresh = 0;
-		card_pin_gen++;
-		card_has_badpin = 0;
-		card_reselect = 1;
-		pthread_cond_signal(&card_cond);
+		sodium_memzero(card.pin, KEY_PIN_MAX + 1);
+		card.pin_len = 0;
+		card.pin_ok = 0;
+		card.pin_fresh = 0;
+		card.pin_gen++;
+		card.has_badpin = 0;
+		card.reselect = 1;
+		pthread_cond_signal(&card.cond);
 	}
-	pthread_mutex_unlock(&card_mtx);
+	pthread_mutex_unlock(&card.mtx);
+	return first;
 }
 
-void
-card_init(const struct card_cb *cbs)
+/*
+ * Before the sandbox: an eventfd for the worker's news, locked memory
+ * for the PIN, the PC/SC connection object.
+ */
+static void
+card_init(const struct keyd_backend_cb *cbs)
 {
 	pthread_condattr_t	attr;
 	struct timeval		tv = { 0, CARD_POLL_MS * 1000 };
 
-	card_cbs = cbs;
-	if ((card_pin = sodium_malloc(KEY_PIN_MAX + 1)) == NULL)
+	card.cb = cbs;
+	if ((card.pin = sodium_malloc(KEY_PIN_MAX + 1)) == NULL)
 		fatal("sodium_malloc");
-	sodium_memzero(card_pin, KEY_PIN_MAX + 1);
-	randombytes_buf(card_badpin_key, sizeof(card_badpin_key));
-	if ((card_conn = pcsc_new()) == NULL)
+	sodium_memzero(card.pin, KEY_PIN_MAX + 1);
+	randombytes_buf(card.badpin_key, sizeof(card.badpin_key));
+	if ((card.conn = pcsc_new()) == NULL)
 		fatal("calloc");
 	if (pthread_condattr_init(&attr) != 0 ||
 	    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
-	    pthread_cond_init(&card_cond, &attr) != 0)
+	    pthread_cond_init(&card.cond, &attr) != 0)
 		fatalx("pthread_cond_init");
 	pthread_condattr_destroy(&attr);
-	if ((card_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+	if ((card.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		fatal("eventfd");
-	event_set(&card_ev, card_efd, EV_READ | EV_PERSIST, card_event, NULL);
-	event_add(&card_ev, NULL);
-	evtimer_set(&card_ev_watch, card_watch, NULL);
-	evtimer_add(&card_ev_watch, &tv);
+	event_set(&card.ev, card.efd, EV_READ | EV_PERSIST, card_event, NULL);
+	event_add(&card.ev, NULL);
+	evtimer_set(&card.ev_watch, card_watch, NULL);
+	evtimer_add(&card.ev_watch, &tv);
 }
 
-void
+/* After the sandbox and the first settings: starts the worker. */
+static void
 card_start(void)
 {
-	if (pthread_create(&card_thread, NULL, card_worker, NULL) != 0)
+	if (pthread_create(&card.thread, NULL, card_worker, NULL) != 0)
 		fatalx("cannot start the card worker thread");
-	card_thread_started = 1;
+	card.started = 1;
 }
 
-void
+/* Stops the worker (not waiting for a hung one) and wipes the PIN. */
+static void
 card_stop(void)
 {
 	struct timespec	ts;
 	int		stuck;
 
-	pthread_mutex_lock(&card_mtx);
-	card_quit = 1;
-	stuck = card_busy_since != 0;
-	pthread_cond_broadcast(&card_cond);
-	pthread_mutex_unlock(&card_mtx);
-	if (card_thread_started && !stuck) {
+	pthread_mutex_lock(&card.mtx);
+	card.quit = 1;
+	stuck = card.busy_since != 0;
+	pthread_cond_broadcast(&card.cond);
+	pthread_mutex_unlock(&card.mtx);
+	if (card.started && !stuck) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 2;
-		if (pthread_timedjoin_np(card_thread, NULL, &ts) == 0) {
-			card_thread_started = 0;
-			pcsc_free(card_conn);
-			card_conn = NULL;
+		if (pthread_timedjoin_np(card.thread, NULL, &ts) == 0) {
+			card.started = 0;
+			pcsc_free(card.conn);
+			card.conn = NULL;
 		}
 	}
-	pthread_mutex_lock(&card_mtx);
-	if (card_pin != NULL) {
-		sodium_memzero(card_pin, KEY_PIN_MAX + 1);
-		card_pin_len = 0;
+	pthread_mutex_lock(&card.mtx);
+	if (card.pin != NULL) {
+		sodium_memzero(card.pin, KEY_PIN_MAX + 1);
+		card.pin_len = 0;
 	}
-	pthread_mutex_unlock(&card_mtx);
+	pthread_mutex_unlock(&card.mtx);
 }
 
-int
-card_submit(uint64_t id, const uint8_t point[static 32], const char *who)
+/*
+ * The dh hook: queues X25519(card key, point) for the worker (out is
+ * not used: the answer comes through dh_done).
+ */
+static int
+card_dh_submit(uint64_t id, const uint8_t point[static 32], const char *who,
+    uint8_t out[static 32])
 {
 	struct card_req	*req;
 	uint64_t	 now;
 	int		 r;
 
-	pthread_mutex_lock(&card_mtx);
-	if (card_hung)
+	pthread_mutex_lock(&card.mtx);
+	if (card.hung)
 		r = -ETIMEDOUT;
-	else if ((r = card_state_errno(card_st.state)) == 0 &&
-	    card_qcount == CARD_QUEUE_MAX)
+	else if ((r = card_state_errno(card.st.state)) == 0 &&
+	    card.qcount == CARD_QUEUE_MAX)
 		r = -EAGAIN;
 	if (r == 0) {
-		req = &card_q[(card_qhead + card_qcount) % CARD_QUEUE_MAX];
-		card_qcount++;
+		req = &card.q[(card.qhead + card.qcount) % CARD_QUEUE_MAX];
+		card.qcount++;
 		memset(req, 0, sizeof(*req));
 		req->id = id;
 		memcpy(req->point, point, 32);
 		snprintf(req->who, sizeof(req->who), "%s", who);
 		req->t_submit = card_now_us();
-		pthread_cond_signal(&card_cond);
+		pthread_cond_signal(&card.cond);
 	}
-	pthread_mutex_unlock(&card_mtx);
+	pthread_mutex_unlock(&card.mtx);
 	if (r != 0 && r != -EAGAIN) {
 		now = card_now_us();
 		/* Said once a second at most: a peer may keep trying. */
-		if (now - card_last_locked_log > 1000000) {
-			card_last_locked_log = now;
+		if (now - card.last_refused_log > 1000000) {
+			card.last_refused_log = now;
 			if (r == -ENOLCK)
 				log_audit(LOG_WARNING, "op=ecdh backend=openpgp "
 				    "peer=%s result=refused error=\"card "
@@ -1009,29 +1086,30 @@ card_submit(uint64_t id, const uint8_t point[static 32], const char *who)
 	return r;
 }
 
-void
+/* A PIN from the user (copied into locked memory). */
+static void
 card_set_pin(const uint8_t *pin, size_t len)
 {
 	int	same, r = 0;
 
-	pthread_mutex_lock(&card_mtx);
+	pthread_mutex_lock(&card.mtx);
 	if (len < OPGP_PIN_MIN || len > KEY_PIN_MAX) {
 		/* Sent to no card: it would count as a wrong PIN. */
 		r = -EINVAL;
 		goto result;
 	}
-	same = card_pin_len == len && sodium_memcmp(card_pin, pin, len) == 0;
-	if (same && card_st.state == KEY_CARD_READY) {
+	same = card.pin_len == len && sodium_memcmp(card.pin, pin, len) == 0;
+	if (same && card.st.state == KEY_CARD_READY) {
 		/* Verified already: nothing to spend. */
 		r = 0;
 		goto result;
 	}
-	if (card_has_badpin) {
+	if (card.has_badpin) {
 		uint8_t	h[32];
 		int	bad;
 
 		card_pin_hash(pin, len, h);
-		bad = sodium_memcmp(h, card_badpin, sizeof(h)) == 0;
+		bad = sodium_memcmp(h, card.badpin, sizeof(h)) == 0;
 		sodium_memzero(h, sizeof(h));
 		if (bad) {
 			/* The card said no to this one: not sent again. */
@@ -1041,91 +1119,194 @@ card_set_pin(const uint8_t *pin, size_t len)
 			goto result;
 		}
 	}
-	sodium_memzero(card_pin, KEY_PIN_MAX + 1);
-	memcpy(card_pin, pin, len);
-	card_pin_len = len;
-	card_pin_ok = 0;
-	card_pin_fresh = 1;
-	card_pin_gen++;
-	if (card_st.state == KEY_CARD_BLOCKED) {
+	sodium_memzero(card.pin, KEY_PIN_MAX + 1);
+	memcpy(card.pin, pin, len);
+	card.pin_len = len;
+	card.pin_ok = 0;
+	card.pin_fresh = 1;
+	card.pin_gen++;
+	if (card.st.state == KEY_CARD_BLOCKED) {
 		r = -EPERM;
-		card_pin_fresh = 0;
+		card.pin_fresh = 0;
 		goto result;
 	}
-	if (card_st.state != KEY_CARD_LOCKED &&
-	    card_st.state != KEY_CARD_READY) {
+	if (card.st.state != KEY_CARD_LOCKED &&
+	    card.st.state != KEY_CARD_READY) {
 		/* Kept; tried when the (right) card comes. */
-		r = card_st.state == KEY_CARD_WRONG ? -EXDEV : -ENODEV;
+		r = card.st.state == KEY_CARD_WRONG ? -EXDEV : -ENODEV;
 		goto result;
 	}
 	/* The worker verifies it now, then answers. */
-	pthread_cond_signal(&card_cond);
-	pthread_mutex_unlock(&card_mtx);
+	pthread_cond_signal(&card.cond);
+	pthread_mutex_unlock(&card.mtx);
 	/* A verified card session ends with a new PIN: verify it. */
 	return;
  result:
-	card_pin_res_pending = 1;
-	card_pin_res_status = r;
-	card_pin_res_retries = card_st.pw1_retries;
-	pthread_mutex_unlock(&card_mtx);
+	card.pin_res_pending = 1;
+	card.pin_res_status = r;
+	card.pin_res_retries = card.st.pw1_retries;
+	pthread_mutex_unlock(&card.mtx);
 	card_notify();
 }
 
-void
+/*
+ * The configuration's PIN (start, reload): as card_set_pin, except that
+ * a card already open is left alone (its session stays; no VERIFY).
+ */
+static void
 card_offer_pin(const uint8_t *pin, size_t len)
 {
-	pthread_mutex_lock(&card_mtx);
-	if (card_st.state == KEY_CARD_READY && !card_hung) {
+	pthread_mutex_lock(&card.mtx);
+	if (card.st.state == KEY_CARD_READY && !card.hung) {
 		/* The card is open: nothing is spent on it. */
-		card_pin_res_pending = 1;
-		card_pin_res_status = 0;
-		card_pin_res_retries = card_st.pw1_retries;
-		pthread_mutex_unlock(&card_mtx);
+		card.pin_res_pending = 1;
+		card.pin_res_status = 0;
+		card.pin_res_retries = card.st.pw1_retries;
+		pthread_mutex_unlock(&card.mtx);
 		log_info("card: ready already; the configured PIN is not sent");
 		card_notify();
 		return;
 	}
-	pthread_mutex_unlock(&card_mtx);
+	pthread_mutex_unlock(&card.mtx);
 	card_set_pin(pin, len);
 }
 
-int
+static int
 card_public_key(uint8_t pub[static 32])
 {
 	int	has;
 
-	pthread_mutex_lock(&card_mtx);
-	has = card_has_expected;
+	pthread_mutex_lock(&card.mtx);
+	has = card.has_expected;
 	if (has)
-		memcpy(pub, card_expected, 32);
-	pthread_mutex_unlock(&card_mtx);
+		memcpy(pub, card.expected, 32);
+	pthread_mutex_unlock(&card.mtx);
 	return has;
 }
 
-void
-card_status(struct key_card_status *st)
+/* wgcardctl card status. */
+static void
+card_status(struct key_status *ks)
 {
-	pthread_mutex_lock(&card_mtx);
-	*st = card_st;
-	st->queued = (uint32_t)(card_qcount + card_has_inflight);
-	st->capacity = CARD_QUEUE_MAX;
-	st->has_pin = card_pin_len > 0;
-	if (card_hung)
-		st->state = KEY_CARD_HUNG;
-	if (!st->has_pub && card_has_expected) {
-		memcpy(st->pub, card_expected, 32);
-		st->has_pub = 1;
+	struct key_card_status	st;
+	size_t			i;
+
+	strlcpy(ks->backend, "openpgp", sizeof(ks->backend));
+	if (!card.configured) {
+		ks->state = KEY_STATE_NOKEY;
+		return;
 	}
-	pthread_mutex_unlock(&card_mtx);
+	pthread_mutex_lock(&card.mtx);
+	st = card.st;
+	st.queued = (uint32_t)(card.qcount + card.has_inflight);
+	if (card.hung)
+		st.state = KEY_CARD_HUNG;
+	if (!st.has_pub && card.has_expected) {
+		memcpy(st.pub, card.expected, 32);
+		st.has_pub = 1;
+	}
+	pthread_mutex_unlock(&card.mtx);
+	switch (st.state) {
+	case KEY_CARD_READY:
+		ks->state = KEY_STATE_READY;
+		break;
+	case KEY_CARD_LOCKED:
+		ks->state = KEY_STATE_LOCKED;
+		break;
+	case KEY_CARD_BLOCKED:
+		ks->state = KEY_STATE_BLOCKED;
+		break;
+	case KEY_CARD_WRONG:
+		ks->state = KEY_STATE_WRONG_CARD;
+		break;
+	default:
+		ks->state = KEY_STATE_ABSENT;
+		break;
+	}
+	strlcpy(ks->reader, st.reader, sizeof(ks->reader));
+	if (st.serial != 0)
+		snprintf(ks->serial, sizeof(ks->serial), "%08X", st.serial);
+	if (!sodium_is_zero(st.fpr, sizeof(st.fpr)))
+		for (i = 0; i < sizeof(st.fpr); i++)
+			snprintf(ks->fingerprint + 2 * i, 3, "%02X",
+			    st.fpr[i]);
+	ks->has_pub = st.has_pub;
+	memcpy(ks->pub, st.pub, sizeof(ks->pub));
+	ks->pin_retries = st.pw1_retries;
+	ks->queued = st.queued;
 }
 
-uint32_t
+/* Requests queued or running now. */
+static uint32_t
 card_queued(void)
 {
 	uint32_t	n;
 
-	pthread_mutex_lock(&card_mtx);
-	n = (uint32_t)(card_qcount + card_has_inflight);
-	pthread_mutex_unlock(&card_mtx);
+	pthread_mutex_lock(&card.mtx);
+	n = (uint32_t)(card.qcount + card.has_inflight);
+	pthread_mutex_unlock(&card.mtx);
 	return n;
 }
+
+/* The pin hook: taken once the settings are there. */
+static int
+card_pin_submit(const uint8_t *pin, size_t len, int offer, const char *from)
+{
+	if (!card.configured)
+		return -EOPNOTSUPP;
+	log_audit(LOG_INFO, "op=pin from=%s", from);
+	if (offer)
+		card_offer_pin(pin, len);
+	else
+		card_set_pin(pin, len);
+	return 0;
+}
+
+/*
+ * The chroot: the directory of pcscd's socket, so that pcsclite can
+ * connect to it after the privilege drop; pcsclite is then pointed at
+ * the socket's path inside the chroot. pcscd removes and creates the
+ * socket file when it restarts (and systemd's pcscd.socket does the
+ * same), but never the directory, so a restarted pcscd is reached
+ * through the same chroot. Nothing else is in that directory but
+ * pcscd's pid file (root's, read-only to us).
+ */
+static const char *
+card_chroot(void)
+{
+	static char	 dir[PATH_MAX], base[PATH_MAX], env[PATH_MAX + 2];
+	const char	*sock;
+	char		 tmp[PATH_MAX];
+
+	if ((sock = getenv("PCSCLITE_CSOCK_NAME")) == NULL || *sock != '/')
+		sock = CARD_PCSC_SOCK;
+	if (strlcpy(tmp, sock, sizeof(tmp)) >= sizeof(tmp))
+		fatalx("PCSCLITE_CSOCK_NAME too long");
+	strlcpy(dir, dirname(tmp), sizeof(dir));
+	strlcpy(tmp, sock, sizeof(tmp));
+	strlcpy(base, basename(tmp), sizeof(base));
+	snprintf(env, sizeof(env), "/%s", base);
+	if (setenv("PCSCLITE_CSOCK_NAME", env, 1) == -1)
+		fatal("setenv");
+	log_debug("card backend: chroot %s, pcscd socket %s", dir, env);
+	return dir;
+}
+
+const struct keyd_backend keyd_backend_openpgp = {
+	.name = "openpgp",
+	.async = 1,
+	.chroot = card_chroot,
+	.sandbox = sandbox_keyd_card,
+	.init = card_init,
+	.configure = card_configure,
+	.start = card_start,
+	.stop = card_stop,
+	.set_key = NULL,		/* the key is the card's */
+	.public_key = card_public_key,
+	.dh = card_dh_submit,
+	.pin = card_pin_submit,
+	.status = card_status,
+	.queued = card_queued,
+	.capacity = CARD_QUEUE_MAX,
+	.audit_dh = card_audit_dh,
+};

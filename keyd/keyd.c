@@ -11,7 +11,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <limits.h>
 #include <signal.h>
@@ -25,7 +24,6 @@
 #include <sodium.h>
 
 #include "backend.h"
-#include "card.h"
 #include "compat.h"
 #include "crypto.h"
 #include "encoding.h"
@@ -33,11 +31,8 @@
 #include "log.h"
 #include "openpgp.h"
 #include "proc.h"
-#include "sandbox.h"
 #include "wgcard.h"
 
-#define KEYD_QUEUE_MAX	64
-#define KEYD_PCSC_SOCK	"/run/pcscd/pcscd.comm"	/* pcsclite's default */
 
 struct keyd_chan {
 	const char	*name;
@@ -48,13 +43,17 @@ struct keyd_chan {
 
 static struct keyd_chan		 chan_parent = { .name = "parent" };
 static struct keyd_chan		 chan_hs = { .name = "handshake" };
+/* The backends, chosen with -K; the first is the default. */
+static const struct keyd_backend *const keyd_backends[] = {
+	&keyd_backend_file,
+	&keyd_backend_openpgp,
+};
+#define KEYD_NBACKENDS	(sizeof(keyd_backends) / sizeof(keyd_backends[0]))
 static const struct keyd_backend *backend = &keyd_backend_file;
 static uint32_t			 key_generation;
 static uint64_t			 ops_total;
 static uint32_t			 last_latency_us;
 static struct event		 ev_load;
-static int			 card_mode;	/* -K openpgp */
-static int			 card_configured;
 static int			 pin_requests;	/* PINs from hs awaiting */
 static int			 load_sent_full;
 
@@ -184,10 +183,7 @@ keyd_announce(void)
 
 	memset(&kp, 0, sizeof(kp));
 	kp.generation = key_generation;
-	if (card_mode)
-		kp.has_key = card_public_key(kp.pub);
-	else
-		kp.has_key = backend->public_key(kp.pub);
+	kp.has_key = backend->public_key(kp.pub);
 	keyd_send(&chan_hs, IMSG_KEY_PUBLIC, &kp, sizeof(kp));
 	keyd_send(&chan_parent, IMSG_KEY_PUBLIC, &kp, sizeof(kp));
 }
@@ -233,83 +229,51 @@ keyd_dh_result(uint64_t id, int status, const uint8_t result[static 32])
 }
 
 /*
- * The card backend: queued for the worker thread; the answer comes
- * through keyd_card_dh_done. who names the peer for the audit log: the
- * peer tag of the IMSG_KEY_DH request, else the point's first 8 base64 characters
- * (for the static-static DH the point is the peer's public key, so this
- * is the peer's name as the handshake process logs it).
+ * An answer of an asynchronous backend: audited, counted, sent.
  */
 static void
-keyd_card_dh(uint64_t id, const uint8_t point[static 32], const char *tag)
-{
-	char	who[16], b64[WG_KEY_B64_LEN];
-	int	r;
-
-	if (tag != NULL && tag[0] != '\0')
-		snprintf(who, sizeof(who), "%s", tag);
-	else {
-		key_to_base64(b64, point);
-		snprintf(who, sizeof(who), "%.8s", b64);
-	}
-	if (wg_x25519_small_order(point) || keyd_point_noncanonical(point)) {
-		log_audit(LOG_INFO, "op=ecdh backend=openpgp peer=%s "
-		    "result=refused error=\"small-order or non-canonical "
-		    "point\"", who);
-		keyd_dh_result(id, -EINVAL, (const uint8_t [32]){ 0 });
-		return;
-	}
-	if ((r = card_submit(id, point, who)) != 0)
-		keyd_dh_result(id, r, (const uint8_t [32]){ 0 });
-	if (r == -EAGAIN || card_queued() >= CARD_QUEUE_MAX / 2) {
-		/* Tell the handshake process now: cookies before the card. */
-		if (!load_sent_full)
-			keyd_send_load();
-		load_sent_full = 1;
-	}
-}
-
-static void
-keyd_card_dh_done(uint64_t id, int status, const uint8_t result[static 32],
+keyd_dh_done(uint64_t id, int status, const uint8_t result[static 32],
     uint32_t latency_us, const char *who)
 {
+	backend->audit_dh(who, NULL, status, latency_us, 0);
 	last_latency_us = latency_us;
 	ops_total++;
 	keyd_dh_result(id, status, result);
 }
 
 /*
- * The card's key as last announced: a new generation only when it
+ * A device's key as last announced: a new generation only when it
  * really changes (a reload that names the same card keeps the sessions).
  */
-static uint8_t	card_announced[32];
-static int	card_announced_has;
+static uint8_t	key_announced[32];
+static int	key_announced_has;
 
 static int
-keyd_card_key_update(void)
+keyd_key_update(void)
 {
 	uint8_t	pub[32];
 	int	has;
 
-	has = card_public_key(pub);
-	if (has == card_announced_has && (!has ||
-	    sodium_memcmp(pub, card_announced, 32) == 0))
+	has = backend->public_key(pub);
+	if (has == key_announced_has && (!has ||
+	    sodium_memcmp(pub, key_announced, 32) == 0))
 		return 0;
-	card_announced_has = has;
-	memcpy(card_announced, pub, 32);
+	key_announced_has = has;
+	memcpy(key_announced, pub, 32);
 	key_generation++;
 	keyd_announce();
 	return 1;
 }
 
 static void
-keyd_card_pubkey(const uint8_t pub[static 32])
+keyd_key_changed(void)
 {
-	/* The first card seen: the interface now has a key. */
-	keyd_card_key_update();
+	/* The first device seen: the interface now has a key. */
+	keyd_key_update();
 }
 
 static void
-keyd_card_ready(void)
+keyd_ready(void)
 {
 	struct key_public	kp;
 
@@ -320,13 +284,13 @@ keyd_card_ready(void)
 	 */
 	memset(&kp, 0, sizeof(kp));
 	kp.generation = key_generation;
-	kp.has_key = card_public_key(kp.pub);
+	kp.has_key = backend->public_key(kp.pub);
 	if (kp.has_key)
 		keyd_send(&chan_hs, IMSG_KEY_PUBLIC, &kp, sizeof(kp));
 }
 
 static void
-keyd_card_pin_result(int status, int retries)
+keyd_pin_result(int status, int retries)
 {
 	struct key_pin_result	pr;
 
@@ -355,54 +319,68 @@ keyd_card_pin_result(int status, int retries)
 	keyd_send(&chan_hs, IMSG_KEY_PIN_RESULT, &pr, sizeof(pr));
 }
 
-static const struct card_cb keyd_card_cbs = {
-	.dh_done = keyd_card_dh_done,
-	.pubkey = keyd_card_pubkey,
-	.ready = keyd_card_ready,
-	.pin_result = keyd_card_pin_result,
+static const struct keyd_backend_cb keyd_backend_cbs = {
+	.dh_done = keyd_dh_done,
+	.key_changed = keyd_key_changed,
+	.ready = keyd_ready,
+	.pin_result = keyd_pin_result,
 };
 
+/*
+ * X25519(static key, point) for the handshake process. who names the
+ * peer in the audit log: the peer tag of the request, else the point's
+ * first 8 base64 characters (for the static-static DH the point is the
+ * peer's public key, so this is the peer's name as the handshake
+ * process logs it). Small-order and non-canonical points never reach a
+ * backend. A synchronous answer is counted and audited here; an
+ * asynchronous one when it comes (keyd_dh_done), a refusal by the
+ * device's state not at all (the backend says why, rate-limited).
+ */
 static void
 keyd_dh(const struct key_dh_req *req)
 {
-	struct key_dh_res	res;
-	uint64_t		t0;
-	char			peer[WG_KEY_B64_LEN], tag[sizeof(req->peer) + 1];
-	size_t			i;
+	uint8_t		out[32];
+	uint64_t	t0;
+	uint32_t	latency_us;
+	char		who[16], b64[WG_KEY_B64_LEN];
+	int		status, refused;
+	size_t		i;
 
-	if (card_mode) {
-		/* Printable characters only, for the log. */
-		for (i = 0; i < sizeof(req->peer) && req->peer[i] > 0x20 &&
-		    req->peer[i] < 0x7f; i++)
-			tag[i] = req->peer[i];
-		tag[i] = '\0';
-		keyd_card_dh(req->id, req->point, tag);
+	t0 = keyd_now_us();
+	/* Printable characters only, for the log. */
+	for (i = 0; i < sizeof(req->peer) && i < sizeof(who) - 1 &&
+	    req->peer[i] > 0x20 && req->peer[i] < 0x7f; i++)
+		who[i] = req->peer[i];
+	who[i] = '\0';
+	if (who[0] == '\0') {
+		key_to_base64(b64, req->point);
+		snprintf(who, sizeof(who), "%.8s", b64);
+	}
+	memset(out, 0, sizeof(out));
+	refused = wg_x25519_small_order(req->point) ||
+	    keyd_point_noncanonical(req->point);
+	status = refused ? -EINVAL :
+	    backend->dh(req->id, req->point, who, out);
+	if (backend->async && !refused) {
+		if (status != 0)
+			keyd_dh_result(req->id, status, out);
+		if (status == -EAGAIN ||
+		    backend->queued() >= backend->capacity / 2) {
+			/* Tell the handshake process now: cookies first. */
+			if (!load_sent_full)
+				keyd_send_load();
+			load_sent_full = 1;
+		}
 		return;
 	}
-	memset(&res, 0, sizeof(res));
-	res.id = req->id;
-	res.generation = key_generation;
-	t0 = keyd_now_us();
-	/* Small-order and non-canonical points never reach the key. */
-	if (wg_x25519_small_order(req->point) ||
-	    keyd_point_noncanonical(req->point))
-		res.status = -EINVAL;
-	else
-		res.status = backend->dh(res.result, req->point);
-	last_latency_us = keyd_now_us() - t0;
-	ops_total++;
-	if (res.status != 0)
-		sodium_memzero(res.result, sizeof(res.result));
-	/*
-	 * Audit: the operation, the point it was asked about (a public
-	 * value), the result code and latency. Never the key or the result.
-	 */
-	key_to_base64(peer, req->point);
-	log_audit(LOG_DEBUG, "op=ecdh backend=%s point=%.8s result=%d "
-	    "latency_us=%u", backend->name, peer, res.status,
-	    last_latency_us);
-	keyd_send(&chan_hs, IMSG_KEY_DH_RESULT, &res, sizeof(res));
-	sodium_memzero(&res, sizeof(res));
+	latency_us = keyd_now_us() - t0;
+	if (!backend->async) {
+		last_latency_us = latency_us;
+		ops_total++;
+	}
+	backend->audit_dh(who, req->point, status, latency_us, refused);
+	keyd_dh_result(req->id, status, out);
+	sodium_memzero(out, sizeof(out));
 }
 
 static void
@@ -414,14 +392,15 @@ keyd_set_key(struct imsg *imsg, const char *from)
 	IMSG_SIZE_CHECK(imsg, sizeof(ks), from);
 	memcpy(&ks, imsg->data, sizeof(ks));
 	sodium_memzero(imsg->data, imsg->len);
-	if (card_mode) {
-		/* The key is the card's: nothing to install. */
+	if (backend->set_key == NULL) {
+		/* The key is the device's: nothing to install. */
 		if (!wg_key_is_zero(ks.key))
 			log_warnx("set key from %s ignored: the private key "
-			    "is on the card (KeySource = openpgp)", from);
+			    "is on the card (KeySource = %s)", from,
+			    backend->name);
 		sodium_memzero(&ks, sizeof(ks));
-		log_audit(LOG_INFO, "op=set-key from=%s backend=openpgp "
-		    "result=ignored", from);
+		log_audit(LOG_INFO, "op=set-key from=%s backend=%s "
+		    "result=ignored", from, backend->name);
 		keyd_announce();
 		return;
 	}
@@ -446,46 +425,7 @@ keyd_status(uint32_t id)
 	memset(&ks, 0, sizeof(ks));
 	ks.id = id;
 	ks.pin_retries = -1;
-	if (card_mode && card_configured) {
-		struct key_card_status	cs;
-		size_t			i;
-
-		card_status(&cs);
-		strlcpy(ks.backend, "openpgp", sizeof(ks.backend));
-		switch (cs.state) {
-		case KEY_CARD_READY:
-			ks.state = KEY_STATE_READY;
-			break;
-		case KEY_CARD_LOCKED:
-			ks.state = KEY_STATE_LOCKED;
-			break;
-		case KEY_CARD_BLOCKED:
-			ks.state = KEY_STATE_BLOCKED;
-			break;
-		case KEY_CARD_WRONG:
-			ks.state = KEY_STATE_WRONG_CARD;
-			break;
-		default:
-			ks.state = KEY_STATE_ABSENT;
-			break;
-		}
-		strlcpy(ks.reader, cs.reader, sizeof(ks.reader));
-		if (cs.serial != 0)
-			snprintf(ks.serial, sizeof(ks.serial), "%08X",
-			    cs.serial);
-		if (!sodium_is_zero(cs.fpr, sizeof(cs.fpr)))
-			for (i = 0; i < sizeof(cs.fpr); i++)
-				snprintf(ks.fingerprint + 2 * i, 3, "%02X",
-				    cs.fpr[i]);
-		ks.has_pub = cs.has_pub;
-		memcpy(ks.pub, cs.pub, sizeof(ks.pub));
-		ks.pin_retries = cs.pw1_retries;
-		ks.queued = cs.queued;
-	} else {
-		strlcpy(ks.backend, backend->name, sizeof(ks.backend));
-		ks.has_pub = backend->public_key(ks.pub);
-		ks.state = ks.has_pub ? KEY_STATE_READY : KEY_STATE_NOKEY;
-	}
+	backend->status(&ks);
 	ks.ops = ops_total;
 	ks.last_latency_us = last_latency_us;
 	keyd_send(&chan_hs, IMSG_KEY_STATUS_RESULT, &ks, sizeof(ks));
@@ -495,29 +435,27 @@ static void
 keyd_card_config(struct imsg *imsg, const char *from)
 {
 	struct key_card_config	cfg;
-	int			first = !card_configured;
+	int			first;
 
 	IMSG_SIZE_CHECK(imsg, sizeof(cfg), from);
-	if (!card_mode)
+	if (backend->configure == NULL)
 		fatalx("%s: unexpected card configuration", __func__);
 	memcpy(&cfg, imsg->data, sizeof(cfg));
 	cfg.reader[sizeof(cfg.reader) - 1] = '\0';
 	/* Again on a reload whose card settings changed: applied now. */
-	card_configure(&cfg);
+	first = backend->configure(&cfg);
 	log_info("card backend%s: reader %s%s%s, serial %s, expected key %s",
 	    first ? "" : " (new settings)",
 	    cfg.reader[0] ? "\"" : "", cfg.reader[0] ? cfg.reader : "any",
 	    cfg.reader[0] ? "\"" : "", cfg.has_serial ? "set" : "any",
 	    cfg.has_pub ? "configured" : "the first card's");
-	if (first) {
-		card_configured = 1;
-		card_start();
-	}
+	if (first)
+		backend->start();
 	/*
 	 * With CardPublicKey the interface has its key before any card;
 	 * at start without one, it learns that it has none yet.
 	 */
-	if (!keyd_card_key_update() && first)
+	if (!keyd_key_update() && first)
 		keyd_announce();
 }
 
@@ -526,23 +464,21 @@ keyd_pin(struct imsg *imsg, struct keyd_chan *c)
 {
 	struct key_pin		kp;
 	struct key_pin_result	pr;
+	int			r = -EOPNOTSUPP;
 
 	IMSG_SIZE_CHECK(imsg, sizeof(kp), c->name);
 	memcpy(&kp, imsg->data, sizeof(kp));
 	sodium_memzero(imsg->data, imsg->len);
 	if (kp.len > KEY_PIN_MAX)
 		kp.len = 0;	/* refused below without reaching a card */
-	if (card_mode && card_configured) {
-		if (c == &chan_hs)
-			pin_requests++;
-		log_audit(LOG_INFO, "op=pin from=%s", c->name);
-		if (c == &chan_parent)
-			card_offer_pin(kp.pin, kp.len);
-		else
-			card_set_pin(kp.pin, kp.len);
-	} else if (c == &chan_hs) {
+	/* The parent's PIN is the configuration's: offered. */
+	if (backend->pin != NULL)
+		r = backend->pin(kp.pin, kp.len, c == &chan_parent, c->name);
+	if (r == 0 && c == &chan_hs)
+		pin_requests++;
+	else if (r != 0 && c == &chan_hs) {
 		memset(&pr, 0, sizeof(pr));
-		pr.status = -EOPNOTSUPP;
+		pr.status = r;
 		pr.retries = -1;
 		keyd_send(&chan_hs, IMSG_KEY_PIN_RESULT, &pr, sizeof(pr));
 	}
@@ -645,13 +581,8 @@ keyd_send_load(void)
 	struct key_load	kl;
 
 	memset(&kl, 0, sizeof(kl));
-	if (card_mode && card_configured) {
-		kl.queued = card_queued();
-		kl.capacity = CARD_QUEUE_MAX;
-	} else {
-		kl.queued = 0;
-		kl.capacity = KEYD_QUEUE_MAX;
-	}
+	kl.queued = backend->queued != NULL ? backend->queued() : 0;
+	kl.capacity = backend->capacity;
 	kl.ops = ops_total;
 	kl.last_latency_us = last_latency_us;
 	keyd_send(&chan_hs, IMSG_KEY_LOAD, &kl, sizeof(kl));
@@ -665,36 +596,6 @@ keyd_load_timer(int fd, short event, void *arg)
 	keyd_send_load();
 	load_sent_full = 0;
 	evtimer_add(&ev_load, &tv);
-}
-
-/*
- * The card backend's chroot: the directory of pcscd's socket, so that
- * pcsclite can connect to it after the privilege drop; pcsclite is
- * then pointed at the socket's path inside the chroot. pcscd removes
- * and creates the socket file when it restarts (and systemd's
- * pcscd.socket does the same), but never the directory, so a restarted
- * pcscd is reached through the same chroot. Nothing else is in that
- * directory but pcscd's pid file (root's, read-only to us).
- */
-static const char *
-keyd_card_chroot(void)
-{
-	static char	 dir[PATH_MAX], base[PATH_MAX], env[PATH_MAX + 2];
-	const char	*sock;
-	char		 tmp[PATH_MAX];
-
-	if ((sock = getenv("PCSCLITE_CSOCK_NAME")) == NULL || *sock != '/')
-		sock = KEYD_PCSC_SOCK;
-	if (strlcpy(tmp, sock, sizeof(tmp)) >= sizeof(tmp))
-		fatalx("PCSCLITE_CSOCK_NAME too long");
-	strlcpy(dir, dirname(tmp), sizeof(dir));
-	strlcpy(tmp, sock, sizeof(tmp));
-	strlcpy(base, basename(tmp), sizeof(base));
-	snprintf(env, sizeof(env), "/%s", base);
-	if (setenv("PCSCLITE_CSOCK_NAME", env, 1) == -1)
-		fatal("setenv");
-	log_debug("card backend: chroot %s, pcscd socket %s", dir, env);
-	return dir;
 }
 
 static void
@@ -713,18 +614,19 @@ main(int argc, char *argv[])
 {
 	const char	*ifname = NULL;
 	int		 ch, debug = 0, verbose = 0;
+	size_t		 i;
 	struct timeval	 tv = { 1, 0 };
 
 	proc_init_title(argc, argv);
 	while ((ch = getopt(argc, argv, "dvi:K:")) != -1) {
 		switch (ch) {
 		case 'K':
-			if (strcmp(optarg, "openpgp") == 0)
-				card_mode = 1;
-			else if (strcmp(optarg, "file") == 0)
-				card_mode = 0;
-			else
+			for (i = 0; i < KEYD_NBACKENDS; i++)
+				if (strcmp(optarg, keyd_backends[i]->name) == 0)
+					break;
+			if (i == KEYD_NBACKENDS)
 				usage();
+			backend = keyd_backends[i];
 			break;
 		case 'd':
 			debug = 1;
@@ -756,33 +658,25 @@ main(int argc, char *argv[])
 	signal(SIGINT, SIG_IGN);	/* the parent decides when we stop */
 	signal(SIGHUP, SIG_IGN);
 
-	proc_privdrop(WGCARD_USER, card_mode ? keyd_card_chroot() :
-	    WGCARD_CHROOT);
+	proc_privdrop(WGCARD_USER, backend->chroot != NULL ?
+	    backend->chroot() : WGCARD_CHROOT);
 	event_init();
 	keyd_audit_init();
-	if (card_mode)
-		card_init(&keyd_card_cbs);
-	if (card_mode)
-		sandbox_keyd_card();
-	else
-		sandbox_keyd();
+	backend->init(&keyd_backend_cbs);
+	backend->sandbox();
 
 	keyd_chan_init(&chan_parent, PROC_PARENT_FD);
 	keyd_chan_init(&chan_hs, PROC_SIBLING_FD);
 	log_set_audit_hook(keyd_audit_hook);
-	/* The card backend announces once the parent sent its settings. */
-	if (!card_mode) {
-		backend->set_key((const uint8_t [32]){ 0 });
+	/* A device backend announces once the parent sent its settings. */
+	if (backend->configure == NULL)
 		keyd_announce();
-	}
 	evtimer_set(&ev_load, keyd_load_timer, NULL);
 	evtimer_add(&ev_load, &tv);
 
 	event_dispatch();
 
-	if (card_mode)
-		card_stop();
-	backend->clear_key();
+	backend->stop();
 	log_debug("exiting");
 	return 0;
 }

@@ -9,15 +9,21 @@
 #include <sodium.h>
 
 #include "backend.h"
+#include "compat.h"
 #include "crypto.h"
+#include "encoding.h"
 #include "log.h"
+#include "sandbox.h"
+
+/* The load report's capacity: nothing ever waits for this backend. */
+#define SOFT_QUEUE_MAX	64
 
 static uint8_t	*soft_key;	/* 32 bytes of locked memory */
 static uint8_t	 soft_pub[32];
 static int	 soft_has_key;
 
 static void
-soft_alloc(void)
+soft_init(const struct keyd_backend_cb *cb)
 {
 	if (soft_key != NULL)
 		return;
@@ -41,7 +47,7 @@ soft_set(const uint8_t key[static 32])
 	uint8_t	*k;
 	int	 same;
 
-	soft_alloc();
+	soft_init(NULL);
 	if ((k = sodium_malloc(32)) == NULL)
 		return -ENOMEM;
 	memcpy(k, key, 32);
@@ -76,7 +82,8 @@ soft_public(uint8_t pub[static 32])
 }
 
 static int
-soft_dh(uint8_t out[static 32], const uint8_t point[static 32])
+soft_dh(uint64_t id, const uint8_t point[static 32], const char *who,
+    uint8_t out[static 32])
 {
 	if (!soft_has_key)
 		return -ENOKEY;
@@ -85,10 +92,40 @@ soft_dh(uint8_t out[static 32], const uint8_t point[static 32])
 	return 0;
 }
 
+static void
+soft_status(struct key_status *ks)
+{
+	strlcpy(ks->backend, "file", sizeof(ks->backend));
+	ks->has_pub = soft_public(ks->pub);
+	ks->state = ks->has_pub ? KEY_STATE_READY : KEY_STATE_NOKEY;
+}
+
+/*
+ * Audit: the operation, the point it was asked about (a public value),
+ * the result code and latency. Never the key or the result.
+ */
+static void
+soft_audit_dh(const char *who, const uint8_t *point, int status,
+    uint32_t latency_us, int refused)
+{
+	char	b64[WG_KEY_B64_LEN];
+
+	key_to_base64(b64, point);
+	log_audit(LOG_DEBUG, "op=ecdh backend=file point=%.8s result=%d "
+	    "latency_us=%u", b64, status, latency_us);
+}
+
 const struct keyd_backend keyd_backend_file = {
 	.name = "file",
+	.async = 0,
+	.chroot = NULL,			/* WGCARD_CHROOT */
+	.sandbox = sandbox_keyd,
+	.init = soft_init,
+	.stop = soft_clear,
 	.set_key = soft_set,
-	.clear_key = soft_clear,
 	.public_key = soft_public,
 	.dh = soft_dh,
+	.status = soft_status,
+	.capacity = SOFT_QUEUE_MAX,
+	.audit_dh = soft_audit_dh,
 };

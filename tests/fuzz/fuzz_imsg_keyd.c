@@ -9,9 +9,9 @@
  * harness.h: the input's first byte picks the backend, bit 0 the card,
  * then a sequence of messages). The file backend is the real one
  * (keyd/soft.c); the card (keyd/card.c: a worker thread on PC/SC) is a
- * fake below with the same interface, which answers every queued DH and
- * PIN through the broker's callbacks after each message, as the card's
- * event does in the daemon.
+ * fake "openpgp" entry of the backend table below, which answers every
+ * queued DH and PIN through the broker's callbacks after each message,
+ * as the card's event does in the daemon.
  *
  * A refused message is fatal for the broker, as in the daemon, and ends
  * the input; a memory or UB error, a descriptor left open after a run
@@ -32,54 +32,65 @@ static void	fuzz_teardown(int);
 void sandbox_keyd(void) { abort(); }
 void sandbox_keyd_card(void) { abort(); }
 
-/* A fake card behind keyd/card.h. */
+/*
+ * A fake "openpgp" backend (keyd/backend.h), asynchronous as the card
+ * is: its requests and PINs are answered after each message.
+ */
+#define FCARD_QUEUE_MAX	16
 
 static struct {
-	const struct card_cb	*cbs;
+	const struct keyd_backend_cb *cbs;
 	struct key_card_config	 cfg;
 	struct {
 		uint64_t	id;
 		uint8_t		point[32];
 		char		who[16];
-	}			 q[CARD_QUEUE_MAX];
+	}			 q[FCARD_QUEUE_MAX];
 	int			 nq;
 	int			 pin_pending, pin_status;
-	int			 started;
+	int			 configured, started;
 } fcard;
 
-void
-card_init(const struct card_cb *cbs)
+static void
+fcard_init(const struct keyd_backend_cb *cbs)
 {
 	fcard.cbs = cbs;
 }
 
-void
-card_configure(const struct key_card_config *cfg)
+static int
+fcard_configure(const struct key_card_config *cfg)
 {
+	int	first = !fcard.configured;
+
 	/* The broker terminates the reader's name; it must have. */
 	if (memchr(cfg->reader, '\0', sizeof(cfg->reader)) == NULL)
 		abort();
 	fcard.cfg = *cfg;
+	fcard.configured = 1;
+	return first;
 }
 
-void
-card_start(void)
+static void
+fcard_start(void)
 {
-	if (fcard.started++)
-		abort();	/* once per broker */
+	if (!fcard.configured || fcard.started++)
+		abort();	/* once per broker, after the settings */
 }
 
-void
-card_stop(void)
+static void
+fcard_stop(void)
 {
 }
 
-int
-card_submit(uint64_t id, const uint8_t point[static 32], const char *who)
+static int
+fcard_dh(uint64_t id, const uint8_t point[static 32], const char *who,
+    uint8_t out[static 32])
 {
 	if (strlen(who) >= sizeof(fcard.q[0].who))
 		abort();
-	if (fcard.nq == CARD_QUEUE_MAX)
+	if (wg_x25519_small_order(point) || keyd_point_noncanonical(point))
+		abort();	/* the broker refuses these itself */
+	if (fcard.nq == FCARD_QUEUE_MAX)
 		return -EAGAIN;
 	fcard.q[fcard.nq].id = id;
 	memcpy(fcard.q[fcard.nq].point, point, 32);
@@ -88,49 +99,70 @@ card_submit(uint64_t id, const uint8_t point[static 32], const char *who)
 	return 0;
 }
 
-void
-card_set_pin(const uint8_t *pin, size_t len)
+static int
+fcard_pin(const uint8_t *pin, size_t len, int offer, const char *from)
 {
 	if (len > KEY_PIN_MAX)
 		abort();
+	if (!fcard.configured)
+		return -EOPNOTSUPP;
+	if (offer)
+		return 0;
 	fcard.pin_pending++;
 	fcard.pin_status = len < OPGP_PIN_MIN ? -EINVAL :
 	    pin[0] == '0' ? -EACCES : 0;
+	return 0;
 }
 
-void
-card_offer_pin(const uint8_t *pin, size_t len)
-{
-	if (len > KEY_PIN_MAX)
-		abort();
-}
-
-int
-card_public_key(uint8_t pub[static 32])
+static int
+fcard_public_key(uint8_t pub[static 32])
 {
 	memcpy(pub, fcard.cfg.pub, 32);
 	return fcard.cfg.has_pub != 0;
 }
 
-void
-card_status(struct key_card_status *st)
+static void
+fcard_status(struct key_status *ks)
 {
-	memset(st, 0, sizeof(*st));
-	st->state = fcard.cfg.pub[0] % 9;
-	st->has_pub = fcard.cfg.has_pub != 0;
-	memcpy(st->pub, fcard.cfg.pub, 32);
-	memcpy(st->fpr, fcard.cfg.pub, sizeof(st->fpr));
-	st->serial = fcard.cfg.serial;
-	st->pw1_retries = (int8_t)fcard.cfg.pub[1];
-	st->queued = (uint32_t)fcard.nq;
-	strlcpy(st->reader, fcard.cfg.reader, sizeof(st->reader));
+	strlcpy(ks->backend, "openpgp", sizeof(ks->backend));
+	ks->state = fcard.cfg.pub[0] % 6;
+	ks->has_pub = fcard.cfg.has_pub != 0;
+	memcpy(ks->pub, fcard.cfg.pub, 32);
+	snprintf(ks->serial, sizeof(ks->serial), "%08X", fcard.cfg.serial);
+	ks->pin_retries = (int8_t)fcard.cfg.pub[1];
+	ks->queued = (uint32_t)fcard.nq;
+	strlcpy(ks->reader, fcard.cfg.reader, sizeof(ks->reader));
 }
 
-uint32_t
-card_queued(void)
+static uint32_t
+fcard_queued(void)
 {
 	return (uint32_t)fcard.nq;
 }
+
+static void
+fcard_audit_dh(const char *who, const uint8_t *point, int status,
+    uint32_t latency_us, int refused)
+{
+	if (strlen(who) >= 16 || (point == NULL) != !refused)
+		abort();	/* async answers have no point, refusals do */
+}
+
+const struct keyd_backend keyd_backend_openpgp = {
+	.name = "openpgp",
+	.async = 1,
+	.init = fcard_init,
+	.configure = fcard_configure,
+	.start = fcard_start,
+	.stop = fcard_stop,
+	.public_key = fcard_public_key,
+	.dh = fcard_dh,
+	.pin = fcard_pin,
+	.status = fcard_status,
+	.queued = fcard_queued,
+	.capacity = FCARD_QUEUE_MAX,
+	.audit_dh = fcard_audit_dh,
+};
 
 /* What the card's event would deliver now. */
 static void
@@ -162,7 +194,7 @@ static void
 fuzz_dispatch(int chan)
 {
 	keyd_dispatch(fuzz_chans[chan]->ibuf.fd, EV_READ, fuzz_chans[chan]);
-	if (card_mode)
+	if (backend == &keyd_backend_openpgp)
 		fcard_answer();
 }
 
@@ -176,7 +208,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	event_init();
 	keyd_main_thread = pthread_self();
 	log_set_audit_hook(keyd_audit_hook);
-	card_init(&keyd_card_cbs);
+	keyd_backend_openpgp.init(&keyd_backend_cbs);
 	fuzz_keyd.nchan = 2;
 	fuzz_keyd.dispatch = fuzz_dispatch;
 	fuzz_keyd.setup = fuzz_setup;
@@ -191,24 +223,24 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static void
 fuzz_setup(struct fuzz_in *in)
 {
-	card_mode = fuzz_u8(in) & 1;
-	card_configured = 0;
+	backend = fuzz_u8(in) & 1 ? &keyd_backend_openpgp :
+	    &keyd_backend_file;
 	pin_requests = 0;
 	load_sent_full = 0;
 	key_generation = 0;
 	ops_total = 0;
-	card_announced_has = 0;
-	memset(card_announced, 0, sizeof(card_announced));
+	key_announced_has = 0;
+	memset(key_announced, 0, sizeof(key_announced));
 	memset(&fcard.cfg, 0, sizeof(fcard.cfg));
 	fcard.nq = 0;
 	fcard.pin_pending = 0;
+	fcard.configured = 0;
 	fcard.started = 0;
 	log_setverbose(0);
 	/* As main() starts each backend. */
-	if (!card_mode) {
-		backend->set_key((const uint8_t [32]){ 0 });
+	backend->init(&keyd_backend_cbs);
+	if (backend->configure == NULL)
 		keyd_announce();
-	}
 }
 
 /* The channels stay from one input to the next; a fatal's leftovers go. */
@@ -217,7 +249,7 @@ fuzz_teardown(int fatal)
 {
 	int	i;
 
-	backend->clear_key();
+	backend->stop();
 	for (i = 0; i < 2; i++)
 		fuzz_chan_reset(&fuzz_keyd.chan[i], &fuzz_chans[i]->ibuf,
 		    fatal);
