@@ -51,8 +51,6 @@
 #define HS_DH_TIMEOUT_MS	5000
 #define HS_SS_INFLIGHT		8	/* static-static DHs at once */
 #define HS_LOAD_PENDING		8	/* initiations waiting for the broker */
-#define HS_UAPI_MAX		(64 * 1024 * 1024)
-#define HS_UAPI_IDLE_SEC	30
 
 enum hs_idx_kind {
 	IDX_HANDSHAKE,
@@ -121,31 +119,27 @@ struct hs_chan {
 #define WAIT_PORT	0x2
 #define WAIT_FWMARK	0x4
 
-struct hs_client {
-	TAILQ_ENTRY(hs_client)	 entry;
-	int			 fd;
-	struct event		 ev;
-	short			 events;
-	struct buf		 in;
-	struct buf		 out;
-	size_t			 outoff;
+/*
+ * A change set applied, waiting for the privileged steps it asked for
+ * (WAIT_*: the broker's new key, the parent's port and fwmark) before it
+ * is answered. Each of those answers the oldest request of its kind (the
+ * broker and the parent answer in order), so waits are kept in the order
+ * they were made, and stay when their client leaves: its answer is then
+ * dropped, never given to another.
+ */
+struct hs_wait {
+	TAILQ_ENTRY(hs_wait)	 entry;
+	uint32_t		 conn;		/* UAPI client; 0: the parent */
 	int			 waiting;	/* WAIT_* */
-	int			 result;	/* errno for the answer */
-	int			 closing;
-	time_t			 last_active;
-	int			 is_config;	/* the parent's config, not UAPI */
+	int			 result;	/* positive errno, or 0 */
 };
-
-static struct hs_client	hs_config_client = { .fd = -1, .is_config = 1 };
 
 static void	hs_chan_dispatch(int, short, void *);
 static void	hs_parent_imsg(struct imsg *);
 static void	hs_keyd_imsg(struct imsg *);
 static void	hs_fwd_imsg(struct imsg *);
 static void	hs_send_initiation(struct hs_peer *, int);
-static void	hs_client_update(struct hs_client *);
-static void	hs_client_free(struct hs_client *);
-static void	hs_client_unwait(int, int);
+static void	hs_unwait(int, int);
 static void	hs_ctl_key_status(struct imsg *);
 static void	hs_ctl_pin_result(struct imsg *);
 static void	hs_load_update(void);
@@ -153,9 +147,9 @@ static void	hs_load_update(void);
 static struct {
 	const struct proc_opts	*opts;
 	struct hs_chan		 parent, keyd, fwd;
-	int			 uapi_fd;
-	struct event		 ev_uapi, ev_tick;
-	TAILQ_HEAD(, hs_client)	 clients;
+	int			 uapi_started;	/* IMSG_CFG_UAPI_FD came (once) */
+	struct event		 ev_tick;
+	TAILQ_HEAD(, hs_wait)	 waits;		/* in the order made */
 	/* Identity: public data only. */
 	int			 has_key;
 	uint32_t		 generation;
@@ -753,9 +747,12 @@ hs_aip_flush(struct hs_aip_batch *b)
 	b->clear = 0;
 }
 
-/* Applies one change set (UAPI set=1 or the config file). */
+/*
+ * Applies one change set (UAPI set=1 or the config file): 0 or -errno;
+ * *waits gets the privileged steps (WAIT_*) whose answers are to come.
+ */
 static int
-hs_apply(struct wg_devconf *c, struct hs_client *cl)
+hs_apply(struct wg_devconf *c, int *waits)
 {
 	struct hs_aip_batch	*b;
 	struct hs_peer		*p, *tmp;
@@ -774,21 +771,18 @@ hs_apply(struct wg_devconf *c, struct hs_client *cl)
 		if (imsg_flush(&hs.keyd.ibuf) == -1)
 			fatal("write to key broker");
 		hs.key_change_pending++;
-		if (cl != NULL)
-			cl->waiting |= WAIT_KEY;
+		*waits |= WAIT_KEY;
 	}
 	if (c->flags & WGDEV_HAS_PORT) {
 		hs_send(&hs.parent, IMSG_PRIV_SET_PORT, &c->port,
 		    sizeof(c->port));
-		if (cl != NULL)
-			cl->waiting |= WAIT_PORT;
+		*waits |= WAIT_PORT;
 	}
 	if (c->flags & WGDEV_HAS_FWMARK) {
 		hs.fwmark_req = c->fwmark;
 		hs_send(&hs.parent, IMSG_PRIV_SET_FWMARK, &c->fwmark,
 		    sizeof(c->fwmark));
-		if (cl != NULL)
-			cl->waiting |= WAIT_FWMARK;
+		*waits |= WAIT_FWMARK;
 	}
 	if (c->flags & WGDEV_REPLACE_PEERS)
 		TAILQ_FOREACH_SAFE(p, &hs.peers, entry, tmp)
@@ -925,9 +919,10 @@ hs_key_public(const struct key_public *kp)
 	struct fwd_identity	 id;
 	struct hs_peer		*p, *tmp;
 	char			 b64[WG_KEY_B64_LEN], name[12];
-	int			 changed;
+	int			 changed, answer;
 
-	if (hs.key_change_pending > 0)
+	/* The answer to a key change (a UAPI set, a configuration)? */
+	if ((answer = hs.key_change_pending > 0))
 		hs.key_change_pending--;
 	changed = kp->generation != hs.generation ||
 	    kp->has_key != hs.has_key ||
@@ -974,7 +969,8 @@ done:
 		TAILQ_FOREACH(p, &hs.peers, entry)
 			if (!p->noise.has_ss)
 				hs_peer_request_ss(p);
-	hs_client_unwait(WAIT_KEY, 0);
+	if (answer)
+		hs_unwait(WAIT_KEY, 0);
 }
 
 /* Hands a derived session to the forwarder; wipes every copy here. */
@@ -1445,216 +1441,125 @@ hs_uapi_get(struct buf *out)
 	uapi_fmt_errno(out, 0);
 }
 
-static void	hs_client_answer(struct hs_client *);
-
-/* A privileged step a client waited for is done (status 0 or -errno). */
+/* A change set's answer, once nothing it asked for is to come. */
 static void
-hs_client_unwait(int flag, int status)
+hs_wait_done(struct hs_wait *w)
 {
-	struct hs_client	*cl;
+	int32_t	status = -w->result;
 
-	if (hs_config_client.waiting & flag) {
-		hs_config_client.waiting &= ~flag;
-		if (status && !hs_config_client.result)
-			hs_config_client.result = -status;
-		hs_client_answer(&hs_config_client);
-		return;
-	}
-	TAILQ_FOREACH(cl, &hs.clients, entry)
-		if (cl->waiting & flag) {
-			cl->waiting &= ~flag;
-			if (status && !cl->result)
-				cl->result = -status;
-			hs_client_answer(cl);
-			hs_client_update(cl);
-			return;
-		}
-}
-
-static void
-hs_client_answer(struct hs_client *cl)
-{
-	if (cl->waiting)
-		return;
-	if (cl->is_config) {
-		int32_t	status = -cl->result;
-
+	if (w->conn == 0)
 		hs_send(&hs.parent, IMSG_CFG_DONE, &status, sizeof(status));
-		return;
-	}
-	uapi_fmt_errno(&cl->out, cl->result);
-	cl->result = 0;
+	else
+		control_finish(w->conn, w->result, NULL);
 }
 
-/* Handles every complete request in cl->in. */
+/*
+ * Applies a change set for conn (0: the parent's configuration): the
+ * answer, a positive errno, or CONTROL_PENDING when the privileged steps
+ * it asked for are to come (then hs_unwait() answers).
+ */
+static int
+hs_change(struct wg_devconf *conf, uint32_t conn)
+{
+	struct hs_wait	*w;
+	int		 r, waits = 0;
+
+	r = -hs_apply(conf, &waits);
+	if (waits == 0)
+		return r;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		fatal("%s", __func__);
+	w->conn = conn;
+	w->waiting = waits;
+	w->result = r;
+	TAILQ_INSERT_TAIL(&hs.waits, w, entry);
+	return CONTROL_PENDING;
+}
+
+/* A privileged step is done (status 0 or -errno): the oldest its kind. */
 static void
-hs_client_process(struct hs_client *cl)
+hs_unwait(int flag, int status)
+{
+	struct hs_wait	*w;
+
+	TAILQ_FOREACH(w, &hs.waits, entry)
+		if (w->waiting & flag)
+			break;
+	if (w == NULL)
+		return;
+	w->waiting &= ~flag;
+	if (status && !w->result)
+		w->result = -status;
+	if (w->waiting)
+		return;
+	TAILQ_REMOVE(&hs.waits, w, entry);
+	hs_wait_done(w);
+	free(w);
+}
+
+/* One UAPI request, framed by uapi_frame(). */
+static int
+hs_uapi_serve(struct control_conn *c, char *req, size_t len, struct buf *out)
 {
 	struct wg_devconf	 conf;
 	char			 err[256];
-	char			*end;
-	size_t			 reqlen;
 	int			 r;
 
-	while (cl->waiting == 0 && cl->in.len > 0) {
-		if (cl->in.len >= 6 && memcmp(cl->in.data, "get=1\n", 6) == 0) {
-			if (cl->in.len < 7)
-				return;
-			if (cl->in.data[6] != '\n') {
-				uapi_fmt_errno(&cl->out, EINVAL);
-				cl->closing = 1;
-				return;
-			}
-			hs_uapi_get(&cl->out);
-			reqlen = 7;
-		} else if (cl->in.len >= 6 &&
-		    memcmp(cl->in.data, "set=1\n", 6) == 0) {
-			end = memmem(cl->in.data + 5, cl->in.len - 5, "\n\n", 2);
-			if (end == NULL)
-				return;
-			reqlen = end + 2 - cl->in.data;
-			wgconf_init(&conf);
-			r = uapi_parse_set(cl->in.data + 6,
-			    reqlen - 6 - 1, &conf, err, sizeof(err));
-			if (r != 0) {
-				log_warnx("UAPI set refused: %s", err);
-				cl->result = -r;
-			} else {
-				r = hs_apply(&conf, cl);
-				cl->result = r ? -r : 0;
-			}
-			wgconf_free(&conf);
-			hs_client_answer(cl);
-		} else {
-			/* Not a request we know; wait for a whole line. */
-			if (memchr(cl->in.data, '\n', cl->in.len) == NULL &&
-			    cl->in.len < 16)
-				return;
-			log_warnx("UAPI: unknown request");
-			uapi_fmt_errno(&cl->out, EINVAL);
-			cl->closing = 1;
-			reqlen = cl->in.len;
-		}
-		/* Drop the request, wiping it (it may hold keys). */
-		memmove(cl->in.data, cl->in.data + reqlen, cl->in.len - reqlen);
-		sodium_memzero(cl->in.data + cl->in.len - reqlen, reqlen);
-		cl->in.len -= reqlen;
+	if (len == 7 && memcmp(req, "get=1\n\n", 7) == 0) {
+		hs_uapi_get(out);
+		return 0;
 	}
+	/* "set=1\n", the lines, "\n": the parser takes the lines. */
+	wgconf_init(&conf);
+	r = uapi_parse_set(req + 6, len - 6 - 1, &conf, err, sizeof(err));
+	if (r != 0)
+		log_warnx("UAPI set refused: %s", err);
+	else
+		r = hs_change(&conf, control_conn_id(c));
+	wgconf_free(&conf);
+	if (r != CONTROL_PENDING)
+		uapi_fmt_errno(out, r);
+	return r == CONTROL_PENDING ? CONTROL_PENDING : 0;
 }
 
+static const struct control_proto hs_uapi_proto = {
+	.name = "UAPI",
+	.max_request = UAPI_MAX_REQUEST,
+	.max_clients = UAPI_MAX_CLIENTS,
+	.idle_sec = UAPI_IDLE_SEC,
+	.frame = uapi_frame,
+	.serve = hs_uapi_serve,
+	.end = uapi_end,
+};
+
+/*
+ * The parent's configuration (IMSG_CFG_CHUNK...IMSG_CFG_END), applied as
+ * a UAPI set is; sync: a reload (hs_sync). The answer, IMSG_CFG_DONE,
+ * goes now or when the privileged steps it asked for are done.
+ */
 static void
-hs_client_io(int fd, short event, void *arg)
+hs_configure(int sync)
 {
-	struct hs_client	*cl = arg;
-	char			 tmp[65536];
-	ssize_t			 n;
+	struct wg_devconf	 conf;
+	char			 err[256];
+	int32_t			 r;
 
-	if (event & EV_TIMEOUT) {
-		hs_client_free(cl);
+	wgconf_init(&conf);
+	r = uapi_parse_set(hs.cfg.data ? hs.cfg.data : "", hs.cfg.len, &conf,
+	    err, sizeof(err));
+	buf_free(&hs.cfg);
+	if (r != 0)
+		log_warnx("configuration refused: %s", err);
+	else {
+		if (sync)
+			hs_sync(&conf);
+		r = hs_change(&conf, 0);
+	}
+	wgconf_free(&conf);
+	if (r == CONTROL_PENDING)
 		return;
-	}
-	cl->last_active = time(NULL);
-	if (event & EV_READ) {
-		n = read(cl->fd, tmp, sizeof(tmp));
-		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
-			sodium_memzero(tmp, sizeof(tmp));
-			hs_client_free(cl);
-			return;
-		}
-		if (n > 0) {
-			if (cl->in.len + n > HS_UAPI_MAX ||
-			    buf_append(&cl->in, tmp, n) == -1) {
-				log_warnx("UAPI: request too large");
-				buf_reset(&cl->in);
-				uapi_fmt_errno(&cl->out, ENOMEM);
-				cl->closing = 1;
-			}
-			sodium_memzero(tmp, n);
-			hs_client_process(cl);
-		}
-	}
-	if ((event & EV_WRITE) || cl->out.len > cl->outoff) {
-		while (cl->out.len > cl->outoff) {
-			n = write(cl->fd, cl->out.data + cl->outoff,
-			    cl->out.len - cl->outoff);
-			if (n == -1) {
-				if (errno == EAGAIN || errno == EINTR)
-					break;
-				hs_client_free(cl);
-				return;
-			}
-			cl->outoff += n;
-		}
-		if (cl->outoff == cl->out.len) {
-			buf_reset(&cl->out);
-			cl->outoff = 0;
-			if (cl->closing) {
-				hs_client_free(cl);
-				return;
-			}
-		}
-	}
-	hs_client_update(cl);
-}
-
-static void
-hs_client_update(struct hs_client *cl)
-{
-	struct timeval	tv = { HS_UAPI_IDLE_SEC, 0 };
-	short		events = EV_READ;
-
-	if (cl->is_config) {
-		hs_client_answer(cl);
-		return;
-	}
-	if (cl->waiting == 0 && cl->out.len == 0 && cl->in.len > 0)
-		hs_client_process(cl);
-	if (cl->waiting == 0 && cl->result == 0 && cl->out.len == 0 &&
-	    cl->in.len == 0 && cl->closing) {
-		hs_client_free(cl);
-		return;
-	}
-	if (cl->out.len > cl->outoff)
-		events |= EV_WRITE;
-	event_del(&cl->ev);
-	event_set(&cl->ev, cl->fd, events, hs_client_io, cl);
-	event_add(&cl->ev, &tv);
-	cl->events = events;
-}
-
-static void
-hs_client_free(struct hs_client *cl)
-{
-	event_del(&cl->ev);
-	TAILQ_REMOVE(&hs.clients, cl, entry);
-	if (cl->fd != -1)
-		close(cl->fd);
-	buf_free(&cl->in);
-	buf_free(&cl->out);
-	free(cl);
-}
-
-static void
-hs_uapi_accept(int fd, short event, void *arg)
-{
-	struct hs_client	*cl;
-	int			 s;
-
-	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_warn("UAPI accept");
-		return;
-	}
-	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
-		close(s);
-		return;
-	}
-	cl->fd = s;
-	buf_init(&cl->in);
-	buf_init(&cl->out);
-	TAILQ_INSERT_TAIL(&hs.clients, cl, entry);
-	event_set(&cl->ev, s, EV_READ, hs_client_io, cl);
-	hs_client_update(cl);
+	r = -r;
+	hs_send(&hs.parent, IMSG_CFG_DONE, &r, sizeof(r));
 }
 
 /* The control socket (control.c serves it; these answer). */
@@ -1967,8 +1872,6 @@ static void
 hs_parent_imsg(struct imsg *imsg)
 {
 	struct priv_port	 pp;
-	struct wg_devconf	 conf;
-	char			 err[256];
 	int32_t			 r;
 	uint32_t		 sync;
 
@@ -1977,12 +1880,10 @@ hs_parent_imsg(struct imsg *imsg)
 		IMSG_SIZE_CHECK(imsg, 0, "parent");
 		if (imsg->fd == -1)
 			fatalx("UAPI message without fd");
-		if (hs.uapi_fd != -1)
+		if (hs.uapi_started)
 			fatalx("a second UAPI socket from the parent");
-		hs.uapi_fd = imsg->fd;
-		event_set(&hs.ev_uapi, hs.uapi_fd, EV_READ | EV_PERSIST,
-		    hs_uapi_accept, NULL);
-		event_add(&hs.ev_uapi, NULL);
+		hs.uapi_started = 1;
+		control_listen(imsg->fd, &hs_uapi_proto);
 		break;
 	case IMSG_CTL_FD:
 		IMSG_SIZE_CHECK(imsg, 0, "parent");
@@ -2017,19 +1918,7 @@ hs_parent_imsg(struct imsg *imsg)
 	case IMSG_CFG_END:
 		IMSG_SIZE_CHECK(imsg, sizeof(uint32_t), "parent");
 		memcpy(&sync, imsg->data, sizeof(sync));
-		wgconf_init(&conf);
-		r = uapi_parse_set(hs.cfg.data ? hs.cfg.data : "",
-		    hs.cfg.len, &conf, err, sizeof(err));
-		buf_free(&hs.cfg);
-		if (r == 0 && sync)
-			hs_sync(&conf);
-		if (r == 0)
-			r = hs_apply(&conf, &hs_config_client);
-		else
-			log_warnx("configuration refused: %s", err);
-		wgconf_free(&conf);
-		hs_config_client.result = -r;
-		hs_client_answer(&hs_config_client);
+		hs_configure(sync != 0);
 		break;
 	case IMSG_PRIV_PORT:
 		IMSG_SIZE_CHECK(imsg, sizeof(pp), "parent");
@@ -2037,7 +1926,7 @@ hs_parent_imsg(struct imsg *imsg)
 		if (!imsg_status_ok(pp.status))
 			fatalx("bad port status %d from parent", pp.status);
 		hs.port = pp.port;
-		hs_client_unwait(WAIT_PORT, pp.status);
+		hs_unwait(WAIT_PORT, pp.status);
 		break;
 	case IMSG_PRIV_FWMARK:
 		IMSG_SIZE_CHECK(imsg, sizeof(r), "parent");
@@ -2046,7 +1935,7 @@ hs_parent_imsg(struct imsg *imsg)
 			fatalx("bad fwmark status %d from parent", r);
 		if (r == 0)
 			hs.fwmark = hs.fwmark_req;
-		hs_client_unwait(WAIT_FWMARK, r);
+		hs_unwait(WAIT_FWMARK, r);
 		break;
 	default:
 		fatalx("unexpected imsg %u from parent", imsg->type);
@@ -2084,8 +1973,7 @@ hs_state_init(void)
 {
 	TAILQ_INIT(&hs.peers);
 	TAILQ_INIT(&hs.dh);
-	TAILQ_INIT(&hs.clients);
-	hs.uapi_fd = -1;
+	TAILQ_INIT(&hs.waits);
 	buf_init(&hs.cfg);
 	if ((hs.aips = aip_new()) == NULL)
 		fatal("aip_new");

@@ -615,3 +615,31 @@ uapi_fmt_errno(struct buf *b, int err)
 {
 	return buf_printf(b, "errno=%d\n\n", err > 0 ? -err : err);
 }
+
+ssize_t
+uapi_frame(const struct control_conn *c, const char *in, size_t len)
+{
+	const char	*end;
+
+	if (len >= 6 && memcmp(in, "get=1\n", 6) == 0) {
+		if (len < 7)
+			return 0;
+		return in[6] == '\n' ? 7 : -EINVAL;
+	}
+	if (len >= 6 && memcmp(in, "set=1\n", 6) == 0) {
+		/* From the "\n" of "set=1": an empty set is "set=1\n\n". */
+		if ((end = memmem(in + 5, len - 5, "\n\n", 2)) == NULL)
+			return 0;
+		return end + 2 - in;
+	}
+	/* Not a request we know; a whole line (or enough) says so. */
+	if (memchr(in, '\n', len) == NULL && len < 16)
+		return 0;
+	return -EINVAL;
+}
+
+void
+uapi_end(struct buf *out, int status, const char *text)
+{
+	uapi_fmt_errno(out, status);
+}

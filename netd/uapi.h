@@ -12,6 +12,8 @@
 #define WGCARD_UAPI_H
 
 #include <stddef.h>
+#include <sys/types.h>
+
 #include <stdint.h>
 
 #include "buf.h"
@@ -19,6 +21,29 @@
 
 /* Longest line accepted, without its newline. */
 #define UAPI_MAX_LINE	4096
+
+/*
+ * The socket protocol (served by control.c, answered by handshake.c): a
+ * request is "get=1\n\n", or "set=1\n", lines, and an empty line. The
+ * largest request a client may send, whole: wg setconf of 1000 peers
+ * with a preshared key, an endpoint, a keepalive and 8 allowed IPs each
+ * is about 0.5 MB (docs/decisions.md); the limit leaves room for eight
+ * times that, and bounds what a client can make the process hold.
+ */
+#define UAPI_MAX_REQUEST	(4 * 1024 * 1024)
+#define UAPI_MAX_CLIENTS	16
+#define UAPI_IDLE_SEC		30
+
+struct control_conn;
+
+/*
+ * The length of the request at the start of in (len > 0): > 0; 0 when
+ * it is not whole yet; -EINVAL when it is no request of the protocol.
+ * A control_proto frame().
+ */
+ssize_t	uapi_frame(const struct control_conn *, const char *in, size_t len);
+/* An answer's end, "errno=N\n\n" (a control_proto end(); no text). */
+void	uapi_end(struct buf *, int status, const char *text);
 
 /*
  * Parses the lines after "set=1\n", up to but excluding the empty line

@@ -14,10 +14,10 @@
  * What must hold, against a model of the protocol written here: the
  * answers are exactly the ones the model expects, in order (one end line
  * per request, with its status: an unknown or empty command, a malformed
- * or too long line, root-only commands of others refused, a second line
- * for a command that takes one; the connection closed after a framing
- * error, a full buffer with no whole request dropped without answer, a
- * non-member refused at once), every answer line is key=value, a handler
+ * or too long line (with its newline or without: more than
+ * CONTROL_MAX_LINE bytes, first or second line), root-only commands of
+ * others refused, a second line for a command that takes one; the
+ * connection closed after a framing error, a non-member refused at once), every answer line is key=value, a handler
  * sees only printable words, the secret only for its command, and no
  * secret reaches the audit log; a request that came while another was
  * pending is answered too; the connection is closed when the client
@@ -43,7 +43,7 @@
 #include "log.h"
 
 #define FCT_GROUP	4242
-#define FCT_BUF		(2 * CONTROL_MAX_LINE + 2)	/* control.c's */
+#define FCT_BUF		(2 * CONTROL_MAX_LINE + 2)	/* control.c's limit */
 #define FCT_MAX_ANSWERS	4096
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -168,8 +168,11 @@ fct_model(const char *m, size_t n, int member)
 	while (pos < n) {
 		/* What the buffer holds from the request's start on. */
 		len = n - pos < FCT_BUF ? n - pos : FCT_BUF;
-		if ((nl = memchr(m + pos, '\n', len)) == NULL)
-			return;		/* incomplete, or dropped if full */
+		if ((nl = memchr(m + pos, '\n', len)) == NULL) {
+			if (len > CONTROL_MAX_LINE)
+				fct_expect(EINVAL);	/* too long */
+			return;		/* else incomplete */
+		}
 		if ((size_t)(nl - (m + pos)) > CONTROL_MAX_LINE ||
 		    memchr(m + pos, '\0', (size_t)(nl - (m + pos))) != NULL) {
 			fct_expect(EINVAL);
@@ -206,8 +209,15 @@ fct_model(const char *m, size_t n, int member)
 		}
 		if (cmd->has_secret) {
 			nl2 = memchr(end, '\n', (size_t)(m + pos + len - end));
+			if (nl2 == NULL && (size_t)(m + pos + len - end) >
+			    CONTROL_MAX_LINE)
+				fct_expect(EINVAL);	/* too long */
 			if (nl2 == NULL)
 				return;	/* waits for the second line */
+			if ((size_t)(nl2 - end) > CONTROL_MAX_LINE) {
+				fct_expect(EINVAL);
+				return;
+			}
 			end = nl2 + 1;
 		}
 		if (cmd->root_only && fct.uid != 0)

@@ -8,10 +8,9 @@
  * The process's file is compiled into this one (its state and dispatch
  * are static). The parent, the broker and the forwarder are the harness
  * at the far ends of three socketpairs (tests/fuzz/harness.h: a
- * sequence of messages). The control socket's server (netd/control.c,
- * fuzzed by fuzz_control) is a stub that holds the descriptor it is
- * given; a UAPI socket is an unbound socket (never accepted from: no
- * event loop runs). DH answers come only from the input, so a configuration with
+ * sequence of messages). The local-socket server (netd/control.c, fuzzed
+ * by fuzz_control) is a stub that holds the descriptors it is given (the
+ * control and UAPI sockets: unbound sockets, never accepted from). DH answers come only from the input, so a configuration with
  * peers (CFG_CHUNK, CFG_END) and a KEY_PUBLIC make the requests whose
  * ids (1, 2, ...) the input's DH results answer.
  *
@@ -31,8 +30,9 @@ static void	fuzz_teardown(int);
 /* Reached only from handshake_main(): never here. */
 void sandbox_handshake(void) { abort(); }
 
-/* The control server: the descriptor it owns, once per process. */
+/* The server: the descriptors it owns, each once per process. */
 static int	fuzz_ctl_fd = -1;
+static int	fuzz_uapi_fd = -1;
 
 void
 control_init(int fd, const struct control_cmd *cmds, gid_t group)
@@ -42,10 +42,19 @@ control_init(int fd, const struct control_cmd *cmds, gid_t group)
 	fuzz_ctl_fd = fd;
 }
 
+struct control_server *
+control_listen(int fd, const struct control_proto *proto)
+{
+	if (fuzz_uapi_fd != -1 || fd < 0 || proto != &hs_uapi_proto)
+		abort();
+	fuzz_uapi_fd = fd;
+	return NULL;
+}
+
 void
 control_finish(uint32_t conn_id, int status, const char *text)
 {
-	if (conn_id == 0 || text == NULL)
+	if (conn_id == 0)
 		abort();
 }
 
@@ -118,9 +127,6 @@ fuzz_setup(struct fuzz_in *in)
 	for (i = 0; i < 3; i++)
 		*fuzz_chans[i] = chans[i];
 	hs_state_init();
-	memset(&hs_config_client, 0, sizeof(hs_config_client));
-	hs_config_client.fd = -1;
-	hs_config_client.is_config = 1;
 	log_setverbose(0);
 }
 
@@ -130,7 +136,7 @@ fuzz_teardown(int fatal)
 {
 	struct hs_peer		*p, *ptmp;
 	struct hs_dh		*d, *dtmp;
-	struct hs_client	*cl, *ctmp;
+	struct hs_wait		*w, *wtmp;
 	struct hs_index		*e, *en;
 	int			 i;
 
@@ -138,8 +144,8 @@ fuzz_teardown(int fatal)
 		hs_peer_remove(p);
 	TAILQ_FOREACH_SAFE(d, &hs.dh, entry, dtmp)
 		hs_dh_free(d);
-	TAILQ_FOREACH_SAFE(cl, &hs.clients, entry, ctmp)
-		hs_client_free(cl);
+	TAILQ_FOREACH_SAFE(w, &hs.waits, entry, wtmp)
+		free(w);
 	for (i = 0; i < HS_INDEX_BUCKETS; i++)
 		for (e = hs.index[i]; e != NULL; e = en) {
 			en = e->next;
@@ -147,15 +153,11 @@ fuzz_teardown(int fatal)
 		}
 	aip_free(hs.aips);
 	buf_free(&hs.cfg);
-	buf_free(&hs_config_client.in);
-	buf_free(&hs_config_client.out);
-	if (hs.uapi_fd != -1) {
-		event_del(&hs.ev_uapi);
-		close(hs.uapi_fd);
-	}
+	if (fuzz_uapi_fd != -1)
+		close(fuzz_uapi_fd);
 	if (fuzz_ctl_fd != -1)
 		close(fuzz_ctl_fd);
-	fuzz_ctl_fd = -1;
+	fuzz_ctl_fd = fuzz_uapi_fd = -1;
 	for (i = 0; i < 3; i++)
 		fuzz_chan_reset(&fuzz_hs.chan[i], &fuzz_chans[i]->ibuf, fatal);
 }

@@ -3,7 +3,11 @@
  * end of a socketpair: a request that came while another was pending is
  * answered once that one ends (it waited for bytes that never came:
  * found by fuzz_control); a caller outside the group is refused at once;
- * a line too long ends the connection with an error.
+ * a line too long ends the connection with an error. The engine's
+ * limits, with a protocol of its own (lines; "wait" pends): a client
+ * over the cap is refused, one silent too long is dropped (not while a
+ * request of it is pending), one that sends more than a request may
+ * hold is answered and dropped.
  */
 #include <sys/socket.h>
 
@@ -80,6 +84,115 @@ exchange(uid_t uid, gid_t gid, const char *req, int finish)
 	return s;
 }
 
+/* A line protocol with small limits. */
+static ssize_t
+e_frame(const struct control_conn *c, const char *in, size_t len)
+{
+	const char	*nl;
+
+	return (nl = memchr(in, '\n', len)) == NULL ? 0 : nl + 1 - in;
+}
+
+static int
+e_serve(struct control_conn *c, char *req, size_t len, struct buf *out)
+{
+	if (len == 5 && memcmp(req, "wait\n", 5) == 0) {
+		pending = 1;
+		pending_id = control_conn_id(c);
+		return CONTROL_PENDING;
+	}
+	buf_append(out, req, len);
+	return 0;
+}
+
+static void
+e_end(struct buf *out, int status, const char *text)
+{
+	buf_printf(out, "status=%d %s\n", status, text ? text : "");
+}
+
+static const struct control_proto eproto = {
+	.name = "echo",
+	.max_request = 32,
+	.max_clients = 2,
+	.idle_sec = 1,
+	.frame = e_frame,
+	.serve = e_serve,
+	.end = e_end,
+};
+
+/* Whether the server closed s, after the loop ran for ms. */
+static int
+closed_after(int s, int ms)
+{
+	char	b[256];
+	ssize_t	r;
+	int	i;
+
+	for (i = 0; i < ms / 10; i++) {
+		event_loop(EVLOOP_NONBLOCK);
+		usleep(10000);
+	}
+	while ((r = read(s, b, sizeof(b))) > 0)
+		;
+	/* (Bytes the server left unread: a reset.) */
+	return r == 0 || (r == -1 && errno == ECONNRESET);
+}
+
+static void
+engine(void)
+{
+	struct control_server	*srv;
+	char			 b[256];
+	ssize_t			 r;
+	int			 sv[3][2], quiet[2], i;
+
+	if (pipe(quiet) == -1)
+		abort();
+	srv = control_listen(quiet[0], &eproto);
+	for (i = 0; i < 3; i++)
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+		    sv[i]) == -1)
+			abort();
+	CHECK(control_serve(srv, sv[0][0], 0, 0) == 0 &&
+	    control_serve(srv, sv[1][0], 0, 0) == 0, "two clients served");
+	CHECK(control_serve(srv, sv[2][0], 0, 0) == -1,
+	    "a third one over the cap is refused");
+	close(sv[2][0]);
+	close(sv[2][1]);
+
+	/* 0 pends; 1 sends a line, then nothing. */
+	send(sv[0][1], "wait\n", 5, MSG_NOSIGNAL);
+	send(sv[1][1], "hi\n", 3, MSG_NOSIGNAL);
+	CHECK(closed_after(sv[1][1], 1500), "a silent client is dropped");
+	CHECK(!closed_after(sv[0][1], 10), "not one whose request pends");
+	pending = 0;
+	control_finish(pending_id, 0, NULL);
+	event_loop(EVLOOP_NONBLOCK);
+	r = read(sv[0][1], b, sizeof(b) - 1);
+	CHECK(r == 10 && memcmp(b, "status=0 \n", 10) == 0,
+	    "its answer came");
+	CHECK(closed_after(sv[0][1], 1500), "then it idles out too");
+	close(sv[0][1]);
+	close(sv[1][1]);
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv[0]) == -1 ||
+	    control_serve(srv, sv[0][0], 0, 0) == -1)
+		abort();
+	send(sv[0][1], "0123456789012345678901234567890123456789", 40,
+	    MSG_NOSIGNAL);
+	for (i = 0; i < 5; i++)
+		event_loop(EVLOOP_NONBLOCK);
+	r = read(sv[0][1], b, sizeof(b) - 1);
+	b[r > 0 ? r : 0] = '\0';
+	CHECK(strcmp(b, "status=22 request too long\n") == 0,
+	    "more than a request may hold: answered: %s", b);
+	CHECK(closed_after(sv[0][1], 10), "and dropped");
+	close(sv[0][1]);
+	close(quiet[0]);
+	close(quiet[1]);
+}
+
 int
 main(void)
 {
@@ -122,5 +235,6 @@ main(void)
 	CHECK(strcmp(s, "error=request too long\nend=22\n") == 0,
 	    "a line too long: an error, then closed: %s", s);
 	free(s);
+	engine();
 	return test_done();
 }
