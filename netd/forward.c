@@ -21,7 +21,7 @@
  * batches only; a keypair retired while a batch is in flight is wiped
  * when the batch is done.
  *
- * Memory: packet buffers come from one fixed pool (fwd_buf_get); packets
+ * Memory: packet buffers come from one fixed pool (fwd_pool.c); packets
  * waiting for a session are copied into a fixed staging arena; send
  * descriptors come from a fixed table. When one runs out the packet is
  * dropped and counted; nothing is allocated per packet.
@@ -75,6 +75,7 @@
 #include "forward.h"
 #include "fwd.h"
 #include "fwd_offload.h"
+#include "fwd_pool.h"
 #include "imsg.h"
 #include "log.h"
 #include "messages.h"
@@ -181,12 +182,7 @@ static struct {
 	struct aip_table *aips;
 	struct fwd_peer	*peers[FWD_PEER_BUCKETS];
 	struct fwd_kp	*index[FWD_INDEX_BUCKETS];
-	/* The pool. */
-	uint8_t		*pool;
-	size_t		 pool_size;
-	struct fwd_buf	*bufs;
-	struct fwd_buf	*free_bufs;
-	unsigned	 nfree;
+	/* Send units. */
 	struct fwd_tx	*txs;
 	struct fwd_tx	*free_txs;
 	/* The staging arena. */
@@ -231,99 +227,21 @@ le64_get(const uint8_t *p)
 	return le64toh(v);
 }
 
-/* The pool. */
-
-struct fwd_buf *
-fwd_buf_get(void)
-{
-	struct fwd_buf	*b;
-
-	if ((b = fwd.free_bufs) == NULL)
-		return NULL;
-	fwd.free_bufs = b->next;
-	fwd.nfree--;
-	b->next = NULL;
-	b->refs = 1;
-	b->off = FWD_HEADROOM;
-	b->len = 0;
-	return b;
-}
-
-void
-fwd_buf_ref(struct fwd_buf *b)
-{
-	b->refs++;
-}
-
-void
-fwd_buf_put(struct fwd_buf *b)
-{
-	if (b == NULL)
-		return;
-	if (b->refs == 0)
-		fatalx("%s: buffer %u freed twice", __func__, b->id);
-	if (--b->refs > 0)
-		return;
-	b->next = fwd.free_bufs;
-	fwd.free_bufs = b;
-	fwd.nfree++;
-}
-
-struct fwd_buf *
-fwd_buf_by_id(unsigned id)
-{
-	if (id >= fwd_conf.pool_bufs)
-		fatalx("%s: bad buffer id %u", __func__, id);
-	return &fwd.bufs[id];
-}
-
-unsigned
-fwd_buf_nfree(void)
-{
-	return fwd.nfree;
-}
-
-uint8_t *
-fwd_pool_base(void)
-{
-	return fwd.pool;
-}
-
-size_t
-fwd_pool_size(void)
-{
-	return fwd.pool_size;
-}
-
 int
 fwd_can_read(void)
 {
-	return fwd.nfree > 8 && !batch.running;
+	return fwd_buf_nfree() > 8 && !batch.running;
 }
 
+/* The packet pool, the send units and the staging arena, once. */
 static void
-fwd_pool_init(unsigned nbufs)
+fwd_alloc(unsigned nbufs)
 {
 	unsigned	i;
 
-	fwd_conf.pool_bufs = nbufs;
-	fwd.pool_size = (size_t)nbufs * FWD_BUF_SIZE;
-	/* Locked: packets are plaintext before encryption. */
-	fwd.pool = mmap(NULL, fwd.pool_size, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (fwd.pool == MAP_FAILED)
-		fatal("mmap packet pool");
-	(void)madvise(fwd.pool, fwd.pool_size, MADV_DONTDUMP);
-	if ((fwd.bufs = calloc(nbufs, sizeof(*fwd.bufs))) == NULL ||
-	    (fwd.txs = calloc(FWD_TX_MAX, sizeof(*fwd.txs))) == NULL)
+	fwd_pool_init(nbufs);
+	if ((fwd.txs = calloc(FWD_TX_MAX, sizeof(*fwd.txs))) == NULL)
 		fatal("calloc");
-	for (i = nbufs; i-- > 0;) {
-		fwd.bufs[i].base = fwd.pool + (size_t)i * FWD_BUF_SIZE;
-		fwd.bufs[i].id = i;
-		fwd.bufs[i].next = fwd.free_bufs;
-		fwd.free_bufs = &fwd.bufs[i];
-	}
-	fwd.nfree = nbufs;
 	for (i = FWD_TX_MAX; i-- > 0;) {
 		fwd.txs[i].id = i;
 		fwd.txs[i].next = fwd.free_txs;
@@ -1362,13 +1280,6 @@ fwd_in_end(void)
 	fwd.be->flush();
 }
 
-/* Writes a coalesced or plain packet to TUN (from fwd_offload.c). */
-void
-fwd_tun_emit(struct fwd_buf *b, uint32_t off, uint32_t len)
-{
-	fwd.be->tun_write(b, off, len);
-}
-
 /* Messages from the handshake process and the parent. */
 
 static void
@@ -1806,7 +1717,7 @@ fwd_choose_backend(int want, char *why, size_t whylen)
 		return &fwd_backend_classic;
 	}
 #endif
-	if (fwd_uring_init(&err) == -1) {
+	if (fwd_backend_uring.init(&err) == -1) {
 		if (want == FWD_BACKEND_URING)
 			fatal("-B uring: %s", err);
 		snprintf(why, whylen, "io_uring unavailable: %s: %s", err,
@@ -1892,7 +1803,7 @@ forwarder_main(const struct proc_opts *opts)
 		fatal("ratelimiter_init");
 
 	/* Every buffer the fast path uses, allocated once. */
-	fwd_pool_init(fwd_env_uint("WGCARD_FWD_POOL", FWD_POOL_DEFAULT,
+	fwd_alloc(fwd_env_uint("WGCARD_FWD_POOL", FWD_POOL_DEFAULT,
 	    FWD_POOL_MIN, FWD_POOL_MAX));
 	fwd_conf.offloads = (opts->offloads & FWD_OFFLOAD_ON) != 0;
 	fwd_conf.vnet_hdr = fwd_conf.offloads;
@@ -1900,22 +1811,21 @@ forwarder_main(const struct proc_opts *opts)
 	fwd_conf.udp_gro = fwd_conf.offloads;
 	fwd_conf.tun_uso = (opts->offloads & FWD_OFFLOAD_USO) != 0;
 	fwd.gso_seg_max = 65535;
-	fwd.gro = fwd_offload_init();
 
 	/* The ring is set up while we may still lock memory. */
 	fwd.be = fwd_choose_backend(opts->backend, why, sizeof(why));
+	fwd.gro = fwd_offload_init(fwd_conf.tun_uso, fwd.be->tun_write);
 	nthreads = fwd_env_uint("WGCARD_FWD_THREADS", fwd_default_threads(),
 	    0, 64);
 
 	proc_privdrop(WGCARD_USER, WGCARD_CHROOT);
 	fwd_crypto_init(nthreads);
 	/* After the threads exist: the filter covers them all (TSYNC). */
-	sandbox_forwarder(fwd.be == &fwd_backend_uring ? SANDBOX_FWD_URING :
-	    0);
+	sandbox_forwarder(fwd.be->sandbox);
 	log_info("%s backend (%s), %d crypto worker%s, "
 	    "offloads %s, %u buffers", fwd.be->name, why, nthreads,
 	    nthreads == 1 ? "" : "s", forward_offloads_name(opts->offloads),
-	    fwd_conf.pool_bufs);
+	    fwd_pool_nbufs());
 	{
 		struct fwd_info	fi;
 
@@ -1924,7 +1834,7 @@ forwarder_main(const struct proc_opts *opts)
 		strlcpy(fi.offloads, forward_offloads_name(opts->offloads),
 		    sizeof(fi.offloads));
 		fi.crypto_workers = (uint32_t)nthreads;
-		fi.pool_bufs = fwd_conf.pool_bufs;
+		fi.pool_bufs = fwd_pool_nbufs();
 		fwd_hs_send(IMSG_HS_FWD_INFO, &fi, sizeof(fi));
 	}
 	fwd_set_now();

@@ -4,7 +4,9 @@
  * events) and knows nothing of how packets are read and written; an I/O
  * backend (fwd_classic.c: poll(2), read/write, recvmmsg/sendmmsg;
  * fwd_uring.c: io_uring) moves them and calls back into it; fwd_crypto.c
- * runs the AEAD of a batch on worker threads.
+ * runs the AEAD of a batch on worker threads. Packet buffers are
+ * fwd_pool.c's, below all of them. forward.c reaches a backend only
+ * through its struct fwd_backend.
  *
  * Everything here runs on the forwarder's one I/O thread except the
  * AEAD jobs of fwd_crypto_run.
@@ -19,20 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fwd_pool.h"
 #include "messages.h"
 #include "wgcard.h"
 
-/*
- * Packet buffers: one fixed pool, allocated (and with io_uring
- * registered) once. A buffer holds the largest IP packet (65535) plus a
- * virtio-net header in front, room for the WireGuard header before the
- * packet and padding and tag after it.
- */
-#define FWD_BUF_SIZE		(68 * 1024)
-#define FWD_HEADROOM		64	/* >= vnet header + 16 */
-#define FWD_POOL_DEFAULT	160	/* buffers (~10.6 MiB) */
-#define FWD_POOL_MIN		48
-#define FWD_POOL_MAX		1024
 #define FWD_GSO_MAX		64	/* segments of one UDP GSO send */
 #define FWD_GSO_BYTES		65000	/* UDP payload of one GSO send */
 #define FWD_TX_MAX		512	/* send units in flight */
@@ -50,14 +42,6 @@ enum fwd_tx_kind {
 	FWD_TX_HS,		/* a handshake message from the handshake
 				 * process, in small[] */
 	FWD_TX_COOKIE,		/* a cookie reply of ours, in small[] */
-};
-
-struct fwd_buf {
-	uint8_t		*base;		/* FWD_BUF_SIZE bytes */
-	struct fwd_buf	*next;		/* free list */
-	uint32_t	 off, len;	/* data: base + off, len bytes */
-	uint16_t	 id;		/* index in the pool */
-	uint16_t	 refs;
 };
 
 /* One sendmsg: a message, or equal segments of one UDP GSO send. */
@@ -87,6 +71,13 @@ struct fwd_tx {
 /* What a backend does for the packet logic. */
 struct fwd_backend {
 	const char	*name;
+	/*
+	 * Sets the backend up before privileges are dropped and the
+	 * seccomp filter is installed (NULL: nothing to do): 0, or -1 with
+	 * errno and *why saying what failed.
+	 */
+	int		(*init)(const char **why);
+	int		 sandbox;	/* flags for sandbox_forwarder */
 	/* New descriptors from the parent (-1: none); the old are closed. */
 	void		(*set_tun)(int fd);
 	void		(*set_udp)(int fam, int fd);
@@ -112,20 +103,11 @@ struct fwd_conf {
 	int		 tun_uso;	/* TUN takes UDP super-packets */
 	int		 tun_gone;
 	int		 parent_fd, hs_fd;
-	unsigned	 pool_bufs;
 };
 extern struct fwd_conf	fwd_conf;
 
-/* forward.c: the pool. */
-struct fwd_buf	*fwd_buf_get(void);		/* NULL when exhausted */
-void		 fwd_buf_ref(struct fwd_buf *);
-void		 fwd_buf_put(struct fwd_buf *);	/* at 0 refs: free */
-struct fwd_buf	*fwd_buf_by_id(unsigned);
-unsigned	 fwd_buf_nfree(void);
-uint8_t		*fwd_pool_base(void);
-size_t		 fwd_pool_size(void);
-
-struct fwd_tx	*fwd_tx_by_id(unsigned);
+/* forward.c: the send unit with index id; fatal if out of range. */
+struct fwd_tx	*fwd_tx_by_id(unsigned id);
 
 /* forward.c: input from the backend. */
 /* One read from TUN in b (b->off, b->len); the core takes b's ref. */
@@ -153,13 +135,6 @@ int		 fwd_can_read(void);
 /* fwd_classic.c, fwd_uring.c */
 extern const struct fwd_backend	fwd_backend_classic;
 extern const struct fwd_backend	fwd_backend_uring;
-/*
- * Sets up the io_uring backend (before privileges are dropped and the
- * seccomp filter is installed): the ring, created disabled, its fixed
- * file table, registered buffers, provided-buffer ring, restrictions,
- * then enabled. 0, or -1 with errno and *why saying what failed.
- */
-int		 fwd_uring_init(const char **why);
 
 /* fwd_crypto.c: AEAD jobs, run by the I/O thread and the workers. */
 struct fwd_job {
@@ -172,7 +147,6 @@ struct fwd_job {
 };
 /* Starts nthreads workers (0: none); before the seccomp filter. */
 void		 fwd_crypto_init(int nthreads);
-int		 fwd_crypto_threads(void);
 /* Runs every job; returns when all are done. */
 void		 fwd_crypto_run(struct fwd_job *jobs, int n);
 

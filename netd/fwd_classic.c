@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "fwd.h"
+#include "fwd_pool.h"
 #include "log.h"
 #include "sock.h"
 

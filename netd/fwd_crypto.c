@@ -134,12 +134,6 @@ fwd_crypto_init(int nthreads)
 		usleep(1000);
 }
 
-int
-fwd_crypto_threads(void)
-{
-	return fc.nthreads;
-}
-
 void
 fwd_crypto_run(struct fwd_job *jobs, int n)
 {

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fwd.h"
 #include "fwd_offload.h"
+#include "fwd_pool.h"
 #include "log.h"
 #include "offload.h"
 
@@ -31,14 +31,18 @@ struct fwd_gro {
 	int			 nheld;
 	int			 cursor;	/* in held: last found */
 	uint64_t		 drops;
+	void			(*emit)(struct fwd_buf *, uint32_t,
+				    uint32_t);
 };
 
 static struct fwd_gro	fo_gro;
 
 struct fwd_gro *
-fwd_offload_init(void)
+fwd_offload_init(int uso, void (*emit)(struct fwd_buf *, uint32_t,
+    uint32_t))
 {
-	offload_gro_init(&fo_gro.g, fwd_conf.tun_uso ? OFFLOAD_GRO_UDP : 0);
+	offload_gro_init(&fo_gro.g, uso ? OFFLOAD_GRO_UDP : 0);
+	fo_gro.emit = emit;
 	return &fo_gro;
 }
 
@@ -132,7 +136,7 @@ fo_write_plain(struct fwd_buf *b, uint32_t off, uint32_t len)
 	/* An all-zero header: no offload, checksum done. */
 	memset(b->base + off - OFFLOAD_VNET_HDR_LEN, 0, OFFLOAD_VNET_HDR_LEN);
 	fwd_buf_ref(b);
-	fwd_tun_emit(b, off - OFFLOAD_VNET_HDR_LEN, len + OFFLOAD_VNET_HDR_LEN);
+	fo_gro.emit(b, off - OFFLOAD_VNET_HDR_LEN, len + OFFLOAD_VNET_HDR_LEN);
 }
 
 void
@@ -198,7 +202,7 @@ fo_flush_cb(void *arg, const struct iovec *iov, int iovcnt, size_t total)
 		p = (uint8_t *)iov[1].iov_base - OFFLOAD_VNET_HDR_LEN;
 		memcpy(p, iov[0].iov_base, OFFLOAD_VNET_HDR_LEN);
 		fwd_buf_ref(b);
-		fwd_tun_emit(b, p - b->base, total);
+		gro->emit(b, p - b->base, total);
 		return 0;
 	}
 	/* A super-packet: gathered into a buffer of its own. */
@@ -216,7 +220,7 @@ fo_flush_cb(void *arg, const struct iovec *iov, int iovcnt, size_t total)
 		memcpy(ob->base + off, iov[i].iov_base, iov[i].iov_len);
 		off += iov[i].iov_len;
 	}
-	fwd_tun_emit(ob, FWD_HEADROOM, (uint32_t)(off - FWD_HEADROOM));
+	gro->emit(ob, FWD_HEADROOM, (uint32_t)(off - FWD_HEADROOM));
 	return 0;
 }
 

@@ -8,11 +8,17 @@
 
 #include <stdint.h>
 
-#include "fwd.h"
+#include "fwd_pool.h"
 
 struct fwd_gro;
 
-struct fwd_gro	*fwd_offload_init(void);
+/*
+ * uso: TUN takes UDP super-packets (coalesce UDP too). emit writes to
+ * TUN len bytes at b->base + off (virtio-net header first), the
+ * caller's ref of b going with them: the backend's tun_write.
+ */
+struct fwd_gro	*fwd_offload_init(int uso, void (*emit)(struct fwd_buf *b,
+		    uint32_t off, uint32_t len));
 /*
  * One read from TUN (virtio-net header first) in b: calls out once per
  * IP packet (segmenting a GSO packet), each call with a ref of the
@@ -29,8 +35,5 @@ void		 fwd_offload_flush(struct fwd_gro *);
 uint64_t	 fwd_offload_drops(void);
 /* UDP_GRO on a socket, when the kernel has it. */
 void		 fwd_offload_sock_gro(int fd);
-
-/* forward.c: writes to TUN, the caller's ref of b going with it. */
-void		 fwd_tun_emit(struct fwd_buf *b, uint32_t off, uint32_t len);
 
 #endif /* WGCARD_FWD_OFFLOAD_H */

@@ -12,7 +12,7 @@
 
 #include <liburing.h>
 
-#include "fwd_uring.h"
+#include "fwd_ring.h"
 
 /*
  * The SQE opcodes the ring may run, nothing else:
@@ -62,7 +62,7 @@ ur_register(int fd, unsigned op, const void *arg, unsigned nr)
 }
 
 int
-fwd_uring_ring_setup(struct io_uring *ring, unsigned entries,
+fwd_ring_setup(struct io_uring *ring, unsigned entries,
     unsigned cq_entries, void *buf, size_t buflen, const int *fds,
     unsigned nfds, int (*before_enable)(struct io_uring *, void *),
     void *arg, const char **why)

@@ -2,12 +2,13 @@
  * fwd_uring.c: the forwarder's io_uring backend.
  *
  * One ring, set up before privileges are dropped and before the seccomp
- * filter (fwd_uring_init): created disabled (IORING_SETUP_R_DISABLED),
- * given its fixed-file table (TUN, the two UDP sockets, the two imsg
- * channels; empty slots are filled later with IORING_OP_FILES_UPDATE),
- * the packet pool as one registered buffer, and a provided-buffer ring
- * for receives; then restricted to the opcodes and SQE flags below, with
- * no register operation left, and enabled. The seccomp filter that
+ * filter (ur_init, the backend's init): created disabled
+ * (IORING_SETUP_R_DISABLED), given its fixed-file table (TUN, the two
+ * UDP sockets, the two imsg channels; empty slots are filled later with
+ * IORING_OP_FILES_UPDATE), the packet pool as one registered buffer,
+ * and a provided-buffer ring for receives; then restricted to the
+ * opcode and SQE-flag allowlists of fwd_ring.c, with no register
+ * operation left, and enabled. The seccomp filter that
  * follows allows io_uring_enter(2) but neither io_uring_setup(2) nor
  * io_uring_register(2).
  *
@@ -41,8 +42,10 @@
 #include <liburing.h>
 
 #include "fwd.h"
-#include "fwd_uring.h"
+#include "fwd_pool.h"
+#include "fwd_ring.h"
 #include "log.h"
+#include "sandbox.h"
 #include "sock.h"
 
 #define UR_ENTRIES	1024
@@ -113,7 +116,7 @@ static struct {
 	unsigned		 tbr_mask;
 	int			 tbr_avail;
 	struct msghdr		 rmsg;		/* multishot recv template */
-	struct ur_slot		 slots[UR_FILES];
+	struct ur_slot		 slots[FWD_RING_FILES];
 	int			 pollout;
 	int			 ready;
 } ur;
@@ -159,20 +162,20 @@ ur_setup_pbuf(struct io_uring *ring, void *arg)
 	return 0;
 }
 
-int
-fwd_uring_init(const char **why)
+static int
+ur_init(const char **why)
 {
-	int	fds[UR_FILES], i;
+	int	fds[FWD_RING_FILES], i;
 
-	for (i = 0; i < UR_FILES; i++) {
+	for (i = 0; i < FWD_RING_FILES; i++) {
 		fds[i] = -1;
 		ur.slots[i].fd = ur.slots[i].newfd = -1;
 	}
 	fds[UR_SLOT_PARENT] = fwd_conf.parent_fd;
 	fds[UR_SLOT_HS] = fwd_conf.hs_fd;
-	if (fwd_uring_ring_setup(&ur.ring, UR_ENTRIES, UR_CQ_ENTRIES,
-	    fwd_pool_base(), fwd_pool_size(), fds, UR_FILES, ur_setup_pbuf,
-	    NULL, why) == -1)
+	if (fwd_ring_setup(&ur.ring, UR_ENTRIES, UR_CQ_ENTRIES,
+	    fwd_pool_base(), fwd_pool_size(), fds, FWD_RING_FILES,
+	    ur_setup_pbuf, NULL, why) == -1)
 		return -1;
 	ur.slots[UR_SLOT_PARENT].live = 1;
 	ur.slots[UR_SLOT_HS].live = 1;
@@ -432,7 +435,7 @@ ur_cqe(const struct io_uring_cqe *cqe)
 {
 	uint64_t	 ud = cqe->user_data;
 	unsigned	 s = UR_UD_SLOT(ud);
-	struct ur_slot	*sl = &ur.slots[s < UR_FILES ? s : 0];
+	struct ur_slot	*sl = &ur.slots[s < FWD_RING_FILES ? s : 0];
 	struct fwd_buf	*b;
 
 	switch (UR_UD_KIND(ud)) {
@@ -581,6 +584,8 @@ ur_run(void)
 
 const struct fwd_backend fwd_backend_uring = {
 	.name = "io_uring",
+	.init = ur_init,
+	.sandbox = SANDBOX_FWD_URING,
 	.set_tun = ur_set_tun,
 	.set_udp = ur_set_udp,
 	.tx = ur_tx,

@@ -12,7 +12,7 @@
  *			WRITE SQE, wait for it (one io_uring_enter each)
  *	uring-batch	io_uring as the forwarder runs it (netd/fwd_uring.c),
  *			on a ring made by the forwarder's own
- *			fwd_uring_ring_setup (netd/fwd_ring.c): the TUN a
+ *			fwd_ring_setup (netd/fwd_ring.c): the TUN a
  *			fixed file, the packet buffers one registered buffer,
  *			one multishot READ (Linux 6.7; -r or an older kernel:
  *			two READ_FIXED kept posted) into a provided-buffer
@@ -59,7 +59,7 @@
 
 #include <liburing.h>
 
-#include "fwd_uring.h"
+#include "fwd_ring.h"
 #include "tun.h"
 
 #define TE_BUF		2048		/* > MTU 1500 */
@@ -380,12 +380,12 @@ te_run_uring_batch(struct te_queue *q)
 	if ((t->bufs = aligned_alloc(4096, (size_t)TE_NBUF * TE_BUF)) == NULL)
 		err(1, "aligned_alloc");
 	pthread_mutex_lock(&te_setup_mtx);
-	r = fwd_uring_ring_setup(&t->ring, 256, 1024, t->bufs,
+	r = fwd_ring_setup(&t->ring, 256, 1024, t->bufs,
 	    (size_t)TE_NBUF * TE_BUF, &q->fd, 1, te_pbuf_setup, t, &why);
 	mshot = fwd_ring_read_mshot && !te_no_mshot;
 	pthread_mutex_unlock(&te_setup_mtx);
 	if (r == -1)
-		err(1, "fwd_uring_ring_setup: %s", why);
+		err(1, "fwd_ring_setup: %s", why);
 	if (mshot) {
 		for (id = 0; id < TE_NBUF; id++)
 			te_pbuf_put(t, id);

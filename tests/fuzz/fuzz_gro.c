@@ -42,8 +42,8 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 static uint8_t	fz_seg[FWD_BUF_SIZE];
 static size_t	fz_pkts_out, fz_bytes_out;
 
-void
-fwd_tun_emit(struct fwd_buf *b, uint32_t off, uint32_t len)
+static void
+fz_emit(struct fwd_buf *b, uint32_t off, uint32_t len)
 {
 	struct offload_vnet	 vh;
 	const uint8_t		*p;
@@ -165,10 +165,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	fwd_conf.tun_uso = data[0] & 1;
 	perbuf = (size_t)((data[0] >> 1) & 7) + 1;
 	every = data[0] >> 4;
-	gro = fwd_offload_init();
+	gro = fwd_offload_init(data[0] & 1, fz_emit);
 	fz_pkts_out = fz_bytes_out = 0;
 	while (size - at >= 5 && npkts < FZ_MAXPKTS) {
 		fix = data[at];

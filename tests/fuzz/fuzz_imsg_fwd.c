@@ -30,7 +30,6 @@ static void	fuzz_teardown(int);
 
 /* Reached only from forwarder_main(): never here. */
 void sandbox_forwarder(int flags) { abort(); }
-int fwd_uring_init(const char **why) { abort(); }
 
 /* A backend that sends nothing anywhere. */
 
@@ -127,14 +126,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fwd_conf.parent_fd = fuzz_fwd.chan[0].proc_fd;
 	fwd_conf.hs_fd = fuzz_fwd.chan[1].proc_fd;
 	fwd.hs.wmax = FWD_HS_QUEUE_MAX;
-	fwd_pool_init(FWD_POOL_MIN);
+	fwd_alloc(FWD_POOL_MIN);
 	/* Small tables (the daemon's hold 8192), emptied between inputs. */
 	if (ratelimiter_init(&fwd.rl, 64) == -1 ||
 	    ratelimiter_init(&fwd.rl_cookie, 64) == -1)
 		abort();
 	fwd.gso_seg_max = 65535;
-	fwd.gro = fwd_offload_init();
 	fwd.be = &fuzz_backend;
+	fwd.gro = fwd_offload_init(0, fwd.be->tun_write);
 	fwd_crypto_init(0);
 	return 0;
 }
@@ -171,7 +170,7 @@ fuzz_teardown(int fatal)
 			fwd_peer_del(p->id);
 	fwd_batch_run();
 	fwd_tx_pending_flush();
-	if (!fatal && fwd.nfree != fwd_conf.pool_bufs)
+	if (!fatal && fwd_buf_nfree() != fwd_pool_nbufs())
 		abort();
 	aip_free(fwd.aips);
 	ratelimiter_gc(&fwd.rl, UINT64_MAX);

@@ -37,12 +37,6 @@ static uint32_t		 fz_off[FZ_SEGS], fz_len[FZ_SEGS];
 static size_t		 fz_n;
 static int		 fz_gso;
 
-void
-fwd_tun_emit(struct fwd_buf *b, uint32_t off, uint32_t len)
-{
-	abort();	/* the TUN-in path never writes to TUN */
-}
-
 /* Does seg verify: IP length, IPv4 header checksum, TCP/UDP checksum? */
 static int
 fz_valid(const uint8_t *p, size_t len)

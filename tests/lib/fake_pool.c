@@ -1,12 +1,13 @@
 /*
- * fake_pool.c: fwd_buf_get, fwd_buf_ref and fwd_buf_put (and fwd_conf)
- * for the tests and fuzz targets of fwd_offload.c, which reaches the
- * pool only through them. Unlike forward.c's one mapping, every buffer
- * here is its own allocation of exactly FWD_BUF_SIZE bytes, released
- * when its last ref goes, so a write past a buffer's end (into what
- * would be the next buffer of the real pool) or a use after the last
- * put is seen: by ASan's redzones in a sanitizer build, otherwise by
- * inaccessible guard pages on both sides of the buffer (SIGSEGV).
+ * fake_pool.c: fwd_buf_get, fwd_buf_ref and fwd_buf_put for the tests
+ * and fuzz targets of fwd_offload.c, which reaches the pool
+ * (netd/fwd_pool.c) only through them. Unlike the pool's one mapping,
+ * every buffer here is its own allocation of exactly FWD_BUF_SIZE
+ * bytes, released when its last ref goes, so a write past a buffer's
+ * end (into what would be the next buffer of the real pool) or a use
+ * after the last put is seen: by ASan's redzones in a sanitizer build,
+ * otherwise by inaccessible guard pages on both sides of the buffer
+ * (SIGSEGV).
  */
 #include <sys/mman.h>
 
@@ -23,8 +24,6 @@
 #define FAKE_POOL_ASAN	1
 #endif
 #endif
-
-struct fwd_conf	fwd_conf;
 
 static unsigned	fp_limit, fp_out;
 static uint16_t	fp_ids;

@@ -5,7 +5,7 @@
 #ifndef WGCARD_FAKE_POOL_H
 #define WGCARD_FAKE_POOL_H
 
-#include "fwd.h"
+#include "fwd_pool.h"
 
 /* At most n buffers out at once (0: no limit); fwd_buf_get NULL then. */
 void		fake_pool_limit(unsigned n);

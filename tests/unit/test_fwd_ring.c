@@ -1,6 +1,6 @@
 /*
  * test_fwd_ring.c: the forwarder's io_uring is confined. A ring made by
- * fwd_uring_ring_setup, as the forwarder makes its own, runs the opcodes
+ * fwd_ring_setup, as the forwarder makes its own, runs the opcodes
  * of its allowlist (a READ_FIXED and a SENDMSG on fixed files, a
  * FILES_UPDATE) and refuses with EACCES every other opcode (OPENAT, NOP,
  * CONNECT, SOCKET...), SQE flags outside its list (IO_LINK, ASYNC), and
@@ -19,7 +19,7 @@
 
 #include <liburing.h>
 
-#include "fwd_uring.h"
+#include "fwd_ring.h"
 #include "test.h"
 
 /* Submits the prepared SQE and returns its CQE's result. */
@@ -47,7 +47,7 @@ main(void)
 	struct iovec		 iov;
 	static uint8_t		 buf[65536];
 	const char		*why = NULL;
-	int			 sp[2], fds[UR_FILES], newfd[1], r, i;
+	int			 sp[2], fds[FWD_RING_FILES], newfd[1], r, i;
 	unsigned		 op;
 	static const unsigned	 refused[] = {
 		IORING_OP_OPENAT, IORING_OP_NOP, IORING_OP_CONNECT,
@@ -61,11 +61,11 @@ main(void)
 		perror("socketpair");
 		return 1;
 	}
-	for (i = 0; i < UR_FILES; i++)
+	for (i = 0; i < FWD_RING_FILES; i++)
 		fds[i] = -1;
 	fds[0] = sp[0];
-	if (fwd_uring_ring_setup(&ring, 64, 128, buf, sizeof(buf), fds,
-	    UR_FILES, NULL, NULL, &why) == -1) {
+	if (fwd_ring_setup(&ring, 64, 128, buf, sizeof(buf), fds,
+	    FWD_RING_FILES, NULL, NULL, &why) == -1) {
 		printf("SKIP: io_uring unavailable here (%s: %s)\n", why,
 		    strerror(errno));
 		return test_done();

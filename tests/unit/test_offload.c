@@ -1446,8 +1446,8 @@ static uint8_t	fo_tun[64][FWD_BUF_SIZE];
 static size_t	fo_tunlen[64], fo_ntun;
 static int	fo_tunbad;
 
-void
-fwd_tun_emit(struct fwd_buf *b, uint32_t off, uint32_t len)
+static void
+fo_emit(struct fwd_buf *b, uint32_t off, uint32_t len)
 {
 	if (off > FWD_BUF_SIZE || len > FWD_BUF_SIZE - off ||
 	    len < OFFLOAD_VNET_HDR_LEN || fo_ntun == 64)
@@ -1477,8 +1477,7 @@ test_gro_glue(void)
 	uint8_t			*pkt, *at;
 	int			 ok;
 
-	fwd_conf.tun_uso = 1;
-	gro = fwd_offload_init();
+	gro = fwd_offload_init(1, fo_emit);
 	rnd_fill(payload, sizeof(payload));
 	spec_default(&sp, 0, IPPROTO_TCP);
 	for (k = 0; k < 4; k++)
