@@ -163,6 +163,11 @@ FUZZ_SECONDS	?= 300
 fuzz:
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
+# The constant-time check: the handshake and data path under valgrind's
+# memcheck with the secrets marked undefined (tests/ct/run.sh).
+ct:
+	tests/ct/run.sh
+
 # The static analyzer over every source file.
 analyze:
 	scan-build --status-bugs $(MAKE) -B all unit
@@ -204,7 +209,7 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all unit check check-unit fuzz analyze install clean
+.PHONY: all unit check check-unit fuzz ct analyze install clean
 .SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

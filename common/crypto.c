@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "crypto.h"
+#include "ct.h"
 
 void
 wg_crypto_init(void)
@@ -93,9 +94,15 @@ int
 wg_x25519(uint8_t out[static 32], const uint8_t scalar[static 32],
     const uint8_t point[static 32])
 {
-	/* libsodium fails on an all-zero result (a small-order point). */
-	if (crypto_scalarmult(out, scalar, point) != 0 ||
-	    wg_key_is_zero(out)) {
+	int	bad;
+
+	/*
+	 * libsodium fails on an all-zero result (a small-order point): a
+	 * fact about the public point, so the verdict is public.
+	 */
+	bad = crypto_scalarmult(out, scalar, point);
+	CT_PUBLIC(&bad, sizeof(bad));
+	if (bad != 0 || wg_key_is_zero(out)) {
 		sodium_memzero(out, 32);
 		return -1;
 	}
@@ -200,14 +207,16 @@ wg_aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len,
     const uint8_t key[static 32])
 {
 	uint8_t	n[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+	int	bad;
 
 	if (len < crypto_aead_chacha20poly1305_ietf_ABYTES)
 		return -1;
 	wg_aead_nonce(n, nonce);
-	if (crypto_aead_chacha20poly1305_ietf_decrypt(dst, NULL, NULL, src,
-	    len, ad, adlen, n, key) != 0)
-		return -1;
-	return 0;
+	bad = crypto_aead_chacha20poly1305_ietf_decrypt(dst, NULL, NULL, src,
+	    len, ad, adlen, n, key);
+	/* Whether the tag verified is public: the packet is kept or not. */
+	CT_PUBLIC(&bad, sizeof(bad));
+	return bad != 0 ? -1 : 0;
 }
 
 void
@@ -224,12 +233,14 @@ wg_xaead_decrypt(uint8_t *dst, const uint8_t *src, size_t len,
     const uint8_t *ad, size_t adlen, const uint8_t nonce[static 24],
     const uint8_t key[static 32])
 {
+	int	bad;
+
 	if (len < crypto_aead_xchacha20poly1305_ietf_ABYTES)
 		return -1;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(dst, NULL, NULL, src,
-	    len, ad, adlen, nonce, key) != 0)
-		return -1;
-	return 0;
+	bad = crypto_aead_xchacha20poly1305_ietf_decrypt(dst, NULL, NULL, src,
+	    len, ad, adlen, nonce, key);
+	CT_PUBLIC(&bad, sizeof(bad));	/* as wg_aead_decrypt */
+	return bad != 0 ? -1 : 0;
 }
 
 int
@@ -238,15 +249,34 @@ wg_key_is_zero(const uint8_t key[static 32])
 	volatile uint8_t	acc = 0;
 	size_t			i;
 
+	int			zero;
+
 	for (i = 0; i < 32; i++)
 		acc |= key[i];
-	return (int)((((unsigned int)acc) - 1) >> 8 & 1);
+	zero = (int)((((unsigned int)acc) - 1) >> 8 & 1);
+	/*
+	 * The verdict is public: an all-zero key is "none" (no psk) or a
+	 * DH with a small-order point, both said by public data.
+	 */
+	CT_PUBLIC(&zero, sizeof(zero));
+	return zero;
+}
+
+int
+wg_mem_eq(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	int	eq;
+
+	eq = sodium_memcmp(a, b, len) == 0;
+	/* Whether a MAC or key matched is public: the message is kept or not. */
+	CT_PUBLIC(&eq, sizeof(eq));
+	return eq;
 }
 
 int
 wg_key_eq(const uint8_t a[static 32], const uint8_t b[static 32])
 {
-	return sodium_memcmp(a, b, 32) == 0;
+	return wg_mem_eq(a, b, 32);
 }
 
 /*

@@ -72,6 +72,8 @@ int	wg_xaead_decrypt(uint8_t *dst, const uint8_t *src, size_t len,
 /* Constant-time helpers. */
 int	wg_key_is_zero(const uint8_t key[static 32]);	/* no early exit */
 int	wg_key_eq(const uint8_t a[static 32], const uint8_t b[static 32]);
+/* 1 if equal; every byte compared, the verdict (only) public. */
+int	wg_mem_eq(const uint8_t *a, const uint8_t *b, size_t len);
 
 /* TAI64N timestamp of now, 12 bytes big-endian. */
 void	wg_tai64n_now(uint8_t out[static 12]);

@@ -119,8 +119,7 @@ cookie_checker_validate_mac1(const struct cookie_checker *c, const void *msg,
 		return COOKIE_MAC_INVALID;
 	cookie_mac(computed, c->mac1_key, sizeof(c->mac1_key), m,
 	    len - COOKIE_MACS_LEN);
-	if (sodium_memcmp(computed, m + len - COOKIE_MACS_LEN,
-	    WG_COOKIE_LEN) == 0)
+	if (wg_mem_eq(computed, m + len - COOKIE_MACS_LEN, WG_COOKIE_LEN))
 		ret = COOKIE_VALID_MAC1_ONLY;
 	sodium_memzero(computed, sizeof(computed));
 	return ret;
@@ -151,8 +150,7 @@ cookie_checker_validate(struct cookie_checker *c, const void *msg,
 	if (!cookie_secret_fresh(c, now_ms) || cookie_make(c, cookie, src) != 0)
 		goto out;
 	cookie_mac(computed, cookie, sizeof(cookie), m, len - WG_COOKIE_LEN);
-	if (sodium_memcmp(computed, m + len - WG_COOKIE_LEN,
-	    WG_COOKIE_LEN) != 0)
+	if (!wg_mem_eq(computed, m + len - WG_COOKIE_LEN, WG_COOKIE_LEN))
 		goto out;
 	ret = COOKIE_VALID_MAC2;
 out:

@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "crypto.h"
+#include "ct.h"
 #include "messages.h"
 #include "noise.h"
 
@@ -264,6 +265,8 @@ noise_consume_initiation_finish(struct noise_initiation_ctx *ctx,
 		goto out;
 	noise_mix_hash(ctx->hash, ctx->msg.encrypted_static,
 	    sizeof(ctx->msg.encrypted_static));
+	/* Authenticated: the initiator's public key, to look it up by. */
+	CT_PUBLIC(s, sizeof(s));
 
 	memcpy(ctx->remote_static, s, WG_KEY_LEN);
 	memcpy(remote_static_out, s, WG_KEY_LEN);
@@ -301,6 +304,8 @@ noise_consume_initiation_peer(struct noise_initiation_ctx *ctx,
 		goto out;
 	noise_mix_hash(h, ctx->msg.encrypted_timestamp,
 	    sizeof(ctx->msg.encrypted_timestamp));
+	/* Authenticated: the initiator's clock, no secret of ours. */
+	CT_PUBLIC(t, sizeof(t));
 
 	/* Replay: TAI64N is big-endian, so bytes compare as numbers. */
 	if (memcmp(t, p->latest_timestamp, WG_TIMESTAMP_LEN) <= 0)
