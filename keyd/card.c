@@ -13,7 +13,7 @@
  *		    (CardPublicKey, or the first key seen since start):
  *		    refused and logged, not looked at again until it is
  *		    removed or reset; the empty slots and other cards
- *		    beside it do not change that (pcsc_open: -EXDEV). The
+ *		    beside it do not change that (cardtool_open: -EXDEV). The
  *		    key is read again every CARD_KEYCHECK_MS while idle and
  *		    before every VERIFY: a card whose key was replaced while
  *		    open becomes WRONG and never gets the stored PIN.
@@ -61,6 +61,7 @@
 #include <sodium.h>
 
 #include "backend.h"
+#include "cardtool.h"
 #include "compat.h"
 #include "crypto.h"
 #include "encoding.h"
@@ -163,7 +164,7 @@ struct card_state {
 	uint8_t			 expected[32];
 	int			 has_expected;
 	int			 has_configured_pub;	/* CardPublicKey */
-	struct pcsc_sel		 sel;
+	struct cardtool_sel	 sel;
 	int			 quit;
 	int			 reselect;	/* settings changed */
 	uint8_t			 badpin[32];	/* keyed hash of a wrong PIN */
@@ -441,7 +442,7 @@ card_key_replaced(const uint8_t pub[static 32])
 static void
 card_verify(void)
 {
-	struct opgp_card	 oc = pcsc_card(card.conn);
+	struct opgp_card	 oc = cardtool_card(card.conn);
 	uint8_t			*pin, pub[32];
 	size_t			 len;
 	int			 fresh, gen, r, retries = -1, left, same = 1;
@@ -579,7 +580,7 @@ card_connect(void)
 	int			r, expected_ok;
 
 	card_busy(CARD_TIMEOUT_MS);
-	r = pcsc_open(card.conn, &card.sel, &info, why, sizeof(why));
+	r = cardtool_open(card.conn, &card.sel, &info, why, sizeof(why));
 	card_busy(0);
 	if (card_after_hang())
 		return;
@@ -594,7 +595,7 @@ card_connect(void)
 		card_set_state(KEY_CARD_ABSENT, why);
 		return;
 	}
-	oc = pcsc_card(card.conn);
+	oc = cardtool_card(card.conn);
 	card_busy(CARD_TIMEOUT_MS);
 	if ((r = pcsc_begin(card.conn)) == 0) {
 		r = opgp_read_pubkey(&oc, pub);
@@ -658,7 +659,7 @@ card_connect(void)
 static void
 card_dh(struct card_req *req)
 {
-	struct opgp_card	oc = pcsc_card(card.conn);
+	struct opgp_card	oc = cardtool_card(card.conn);
 	uint8_t			out[32];
 	uint64_t		t0 = card_now_us();
 	int			r, lost = 0;
@@ -709,7 +710,7 @@ card_dh(struct card_req *req)
 static void
 card_check(void)
 {
-	struct opgp_card	 oc = pcsc_card(card.conn);
+	struct opgp_card	 oc = cardtool_card(card.conn);
 	uint8_t			 pub[32];
 	uint64_t		 now = card_now_us();
 	int			 r, same = 1;

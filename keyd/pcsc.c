@@ -1,6 +1,6 @@
 /*
- * pcsc.c: the PC/SC transport of the OpenPGP backend (pcsclite), and
- * the daemon-less card tools of wgcardctl (see pcsc.h).
+ * pcsc.c: the PC/SC transport (pcsclite): context, readers, one card
+ * connection, transactions, APDUs (see pcsc.h). No card application.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -9,9 +9,6 @@
 
 #include <PCSC/winscard.h>
 #include <PCSC/wintypes.h>
-#include <sodium.h>
-
-#include "openpgp.h"
 #include "pcsc.h"
 
 #define PCSC_REJECT_MAX	8
@@ -119,11 +116,10 @@ pcsc_release(struct pcsc_conn *c)
 	c->nreject = 0;
 }
 
-static int
-pcsc_transmit(void *arg, const uint8_t *apdu, size_t alen, uint8_t *resp,
-    size_t *rlen)
+int
+pcsc_transmit(struct pcsc_conn *c, const uint8_t *apdu, size_t alen,
+    uint8_t *resp, size_t *rlen)
 {
-	struct pcsc_conn	*c = arg;
 	const SCARD_IO_REQUEST	*pci;
 	DWORD			 n = (DWORD)*rlen;
 	LONG			 rv;
@@ -138,14 +134,6 @@ pcsc_transmit(void *arg, const uint8_t *apdu, size_t alen, uint8_t *resp,
 		return -EPROTO;
 	*rlen = n;
 	return 0;
-}
-
-struct opgp_card
-pcsc_card(struct pcsc_conn *c)
-{
-	struct opgp_card	card = { pcsc_transmit, c };
-
-	return card;
 }
 
 int
@@ -216,15 +204,13 @@ pcsc_reject(struct pcsc_conn *c, const char *name, DWORD event)
 	c->reject[i].event = event;
 }
 
-/* Tries one reader: 1 taken, 0 not ours, -errno. */
+/* Tries one reader: 1 taken, 0 not ours, 2 turned down, -errno. */
 static int
-pcsc_try_reader(struct pcsc_conn *c, const char *name,
-    const struct pcsc_sel *sel, struct opgp_info *info, char *why,
-    size_t whylen)
+pcsc_try_reader(struct pcsc_conn *c, const char *name, pcsc_probe_fn probe,
+    void *arg, char *why, size_t whylen)
 {
-	struct opgp_card	card;
-	LONG			rv;
-	int			r;
+	LONG	rv;
+	int	r;
 
 	rv = SCardConnect(c->ctx, name, SCARD_SHARE_SHARED,
 	    SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &c->card, &c->proto);
@@ -238,36 +224,14 @@ pcsc_try_reader(struct pcsc_conn *c, const char *name,
 	}
 	c->has_card = 1;
 	snprintf(c->reader, sizeof(c->reader), "%s", name);
-	card = pcsc_card(c);
-	if ((r = pcsc_begin(c)) == 0) {
-		if (!sel->peek || opgp_read_info(&card, info) != 0) {
-			if ((r = opgp_select(&card)) == 0)
-				r = opgp_read_info(&card, info);
-		}
-		pcsc_end(c);
-	}
-	if (r == -ESHUTDOWN) {
+	if ((r = probe(c, arg, why, whylen)) != 1)
 		pcsc_close(c);
-		return r;
-	}
-	if (r != 0) {
-		snprintf(why, whylen, "reader %s: %s", name,
-		    opgp_strerror(r));
-		pcsc_close(c);
-		return r == -ENOENT ? 2 : 0;
-	}
-	if (sel->has_serial && info->serial != sel->serial) {
-		snprintf(why, whylen, "reader %s: card serial %08X, not "
-		    "%08X", name, info->serial, sel->serial);
-		pcsc_close(c);
-		return 2;
-	}
-	return 1;
+	return r;
 }
 
 int
-pcsc_open(struct pcsc_conn *c, const struct pcsc_sel *sel,
-    struct opgp_info *info, char *why, size_t whylen)
+pcsc_open(struct pcsc_conn *c, const char *hint, pcsc_probe_fn probe,
+    void *arg, char *why, size_t whylen)
 {
 	SCARD_READERSTATE	 st;
 	char			*readers = NULL, *name;
@@ -301,7 +265,8 @@ pcsc_open(struct pcsc_conn *c, const struct pcsc_sel *sel,
 		    -ENODEV;
 	}
 	for (name = readers; *name != '\0'; name += strlen(name) + 1) {
-		if (sel->reader[0] != '\0' && strstr(name, sel->reader) == NULL)
+		if (hint != NULL && hint[0] != '\0' &&
+		    strstr(name, hint) == NULL)
 			continue;
 		any = 1;
 		/* Present, and not a card we already turned down? */
@@ -324,7 +289,7 @@ pcsc_open(struct pcsc_conn *c, const struct pcsc_sel *sel,
 			snprintf(why, whylen, "reader %s: no card", name);
 			continue;
 		}
-		r = pcsc_try_reader(c, name, sel, info, why, whylen);
+		r = pcsc_try_reader(c, name, probe, arg, why, whylen);
 		if (r == -ESHUTDOWN) {
 			free(readers);
 			return r;
@@ -346,8 +311,9 @@ pcsc_open(struct pcsc_conn *c, const struct pcsc_sel *sel,
 	if (!found && turned_down)
 		return -EXDEV;
 	if (!any)
-		snprintf(why, whylen, sel->reader[0] != '\0' ?
-		    "no reader matches \"%s\"" : "no reader%s", sel->reader);
+		snprintf(why, whylen, hint != NULL && hint[0] != '\0' ?
+		    "no reader matches \"%s\"" : "no reader%s",
+		    hint != NULL ? hint : "");
 	return found ? 0 : -ENODEV;
 }
 
@@ -363,104 +329,4 @@ pcsc_reject_current(struct pcsc_conn *c)
 	st.dwCurrentState = SCARD_STATE_UNAWARE;
 	if (SCardGetStatusChange(c->ctx, 0, &st, 1) == SCARD_S_SUCCESS)
 		pcsc_reject(c, c->reader, st.dwEventState >> 16);
-}
-
-/*
- * The tools' card: the first that answers (hint: a reader name's
- * substring or NULL), read first without a SELECT when peek is set.
- * *c is set (pcsc_free it) whatever the result: 0 or -errno.
- */
-static int
-pcsc_tool_open(struct pcsc_conn **c, const char *hint, int peek,
-    struct opgp_info *info)
-{
-	struct pcsc_sel	sel;
-	char		why[256];
-
-	if ((*c = pcsc_new()) == NULL)
-		return -ENOMEM;
-	memset(&sel, 0, sizeof(sel));
-	if (hint != NULL)
-		snprintf(sel.reader, sizeof(sel.reader), "%s", hint);
-	sel.peek = peek;
-	return pcsc_open(*c, &sel, info, why, sizeof(why));
-}
-
-int
-openpgp_read_info(const char *reader_hint, struct opgp_info *info,
-    uint8_t pub[static 32], int *has_pub, char *reader_out,
-    size_t reader_len)
-{
-	struct pcsc_conn	*c;
-	struct opgp_card	 card;
-	int			 r;
-
-	*has_pub = 0;
-	if ((r = pcsc_tool_open(&c, reader_hint, 0, info)) == 0) {
-		card = pcsc_card(c);
-		if (reader_out != NULL)
-			snprintf(reader_out, reader_len, "%s", c->reader);
-		if (pcsc_begin(c) == 0) {
-			*has_pub = opgp_read_pubkey(&card, pub) == 0;
-			pcsc_end(c);
-		}
-	}
-	pcsc_free(c);
-	return r;
-}
-
-int
-openpgp_read_pubkey(const char *reader_hint, uint8_t pub[static 32],
-    char *reader_out, size_t reader_len)
-{
-	struct opgp_info	info;
-	int			r, has_pub;
-
-	r = openpgp_read_info(reader_hint, &info, pub, &has_pub, reader_out,
-	    reader_len);
-	if (r != 0)
-		return r;
-	if (!info.is_cv25519 || !has_pub)
-		return -ENOKEY;
-	return 0;
-}
-
-int
-openpgp_peek_serial(const char *reader_hint, uint32_t *serial)
-{
-	struct pcsc_conn	*c;
-	struct opgp_info	 info;
-	int			 r;
-
-	if ((r = pcsc_tool_open(&c, reader_hint, 1, &info)) == 0)
-		*serial = info.serial;
-	pcsc_free(c);
-	return r;
-}
-
-int
-openpgp_card_init(const char *reader_hint, const uint8_t *admin_pin,
-    size_t pinlen, uint8_t pub[static 32], int *retries)
-{
-	struct pcsc_conn	*c;
-	struct opgp_info	 info;
-	struct opgp_card	 card;
-	int			 r;
-
-	if ((r = pcsc_tool_open(&c, reader_hint, 0, &info)) == 0) {
-		card = pcsc_card(c);
-		if (retries != NULL)
-			*retries = info.pw3_retries;
-		if (info.pw3_retries == 0)
-			r = -EPERM;	/* blocked: spend nothing */
-		else if ((r = pcsc_begin(c)) == 0) {
-			r = opgp_generate_cv25519(&card, admin_pin, pinlen,
-			    pub, retries);
-			pcsc_end(c);
-			if (r == 0 && retries != NULL)
-				*retries = -1;	/* reset by the good PIN */
-		}
-	}
-	pcsc_free(c);
-	return r;
 }

@@ -32,8 +32,8 @@
 
 #include "compat.h"
 #include "encoding.h"
+#include "cardtool.h"
 #include "openpgp.h"
-#include "pcsc.h"
 #include "wgcard.h"
 #include "wgcardctl.h"
 

@@ -1,0 +1,175 @@
+/*
+ * cardtool.c: the OpenPGP application on a PC/SC card (see cardtool.h):
+ * the probe that finds it for pcsc_open, the transport glue for
+ * openpgp.c, and wgcardctl's daemon-less card tools.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cardtool.h"
+#include "openpgp.h"
+#include "pcsc.h"
+
+struct cardtool_probe {
+	const struct cardtool_sel	*sel;
+	struct opgp_info		*info;
+};
+
+static int
+cardtool_transmit(void *arg, const uint8_t *apdu, size_t alen,
+    uint8_t *resp, size_t *rlen)
+{
+	return pcsc_transmit(arg, apdu, alen, resp, rlen);
+}
+
+struct opgp_card
+cardtool_card(struct pcsc_conn *c)
+{
+	struct opgp_card	oc = { cardtool_transmit, c };
+
+	return oc;
+}
+
+/*
+ * pcsc_open's probe: SELECT (unless peeking finds the application
+ * selected already), the application data, the serial.
+ */
+static int
+cardtool_probe(struct pcsc_conn *c, void *arg, char *why, size_t whylen)
+{
+	struct cardtool_probe	*p = arg;
+	struct opgp_card	 oc = cardtool_card(c);
+	int			 r;
+
+	if ((r = pcsc_begin(c)) == 0) {
+		if (!p->sel->peek || opgp_read_info(&oc, p->info) != 0) {
+			if ((r = opgp_select(&oc)) == 0)
+				r = opgp_read_info(&oc, p->info);
+		}
+		pcsc_end(c);
+	}
+	if (r == -ESHUTDOWN)
+		return r;
+	if (r != 0) {
+		snprintf(why, whylen, "reader %s: %s", pcsc_reader(c),
+		    opgp_strerror(r));
+		return r == -ENOENT ? 2 : 0;
+	}
+	if (p->sel->has_serial && p->info->serial != p->sel->serial) {
+		snprintf(why, whylen, "reader %s: card serial %08X, not "
+		    "%08X", pcsc_reader(c), p->info->serial, p->sel->serial);
+		return 2;
+	}
+	return 1;
+}
+
+int
+cardtool_open(struct pcsc_conn *c, const struct cardtool_sel *sel,
+    struct opgp_info *info, char *why, size_t whylen)
+{
+	struct cardtool_probe	p = { sel, info };
+
+	return pcsc_open(c, sel->reader, cardtool_probe, &p, why, whylen);
+}
+
+/*
+ * The tools' card: the first that answers (hint: a reader name's
+ * substring or NULL), read first without a SELECT when peek is set.
+ * *c is set (pcsc_free it) whatever the result: 0 or -errno.
+ */
+static int
+cardtool_tool_open(struct pcsc_conn **c, const char *hint, int peek,
+    struct opgp_info *info)
+{
+	struct cardtool_sel	sel;
+	char			why[256];
+
+	if ((*c = pcsc_new()) == NULL)
+		return -ENOMEM;
+	memset(&sel, 0, sizeof(sel));
+	if (hint != NULL)
+		snprintf(sel.reader, sizeof(sel.reader), "%s", hint);
+	sel.peek = peek;
+	return cardtool_open(*c, &sel, info, why, sizeof(why));
+}
+
+int
+openpgp_read_info(const char *reader_hint, struct opgp_info *info,
+    uint8_t pub[static 32], int *has_pub, char *reader_out,
+    size_t reader_len)
+{
+	struct pcsc_conn	*c;
+	struct opgp_card	 oc;
+	int			 r;
+
+	*has_pub = 0;
+	if ((r = cardtool_tool_open(&c, reader_hint, 0, info)) == 0) {
+		oc = cardtool_card(c);
+		if (reader_out != NULL)
+			snprintf(reader_out, reader_len, "%s",
+			    pcsc_reader(c));
+		if (pcsc_begin(c) == 0) {
+			*has_pub = opgp_read_pubkey(&oc, pub) == 0;
+			pcsc_end(c);
+		}
+	}
+	pcsc_free(c);
+	return r;
+}
+
+int
+openpgp_read_pubkey(const char *reader_hint, uint8_t pub[static 32],
+    char *reader_out, size_t reader_len)
+{
+	struct opgp_info	info;
+	int			r, has_pub;
+
+	r = openpgp_read_info(reader_hint, &info, pub, &has_pub, reader_out,
+	    reader_len);
+	if (r != 0)
+		return r;
+	if (!info.is_cv25519 || !has_pub)
+		return -ENOKEY;
+	return 0;
+}
+
+int
+openpgp_peek_serial(const char *reader_hint, uint32_t *serial)
+{
+	struct pcsc_conn	*c;
+	struct opgp_info	 info;
+	int			 r;
+
+	if ((r = cardtool_tool_open(&c, reader_hint, 1, &info)) == 0)
+		*serial = info.serial;
+	pcsc_free(c);
+	return r;
+}
+
+int
+openpgp_card_init(const char *reader_hint, const uint8_t *admin_pin,
+    size_t pinlen, uint8_t pub[static 32], int *retries)
+{
+	struct pcsc_conn	*c;
+	struct opgp_info	 info;
+	struct opgp_card	 oc;
+	int			 r;
+
+	if ((r = cardtool_tool_open(&c, reader_hint, 0, &info)) == 0) {
+		oc = cardtool_card(c);
+		if (retries != NULL)
+			*retries = info.pw3_retries;
+		if (info.pw3_retries == 0)
+			r = -EPERM;	/* blocked: spend nothing */
+		else if ((r = pcsc_begin(c)) == 0) {
+			r = opgp_generate_cv25519(&oc, admin_pin, pinlen,
+			    pub, retries);
+			pcsc_end(c);
+			if (r == 0 && retries != NULL)
+				*retries = -1;	/* reset by the good PIN */
+		}
+	}
+	pcsc_free(c);
+	return r;
+}
