@@ -184,8 +184,8 @@ sandbox_landlock(const char *name)
 	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
 	    SANDBOX_LL_VERSION);
 	if (abi < 1) {
-		log_info("%s: Landlock not available (%s): chroot and seccomp "
-		    "only, abstract sockets not closed", name,
+		log_info("Landlock not available (%s): chroot and seccomp "
+		    "only, abstract sockets not closed",
 		    strerror(errno));
 		return 0;
 	}
@@ -215,12 +215,12 @@ sandbox_landlock(const char *name)
 		fatal("%s: landlock_restrict_self", name);
 	close(fd);
 	if (abi < 6)
-		log_info("%s: Landlock ABI %ld: file system and TCP closed; "
+		log_info("Landlock ABI %ld: file system and TCP closed; "
 		    "abstract sockets and signals need ABI 6 (Linux 6.12)",
-		    name, abi);
+		    abi);
 	else
-		log_info("%s: Landlock ABI %ld: file system, TCP, abstract "
-		    "sockets and signals closed", name, abi);
+		log_info("Landlock ABI %ld: file system, TCP, abstract "
+		    "sockets and signals closed", abi);
 	return (int)abi;
 #endif
 }

@@ -21,12 +21,29 @@
 static int		 audit_fd = -1;
 static char		 audit_ifname[32];
 
-/* A token bucket per process (parent, keyd, handshake, forwarder). */
+/*
+ * A token bucket per process (parent, keyd, handshake, forwarder). Past
+ * the rate, events are not dropped but counted by their op (the first
+ * AUDIT_AGG_OPS names, then "other"), and the counts are written as one
+ * op=audit-aggregate line per process at most once a second, when the
+ * file is reopened or closed, and by audit_flush().
+ */
+#define AUDIT_AGG_OPS	8
+#define AUDIT_OP_MAX	24
 static struct {
 	int64_t		 last_us;
 	double		 tokens;
-	uint64_t	 dropped;
+	uint64_t	 total;			/* counted, not yet written */
+	int64_t		 agg_since;		/* first count, us */
+	uint64_t	 n[AUDIT_AGG_OPS + 1];	/* the last one: other */
+	char		 op[AUDIT_AGG_OPS][AUDIT_OP_MAX];
+	const char	*proc;
+	pid_t		 pid;
 } audit_rl[4];
+
+static int	audit_atexit_set;
+
+static void	audit_write(const char *, pid_t, const char *);
 
 /* Keys whose values are numbers (when they look like one). */
 static const char *const audit_numeric[] = {
@@ -253,6 +270,9 @@ audit_reopen(const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	audit_close();
+	/* Counts still pending when the parent exits are written then. */
+	if (!audit_atexit_set && atexit(audit_flush) == 0)
+		audit_atexit_set = 1;
 	audit_fd = fd;
 	return 0;
 }
@@ -260,9 +280,112 @@ audit_reopen(const char *path, char *err, size_t errlen)
 void
 audit_close(void)
 {
-	if (audit_fd != -1)
+	if (audit_fd != -1) {
+		audit_flush();
 		close(audit_fd);
+	}
 	audit_fd = -1;
+}
+
+/*
+ * The op name of an event for the counts: [a-z0-9_-], 1 to
+ * AUDIT_OP_MAX - 1 characters, else "malformed".
+ */
+static void
+audit_opname(const char *kv, char *op)
+{
+	size_t	i;
+
+	if (strncmp(kv, "op=", 3) == 0) {
+		for (i = 0; i < AUDIT_OP_MAX - 1; i++) {
+			char	ch = kv[3 + i];
+
+			if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+			    ch == '_' || ch == '-')
+				op[i] = ch;
+			else
+				break;
+		}
+		if (i > 0 && (kv[3 + i] == '\0' || kv[3 + i] == ' ')) {
+			op[i] = '\0';
+			return;
+		}
+	}
+	strlcpy(op, "malformed", AUDIT_OP_MAX);
+}
+
+static void
+audit_count(int procidx, const char *proc, pid_t pid, const char *kv,
+    int64_t now)
+{
+	char	op[AUDIT_OP_MAX];
+	int	i;
+
+	audit_opname(kv, op);
+	if (audit_rl[procidx].total == 0)
+		audit_rl[procidx].agg_since = now;
+	audit_rl[procidx].total++;
+	audit_rl[procidx].proc = proc;
+	audit_rl[procidx].pid = pid;
+	for (i = 0; i < AUDIT_AGG_OPS; i++) {
+		if (audit_rl[procidx].op[i][0] == '\0')
+			strlcpy(audit_rl[procidx].op[i], op, AUDIT_OP_MAX);
+		if (strcmp(audit_rl[procidx].op[i], op) == 0) {
+			audit_rl[procidx].n[i]++;
+			return;
+		}
+	}
+	audit_rl[procidx].n[AUDIT_AGG_OPS]++;
+}
+
+/* Writes (and forgets) the counts of one process, if any. */
+static void
+audit_flush_one(int procidx)
+{
+	char	buf[96 + AUDIT_AGG_OPS * (AUDIT_OP_MAX + 22)], *p;
+	size_t	room;
+	int	i, n, first = 1;
+
+	if (audit_rl[procidx].total == 0)
+		return;
+	n = snprintf(buf, sizeof(buf), "op=audit-aggregate count=%llu ops=\"",
+	    (unsigned long long)audit_rl[procidx].total);
+	p = buf + n;
+	room = sizeof(buf) - n;
+	for (i = 0; i <= AUDIT_AGG_OPS; i++) {
+		if (audit_rl[procidx].n[i] == 0)
+			continue;
+		n = snprintf(p, room, "%s%s:%llu", first ? "" : ",",
+		    i < AUDIT_AGG_OPS ? audit_rl[procidx].op[i] : "other",
+		    (unsigned long long)audit_rl[procidx].n[i]);
+		if (n < 0 || (size_t)n >= room)
+			break;
+		p += n;
+		room -= n;
+		first = 0;
+	}
+	if (room > 1) {
+		*p++ = '"';
+		*p = '\0';
+	}
+	log_warnx("audit: %llu events from %s over the rate, counted by op",
+	    (unsigned long long)audit_rl[procidx].total,
+	    audit_rl[procidx].proc);
+	audit_write(audit_rl[procidx].proc, audit_rl[procidx].pid, buf);
+	audit_rl[procidx].total = 0;
+	memset(audit_rl[procidx].n, 0, sizeof(audit_rl[procidx].n));
+	memset(audit_rl[procidx].op, 0, sizeof(audit_rl[procidx].op));
+}
+
+void
+audit_flush(void)
+{
+	int	i;
+
+	if (audit_fd == -1)
+		return;
+	for (i = 0; i < 4; i++)
+		audit_flush_one(i);
 }
 
 static int64_t
@@ -302,10 +425,24 @@ void
 audit_event_at(int procidx, const char *proc, pid_t pid, const char *kv,
     int64_t now)
 {
-	char	buf[96];
+	int	i;
 
 	if (audit_fd == -1 || procidx < 0 || procidx > 3)
 		return;
+	/* Counts a second old are written, whoever sends next. */
+	for (i = 0; i < 4; i++)
+		if (audit_rl[i].total > 0 &&
+		    now - audit_rl[i].agg_since >= 1000000)
+			audit_flush_one(i);
+	/*
+	 * The broker's card operations are never counted away: each names
+	 * the point it was asked for, and the card itself bounds their rate.
+	 */
+	if (procidx == PROC_KEYD && strncmp(kv, "op=ecdh backend=openpgp ",
+	    24) == 0) {
+		audit_write(proc, pid, kv);
+		return;
+	}
 	if (audit_rl[procidx].last_us == 0)
 		audit_rl[procidx].tokens = AUDIT_BURST;
 	else
@@ -315,17 +452,10 @@ audit_event_at(int procidx, const char *proc, pid_t pid, const char *kv,
 		audit_rl[procidx].tokens = AUDIT_BURST;
 	audit_rl[procidx].last_us = now;
 	if (audit_rl[procidx].tokens < 1) {
-		audit_rl[procidx].dropped++;
+		audit_count(procidx, proc, pid, kv, now);
 		return;
 	}
 	audit_rl[procidx].tokens -= 1;
-	if (audit_rl[procidx].dropped > 0) {
-		snprintf(buf, sizeof(buf), "op=audit-dropped count=%llu",
-		    (unsigned long long)audit_rl[procidx].dropped);
-		log_warnx("audit: %s events from %s over the rate dropped",
-		    buf + strlen("op=audit-dropped count="), proc);
-		audit_rl[procidx].dropped = 0;
-		audit_write(proc, pid, buf);
-	}
+	audit_flush_one(procidx);
 	audit_write(proc, pid, kv);
 }

@@ -40,13 +40,20 @@ int	audit_reopen(const char *path, char *err, size_t errlen);
 /* Whether an audit file is open. */
 int	audit_enabled(void);
 /*
- * One event from proc (rate-limited per process index 0..3; what is
- * dropped is counted and reported once the rate allows). kv as above.
+ * One event from proc (procidx: enum proc_id). Each process may write
+ * AUDIT_RATE events a second (bursts of AUDIT_BURST); past that, events
+ * are counted by op and written as one op=audit-aggregate line per
+ * process at most once a second (and by audit_flush(), and before the
+ * file is closed or reopened): nothing is lost without a count. The key
+ * broker's card ECDH records (op=ecdh backend=openpgp) are always written
+ * (the card bounds their rate). kv as above.
  */
 void	audit_event(int procidx, const char *proc, pid_t pid, const char *kv);
 /* The same at a given monotonic time in microseconds (for the tests). */
 void	audit_event_at(int procidx, const char *proc, pid_t pid,
 	    const char *kv, int64_t now_us);
+/* Writes every pending count now (a timer, the stop). */
+void	audit_flush(void);
 void	audit_close(void);
 /* The interface name written in every line. */
 void	audit_set_ifname(const char *);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -186,38 +187,140 @@ test_file(void)
 	unlink(path);
 }
 
-static void
-test_rate(void)
+/* The audit file's text after the events fn writes, the file closed. */
+static int
+rate_run(void (*fn)(void), char *buf, size_t buflen)
 {
-	static char	buf[1 << 18];
-	char		path[] = "/tmp/wgcard-audit-rate.XXXXXX", err[256];
-	char		*p;
-	int		fd, i, lines = 0;
-	ssize_t		n;
+	char	path[] = "/tmp/wgcard-audit-rate.XXXXXX", err[256], *p;
+	int	fd, lines = 0;
+	ssize_t	n;
 
-	if ((fd = mkstemp(path)) == -1) {
-		CHECK(0, "mkstemp");
-		return;
-	}
+	if ((fd = mkstemp(path)) == -1)
+		return -1;
 	close(fd);
-	CHECK(audit_reopen(path, err, sizeof(err)) == 0, "open");
-	/* A given clock: the result must not depend on the machine's speed. */
-	for (i = 0; i < AUDIT_BURST + 500; i++)
-		audit_event_at(3, "forwarder", 9, "op=flood", 5000000);
-	/* 20 ms later: a few tokens (200 a second) have come back. */
-	audit_event_at(3, "forwarder", 9, "op=after", 5020000);
+	if (audit_reopen(path, err, sizeof(err)) == -1)
+		return -1;
+	fn();
 	audit_close();
 	fd = open(path, O_RDONLY);
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, buflen - 1);
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
 	for (p = buf; (p = strchr(p, '\n')) != NULL; p++)
 		lines++;
-	CHECK(lines == AUDIT_BURST + 2, "a flood is capped at the burst, then "
-	    "one drop report and the next event: %d lines", lines);
-	CHECK(strstr(buf, "\"op\":\"audit-dropped\",\"count\":500}") != NULL,
-	    "drops counted and reported");
 	unlink(path);
+	return lines;
+}
+
+/*
+ * A given clock: the result must not depend on the machine's speed. It
+ * starts past the monotonic clock the earlier tests used (audit_event).
+ */
+static int64_t	t0;
+
+static void
+rate_flood(void)
+{
+	int	i;
+
+	for (i = 0; i < AUDIT_BURST + 500; i++)
+		audit_event_at(PROC_FORWARDER, "forwarder", 9,
+		    i % 5 ? "op=flood x=1" : "op=other-op", t0 + 5000000);
+	/* 20 ms later: a few tokens (200 a second) have come back. */
+	audit_event_at(PROC_FORWARDER, "forwarder", 9, "op=after",
+	    t0 + 5020000);
+}
+
+/* Counts are written a second after the first, by anyone's next event. */
+static void
+rate_timer(void)
+{
+	int	i;
+
+	for (i = 0; i < AUDIT_BURST + 30; i++)
+		audit_event_at(PROC_HANDSHAKE, "handshake", 7, "op=peer-add",
+		    t0 + 9000000);
+	audit_event_at(PROC_PARENT, "parent", 1, "op=tick", t0 + 9500000);
+	audit_event_at(PROC_PARENT, "parent", 1, "op=tick", t0 + 10000001);
+}
+
+/* Twelve op names (and a malformed one): eight by name, the rest other. */
+static void
+rate_many(void)
+{
+	char	kv[64];
+	int	i;
+
+	for (i = 0; i < AUDIT_BURST; i++)
+		audit_event_at(PROC_HANDSHAKE, "handshake", 7, "op=x",
+		    t0 + 20000000);
+	for (i = 0; i < 12; i++) {
+		snprintf(kv, sizeof(kv), "op=name%d", i);
+		audit_event_at(PROC_HANDSHAKE, "handshake", 7, kv,
+		    t0 + 20000000);
+	}
+	audit_event_at(PROC_HANDSHAKE, "handshake", 7, "op=\"q\" x",
+	    t0 + 20000000);
+	audit_event_at(PROC_HANDSHAKE, "handshake", 7, "garbage",
+	    t0 + 20000000);
+}
+
+/* The broker's card ECDH records pass a spent bucket; its others do not. */
+static void
+rate_ecdh(void)
+{
+	int	i;
+
+	for (i = 0; i < AUDIT_BURST + 100; i++)
+		audit_event_at(PROC_KEYD, "keyd", 5, "op=ecdh backend=openpgp "
+		    "point=0011223344556677 result=ok", t0 + 40000000);
+	for (i = 0; i < AUDIT_BURST + 100; i++)
+		audit_event_at(PROC_KEYD, "keyd", 5, "op=verify result=ok",
+		    t0 + 40000000);
+}
+
+static void
+test_rate(void)
+{
+	static char	buf[1 << 20];
+	struct timespec	ts;
+	int		lines;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t0 = (int64_t)ts.tv_sec * 1000000 + 3600000000LL;
+
+	lines = rate_run(rate_flood, buf, sizeof(buf));
+	CHECK(lines == AUDIT_BURST + 2, "a flood is capped at the burst, then "
+	    "one count line and the next event: %d lines", lines);
+	CHECK(strstr(buf, "\"op\":\"audit-aggregate\",\"count\":500,"
+	    "\"ops\":\"other-op:100,flood:400\"}") != NULL,
+	    "what was over the rate is counted by op");
+	CHECK(strstr(buf, "\"op\":\"after\"") >
+	    strstr(buf, "audit-aggregate"), "the counts come before the next "
+	    "event");
+
+	lines = rate_run(rate_timer, buf, sizeof(buf));
+	CHECK(lines == AUDIT_BURST + 3, "counts wait for a second (%d lines)",
+	    lines);
+	CHECK(strstr(buf, "\"proc\":\"handshake\",\"pid\":7,\"op\":"
+	    "\"audit-aggregate\",\"count\":30,\"ops\":\"peer-add:30\"}") != NULL
+	    && strstr(buf, "audit-aggregate") > strstr(buf, "\"op\":\"tick\""),
+	    "then another process's event writes them, under the sender's "
+	    "name");
+
+	lines = rate_run(rate_many, buf, sizeof(buf));
+	CHECK(strstr(buf, "\"count\":14,\"ops\":\"name0:1,name1:1,name2:1,"
+	    "name3:1,name4:1,name5:1,name6:1,name7:1,other:6\"") != NULL,
+	    "eight op names, then other; the close writes the counts: %s",
+	    strstr(buf, "audit-aggregate") ? strstr(buf, "audit-aggregate") :
+	    "(none)");
+
+	lines = rate_run(rate_ecdh, buf, sizeof(buf));
+	CHECK(lines == AUDIT_BURST + 100 + AUDIT_BURST + 1,
+	    "card ECDH records are all written, the rest rate-limited: %d "
+	    "lines", lines);
+	CHECK(strstr(buf, "\"count\":100,\"ops\":\"verify:100\"") != NULL,
+	    "the broker's other records are counted past the rate");
 }
 
 int
