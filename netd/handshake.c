@@ -30,6 +30,7 @@
 
 #include "allowedips.h"
 #include "buf.h"
+#include "chan.h"
 #include "compat.h"
 #include "control.h"
 #include "cookie.h"
@@ -107,14 +108,6 @@ struct hs_dh {
 	} ctx;
 };
 
-struct hs_chan {
-	const char	*name;
-	struct imsgbuf	 ibuf;
-	struct event	 ev;
-	short		 events;
-	void		 (*handler)(struct imsg *);
-};
-
 #define WAIT_KEY	0x1
 #define WAIT_PORT	0x2
 #define WAIT_FWMARK	0x4
@@ -134,19 +127,13 @@ struct hs_wait {
 	int			 result;	/* positive errno, or 0 */
 };
 
-static void	hs_chan_dispatch(int, short, void *);
-static void	hs_parent_imsg(struct imsg *);
-static void	hs_keyd_imsg(struct imsg *);
-static void	hs_fwd_imsg(struct imsg *);
 static void	hs_send_initiation(struct hs_peer *, int);
 static void	hs_unwait(int, int);
-static void	hs_ctl_key_status(struct imsg *);
-static void	hs_ctl_pin_result(struct imsg *);
 static void	hs_load_update(void);
 
 static struct {
 	const struct proc_opts	*opts;
-	struct hs_chan		 parent, keyd, fwd;
+	struct chan		 parent, keyd, fwd;
 	int			 uapi_started;	/* IMSG_CFG_UAPI_FD came (once) */
 	struct event		 ev_tick;
 	TAILQ_HEAD(, hs_wait)	 waits;		/* in the order made */
@@ -187,84 +174,18 @@ static struct {
 	uint64_t		 drop_broker_busy;	/* HS_DH_MAX pending */
 } hs;
 
-/* Channels. */
+/* Channels (the one table of what they may carry: hs_rules, below). */
 
 static void
-hs_chan_update(struct hs_chan *c)
+hs_send(struct chan *c, uint32_t type, const void *data, size_t len)
 {
-	short	events = EV_READ;
-
-	if (imsg_pending(&c->ibuf))
-		events |= EV_WRITE;
-	if (events == c->events)
-		return;
-	if (c->events)
-		event_del(&c->ev);
-	event_set(&c->ev, c->ibuf.fd, events | EV_PERSIST, hs_chan_dispatch, c);
-	event_add(&c->ev, NULL);
-	c->events = events;
+	chan_send(c, type, -1, data, len);
 }
 
 static void
-hs_send(struct hs_chan *c, uint32_t type, const void *data, size_t len)
+hs_send_u32(struct chan *c, uint32_t type, uint32_t v)
 {
-	if (imsg_compose(&c->ibuf, type, 0, -1, data, len) == -1)
-		fatal("%s: to %s", __func__, c->name);
-	hs_chan_update(c);
-}
-
-static void
-hs_send_u32(struct hs_chan *c, uint32_t type, uint32_t v)
-{
-	hs_send(c, type, &v, sizeof(v));
-}
-
-static void
-hs_chan_dispatch(int fd, short event, void *arg)
-{
-	struct hs_chan	*c = arg;
-	struct imsg	 imsg;
-	int		 r;
-
-	if (event & EV_WRITE) {
-		if (imsg_flush(&c->ibuf) == -1)
-			fatal("write to %s", c->name);
-	}
-	if (event & EV_READ) {
-		for (;;) {
-			r = imsg_recv(&c->ibuf, &imsg);
-			if (r == 0)
-				break;
-			if (r == -1) {
-				if (errno == 0) {
-					log_debug("%s closed its socket",
-					    c->name);
-					exit(0);
-				}
-				fatal("read from %s", c->name);
-			}
-			if (r == -2)
-				fatalx("malformed message from %s", c->name);
-			if (imsg.fd != -1 && !(c == &hs.parent &&
-			    (imsg.type == IMSG_CFG_UAPI_FD ||
-			    imsg.type == IMSG_CTL_FD)))
-				fatalx("unexpected fd from %s", c->name);
-			c->handler(&imsg);
-		}
-	}
-	hs_chan_update(c);
-}
-
-static void
-hs_chan_init(struct hs_chan *c, const char *name, int fd,
-    void (*handler)(struct imsg *))
-{
-	c->name = name;
-	c->handler = handler;
-	if (imsgbuf_init(&c->ibuf, fd) == -1)
-		fatal("imsgbuf_init");
-	c->events = 0;
-	hs_chan_update(c);
+	chan_send(c, type, -1, &v, sizeof(v));
 }
 
 /* Indices. */
@@ -588,9 +509,7 @@ hs_send_packet(struct hs_peer *p, const struct wg_endpoint *ep,
 	iov[0].iov_len = sizeof(s);
 	iov[1].iov_base = (void *)msg;
 	iov[1].iov_len = len;
-	if (imsg_composev(&hs.fwd.ibuf, IMSG_FWD_SEND, 0, -1, iov, 2) == -1)
-		fatal("%s: to forwarder", __func__);
-	hs_chan_update(&hs.fwd);
+	chan_sendv(&hs.fwd, IMSG_FWD_SEND, -1, iov, 2);
 }
 
 static void
@@ -739,10 +658,7 @@ hs_aip_flush(struct hs_aip_batch *b)
 	iov[0].iov_len = sizeof(h);
 	iov[1].iov_base = b->e;
 	iov[1].iov_len = b->n * sizeof(b->e[0]);
-	if (imsg_composev(&hs.fwd.ibuf, IMSG_FWD_AIP, 0, -1, iov,
-	    b->n ? 2 : 1) == -1)
-		fatal("%s: to forwarder", __func__);
-	hs_chan_update(&hs.fwd);
+	chan_sendv(&hs.fwd, IMSG_FWD_AIP, -1, iov, b->n ? 2 : 1);
 	b->n = 0;
 	b->clear = 0;
 }
@@ -768,8 +684,7 @@ hs_apply(struct wg_devconf *c, int *waits)
 		hs_send(&hs.keyd, IMSG_KEY_SET, &ks, sizeof(ks));
 		sodium_memzero(&ks, sizeof(ks));
 		/* The broker's socket buffer is not ours; our copy is gone. */
-		if (imsg_flush(&hs.keyd.ibuf) == -1)
-			fatal("write to key broker");
+		chan_flush(&hs.keyd);
 		hs.key_change_pending++;
 		*waits |= WAIT_KEY;
 	}
@@ -1186,43 +1101,36 @@ hs_dh_result(const struct key_dh_res *res)
 }
 
 static void
-hs_keyd_imsg(struct imsg *imsg)
+hs_m_key_public(struct chan *c, struct imsg *imsg)
 {
 	struct key_public	kp;
+
+	memcpy(&kp, imsg->data, sizeof(kp));
+	hs_key_public(&kp);
+}
+
+static void
+hs_m_dh_result(struct chan *c, struct imsg *imsg)
+{
 	struct key_dh_res	res;
+
+	memcpy(&res, imsg->data, sizeof(res));
+	sodium_memzero(imsg->data, imsg->len);
+	if (!imsg_status_ok(res.status))
+		fatalx("bad DH status %d from key broker", res.status);
+	hs_dh_result(&res);
+	sodium_memzero(&res, sizeof(res));
+}
+
+static void
+hs_m_key_load(struct chan *c, struct imsg *imsg)
+{
 	struct key_load		kl;
 
-	switch (imsg->type) {
-	case IMSG_KEY_PUBLIC:
-		IMSG_SIZE_CHECK(imsg, sizeof(kp), "key broker");
-		memcpy(&kp, imsg->data, sizeof(kp));
-		hs_key_public(&kp);
-		break;
-	case IMSG_KEY_DH_RESULT:
-		IMSG_SIZE_CHECK(imsg, sizeof(res), "key broker");
-		memcpy(&res, imsg->data, sizeof(res));
-		sodium_memzero(imsg->data, imsg->len);
-		if (!imsg_status_ok(res.status))
-			fatalx("bad DH status %d from key broker", res.status);
-		hs_dh_result(&res);
-		sodium_memzero(&res, sizeof(res));
-		break;
-	case IMSG_KEY_STATUS_RESULT:
-		hs_ctl_key_status(imsg);
-		break;
-	case IMSG_KEY_PIN_RESULT:
-		hs_ctl_pin_result(imsg);
-		break;
-	case IMSG_KEY_LOAD:
-		IMSG_SIZE_CHECK(imsg, sizeof(kl), "key broker");
-		memcpy(&kl, imsg->data, sizeof(kl));
-		hs.keyd_queued = kl.queued;
-		hs.keyd_capacity = kl.capacity;
-		hs_load_update();
-		break;
-	default:
-		fatalx("unexpected imsg %u from key broker", imsg->type);
-	}
+	memcpy(&kl, imsg->data, sizeof(kl));
+	hs.keyd_queued = kl.queued;
+	hs.keyd_capacity = kl.capacity;
+	hs_load_update();
 }
 
 /* Handshake messages from the network. */
@@ -1362,47 +1270,48 @@ hs_events(const struct hs_events *ev)
 }
 
 static void
-hs_fwd_imsg(struct imsg *imsg)
+hs_m_packet(struct chan *c, struct imsg *imsg)
 {
 	struct hs_packet	hp;
-	struct hs_events	ev;
-	struct hs_index		*e;
-	uint32_t		idx;
 
-	switch (imsg->type) {
-	case IMSG_HS_PACKET:
-		/* At least the message type (hs_packet reads it). */
-		if (imsg->len < sizeof(hp) + sizeof(uint32_t) ||
-		    imsg->len > sizeof(hp) + WG_MSG_INITIATION_LEN)
-			fatalx("%s: bad packet size %zu", __func__, imsg->len);
-		memcpy(&hp, imsg->data, sizeof(hp));
-		hs_packet(&hp.ep, hp.flags, imsg->data + sizeof(hp),
-		    imsg->len - sizeof(hp));
-		break;
-	case IMSG_HS_FWD_STATS:
-		IMSG_SIZE_CHECK(imsg, sizeof(hs.fwd_stats), "forwarder");
-		memcpy(&hs.fwd_stats, imsg->data, sizeof(hs.fwd_stats));
-		break;
-	case IMSG_HS_EVENTS:
-		IMSG_SIZE_CHECK(imsg, sizeof(ev), "forwarder");
-		memcpy(&ev, imsg->data, sizeof(ev));
-		hs_events(&ev);
-		break;
-	case IMSG_HS_FWD_INFO:
-		IMSG_SIZE_CHECK(imsg, sizeof(hs.fwd_info), "forwarder");
-		memcpy(&hs.fwd_info, imsg->data, sizeof(hs.fwd_info));
-		hs.fwd_info.backend[sizeof(hs.fwd_info.backend) - 1] = '\0';
-		hs.fwd_info.offloads[sizeof(hs.fwd_info.offloads) - 1] = '\0';
-		break;
-	case IMSG_HS_KEYPAIR_GONE:
-		IMSG_SIZE_CHECK(imsg, sizeof(idx), "forwarder");
-		memcpy(&idx, imsg->data, sizeof(idx));
-		if ((e = hs_idx_find(idx)) != NULL && e->kind == IDX_KEYPAIR)
-			hs_idx_free(idx);
-		break;
-	default:
-		fatalx("unexpected imsg %u from forwarder", imsg->type);
-	}
+	/* At least the message type (hs_packet reads it): hs_rules. */
+	memcpy(&hp, imsg->data, sizeof(hp));
+	hs_packet(&hp.ep, hp.flags, imsg->data + sizeof(hp),
+	    imsg->len - sizeof(hp));
+}
+
+static void
+hs_m_fwd_stats(struct chan *c, struct imsg *imsg)
+{
+	memcpy(&hs.fwd_stats, imsg->data, sizeof(hs.fwd_stats));
+}
+
+static void
+hs_m_events(struct chan *c, struct imsg *imsg)
+{
+	struct hs_events	ev;
+
+	memcpy(&ev, imsg->data, sizeof(ev));
+	hs_events(&ev);
+}
+
+static void
+hs_m_fwd_info(struct chan *c, struct imsg *imsg)
+{
+	memcpy(&hs.fwd_info, imsg->data, sizeof(hs.fwd_info));
+	hs.fwd_info.backend[sizeof(hs.fwd_info.backend) - 1] = '\0';
+	hs.fwd_info.offloads[sizeof(hs.fwd_info.offloads) - 1] = '\0';
+}
+
+static void
+hs_m_keypair_gone(struct chan *c, struct imsg *imsg)
+{
+	struct hs_index	*e;
+	uint32_t	 idx;
+
+	memcpy(&idx, imsg->data, sizeof(idx));
+	if ((e = hs_idx_find(idx)) != NULL && e->kind == IDX_KEYPAIR)
+		hs_idx_free(idx);
 }
 
 /* UAPI. */
@@ -1737,8 +1646,7 @@ hs_ctl_card_unlock(struct control_req *req, struct buf *out)
 	/* In transit only: it goes to the broker and is wiped here. */
 	hs_send(&hs.keyd, IMSG_KEY_PIN, &kp, sizeof(kp));
 	sodium_memzero(&kp, sizeof(kp));
-	if (imsg_flush(&hs.keyd.ibuf) == -1)
-		fatal("write to key broker");
+	chan_flush(&hs.keyd);
 	return CONTROL_PENDING;
 }
 
@@ -1787,13 +1695,12 @@ static const struct control_cmd hs_ctl_cmds[] = {
 };
 
 static void
-hs_ctl_key_status(struct imsg *imsg)
+hs_m_key_status(struct chan *c, struct imsg *imsg)
 {
 	struct key_status	ks;
 	struct buf		b;
 	char			b64[WG_KEY_B64_LEN];
 
-	IMSG_SIZE_CHECK(imsg, sizeof(ks), "key broker");
 	memcpy(&ks, imsg->data, sizeof(ks));
 	ks.backend[sizeof(ks.backend) - 1] = '\0';
 	ks.reader[sizeof(ks.reader) - 1] = '\0';
@@ -1825,12 +1732,11 @@ hs_ctl_key_status(struct imsg *imsg)
 }
 
 static void
-hs_ctl_pin_result(struct imsg *imsg)
+hs_m_pin_result(struct chan *c, struct imsg *imsg)
 {
 	struct key_pin_result	r;
 	char			msg[128];
 
-	IMSG_SIZE_CHECK(imsg, sizeof(r), "key broker");
 	memcpy(&r, imsg->data, sizeof(r));
 	if (!imsg_status_ok(r.status))
 		fatalx("bad PIN status %d from key broker", r.status);
@@ -1867,79 +1773,138 @@ hs_ctl_pin_result(struct imsg *imsg)
 
 /* The parent. */
 
+static void
+hs_m_uapi_fd(struct chan *c, struct imsg *imsg)
+{
+	if (hs.uapi_started)
+		fatalx("a second UAPI socket from the parent");
+	hs.uapi_started = 1;
+	control_listen(imsg->fd, &hs_uapi_proto);
+}
 
 static void
-hs_parent_imsg(struct imsg *imsg)
+hs_m_ctl_fd(struct chan *c, struct imsg *imsg)
 {
-	struct priv_port	 pp;
-	int32_t			 r;
-	uint32_t		 sync;
+	if (hs.ctl_started)
+		fatalx("a second control socket from the parent");
+	hs.ctl_started = 1;
+	control_init(imsg->fd, hs_ctl_cmds, hs.ctl_group);
+}
 
-	switch (imsg->type) {
-	case IMSG_CFG_UAPI_FD:
-		IMSG_SIZE_CHECK(imsg, 0, "parent");
-		if (imsg->fd == -1)
-			fatalx("UAPI message without fd");
-		if (hs.uapi_started)
-			fatalx("a second UAPI socket from the parent");
-		hs.uapi_started = 1;
-		control_listen(imsg->fd, &hs_uapi_proto);
-		break;
-	case IMSG_CTL_FD:
-		IMSG_SIZE_CHECK(imsg, 0, "parent");
-		if (imsg->fd == -1)
-			fatalx("control message without fd");
-		if (hs.ctl_started)
-			fatalx("a second control socket from the parent");
-		hs.ctl_started = 1;
-		control_init(imsg->fd, hs_ctl_cmds, hs.ctl_group);
-		break;
-	case IMSG_CTL_RELOAD_DONE:
-		{
-			struct ctl_result	cr;
+static void
+hs_m_reload_done(struct chan *c, struct imsg *imsg)
+{
+	struct ctl_result	cr;
 
-			IMSG_SIZE_CHECK(imsg, sizeof(cr), "parent");
-			memcpy(&cr, imsg->data, sizeof(cr));
-			if (!imsg_status_ok(cr.status))
-				fatalx("bad reload status %d from parent",
-				    cr.status);
-			cr.message[sizeof(cr.message) - 1] = '\0';
-			if (hs.ctl_reload_conn != 0)
-				control_finish(hs.ctl_reload_conn, -cr.status,
-				    cr.message);
-			hs.ctl_reload_conn = 0;
-		}
-		break;
-	case IMSG_CFG_CHUNK:
-		if (buf_append(&hs.cfg, imsg->data, imsg->len) == -1)
-			fatal("config");
-		sodium_memzero(imsg->data, imsg->len);
-		break;
-	case IMSG_CFG_END:
-		IMSG_SIZE_CHECK(imsg, sizeof(uint32_t), "parent");
-		memcpy(&sync, imsg->data, sizeof(sync));
-		hs_configure(sync != 0);
-		break;
-	case IMSG_PRIV_PORT:
-		IMSG_SIZE_CHECK(imsg, sizeof(pp), "parent");
-		memcpy(&pp, imsg->data, sizeof(pp));
-		if (!imsg_status_ok(pp.status))
-			fatalx("bad port status %d from parent", pp.status);
-		hs.port = pp.port;
-		hs_unwait(WAIT_PORT, pp.status);
-		break;
-	case IMSG_PRIV_FWMARK:
-		IMSG_SIZE_CHECK(imsg, sizeof(r), "parent");
-		memcpy(&r, imsg->data, sizeof(r));
-		if (!imsg_status_ok(r))
-			fatalx("bad fwmark status %d from parent", r);
-		if (r == 0)
-			hs.fwmark = hs.fwmark_req;
-		hs_unwait(WAIT_FWMARK, r);
-		break;
-	default:
-		fatalx("unexpected imsg %u from parent", imsg->type);
-	}
+	memcpy(&cr, imsg->data, sizeof(cr));
+	if (!imsg_status_ok(cr.status))
+		fatalx("bad reload status %d from parent", cr.status);
+	cr.message[sizeof(cr.message) - 1] = '\0';
+	if (hs.ctl_reload_conn != 0)
+		control_finish(hs.ctl_reload_conn, -cr.status, cr.message);
+	hs.ctl_reload_conn = 0;
+}
+
+static void
+hs_m_cfg_chunk(struct chan *c, struct imsg *imsg)
+{
+	if (buf_append(&hs.cfg, imsg->data, imsg->len) == -1)
+		fatal("config");
+	sodium_memzero(imsg->data, imsg->len);
+}
+
+static void
+hs_m_cfg_end(struct chan *c, struct imsg *imsg)
+{
+	uint32_t	sync;
+
+	memcpy(&sync, imsg->data, sizeof(sync));
+	hs_configure(sync != 0);
+}
+
+static void
+hs_m_port(struct chan *c, struct imsg *imsg)
+{
+	struct priv_port	pp;
+
+	memcpy(&pp, imsg->data, sizeof(pp));
+	if (!imsg_status_ok(pp.status))
+		fatalx("bad port status %d from parent", pp.status);
+	hs.port = pp.port;
+	hs_unwait(WAIT_PORT, pp.status);
+}
+
+static void
+hs_m_fwmark(struct chan *c, struct imsg *imsg)
+{
+	int32_t	r;
+
+	memcpy(&r, imsg->data, sizeof(r));
+	if (!imsg_status_ok(r))
+		fatalx("bad fwmark status %d from parent", r);
+	if (r == 0)
+		hs.fwmark = hs.fwmark_req;
+	hs_unwait(WAIT_FWMARK, r);
+}
+
+#define FROM_PARENT	CHAN_FROM(PROC_PARENT)
+#define FROM_KEYD	CHAN_FROM(PROC_KEYD)
+#define FROM_FWD	CHAN_FROM(PROC_FORWARDER)
+/* A message of exactly one struct (or integer), without descriptor. */
+#define HS_EXACT(t, from, type, h)					\
+	CHAN_RULE(t, from, sizeof(type), sizeof(type), CHAN_FD_NO, h)
+
+/*
+ * Every message the handshake process takes, who may send it, its size
+ * (bytes: min, max) and whether it carries a descriptor. chan_read()
+ * checks each against this before its handler runs: anything else is
+ * fatal (a broken or compromised sibling).
+ */
+static const struct chan_rule hs_rules[] = {
+	/* From the parent. */
+	CHAN_RULE(IMSG_CFG_UAPI_FD, FROM_PARENT, 0, 0, CHAN_FD_YES,
+	    hs_m_uapi_fd),
+	CHAN_RULE(IMSG_CTL_FD, FROM_PARENT, 0, 0, CHAN_FD_YES, hs_m_ctl_fd),
+	CHAN_RULE(IMSG_CFG_CHUNK, FROM_PARENT, 1, IMSG_MAX_PAYLOAD,
+	    CHAN_FD_NO, hs_m_cfg_chunk),
+	HS_EXACT(IMSG_CFG_END, FROM_PARENT, uint32_t, hs_m_cfg_end),
+	HS_EXACT(IMSG_PRIV_PORT, FROM_PARENT, struct priv_port, hs_m_port),
+	HS_EXACT(IMSG_PRIV_FWMARK, FROM_PARENT, int32_t, hs_m_fwmark),
+	HS_EXACT(IMSG_CTL_RELOAD_DONE, FROM_PARENT, struct ctl_result,
+	    hs_m_reload_done),
+	/* From the key broker. */
+	HS_EXACT(IMSG_KEY_PUBLIC, FROM_KEYD, struct key_public,
+	    hs_m_key_public),
+	HS_EXACT(IMSG_KEY_DH_RESULT, FROM_KEYD, struct key_dh_res,
+	    hs_m_dh_result),
+	HS_EXACT(IMSG_KEY_STATUS_RESULT, FROM_KEYD, struct key_status,
+	    hs_m_key_status),
+	HS_EXACT(IMSG_KEY_PIN_RESULT, FROM_KEYD, struct key_pin_result,
+	    hs_m_pin_result),
+	HS_EXACT(IMSG_KEY_LOAD, FROM_KEYD, struct key_load, hs_m_key_load),
+	/* From the forwarder: a packet has at least its type. */
+	CHAN_RULE(IMSG_HS_PACKET, FROM_FWD,
+	    sizeof(struct hs_packet) + sizeof(uint32_t),
+	    sizeof(struct hs_packet) + WG_MSG_INITIATION_LEN, CHAN_FD_NO,
+	    hs_m_packet),
+	HS_EXACT(IMSG_HS_FWD_STATS, FROM_FWD, struct fwd_hs_stats,
+	    hs_m_fwd_stats),
+	HS_EXACT(IMSG_HS_EVENTS, FROM_FWD, struct hs_events, hs_m_events),
+	HS_EXACT(IMSG_HS_FWD_INFO, FROM_FWD, struct fwd_info, hs_m_fwd_info),
+	HS_EXACT(IMSG_HS_KEYPAIR_GONE, FROM_FWD, uint32_t, hs_m_keypair_gone),
+};
+#define HS_NRULES	(sizeof(hs_rules) / sizeof(hs_rules[0]))
+
+/* The channels to the parent and the siblings (also the tests' way in). */
+static void
+hs_chans_init(int parent_fd, int keyd_fd, int fwd_fd)
+{
+	chan_init(&hs.parent, "parent", PROC_PARENT, parent_fd, hs_rules,
+	    HS_NRULES, NULL);
+	chan_init(&hs.keyd, "key broker", PROC_KEYD, keyd_fd, hs_rules,
+	    HS_NRULES, NULL);
+	chan_init(&hs.fwd, "forwarder", PROC_FORWARDER, fwd_fd, hs_rules,
+	    HS_NRULES, NULL);
 }
 
 /* Once a second: broker timeouts, rate limiter upkeep. */
@@ -2008,9 +1973,7 @@ handshake_main(const struct proc_opts *opts)
 	event_init();
 	sandbox_handshake();
 
-	hs_chan_init(&hs.parent, "parent", PROC_PARENT_FD, hs_parent_imsg);
-	hs_chan_init(&hs.keyd, "key broker", PROC_SIBLING_FD, hs_keyd_imsg);
-	hs_chan_init(&hs.fwd, "forwarder", PROC_SIBLING2_FD, hs_fwd_imsg);
+	hs_chans_init(PROC_PARENT_FD, PROC_SIBLING_FD, PROC_SIBLING2_FD);
 	log_set_audit_hook(hs_audit_hook);
 	evtimer_set(&hs.ev_tick, hs_tick, NULL);
 	evtimer_add(&hs.ev_tick, &tv);

@@ -67,17 +67,14 @@ control_conn_id(const struct control_conn *c)
 /* The harness's view of the process. */
 
 static struct fuzz_proc		 fuzz_hs;
-static struct hs_chan *const	 fuzz_chans[] = { &hs.parent, &hs.keyd,
+static struct chan *const	 fuzz_chans[] = { &hs.parent, &hs.keyd,
     &hs.fwd };
-static void (*const fuzz_handlers[])(struct imsg *) = { hs_parent_imsg,
-    hs_keyd_imsg, hs_fwd_imsg };
-static const char *const	 fuzz_names[] = { "parent", "key broker",
-    "forwarder" };
 
 static void
 fuzz_dispatch(int chan)
 {
-	hs_chan_dispatch(fuzz_chans[chan]->ibuf.fd, EV_READ, fuzz_chans[chan]);
+	if (chan_read(fuzz_chans[chan]) == 0)
+		chan_update(fuzz_chans[chan]);
 }
 
 /* A socket, as the UAPI and control sockets are (epoll takes it). */
@@ -106,11 +103,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_hs.mkfd = fuzz_mkfd;
 	fuzz_hs.setup = fuzz_setup;
 	fuzz_hs.teardown = fuzz_teardown;
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 3; i++)
 		fuzz_chan_open(&fuzz_hs.chan[i]);
-		hs_chan_init(fuzz_chans[i], fuzz_names[i],
-		    fuzz_hs.chan[i].proc_fd, fuzz_handlers[i]);
-	}
+	hs_chans_init(fuzz_hs.chan[0].proc_fd, fuzz_hs.chan[1].proc_fd,
+	    fuzz_hs.chan[2].proc_fd);
 	return 0;
 }
 
@@ -118,7 +114,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static void
 fuzz_setup(struct fuzz_in *in)
 {
-	struct hs_chan	chans[3];
+	struct chan	chans[3];
 	int		i;
 
 	for (i = 0; i < 3; i++)

@@ -44,9 +44,7 @@ channels(void)
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
 		    sp[i]) == -1)
 			abort();
-	hs_chan_init(&hs.parent, "parent", sp[0][0], hs_parent_imsg);
-	hs_chan_init(&hs.keyd, "key broker", sp[1][0], hs_keyd_imsg);
-	hs_chan_init(&hs.fwd, "forwarder", sp[2][0], hs_fwd_imsg);
+	hs_chans_init(sp[0][0], sp[1][0], sp[2][0]);
 	if (imsgbuf_init(&parent, sp[0][1]) == -1 ||
 	    imsgbuf_init(&keyd, sp[1][1]) == -1 ||
 	    imsgbuf_init(&fwd, sp[2][1]) == -1)
