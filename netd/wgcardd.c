@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -92,14 +93,31 @@ static struct {
 	int			 reloading;
 	pid_t			 main_pid;
 	int			 reload_from_ctl;
+	int			 configured;	/* reconfigure() ran once */
+	int			 pend;		/* PARENT_PEND_*, for the children */
+	struct key_pin		 pin;		/* until the key broker has it */
 } wgd = {
 	.tun_fd = -1, .udp4 = -1, .udp6 = -1, .uapi_fd = -1, .ctl_fd = -1,
 	.inotify_fd = -1,
 };
 
-/* Card plumbing: the PIN of PinFile/PinCredential until keyd has it. */
-static struct key_pin	card_pin;
-static size_t		card_pinlen;
+/* What reconfigure() leaves for the children (parent_handover). */
+#define PARENT_PEND_TUN		0x01	/* start: the TUN and its MTU */
+#define PARENT_PEND_MTU		0x02	/* a new MTU */
+#define PARENT_PEND_SOCKETS	0x04	/* new UDP sockets */
+#define PARENT_PEND_CARD	0x08	/* the card settings */
+#define PARENT_PEND_CONFIG	0x10	/* the peers (configuration file) */
+
+/*
+ * A configuration read and checked (parent_conf_load), not applied yet:
+ * reconfigure() sets it against the running one (wgd.conf, wgd.extra;
+ * empty before the first) and, once it is applied, takes it over.
+ */
+struct parent_conf {
+	struct wg_devconf	conf;
+	struct config_extra	extra;
+	struct key_pin		pin;
+};
 
 static void	parent_dispatch(int, short, void *);
 static void	parent_shutdown(int);
@@ -109,6 +127,7 @@ static void	parent_reload(struct imsg *);
 static void	parent_reload_reply(int, const char *);
 static void	parent_reload_config(int);
 static void	parent_send_config(uint32_t);
+static void	parent_handover(void);
 
 static __dead void
 usage(void)
@@ -692,29 +711,6 @@ parent_reload_reply(int status, const char *msg)
 	parent_send(PROC_HANDSHAKE, IMSG_CTL_RELOAD_DONE, -1, &cr, sizeof(cr));
 }
 
-/*
- * The card settings to the key broker (at start, and on a reload that
- * changes them), then the PIN if there is one: it leaves this process
- * here and the caller wipes its copy.
- */
-static void
-parent_send_card(const struct config_extra *ex, const struct key_pin *pin)
-{
-	struct key_card_config	kc;
-
-	memset(&kc, 0, sizeof(kc));
-	strlcpy(kc.reader, ex->reader, sizeof(kc.reader));
-	kc.has_serial = ex->has_serial != 0;
-	kc.serial = ex->serial;
-	kc.has_pub = ex->has_card_pub != 0;
-	memcpy(kc.pub, ex->card_pub, sizeof(kc.pub));
-	parent_send(PROC_KEYD, IMSG_KEY_CARD_CONFIG, -1, &kc, sizeof(kc));
-	if (pin != NULL && pin->len > 0)
-		parent_send(PROC_KEYD, IMSG_KEY_PIN, -1, pin, sizeof(*pin));
-	if (imsg_flush_blocking(&children[PROC_KEYD].ibuf) == -1)
-		fatal("cannot hand the card settings to the key broker");
-}
-
 /* Whether a reload changes which card is used or what it must hold. */
 static int
 parent_card_changed(const struct config_extra *a,
@@ -742,19 +738,364 @@ parent_reload_refused(const char *err)
 }
 
 /*
- * Re-reads the configuration file and applies the difference. A file
- * with any error is refused whole and the running configuration stays.
+ * Reads the configuration: the file, or in xplatform mode the card
+ * settings from the environment; then the PIN it names. 0, or -errno
+ * with err (FILE:LINE: KEY: reason). With checkonly (-n) a
+ * PinCredential that only systemd can give is a warning.
+ */
+static int
+parent_conf_load(struct parent_conf *pc, int checkonly, char *err,
+    size_t errlen)
+{
+	char	msg[CONFIG_ERR_MAX - 48];
+	size_t	pinlen = 0;
+	int	r, n;
+
+	memset(pc, 0, sizeof(*pc));
+	wgconf_init(&pc->conf);
+	if (wgd.config_path != NULL) {
+		if (config_parse_file(wgd.config_path, &pc->conf, &pc->extra,
+		    err, errlen) != 0)
+			return -EINVAL;
+	} else {
+		/* xplatform mode (wg-quick): the card from the environment */
+		if (config_parse_env(&pc->extra, &n, err, errlen) != 0)
+			return -EINVAL;
+		if (n > 0)
+			log_debug("%d setting%s from the environment", n,
+			    n == 1 ? "" : "s");
+		if (config_check_wgquick_save(getppid(), &pc->extra, err,
+		    errlen) == -1)
+			return -EINVAL;
+	}
+	r = config_read_pin(&pc->extra, pc->pin.pin, &pinlen, err, errlen);
+	if (r == -2 && checkonly) {
+		/* -n from a shell: the service will have the credential. */
+		fprintf(stderr, "warning: %s; not checked\n", err);
+		r = 0;
+	}
+	if (r < 0) {
+		if (wgd.config_path == NULL) {
+			strlcpy(msg, err, sizeof(msg));
+			snprintf(err, errlen, "environment: %s: %s",
+			    pc->extra.pin_file != NULL ? "WGCARD_PIN_FILE" :
+			    "WGCARD_PIN_CREDENTIAL", msg);
+		}
+		return -EINVAL;
+	}
+	pc->pin.len = (uint32_t)pinlen;
+	return 0;
+}
+
+static void
+parent_conf_free(struct parent_conf *pc)
+{
+	sodium_memzero(&pc->pin, sizeof(pc->pin));
+	wgconf_free(&pc->conf);
+	config_extra_free(&pc->extra);
+}
+
+static const char *
+parent_prefix_str(const struct wg_prefix *p, char *buf, size_t len)
+{
+	char	a[INET6_ADDRSTRLEN];
+
+	if (inet_ntop(p->family, p->addr.bytes, a, sizeof(a)) == NULL)
+		strlcpy(a, "?", sizeof(a));
+	snprintf(buf, len, "%s/%u", a, (unsigned)p->cidr);
+	return buf;
+}
+
+/*
+ * The addresses of nc that the running configuration lacks, added;
+ * added[i] says which (for the undo). 0, or -errno with err.
+ */
+static int
+parent_addrs_add(const struct wg_devconf *nc, uint8_t *added, char *err,
+    size_t errlen)
+{
+	char	a[INET6_ADDRSTRLEN + 4];
+	size_t	i;
+	int	r;
+
+	for (i = 0; i < nc->naddrs; i++) {
+		if (parent_prefix_in(&nc->addrs[i], wgd.conf.addrs,
+		    wgd.conf.naddrs))
+			continue;
+		if ((r = nl_addr_add(wgd.ifindex, &nc->addrs[i])) == 0)
+			added[i] = 1;
+		else if (r != -EEXIST) {
+			snprintf(err, errlen, "%s: Address: cannot add %s to "
+			    "%s: %s", wgd.config_path, parent_prefix_str(
+			    &nc->addrs[i], a, sizeof(a)), wgd.ifname,
+			    strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The UDP sockets: opened at start (a port still held by the daemon
+ * before us, in a restart, is waited for up to 2 s: its forwarder's
+ * io_uring drops its registered sockets only after it exits) and again
+ * when the port changes, with the fwmark; the running port is kept until
+ * the new one is bound. The bound port and the mark go to the handshake
+ * process in the configuration, so that it reports them. 0 or -errno.
+ */
+static int
+parent_conf_port(struct parent_conf *pc, int start, char *err, size_t errlen)
+{
+	struct wg_devconf	*nc = &pc->conf;
+	uint16_t		 port = nc->flags & WGDEV_HAS_PORT ? nc->port : 0;
+	int			 r = 0, i;
+
+	if (start || (port != 0 && port != wgd.port)) {
+		for (i = 0; (r = parent_open_sockets(port, nc->fwmark)) ==
+		    -EADDRINUSE && start && i < 40; i++)
+			usleep(50 * 1000);
+		if (r != 0 && pc->extra.port_line == 0)
+			snprintf(err, errlen, "cannot open UDP sockets (port "
+			    "%u): %s", port, strerror(-r));
+		else if (r != 0)
+			snprintf(err, errlen, "%s:%lu: ListenPort: cannot "
+			    "listen on UDP port %u: %s%s; %s", wgd.config_path,
+			    pc->extra.port_line, port, strerror(-r),
+			    r == -EADDRINUSE ? " (ss -ulpn shows by whom; "
+			    "choose another port)" : "", start ?
+			    "nothing started" : "the running port is kept");
+		if (r != 0)
+			return r;
+		wgd.fwmark = nc->fwmark;
+		wgd.pend |= PARENT_PEND_SOCKETS;
+		if (!start)
+			log_info("listening on port %u", wgd.port);
+	} else if (nc->fwmark != wgd.fwmark &&
+	    (r = parent_apply_fwmark(nc->fwmark)) != 0) {
+		snprintf(err, errlen, "%s: FwMark %u: %s", wgd.config_path,
+		    nc->fwmark, strerror(-r));
+		return r;
+	}
+	nc->flags |= WGDEV_HAS_PORT | WGDEV_HAS_FWMARK;
+	nc->port = wgd.port;
+	nc->fwmark = wgd.fwmark;
+	return 0;
+}
+
+/*
+ * Routes for the allowed IPs of every peer: what went, then what came.
+ * A /0 gets none (that is policy routing's job, as wg-quick does it);
+ * a failure is logged, the tunnel's other routes still go in.
+ */
+static void
+parent_routes_apply(const struct wg_devconf *nc)
+{
+	struct wg_prefix	*oldr = NULL, *newr = NULL;
+	char			 a[INET6_ADDRSTRLEN + 4];
+	size_t			 noldr = 0, nnewr = 0, i, j;
+	int			 r;
+
+	for (i = 0; i < nc->npeers; i++)
+		for (j = 0; j < nc->peers[i].naips; j++)
+			if (nc->peers[i].aips[j].cidr == 0)
+				log_warnx("allowed IPs %s: no default route "
+				    "added (use policy routing, as wg-quick "
+				    "does)", parent_prefix_str(
+				    &nc->peers[i].aips[j], a, sizeof(a)));
+	if (parent_routes(&wgd.conf, &oldr, &noldr) == 0 &&
+	    parent_routes(nc, &newr, &nnewr) == 0) {
+		for (i = 0; i < noldr; i++)
+			if (!parent_prefix_in(&oldr[i], newr, nnewr))
+				nl_route_del(wgd.ifindex, &oldr[i]);
+		for (i = 0; i < nnewr; i++)
+			if (!parent_prefix_in(&newr[i], oldr, noldr) &&
+			    (r = nl_route_add(wgd.ifindex, &newr[i])) < 0)
+				log_warnx("%s: route %s: %s", wgd.ifname,
+				    parent_prefix_str(&newr[i], a, sizeof(a)),
+				    strerror(-r));
+	} else
+		log_warnx("%s: routes: out of memory", wgd.ifname);
+	free(oldr);
+	free(newr);
+}
+
+/*
+ * One way to apply a configuration, at start and on a reload (as bgpd's
+ * reconfigure): pc is set against the running one (empty at start).
+ * What can fail comes first (the key's home, the audit file, the MTU,
+ * new addresses, the port) and is undone if a later step fails, so an
+ * error leaves the running tunnel as it was; the caller reports it (at
+ * start, fatally). Then what went is removed, pc becomes the running
+ * configuration (emptied here), and the children get their share:
+ * at once on a reload, at start once they run (main calls
+ * parent_handover). 0, or -errno with err naming the file, line and key.
+ */
+static int
+reconfigure(struct parent_conf *pc, char *err, size_t errlen)
+{
+	struct wg_devconf	*nc = &pc->conf;
+	uint8_t			*added;
+	size_t			 i;
+	int			 start = !wgd.configured, oldmtu = wgd.mtu;
+	int			 mtu, r;
+
+	/* The key's home is fixed for the life of the key broker. */
+	if (!start && pc->extra.keysource != wgd.extra.keysource) {
+		snprintf(err, errlen, "%s: KeySource changed: restart the "
+		    "daemon to move the key", wgd.config_path);
+		return -EINVAL;
+	}
+	/* The audit file: opened, reopened (rotation) or moved. */
+	if (audit_reopen(pc->extra.audit_log, err, errlen) == -1)
+		return -EINVAL;
+	if ((added = calloc(nc->naddrs + 1, 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	/* Without MTU the running one stays (one set with ip-link too). */
+	mtu = nc->mtu != 0 ? nc->mtu : start ? WGCARD_DEFAULT_MTU : wgd.mtu;
+	if (mtu != wgd.mtu) {
+		if ((r = nl_link_set_mtu(wgd.ifindex, mtu)) < 0) {
+			snprintf(err, errlen, "%s: MTU %d: %s", wgd.ifname,
+			    mtu, strerror(-r));
+			goto undo;
+		}
+		wgd.mtu = mtu;
+		wgd.pend |= PARENT_PEND_MTU;
+	}
+	if (start && wgd.config_path != NULL &&
+	    (r = nl_link_set_up(wgd.ifindex)) < 0) {
+		snprintf(err, errlen, "%s: up: %s", wgd.ifname, strerror(-r));
+		goto undo;
+	}
+	if ((r = parent_addrs_add(nc, added, err, errlen)) != 0 ||
+	    (r = parent_conf_port(pc, start, err, errlen)) != 0)
+		goto undo;
+
+	/* Nothing fails from here on. */
+	for (i = 0; i < wgd.conf.naddrs; i++)
+		if (!parent_prefix_in(&wgd.conf.addrs[i], nc->addrs,
+		    nc->naddrs))
+			nl_addr_del(wgd.ifindex, &wgd.conf.addrs[i]);
+	parent_routes_apply(nc);
+	free(added);
+	/*
+	 * The card: new settings go to the broker, which looks for the card
+	 * again; the PIN goes in any case (the broker spends no VERIFY on a
+	 * PIN already verified, nor on one the card refused).
+	 */
+	if (pc->extra.keysource == CONFIG_KEYSOURCE_OPENPGP &&
+	    (start || parent_card_changed(&pc->extra, &wgd.extra))) {
+		if (!start)
+			log_info("reload: the card settings changed; the key "
+			    "broker applies them now");
+		wgd.pend |= PARENT_PEND_CARD;
+	}
+	if (wgd.config_path != NULL)
+		wgd.pend |= PARENT_PEND_CONFIG;
+	if (start)
+		wgd.pend |= PARENT_PEND_TUN;
+	wgconf_free(&wgd.conf);
+	wgd.conf = pc->conf;
+	wgconf_init(&pc->conf);
+	config_extra_free(&wgd.extra);
+	wgd.extra = pc->extra;
+	memset(&pc->extra, 0, sizeof(pc->extra));
+	wgd.pin = pc->pin;
+	sodium_memzero(&pc->pin, sizeof(pc->pin));
+	wgd.configured = 1;
+	if (!start)
+		parent_handover();
+	return 0;
+
+ undo:
+	for (i = 0; i < nc->naddrs; i++)
+		if (added[i])
+			nl_addr_del(wgd.ifindex, &nc->addrs[i]);
+	free(added);
+	if (wgd.mtu != oldmtu && oldmtu != 0 &&
+	    nl_link_set_mtu(wgd.ifindex, oldmtu) == 0)
+		wgd.mtu = oldmtu;
+	wgd.pend &= ~PARENT_PEND_MTU;
+	return r;
+}
+
+/*
+ * The children's share of what reconfigure() applied: to the forwarder
+ * the TUN (at start, with the MTU) or a new MTU, and new sockets; to the
+ * key broker the card settings, the PIN and the private key, which then
+ * leave this process; to the handshake process the peers (on a reload
+ * in sync: peers not in the file go, the others keep their sessions).
+ */
+static void
+parent_handover(void)
+{
+	struct key_card_config	kc;
+	struct key_set		ks;
+	int			keyd = 0;
+
+	if (wgd.pend & PARENT_PEND_TUN) {
+		parent_send(PROC_FORWARDER, IMSG_FWD_TUN, wgd.tun_fd, &wgd.mtu,
+		    sizeof(wgd.mtu));
+		wgd.tun_fd = -1;	/* passed, and closed once sent */
+	} else if (wgd.pend & PARENT_PEND_MTU)
+		parent_send(PROC_FORWARDER, IMSG_FWD_MTU, -1, &wgd.mtu,
+		    sizeof(wgd.mtu));
+	if (wgd.pend & PARENT_PEND_SOCKETS)
+		parent_send_sockets();
+	if (wgd.pend & PARENT_PEND_CARD) {
+		memset(&kc, 0, sizeof(kc));
+		strlcpy(kc.reader, wgd.extra.reader, sizeof(kc.reader));
+		kc.has_serial = wgd.extra.has_serial != 0;
+		kc.serial = wgd.extra.serial;
+		kc.has_pub = wgd.extra.has_card_pub != 0;
+		memcpy(kc.pub, wgd.extra.card_pub, sizeof(kc.pub));
+		parent_send(PROC_KEYD, IMSG_KEY_CARD_CONFIG, -1, &kc,
+		    sizeof(kc));
+		keyd = 1;
+	}
+	if (wgd.extra.keysource == CONFIG_KEYSOURCE_OPENPGP &&
+	    wgd.pin.len > 0) {
+		parent_send(PROC_KEYD, IMSG_KEY_PIN, -1, &wgd.pin,
+		    sizeof(wgd.pin));
+		keyd = 1;
+	}
+	sodium_memzero(&wgd.pin, sizeof(wgd.pin));
+	if (wgd.conf.flags & WGDEV_HAS_PRIVKEY) {
+		/* The broker tells whether it changed. */
+		memcpy(ks.key, wgd.conf.privkey, sizeof(ks.key));
+		parent_send(PROC_KEYD, IMSG_KEY_SET, -1, &ks, sizeof(ks));
+		sodium_memzero(&ks, sizeof(ks));
+		keyd = 1;
+	}
+	sodium_memzero(wgd.conf.privkey, sizeof(wgd.conf.privkey));
+	wgd.conf.flags &= ~WGDEV_HAS_PRIVKEY;
+	if (keyd && imsg_flush_blocking(&children[PROC_KEYD].ibuf) == -1)
+		fatal("cannot hand the key or card settings to the key "
+		    "broker");
+	if (wgd.pend & PARENT_PEND_CONFIG) {
+		if (!(wgd.pend & PARENT_PEND_TUN)) {
+			wgd.reloading = 1;
+			parent_sd_notify("RELOADING=1");
+		}
+		parent_send_config(!(wgd.pend & PARENT_PEND_TUN));
+	}
+	/* Kept (without the key) to tell what a reload changes. */
+	parent_forget_psks();
+	wgd.pend = 0;
+}
+
+/*
+ * Re-reads the configuration file and applies it (reconfigure). A file
+ * with any error is refused whole and the running configuration stays;
+ * the requester gets the error.
  */
 static void
 parent_reload_config(int from_ctl)
 {
-	struct wg_devconf	 nc;
-	struct config_extra	 ne;
-	struct wg_prefix	*oldr = NULL, *newr = NULL;
-	struct key_pin		 pin;
-	size_t			 noldr = 0, nnewr = 0, pinlen = 0, i;
-	char			 err[CONFIG_ERR_MAX];
-	int			 r;
+	struct parent_conf	pc;
+	char			err[CONFIG_ERR_MAX];
+	int			r;
 
 	if (wgd.reloading) {
 		if (from_ctl) {
@@ -771,129 +1112,17 @@ parent_reload_config(int from_ctl)
 		    "daemon runs in xplatform mode");
 		return;
 	}
-	wgconf_init(&nc);
-	memset(&ne, 0, sizeof(ne));
-	memset(&pin, 0, sizeof(pin));
-	r = -EINVAL;
-	if (config_parse_file(wgd.config_path, &nc, &ne, err,
-	    sizeof(err)) != 0)
-		goto refused;
-	/* The key's home is fixed for the life of the key broker. */
-	if (ne.keysource != wgd.extra.keysource) {
-		snprintf(err, sizeof(err), "%s: KeySource changed: restart "
-		    "the daemon to move the key", wgd.config_path);
-		goto refused;
+	if ((r = parent_conf_load(&pc, 0, err, sizeof(err))) != 0 ||
+	    (r = reconfigure(&pc, err, sizeof(err))) != 0) {
+		parent_reload_refused(err);
+		parent_conf_free(&pc);
+		parent_reload_reply(r, err);
+		return;
 	}
-	/* The PIN (file or credential) must be readable, or nothing moves. */
-	if (ne.keysource == CONFIG_KEYSOURCE_OPENPGP &&
-	    config_read_pin(&ne, pin.pin, &pinlen, err, sizeof(err)) < 0)
-		goto refused;
-	pin.len = (uint32_t)pinlen;
-	/* The audit file, reopened (rotation) or moved; an error refuses. */
-	if (audit_reopen(ne.audit_log, err, sizeof(err)) == -1)
-		goto refused;
-	/* The one step that can fail comes first. */
-	if ((nc.flags & WGDEV_HAS_PORT) && nc.port != 0 &&
-	    nc.port != wgd.port) {
-		if ((r = parent_open_sockets(nc.port, nc.fwmark)) != 0) {
-			snprintf(err, sizeof(err), "%s:%lu: ListenPort: port "
-			    "%u: %s%s; the running port %u is kept",
-			    wgd.config_path, ne.port_line, nc.port,
-			    strerror(-r), r == -EADDRINUSE ? " (ss -ulpn "
-			    "shows by whom)" : "", wgd.port);
-			goto refused;
-		}
-		log_info("listening on port %u", wgd.port);
-		parent_send_sockets();
-	}
-	nc.flags |= WGDEV_HAS_PORT;
-	nc.port = wgd.port;
-	if (nc.fwmark != wgd.fwmark) {
-		if ((r = parent_apply_fwmark(nc.fwmark)) != 0)
-			log_warnx("reload: fwmark: %s", strerror(-r));
-		wgd.fwmark = nc.fwmark;
-	}
-	nc.flags &= ~WGDEV_HAS_FWMARK;	/* done here */
-	if (nc.flags & WGDEV_HAS_PRIVKEY) {
-		struct key_set	ks;
-
-		/* The broker tells whether it changed. */
-		memcpy(ks.key, nc.privkey, sizeof(ks.key));
-		parent_send(PROC_KEYD, IMSG_KEY_SET, -1, &ks, sizeof(ks));
-		sodium_memzero(&ks, sizeof(ks));
-		if (imsg_flush_blocking(&children[PROC_KEYD].ibuf) == -1)
-			fatal("key broker");
-	}
-	sodium_memzero(nc.privkey, sizeof(nc.privkey));
-	nc.flags &= ~WGDEV_HAS_PRIVKEY;
-	if (nc.mtu != 0 && nc.mtu != wgd.mtu) {
-		if ((r = nl_link_set_mtu(wgd.ifindex, nc.mtu)) < 0)
-			log_warnx("reload: MTU %d: %s", nc.mtu, strerror(-r));
-		else {
-			wgd.mtu = nc.mtu;
-			parent_send(PROC_FORWARDER, IMSG_FWD_MTU, -1, &nc.mtu,
-			    sizeof(nc.mtu));
-		}
-	}
-	/* Addresses and routes: what went, then what came. */
-	for (i = 0; i < wgd.conf.naddrs; i++)
-		if (!parent_prefix_in(&wgd.conf.addrs[i], nc.addrs, nc.naddrs))
-			nl_addr_del(wgd.ifindex, &wgd.conf.addrs[i]);
-	for (i = 0; i < nc.naddrs; i++)
-		if (!parent_prefix_in(&nc.addrs[i], wgd.conf.addrs,
-		    wgd.conf.naddrs) &&
-		    (r = nl_addr_add(wgd.ifindex, &nc.addrs[i])) < 0)
-			log_warnx("reload: address: %s", strerror(-r));
-	if (parent_routes(&wgd.conf, &oldr, &noldr) == 0 &&
-	    parent_routes(&nc, &newr, &nnewr) == 0) {
-		for (i = 0; i < noldr; i++)
-			if (!parent_prefix_in(&oldr[i], newr, nnewr))
-				nl_route_del(wgd.ifindex, &oldr[i]);
-		for (i = 0; i < nnewr; i++)
-			if (!parent_prefix_in(&newr[i], oldr, noldr) &&
-			    (r = nl_route_add(wgd.ifindex, &newr[i])) < 0)
-				log_warnx("reload: route: %s", strerror(-r));
-	}
-	free(oldr);
-	free(newr);
-	/*
-	 * The card: new settings go to the broker, which looks for the card
-	 * again; the PIN goes too (the broker spends no VERIFY on a PIN
-	 * already verified, nor on one the card refused).
-	 */
-	if (ne.keysource == CONFIG_KEYSOURCE_OPENPGP) {
-		if (parent_card_changed(&ne, &wgd.extra)) {
-			log_info("reload: the card settings changed; the key "
-			    "broker applies them now");
-			parent_send_card(&ne, &pin);
-		} else if (pin.len > 0) {
-			parent_send(PROC_KEYD, IMSG_KEY_PIN, -1, &pin,
-			    sizeof(pin));
-			if (imsg_flush_blocking(&children[PROC_KEYD].ibuf) ==
-			    -1)
-				fatal("key broker");
-		}
-	}
-	sodium_memzero(&pin, sizeof(pin));
-	wgconf_free(&wgd.conf);
-	wgd.conf = nc;
-	config_extra_free(&wgd.extra);
-	wgd.extra = ne;
-	wgd.reloading = 1;
-	parent_sd_notify("RELOADING=1");
-	parent_send_config(1);
-	parent_forget_psks();
+	parent_conf_free(&pc);
 	log_info("reload: %s read, %zu peers", wgd.config_path,
 	    wgd.conf.npeers);
 	log_audit(LOG_INFO, "op=reload result=ok peers=%zu", wgd.conf.npeers);
-	return;
-
- refused:
-	parent_reload_refused(err);
-	sodium_memzero(&pin, sizeof(pin));
-	wgconf_free(&nc);
-	config_extra_free(&ne);
-	parent_reload_reply(r, err);
 }
 
 static void
@@ -1069,35 +1298,6 @@ parent_forget_psks(void)
 	proc_wipe_stack();
 }
 
-static void
-parent_apply_addresses(void)
-{
-	size_t	i, j;
-	int	r;
-
-	for (i = 0; i < wgd.conf.naddrs; i++)
-		if ((r = nl_addr_add(wgd.ifindex, &wgd.conf.addrs[i])) < 0 &&
-		    r != -EEXIST)
-			fatalx("%s: cannot add address: %s", wgd.ifname,
-			    strerror(-r));
-	for (i = 0; i < wgd.conf.npeers; i++) {
-		struct wg_peerconf	*p = &wgd.conf.peers[i];
-
-		for (j = 0; j < p->naips; j++) {
-			if (p->aips[j].cidr == 0) {
-				log_warnx("allowed IPs %s/0: no default route "
-				    "added (use policy routing, as wg-quick "
-				    "does)", p->aips[j].family == AF_INET ?
-				    "0.0.0.0" : "::");
-				continue;
-			}
-			if ((r = nl_route_add(wgd.ifindex, &p->aips[j])) < 0)
-				log_warnx("%s: route: %s", wgd.ifname,
-				    strerror(-r));
-		}
-	}
-}
-
 static pid_t
 parent_spawn(enum proc_id id, const char *path, const char *procflag,
     const int *fds, int nfds)
@@ -1246,14 +1446,17 @@ parent_ifname_from_config(const char *path)
 		    "name; give one on the command line", path);
 }
 
-int
-main(int argc, char *argv[])
+/*
+ * The options (and the environment's defaults for them). Returns the
+ * process flag of a re-executed child (-P), else NULL with the parent's
+ * options checked.
+ */
+static const char *
+parent_options(int argc, char *argv[], int *checkonly)
 {
 	const char	*procflag = NULL, *env;
-	char		 err[512];
-	int		 ch, checkonly = 0, mtu, r, i;
+	int		 ch;
 
-	proc_init_title(argc, argv);
 	/* The environment gives defaults for -B and -O (test matrices). */
 	wgd.opts.backend = FWD_BACKEND_AUTO;
 	if ((env = getenv("WGCARD_FWD_BACKEND")) != NULL && *env != '\0' &&
@@ -1294,7 +1497,7 @@ main(int argc, char *argv[])
 				usage();
 			break;
 		case 'n':
-			checkonly = 1;
+			*checkonly = 1;
 			break;
 		case 'P':
 			procflag = optarg;
@@ -1308,15 +1511,8 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-
-	if (procflag != NULL) {
-		wgd.opts.ifname = wgd.ifname;
-		if (strcmp(procflag, "handshake") == 0)
-			handshake_main(&wgd.opts);
-		if (strcmp(procflag, "forwarder") == 0)
-			forwarder_main(&wgd.opts);
-		usage();
-	}
+	if (procflag != NULL)
+		return procflag;
 
 	/* wireguard-go's environment, for wg-quick and its users. */
 	if ((env = getenv("WG_PROCESS_FOREGROUND")) != NULL &&
@@ -1331,67 +1527,23 @@ main(int argc, char *argv[])
 	if (argc == 1 && strlcpy(wgd.ifname, argv[0], sizeof(wgd.ifname)) >=
 	    sizeof(wgd.ifname))
 		fatalx("interface name too long: %s", argv[0]);
-	if (wgd.config_path == NULL && (argc != 1 || checkonly))
+	if (wgd.config_path == NULL && (argc != 1 || *checkonly))
 		usage();
+	if (wgd.config_path != NULL && argc == 0)
+		parent_ifname_from_config(wgd.config_path);
+	return NULL;
+}
 
-	log_init(1, LOG_DAEMON);
-	log_setverbose(wgd.opts.verbose);
-	log_procinit("parent");
-	proc_nocore();
-	wg_crypto_init();
-	wgconf_init(&wgd.conf);
+/*
+ * What exists before any configuration: root, the user the children
+ * run as, the run directories, the UAPI and control sockets, the TUN
+ * interface (with the offloads it really has).
+ */
+static void
+parent_setup(void)
+{
+	int	offl;
 
-	if (wgd.config_path != NULL) {
-		if (argc == 0)
-			parent_ifname_from_config(wgd.config_path);
-		if (config_parse_file(wgd.config_path, &wgd.conf, &wgd.extra,
-		    err, sizeof(err)) != 0) {
-			fprintf(stderr, "%s\n", err);
-			exit(1);
-		}
-		/* The file wins: the environment is for wg-quick (no -c). */
-		if ((env = config_env_first()) != NULL)
-			log_warnx("%s (and the like, see ENVIRONMENT in "
-			    "wgcardd(8)) ignored: with -c, %s has the card "
-			    "settings", env, wgd.config_path);
-	} else if (config_parse_env(&wgd.extra, &r, err, sizeof(err)) != 0) {
-		/* xplatform mode (wg-quick): the card from the environment */
-		fprintf(stderr, "%s\n", err);
-		exit(1);
-	} else if (r > 0)
-		log_debug("%d setting%s from the environment", r,
-		    r == 1 ? "" : "s");
-	if (wgd.config_path == NULL && config_check_wgquick_save(getppid(),
-	    &wgd.extra, err, sizeof(err)) == -1) {
-		fprintf(stderr, "%s\n", err);
-		exit(1);
-	}
-	/* Card plumbing: the PIN file is read here, then wiped. */
-	r = config_read_pin(&wgd.extra, card_pin.pin, &card_pinlen, err,
-	    sizeof(err));
-	if (r == -2 && checkonly) {
-		/* -n from a shell: the service will have the credential. */
-		fprintf(stderr, "warning: %s; not checked\n", err);
-		r = 0;
-	}
-	if (r < 0) {
-		if (wgd.config_path == NULL)
-			fprintf(stderr, "environment: %s: %s\n",
-			    wgd.extra.pin_file != NULL ? "WGCARD_PIN_FILE" :
-			    "WGCARD_PIN_CREDENTIAL", err);
-		else
-			fprintf(stderr, "%s\n", err);
-		exit(1);
-	}
-	card_pin.len = (uint32_t)card_pinlen;
-	if (wgd.config_path != NULL) {
-		if (checkonly) {
-			sodium_memzero(&card_pin, sizeof(card_pin));
-			wgconf_free(&wgd.conf);
-			fprintf(stderr, "configuration OK\n");
-			exit(0);
-		}
-	}
 	if (geteuid() != 0)
 		fatalx("need root privileges");
 	if (getpwnam(WGCARD_USER) == NULL)
@@ -1399,10 +1551,6 @@ main(int argc, char *argv[])
 		    "or create it", WGCARD_USER);
 	/* The audit file: the parent's alone; the children send events. */
 	audit_set_ifname(wgd.ifname);
-	if (audit_reopen(wgd.extra.audit_log, err, sizeof(err)) == -1)
-		fatalx("%s", err);
-	log_set_audit_hook(parent_audit_hook);
-
 	/* The children's chroot: root's, and not writable by them. */
 	parent_rundir(WGCARD_CHROOT, 0755, 1);
 	wgd.uapi_fd = parent_uapi_listen();
@@ -1411,47 +1559,93 @@ main(int argc, char *argv[])
 	wgd.main_pid = getpid();
 	atexit(parent_atexit);
 	if ((wgd.tun_fd = tun_open_flags(wgd.ifname, wgd.opts.offloads ?
-	    TUN_OPEN_VNET : 0, &r)) == -1)
+	    TUN_OPEN_VNET : 0, &offl)) == -1)
 		fatal("cannot create TUN interface %s", wgd.ifname);
 	if (wgd.opts.offloads) {
 		/* The forwarder learns what the device really does. */
-		wgd.opts.offloads = !(r & TUN_OFFL_VNET) ? FWD_OFFLOAD_OFF :
-		    FWD_OFFLOAD_ON | ((r & TUN_OFFL_USO) ? FWD_OFFLOAD_USO : 0);
+		wgd.opts.offloads = !(offl & TUN_OFFL_VNET) ? FWD_OFFLOAD_OFF :
+		    FWD_OFFLOAD_ON | ((offl & TUN_OFFL_USO) ?
+		    FWD_OFFLOAD_USO : 0);
 		log_debug("%s: offloads: virtio-net header %s, TSO %s, USO %s",
-		    wgd.ifname, r & TUN_OFFL_VNET ? "yes" : "no",
-		    r & TUN_OFFL_TSO ? "yes" : "no",
-		    r & TUN_OFFL_USO ? "yes" : "no");
+		    wgd.ifname, offl & TUN_OFFL_VNET ? "yes" : "no",
+		    offl & TUN_OFFL_TSO ? "yes" : "no",
+		    offl & TUN_OFFL_USO ? "yes" : "no");
 	}
 	if ((wgd.ifindex = nl_link_index(wgd.ifname)) <= 0)
 		fatalx("%s: no such interface", wgd.ifname);
-	mtu = wgd.conf.mtu ? wgd.conf.mtu : WGCARD_DEFAULT_MTU;
-	if ((r = nl_link_set_mtu(wgd.ifindex, mtu)) < 0)
-		fatalx("%s: MTU %d: %s", wgd.ifname, mtu, strerror(-r));
-	/*
-	 * At start, a port still held by the daemon before (a restart: its
-	 * forwarder's io_uring drops its registered sockets only after it
-	 * exits) is waited for, up to 2 s.
-	 */
-	for (i = 0; (r = parent_open_sockets(wgd.conf.flags & WGDEV_HAS_PORT ?
-	    wgd.conf.port : 0, wgd.conf.fwmark)) == -EADDRINUSE && i < 40; i++)
-		usleep(50 * 1000);
-	if (r != 0 && wgd.config_path != NULL && wgd.extra.port_line != 0)
-		fatalx("%s:%lu: ListenPort: cannot listen on UDP port %u: %s%s; "
-		    "nothing started", wgd.config_path, wgd.extra.port_line,
-		    wgd.conf.port, strerror(-r), r == -EADDRINUSE ?
-		    " (ss -ulpn shows by whom; choose another port)" : "");
-	if (r != 0)
-		fatalx("cannot open UDP sockets (port %u): %s", wgd.conf.flags &
-		    WGDEV_HAS_PORT ? wgd.conf.port : 0, strerror(-r));
-	wgd.fwmark = wgd.conf.fwmark;
-	if (wgd.config_path != NULL) {
-		/* The bound port, so the handshake process reports it. */
-		wgd.conf.flags |= WGDEV_HAS_PORT;
-		wgd.conf.port = wgd.port;
-		if ((r = nl_link_set_up(wgd.ifindex)) < 0)
-			fatalx("%s: up: %s", wgd.ifname, strerror(-r));
-		parent_apply_addresses();
+}
+
+/* The signals, the MTU watch and the UAPI socket's watch (inotify). */
+static void
+parent_events(void)
+{
+	struct timeval	tv = { 1, 0 };
+
+	signal(SIGPIPE, SIG_IGN);
+	signal_set(&wgd.ev_sigterm, SIGTERM, parent_signal, NULL);
+	signal_set(&wgd.ev_sigint, SIGINT, parent_signal, NULL);
+	signal_set(&wgd.ev_sighup, SIGHUP, parent_signal, NULL);
+	signal_set(&wgd.ev_sigchld, SIGCHLD, parent_signal, NULL);
+	signal_add(&wgd.ev_sigterm, NULL);
+	signal_add(&wgd.ev_sigint, NULL);
+	signal_add(&wgd.ev_sighup, NULL);
+	signal_add(&wgd.ev_sigchld, NULL);
+	evtimer_set(&wgd.ev_mtu, parent_mtu_timer, NULL);
+	evtimer_add(&wgd.ev_mtu, &tv);
+	if ((wgd.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) != -1 &&
+	    inotify_add_watch(wgd.inotify_fd, WGCARD_UAPI_DIR,
+	    IN_DELETE | IN_MOVED_FROM) != -1) {
+		event_set(&wgd.ev_inotify, wgd.inotify_fd, EV_READ | EV_PERSIST,
+		    parent_inotify, NULL);
+		event_add(&wgd.ev_inotify, NULL);
+	} else
+		log_warn("inotify on %s", WGCARD_UAPI_DIR);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct parent_conf	 pc;
+	struct priv_port	 pp = { .status = 0 };
+	const char		*procflag, *env;
+	char			 err[CONFIG_ERR_MAX];
+	int			 checkonly = 0;
+
+	proc_init_title(argc, argv);
+	if ((procflag = parent_options(argc, argv, &checkonly)) != NULL) {
+		wgd.opts.ifname = wgd.ifname;
+		if (strcmp(procflag, "handshake") == 0)
+			handshake_main(&wgd.opts);
+		if (strcmp(procflag, "forwarder") == 0)
+			forwarder_main(&wgd.opts);
+		usage();
 	}
+	log_init(1, LOG_DAEMON);
+	log_setverbose(wgd.opts.verbose);
+	log_procinit("parent");
+	proc_nocore();
+	wg_crypto_init();
+	wgconf_init(&wgd.conf);
+
+	if (parent_conf_load(&pc, checkonly, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		exit(1);
+	}
+	/* The file wins: the environment is for wg-quick (no -c). */
+	if (wgd.config_path != NULL && (env = config_env_first()) != NULL)
+		log_warnx("%s (and the like, see ENVIRONMENT in wgcardd(8)) "
+		    "ignored: with -c, %s has the card settings", env,
+		    wgd.config_path);
+	if (checkonly) {
+		parent_conf_free(&pc);
+		fprintf(stderr, "configuration OK\n");
+		exit(0);
+	}
+	parent_setup();
+	if (reconfigure(&pc, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	parent_conf_free(&pc);
+	log_set_audit_hook(parent_audit_hook);
 
 	if (!wgd.foreground) {
 		log_init(0, LOG_DAEMON);
@@ -1466,75 +1660,19 @@ main(int argc, char *argv[])
 	    wgd.config_path : "none");
 	proc_setname("wgcardd");
 	proc_settitle("wgcardd: parent [%s]", wgd.ifname);
-
-	signal(SIGPIPE, SIG_IGN);
 	event_init();
-	signal_set(&wgd.ev_sigterm, SIGTERM, parent_signal, NULL);
-	signal_set(&wgd.ev_sigint, SIGINT, parent_signal, NULL);
-	signal_set(&wgd.ev_sighup, SIGHUP, parent_signal, NULL);
-	signal_set(&wgd.ev_sigchld, SIGCHLD, parent_signal, NULL);
-	signal_add(&wgd.ev_sigterm, NULL);
-	signal_add(&wgd.ev_sigint, NULL);
-	signal_add(&wgd.ev_sighup, NULL);
-	signal_add(&wgd.ev_sigchld, NULL);
-
+	parent_events();
 	parent_start_children();
 
-	/* The forwarder: the TUN and the sockets. */
-	parent_send(PROC_FORWARDER, IMSG_FWD_TUN, wgd.tun_fd, &mtu,
-	    sizeof(mtu));
-	wgd.tun_fd = -1;	/* passed, and closed once sent */
-	wgd.mtu = mtu;
-	evtimer_set(&wgd.ev_mtu, parent_mtu_timer, NULL);
-	{
-		struct timeval	tv = { 1, 0 };
-
-		evtimer_add(&wgd.ev_mtu, &tv);
-	}
-	parent_send_sockets();
-	/* The handshake process: the UAPI socket, the port, the peers. */
+	/* The handshake process: the UAPI and control sockets, the port. */
 	parent_send(PROC_HANDSHAKE, IMSG_CFG_UAPI_FD, wgd.uapi_fd, NULL, 0);
 	wgd.uapi_fd = -1;
 	parent_send(PROC_HANDSHAKE, IMSG_CTL_FD, wgd.ctl_fd, NULL, 0);
 	wgd.ctl_fd = -1;
-	{
-		struct priv_port	pp = { .status = 0, .port = wgd.port };
-
-		parent_send(PROC_HANDSHAKE, IMSG_PRIV_PORT, -1, &pp,
-		    sizeof(pp));
-	}
-	/*
-	 * Card plumbing: the card settings, first, then the PIN if there is
-	 * one (it leaves this process here).
-	 */
-	if (wgd.extra.keysource == CONFIG_KEYSOURCE_OPENPGP)
-		parent_send_card(&wgd.extra, &card_pin);
-	sodium_memzero(&card_pin, sizeof(card_pin));
-	/* The key broker: the private key, which then leaves this process. */
-	if (wgd.conf.flags & WGDEV_HAS_PRIVKEY) {
-		struct key_set	ks;
-
-		memcpy(ks.key, wgd.conf.privkey, sizeof(ks.key));
-		parent_send(PROC_KEYD, IMSG_KEY_SET, -1, &ks, sizeof(ks));
-		sodium_memzero(&ks, sizeof(ks));
-		if (imsg_flush_blocking(&children[PROC_KEYD].ibuf) == -1)
-			fatal("cannot hand the key to the key broker");
-	}
-	sodium_memzero(wgd.conf.privkey, sizeof(wgd.conf.privkey));
-	wgd.conf.flags &= ~WGDEV_HAS_PRIVKEY;
-	if (wgd.config_path != NULL)
-		parent_send_config(0);
-	parent_forget_psks();
-	/* Kept (without the key) to tell what a reload changes. */
-
-	if ((wgd.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) != -1 &&
-	    inotify_add_watch(wgd.inotify_fd, WGCARD_UAPI_DIR,
-	    IN_DELETE | IN_MOVED_FROM) != -1) {
-		event_set(&wgd.ev_inotify, wgd.inotify_fd, EV_READ | EV_PERSIST,
-		    parent_inotify, NULL);
-		event_add(&wgd.ev_inotify, NULL);
-	} else
-		log_warn("inotify on %s", WGCARD_UAPI_DIR);
+	pp.port = wgd.port;
+	parent_send(PROC_HANDSHAKE, IMSG_PRIV_PORT, -1, &pp, sizeof(pp));
+	/* Then what the configuration gives each child. */
+	parent_handover();
 
 	event_dispatch();
 
