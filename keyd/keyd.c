@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "backend.h"
+#include "chan.h"
 #include "compat.h"
 #include "crypto.h"
 #include "encoding.h"
@@ -34,15 +35,8 @@
 #include "wgcard.h"
 
 
-struct keyd_chan {
-	const char	*name;
-	struct imsgbuf	 ibuf;
-	struct event	 ev;
-	short		 events;
-};
-
-static struct keyd_chan		 chan_parent = { .name = "parent" };
-static struct keyd_chan		 chan_hs = { .name = "handshake" };
+static struct chan		 chan_parent;
+static struct chan		 chan_hs;
 /* The backends, chosen with -K; the first is the default. */
 static const struct keyd_backend *const keyd_backends[] = {
 	&keyd_backend_file,
@@ -57,7 +51,6 @@ static struct event		 ev_load;
 static int			 pin_requests;	/* PINs from hs awaiting */
 static int			 load_sent_full;
 
-static void	keyd_dispatch(int, short, void *);
 static void	keyd_send_load(void);
 
 static __dead void
@@ -66,29 +59,6 @@ usage(void)
 	fprintf(stderr, "usage: wgcard-keyd [-dv] [-K file|openpgp] "
 	    "-i ifname\n");
 	exit(1);
-}
-
-static void
-keyd_chan_update(struct keyd_chan *c)
-{
-	short	events = EV_READ;
-
-	if (imsg_pending(&c->ibuf))
-		events |= EV_WRITE;
-	if (events == c->events)
-		return;
-	event_del(&c->ev);
-	event_set(&c->ev, c->ibuf.fd, events | EV_PERSIST, keyd_dispatch, c);
-	event_add(&c->ev, NULL);
-	c->events = events;
-}
-
-static void
-keyd_send(struct keyd_chan *c, uint32_t type, const void *data, size_t len)
-{
-	if (imsg_compose(&c->ibuf, type, 0, -1, data, len) == -1)
-		fatal("%s: imsg_compose to %s", __func__, c->name);
-	keyd_chan_update(c);
 }
 
 /*
@@ -111,7 +81,7 @@ keyd_audit_send(const char *kv)
 	char	buf[WGCARD_AUDIT_MAX];
 
 	snprintf(buf, sizeof(buf), "%s", kv);
-	keyd_send(&chan_parent, IMSG_AUDIT, buf, strlen(buf) + 1);
+	chan_send(&chan_parent, IMSG_AUDIT, -1, buf, strlen(buf) + 1);
 }
 
 static void
@@ -184,8 +154,8 @@ keyd_announce(void)
 	memset(&kp, 0, sizeof(kp));
 	kp.generation = key_generation;
 	kp.has_key = backend->public_key(kp.pub);
-	keyd_send(&chan_hs, IMSG_KEY_PUBLIC, &kp, sizeof(kp));
-	keyd_send(&chan_parent, IMSG_KEY_PUBLIC, &kp, sizeof(kp));
+	chan_send(&chan_hs, IMSG_KEY_PUBLIC, -1, &kp, sizeof(kp));
+	chan_send(&chan_parent, IMSG_KEY_PUBLIC, -1, &kp, sizeof(kp));
 }
 
 static uint64_t
@@ -224,7 +194,7 @@ keyd_dh_result(uint64_t id, int status, const uint8_t result[static 32])
 	res.status = status;
 	if (status == 0)
 		memcpy(res.result, result, sizeof(res.result));
-	keyd_send(&chan_hs, IMSG_KEY_DH_RESULT, &res, sizeof(res));
+	chan_send(&chan_hs, IMSG_KEY_DH_RESULT, -1, &res, sizeof(res));
 	sodium_memzero(&res, sizeof(res));
 }
 
@@ -286,7 +256,7 @@ keyd_ready(void)
 	kp.generation = key_generation;
 	kp.has_key = backend->public_key(kp.pub);
 	if (kp.has_key)
-		keyd_send(&chan_hs, IMSG_KEY_PUBLIC, &kp, sizeof(kp));
+		chan_send(&chan_hs, IMSG_KEY_PUBLIC, -1, &kp, sizeof(kp));
 }
 
 static void
@@ -316,7 +286,7 @@ keyd_pin_result(int status, int retries)
 	memset(&pr, 0, sizeof(pr));
 	pr.status = status;
 	pr.retries = retries;
-	keyd_send(&chan_hs, IMSG_KEY_PIN_RESULT, &pr, sizeof(pr));
+	chan_send(&chan_hs, IMSG_KEY_PIN_RESULT, -1, &pr, sizeof(pr));
 }
 
 static const struct keyd_backend_cb keyd_backend_cbs = {
@@ -384,12 +354,12 @@ keyd_dh(const struct key_dh_req *req)
 }
 
 static void
-keyd_set_key(struct imsg *imsg, const char *from)
+keyd_set_key(struct chan *c, struct imsg *imsg)
 {
-	struct key_set	ks;
-	int		r;
+	struct key_set	 ks;
+	const char	*from = c->name;
+	int		 r;
 
-	IMSG_SIZE_CHECK(imsg, sizeof(ks), from);
 	memcpy(&ks, imsg->data, sizeof(ks));
 	sodium_memzero(imsg->data, imsg->len);
 	if (backend->set_key == NULL) {
@@ -418,26 +388,25 @@ keyd_set_key(struct imsg *imsg, const char *from)
 
 /* What wgcardctl card status shows (IMSG_KEY_STATUS). */
 static void
-keyd_status(uint32_t id)
+keyd_status(struct chan *c, struct imsg *imsg)
 {
 	struct key_status	ks;
 
 	memset(&ks, 0, sizeof(ks));
-	ks.id = id;
+	memcpy(&ks.id, imsg->data, sizeof(ks.id));
 	ks.pin_retries = -1;
 	backend->status(&ks);
 	ks.ops = ops_total;
 	ks.last_latency_us = last_latency_us;
-	keyd_send(&chan_hs, IMSG_KEY_STATUS_RESULT, &ks, sizeof(ks));
+	chan_send(&chan_hs, IMSG_KEY_STATUS_RESULT, -1, &ks, sizeof(ks));
 }
 
 static void
-keyd_card_config(struct imsg *imsg, const char *from)
+keyd_card_config(struct chan *c, struct imsg *imsg)
 {
 	struct key_card_config	cfg;
 	int			first;
 
-	IMSG_SIZE_CHECK(imsg, sizeof(cfg), from);
 	if (backend->configure == NULL)
 		fatalx("%s: unexpected card configuration", __func__);
 	memcpy(&cfg, imsg->data, sizeof(cfg));
@@ -460,120 +429,71 @@ keyd_card_config(struct imsg *imsg, const char *from)
 }
 
 static void
-keyd_pin(struct imsg *imsg, struct keyd_chan *c)
+keyd_pin(struct chan *c, struct imsg *imsg)
 {
 	struct key_pin		kp;
 	struct key_pin_result	pr;
 	int			r = -EOPNOTSUPP;
 
-	IMSG_SIZE_CHECK(imsg, sizeof(kp), c->name);
 	memcpy(&kp, imsg->data, sizeof(kp));
 	sodium_memzero(imsg->data, imsg->len);
 	if (kp.len > KEY_PIN_MAX)
 		kp.len = 0;	/* refused below without reaching a card */
 	/* The parent's PIN is the configuration's: offered. */
 	if (backend->pin != NULL)
-		r = backend->pin(kp.pin, kp.len, c == &chan_parent, c->name);
-	if (r == 0 && c == &chan_hs)
+		r = backend->pin(kp.pin, kp.len, c->peer == PROC_PARENT,
+		    c->name);
+	if (r == 0 && c->peer == PROC_HANDSHAKE)
 		pin_requests++;
-	else if (r != 0 && c == &chan_hs) {
+	else if (r != 0 && c->peer == PROC_HANDSHAKE) {
 		memset(&pr, 0, sizeof(pr));
 		pr.status = r;
 		pr.retries = -1;
-		keyd_send(&chan_hs, IMSG_KEY_PIN_RESULT, &pr, sizeof(pr));
+		chan_send(&chan_hs, IMSG_KEY_PIN_RESULT, -1, &pr, sizeof(pr));
 	}
 	sodium_memzero(&kp, sizeof(kp));
 }
 
 static void
-keyd_dispatch(int fd, short event, void *arg)
+keyd_dh_req(struct chan *c, struct imsg *imsg)
 {
-	struct keyd_chan	*c = arg;
-	struct imsg		 imsg;
-	struct key_dh_req	 req;
-	int			 r;
+	struct key_dh_req	req;
 
-	if (event & EV_WRITE) {
-		if (imsg_flush(&c->ibuf) == -1)
-			fatal("%s: write to %s", __func__, c->name);
-	}
-	if (event & EV_READ) {
-		for (;;) {
-			r = imsg_recv(&c->ibuf, &imsg);
-			if (r == 0)
-				break;
-			if (r == -1) {
-				if (errno == 0) {
-					/* The parent went away: we go too. */
-					log_debug("%s closed its socket",
-					    c->name);
-					event_loopexit(NULL);
-					return;
-				}
-				fatal("%s: read from %s", __func__, c->name);
-			}
-			if (r == -2)
-				fatalx("%s: malformed message from %s",
-				    __func__, c->name);
-			if (imsg.fd != -1)
-				fatalx("%s: unexpected fd from %s", __func__,
-				    c->name);
-			switch (imsg.type) {
-			case IMSG_KEY_SET:
-				keyd_set_key(&imsg, c->name);
-				break;
-			case IMSG_KEY_STATUS:
-				if (c != &chan_hs)
-					fatalx("%s: status request from %s",
-					    __func__, c->name);
-				IMSG_SIZE_CHECK(&imsg, sizeof(uint32_t),
-				    c->name);
-				{
-					uint32_t	id;
-
-					memcpy(&id, imsg.data, sizeof(id));
-					keyd_status(id);
-				}
-				break;
-			case IMSG_CTL_LOG_SET:
-				if (c != &chan_parent)
-					fatalx("%s: log level from %s",
-					    __func__, c->name);
-				IMSG_SIZE_CHECK(&imsg, sizeof(int32_t),
-				    c->name);
-				{
-					int32_t	v;
-
-					memcpy(&v, imsg.data, sizeof(v));
-					log_setverbose(v);
-				}
-				break;
-			case IMSG_KEY_DH:
-				if (c != &chan_hs)
-					fatalx("%s: DH request from %s",
-					    __func__, c->name);
-				IMSG_SIZE_CHECK(&imsg, sizeof(req), c->name);
-				memcpy(&req, imsg.data, sizeof(req));
-				keyd_dh(&req);
-				break;
-			case IMSG_KEY_CARD_CONFIG:
-				if (c != &chan_parent)
-					fatalx("%s: card configuration from "
-					    "%s", __func__, c->name);
-				keyd_card_config(&imsg, c->name);
-				break;
-			case IMSG_KEY_PIN:
-				keyd_pin(&imsg, c);
-				break;
-
-			default:
-				fatalx("%s: unexpected imsg %u from %s",
-				    __func__, imsg.type, c->name);
-			}
-		}
-	}
-	keyd_chan_update(c);
+	memcpy(&req, imsg->data, sizeof(req));
+	keyd_dh(&req);
 }
+
+static void
+keyd_log_set(struct chan *c, struct imsg *imsg)
+{
+	int32_t	v;
+
+	memcpy(&v, imsg->data, sizeof(v));
+	log_setverbose(v);
+}
+
+#define KEYD_P	CHAN_FROM(PROC_PARENT)
+#define KEYD_H	CHAN_FROM(PROC_HANDSHAKE)
+
+/*
+ * Every message the broker takes: who may send it, its exact size, no
+ * descriptor ever. Anything else is fatal (chan.h).
+ */
+static const struct chan_rule keyd_rules[] = {
+	CHAN_RULE(IMSG_KEY_SET, KEYD_P | KEYD_H, sizeof(struct key_set),
+	    sizeof(struct key_set), CHAN_FD_NO, keyd_set_key),
+	CHAN_RULE(IMSG_KEY_DH, KEYD_H, sizeof(struct key_dh_req),
+	    sizeof(struct key_dh_req), CHAN_FD_NO, keyd_dh_req),
+	CHAN_RULE(IMSG_KEY_STATUS, KEYD_H, sizeof(uint32_t), sizeof(uint32_t),
+	    CHAN_FD_NO, keyd_status),
+	CHAN_RULE(IMSG_KEY_PIN, KEYD_P | KEYD_H, sizeof(struct key_pin),
+	    sizeof(struct key_pin), CHAN_FD_NO, keyd_pin),
+	CHAN_RULE(IMSG_KEY_CARD_CONFIG, KEYD_P, sizeof(struct key_card_config),
+	    sizeof(struct key_card_config), CHAN_FD_NO, keyd_card_config),
+	CHAN_RULE(IMSG_CTL_LOG_SET, KEYD_P, sizeof(int32_t), sizeof(int32_t),
+	    CHAN_FD_NO, keyd_log_set),
+};
+#define KEYD_NRULES	(sizeof(keyd_rules) / sizeof(keyd_rules[0]))
 
 static void
 keyd_send_load(void)
@@ -585,7 +505,7 @@ keyd_send_load(void)
 	kl.capacity = backend->capacity;
 	kl.ops = ops_total;
 	kl.last_latency_us = last_latency_us;
-	keyd_send(&chan_hs, IMSG_KEY_LOAD, &kl, sizeof(kl));
+	chan_send(&chan_hs, IMSG_KEY_LOAD, -1, &kl, sizeof(kl));
 }
 
 static void
@@ -596,17 +516,6 @@ keyd_load_timer(int fd, short event, void *arg)
 	keyd_send_load();
 	load_sent_full = 0;
 	evtimer_add(&ev_load, &tv);
-}
-
-static void
-keyd_chan_init(struct keyd_chan *c, int fd)
-{
-	if (imsgbuf_init(&c->ibuf, fd) == -1)
-		fatal("imsgbuf_init");
-	c->events = 0;
-	event_set(&c->ev, fd, EV_READ | EV_PERSIST, keyd_dispatch, c);
-	event_add(&c->ev, NULL);
-	c->events = EV_READ;
 }
 
 int
@@ -665,8 +574,11 @@ main(int argc, char *argv[])
 	backend->init(&keyd_backend_cbs);
 	backend->sandbox();
 
-	keyd_chan_init(&chan_parent, PROC_PARENT_FD);
-	keyd_chan_init(&chan_hs, PROC_SIBLING_FD);
+	/* Either sibling's going ends the loop: the parent stops us. */
+	chan_init(&chan_parent, "parent", PROC_PARENT, PROC_PARENT_FD,
+	    keyd_rules, KEYD_NRULES, NULL);
+	chan_init(&chan_hs, "handshake", PROC_HANDSHAKE, PROC_SIBLING_FD,
+	    keyd_rules, KEYD_NRULES, NULL);
 	log_set_audit_hook(keyd_audit_hook);
 	/* A device backend announces once the parent sent its settings. */
 	if (backend->configure == NULL)

@@ -188,12 +188,12 @@ fcard_answer(void)
 /* The harness's view of the broker. */
 
 static struct fuzz_proc		 fuzz_keyd;
-static struct keyd_chan *const	 fuzz_chans[] = { &chan_parent, &chan_hs };
+static struct chan *const	 fuzz_chans[] = { &chan_parent, &chan_hs };
 
 static void
 fuzz_dispatch(int chan)
 {
-	keyd_dispatch(fuzz_chans[chan]->ibuf.fd, EV_READ, fuzz_chans[chan]);
+	chan_read(fuzz_chans[chan]);
 	if (backend == &keyd_backend_openpgp)
 		fcard_answer();
 }
@@ -213,10 +213,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_keyd.dispatch = fuzz_dispatch;
 	fuzz_keyd.setup = fuzz_setup;
 	fuzz_keyd.teardown = fuzz_teardown;
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 2; i++)
 		fuzz_chan_open(&fuzz_keyd.chan[i]);
-		keyd_chan_init(fuzz_chans[i], fuzz_keyd.chan[i].proc_fd);
-	}
+	chan_init(&chan_parent, "parent", PROC_PARENT,
+	    fuzz_keyd.chan[0].proc_fd, keyd_rules, KEYD_NRULES, NULL);
+	chan_init(&chan_hs, "handshake", PROC_HANDSHAKE,
+	    fuzz_keyd.chan[1].proc_fd, keyd_rules, KEYD_NRULES, NULL);
 	return 0;
 }
 
