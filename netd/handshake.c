@@ -664,6 +664,83 @@ hs_aip_flush(struct hs_aip_batch *b)
 }
 
 /*
+ * Applies one peer's changes; b batches its allowed IPs for the
+ * forwarder. 0, or -ENOSPC (no room for a new peer).
+ */
+static int
+hs_apply_peer(struct wg_peerconf *pc, struct hs_aip_batch *b)
+{
+	struct hs_peer		*p;
+	struct fwd_aip_entry	*e;
+	const struct wg_prefix	*a;
+	struct wg_endpoint	 ep;
+	uint16_t		 old;
+	size_t			 j;
+
+	/* Our own public key is not a peer (the kernel's rule). */
+	if (hs.has_key && !hs.key_change_pending &&
+	    wg_key_eq(pc->pubkey, hs.local.public_key)) {
+		log_warnx("a peer with the interface's own public key "
+		    "is ignored (as the kernel does)");
+		return 0;
+	}
+	p = hs_peer_by_key(pc->pubkey);
+	if (pc->flags & WGPEER_REMOVE) {
+		if (p != NULL)
+			hs_peer_remove(p);
+		return 0;
+	}
+	if (p == NULL) {
+		if (pc->flags & WGPEER_UPDATE_ONLY)
+			return 0;
+		if ((p = hs_peer_new(pc->pubkey)) == NULL)
+			return -ENOSPC;
+	}
+	if (pc->flags & WGPEER_HAS_PSK) {
+		noise_peer_set_psk(&p->noise, pc->psk);
+		p->has_psk = !wg_key_is_zero(pc->psk);
+		sodium_memzero(pc->psk, sizeof(pc->psk));
+	}
+	if (pc->flags & WGPEER_HAS_ENDPOINT) {
+		memset(&ep, 0, sizeof(ep));
+		ep.addr = pc->endpoint;
+		hs_peer_set_endpoint(p, &ep);
+	}
+	b->peer_id = p->id;
+	if (pc->flags & WGPEER_REPLACE_AIPS) {
+		aip_remove_owner(hs.aips, p);
+		b->clear = 1;
+	}
+	for (j = 0; j < pc->naips; j++) {
+		a = &pc->aips[j];
+		if (a->remove)
+			aip_remove(hs.aips, a->family, a->addr.bytes,
+			    a->cidr, p);
+		else if (aip_insert(hs.aips, a->family, a->addr.bytes,
+		    a->cidr, p) == -1)
+			fatal("aip_insert");
+		e = &b->e[b->n++];
+		memset(e, 0, sizeof(*e));
+		e->family = a->family;
+		e->cidr = a->cidr;
+		e->remove = a->remove;
+		memcpy(e->addr, a->addr.bytes, 16);
+		if (b->n == sizeof(b->e) / sizeof(b->e[0]))
+			hs_aip_flush(b);
+	}
+	hs_aip_flush(b);
+	if (pc->flags & WGPEER_HAS_KEEPALIVE) {
+		old = p->keepalive;
+		p->keepalive = pc->keepalive;
+		if (p->keepalive && p->keepalive != old)
+			hs_send_keepalive(p);
+		if (!p->keepalive)
+			evtimer_del(&p->t_persistent);
+	}
+	return 0;
+}
+
+/*
  * Applies one change set (UAPI set=1 or the config file): 0 or -errno;
  * *waits gets the privileged steps (WAIT_*) whose answers are to come.
  */
@@ -672,13 +749,11 @@ hs_apply(struct wg_devconf *c, int *waits)
 {
 	struct hs_aip_batch	*b;
 	struct hs_peer		*p, *tmp;
-	size_t			 i, j;
-	struct wg_endpoint	 ep;
-	char			 name[12];
+	struct key_set		 ks;
+	size_t			 i;
+	int			 r = 0;
 
 	if (c->flags & WGDEV_HAS_PRIVKEY) {
-		struct key_set	ks;
-
 		memcpy(ks.key, c->privkey, 32);
 		sodium_memzero(c->privkey, sizeof(c->privkey));
 		hs_send(&hs.keyd, IMSG_KEY_SET, &ks, sizeof(ks));
@@ -702,81 +777,12 @@ hs_apply(struct wg_devconf *c, int *waits)
 	if (c->flags & WGDEV_REPLACE_PEERS)
 		TAILQ_FOREACH_SAFE(p, &hs.peers, entry, tmp)
 			hs_peer_remove(p);
-
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		fatal("calloc");
-	for (i = 0; i < c->npeers; i++) {
-		struct wg_peerconf	*pc = &c->peers[i];
-
-		/* Our own public key is not a peer (the kernel's rule). */
-		if (hs.has_key && !hs.key_change_pending &&
-		    wg_key_eq(pc->pubkey, hs.local.public_key)) {
-			log_warnx("a peer with the interface's own public key "
-			    "is ignored (as the kernel does)");
-			continue;
-		}
-		p = hs_peer_by_key(pc->pubkey);
-		if (pc->flags & WGPEER_REMOVE) {
-			if (p != NULL)
-				hs_peer_remove(p);
-			continue;
-		}
-		if (p == NULL) {
-			if (pc->flags & WGPEER_UPDATE_ONLY)
-				continue;
-			if ((p = hs_peer_new(pc->pubkey)) == NULL) {
-				free(b);
-				return -ENOSPC;
-			}
-		}
-		hs_peer_name(p, name);
-		if (pc->flags & WGPEER_HAS_PSK) {
-			noise_peer_set_psk(&p->noise, pc->psk);
-			p->has_psk = !wg_key_is_zero(pc->psk);
-			sodium_memzero(pc->psk, sizeof(pc->psk));
-		}
-		if (pc->flags & WGPEER_HAS_ENDPOINT) {
-			memset(&ep, 0, sizeof(ep));
-			ep.addr = pc->endpoint;
-			hs_peer_set_endpoint(p, &ep);
-		}
-		b->peer_id = p->id;
-		if (pc->flags & WGPEER_REPLACE_AIPS) {
-			aip_remove_owner(hs.aips, p);
-			b->clear = 1;
-		}
-		for (j = 0; j < pc->naips; j++) {
-			const struct wg_prefix	*a = &pc->aips[j];
-			struct fwd_aip_entry	*e;
-
-			if (a->remove)
-				aip_remove(hs.aips, a->family, a->addr.bytes,
-				    a->cidr, p);
-			else if (aip_insert(hs.aips, a->family, a->addr.bytes,
-			    a->cidr, p) == -1)
-				fatal("aip_insert");
-			e = &b->e[b->n++];
-			memset(e, 0, sizeof(*e));
-			e->family = a->family;
-			e->cidr = a->cidr;
-			e->remove = a->remove;
-			memcpy(e->addr, a->addr.bytes, 16);
-			if (b->n == sizeof(b->e) / sizeof(b->e[0]))
-				hs_aip_flush(b);
-		}
-		hs_aip_flush(b);
-		if (pc->flags & WGPEER_HAS_KEEPALIVE) {
-			uint16_t	old = p->keepalive;
-
-			p->keepalive = pc->keepalive;
-			if (p->keepalive && p->keepalive != old)
-				hs_send_keepalive(p);
-			if (!p->keepalive)
-				evtimer_del(&p->t_persistent);
-		}
-	}
+	for (i = 0; i < c->npeers && r == 0; i++)
+		r = hs_apply_peer(&c->peers[i], b);
 	free(b);
-	return 0;
+	return r;
 }
 
 /*
