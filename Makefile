@@ -21,7 +21,7 @@ DESTDIR		?=
 
 CC		?= cc
 PKG_CONFIG	?= pkg-config
-PKGS		:= libevent libsodium liburing libseccomp libpcsclite
+PKGS		:= libevent libsodium libcrypto liburing libseccomp libpcsclite
 
 CFLAGS		?= -O2 -g
 # Our own flags stay even when CFLAGS is given on the command line.

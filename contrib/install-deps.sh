@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config clang llvm libclang-rt-14-dev
-libevent-dev libsodium-dev liburing-dev libseccomp-dev libpcsclite-dev
+libevent-dev libsodium-dev libssl-dev liburing-dev libseccomp-dev libpcsclite-dev
 pcscd pcsc-tools vsmartcard-vpcd scdaemon gnupg
 wireguard-go wireguard-tools iperf3 iproute2 iptables iputils-ping
 mandoc procps psmisc kmod strace valgrind python3 nodejs

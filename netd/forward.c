@@ -68,6 +68,7 @@
 
 #include <sodium.h>
 
+#include "aead.h"
 #include "allowedips.h"
 #include "compat.h"
 #include "cookie.h"
@@ -119,8 +120,7 @@ struct fwd_kp {
 	int		 send_expired;
 	int		 dead;
 	struct replay	 replay;
-	uint8_t		 send_key[32];
-	uint8_t		 recv_key[32];
+	struct aead_key	*send_key, *recv_key;
 };
 
 struct fwd_staged {
@@ -348,6 +348,8 @@ fwd_kp_find(uint32_t idx)
 static void
 fwd_kp_wipe(struct fwd_kp *kp)
 {
+	aead_key_free(kp->send_key);
+	aead_key_free(kp->recv_key);
 	sodium_memzero(kp, sizeof(*kp));
 	free(kp);
 }
@@ -1306,8 +1308,8 @@ fwd_new_keypair(struct imsg *imsg)
 	kp->remote_index = k.remote_index;
 	kp->initiator = k.initiator;
 	kp->birth_ms = wg_now_ms();
-	memcpy(kp->send_key, k.send_key, 32);
-	memcpy(kp->recv_key, k.recv_key, 32);
+	kp->send_key = aead_key_new(k.send_key);
+	kp->recv_key = aead_key_new(k.recv_key);
 	sodium_memzero(&k, sizeof(k));
 	replay_init(&kp->replay);
 	/*

@@ -139,7 +139,7 @@ extern const struct fwd_backend	fwd_backend_uring;
 /* fwd_crypto.c: AEAD jobs, run by the I/O thread and the workers. */
 struct fwd_job {
 	uint8_t		*data;		/* in place */
-	const uint8_t	*key;		/* 32 bytes */
+	struct aead_key	*key;		/* aead.h */
 	uint64_t	 counter;
 	uint32_t	 len;		/* plaintext (enc) or with tag (dec) */
 	uint8_t		 enc;

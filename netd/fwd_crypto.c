@@ -15,6 +15,11 @@
  * sees another generation and claims nothing of the next batch by
  * mistake.
  *
+ * The AEAD is libcrypto's (aead.h), one lane per thread: the I/O
+ * thread is lane 0, worker i lane i + 1, so that two threads never
+ * share a cipher context. libcrypto is initialised here, before the
+ * threads and the filter.
+ *
  * The workers are started before the seccomp filter is installed; the
  * filter is installed with SECCOMP_FILTER_FLAG_TSYNC, so they run under
  * it as the I/O thread does. They block in futex(2) when idle.
@@ -27,16 +32,20 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "crypto.h"
+#include "aead.h"
 #include "fwd.h"
 #include "log.h"
 
 #define FWD_CRYPTO_MIN_JOBS	4	/* below: the I/O thread alone */
 #define FWD_CRYPTO_MIN_BYTES	8192
 #define FWD_CRYPTO_MAX_THREADS	64
+
+_Static_assert(FWD_CRYPTO_MAX_THREADS + 1 <= AEAD_LANES_MAX,
+    "a lane for every worker and the I/O thread");
 
 static struct {
 	_Atomic uint64_t	 claim;		/* gen << 32 | next job */
@@ -50,20 +59,19 @@ static struct {
 } fc;
 
 static void
-fwd_job_do(struct fwd_job *j)
+fwd_job_do(struct fwd_job *j, int lane)
 {
 	if (j->enc) {
-		wg_aead_encrypt(j->data, j->data, j->len, NULL, 0, j->counter,
-		    j->key);
+		aead_seal(j->key, lane, j->data, j->len, NULL, 0, j->counter);
 		j->result = 0;
 	} else
-		j->result = wg_aead_decrypt(j->data, j->data, j->len, NULL, 0,
-		    j->counter, j->key) == 0 ? 0 : -1;
+		j->result = aead_open(j->key, lane, j->data, j->len, NULL, 0,
+		    j->counter) == 0 ? 0 : -1;
 }
 
-/* Claims and runs jobs of generation gen until none is left. */
+/* Claims and runs jobs of generation gen on lane until none is left. */
 static void
-fwd_crypto_work(uint32_t gen)
+fwd_crypto_work(uint32_t gen, int lane)
 {
 	uint64_t	 c;
 	uint32_t	 n;
@@ -80,7 +88,7 @@ fwd_crypto_work(uint32_t gen)
 		    memory_order_acq_rel, memory_order_relaxed))
 			continue;
 		jobs = atomic_load_explicit(&fc.jobs, memory_order_acquire);
-		fwd_job_do(&jobs[(uint32_t)c]);
+		fwd_job_do(&jobs[(uint32_t)c], lane);
 		atomic_fetch_add_explicit(&fc.done, 1, memory_order_release);
 	}
 }
@@ -89,8 +97,8 @@ static void *
 fwd_crypto_worker(void *arg)
 {
 	uint32_t	seen = 0, gen;
+	int		lane = (int)(intptr_t)arg;
 
-	(void)arg;
 	atomic_fetch_add(&fc.started, 1);
 	for (;;) {
 		gen = atomic_load_explicit(&fc.gen, memory_order_acquire);
@@ -100,7 +108,7 @@ fwd_crypto_worker(void *arg)
 			continue;
 		}
 		seen = gen;
-		fwd_crypto_work(gen);
+		fwd_crypto_work(gen, lane);
 	}
 	return NULL;
 }
@@ -111,14 +119,17 @@ fwd_crypto_init(int nthreads)
 	sigset_t	all, old;
 	int		i, r;
 
+	if (nthreads < 0)
+		nthreads = 0;
 	if (nthreads > FWD_CRYPTO_MAX_THREADS)
 		nthreads = FWD_CRYPTO_MAX_THREADS;
+	aead_init(nthreads + 1);
 	/* Signals stay with the I/O thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (i = 0; i < nthreads; i++) {
 		if ((r = pthread_create(&fc.threads[i], NULL,
-		    fwd_crypto_worker, NULL)) != 0) {
+		    fwd_crypto_worker, (void *)(intptr_t)(i + 1))) != 0) {
 			errno = r;
 			log_warn("crypto worker %d", i);
 			break;
@@ -147,7 +158,7 @@ fwd_crypto_run(struct fwd_job *jobs, int n)
 	if (fc.nthreads == 0 || n < FWD_CRYPTO_MIN_JOBS ||
 	    bytes < FWD_CRYPTO_MIN_BYTES) {
 		for (i = 0; i < n; i++)
-			fwd_job_do(&jobs[i]);
+			fwd_job_do(&jobs[i], 0);
 		return;
 	}
 	gen = atomic_load_explicit(&fc.gen, memory_order_relaxed) + 1;
@@ -161,7 +172,7 @@ fwd_crypto_run(struct fwd_job *jobs, int n)
 	atomic_store_explicit(&fc.gen, gen, memory_order_release);
 	syscall(SYS_futex, &fc.gen, FUTEX_WAKE_PRIVATE, fc.nthreads, NULL,
 	    NULL, 0);
-	fwd_crypto_work(gen);
+	fwd_crypto_work(gen, 0);
 	/* The last jobs a worker claimed are a few microseconds away. */
 	for (spins = 0; atomic_load_explicit(&fc.done, memory_order_acquire) <
 	    (uint32_t)n; spins++)

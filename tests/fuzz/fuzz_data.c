@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aead.h"
 #include "allowedips.h"
 #include "crypto.h"
 #include "fwd.h"
@@ -54,6 +55,9 @@ static const uint8_t	fd_key[32] = {
 	0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87,
 	0x88, 0x89, 0x8a, 0x8b, 0x8c, 0x8d, 0x8e, 0x8f,
 };
+
+/* The session's key as the forwarder holds it (libcrypto's context). */
+static struct aead_key	*fd_aead;
 
 /* The session's peer (a) and another (b) in the allowed-IPs trie. */
 static struct aip_table	*fd_aips;
@@ -75,6 +79,8 @@ fd_init(void)
 	static const uint8_t	b6[16] = { 0xfd, 0x00, 0x00, 0x01 };
 
 	wg_crypto_init();
+	fwd_crypto_init(0);
+	fd_aead = aead_key_new(fd_key);
 	if ((fd_aips = aip_new()) == NULL)
 		abort();
 	/*
@@ -170,7 +176,7 @@ fd_receive(struct replay *rp, uint8_t *msg, size_t len, const uint8_t *pt,
 		abort();
 	if (idx != FD_INDEX)
 		return;				/* no such keypair */
-	j.key = fd_key;
+	j.key = fd_aead;
 	fwd_crypto_run(&j, 1);
 	if (pt != NULL) {
 		/* Sealed for the session: it must open, to its plaintext. */

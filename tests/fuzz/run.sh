@@ -28,7 +28,7 @@ CC=${FUZZ_CC:-clang}
 CFLAGS="-std=gnu17 -g -O1 -D_GNU_SOURCE -DWGCARD_FUZZ -Icommon -Inetd -Ikeyd
     -Inetd/wgcardctl -Itests/fuzz
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-PKGS="libsodium libevent libpcsclite"
+PKGS="libsodium libcrypto libevent libpcsclite"
 LIBS="$(pkg-config --cflags --libs $PKGS)"
 
 mkdir -p "$out"

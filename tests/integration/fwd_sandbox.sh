@@ -2,7 +2,9 @@
 # fwd_sandbox: the forwarder is confined, with each backend (classic, and
 # io_uring where the kernel has it). With a tunnel up and carrying
 # traffic: every thread of the forwarder is under seccomp (Seccomp: 2 in
-# /proc/PID/task/*/status), NoNewPrivs is set, it runs as _wgcard, the
+# /proc/PID/task/*/status) and, traced from before the first handshake
+# to the end of the load, opens no file and no socket (strace),
+# NoNewPrivs is set, it runs as _wgcard, the
 # io_uring backend holds a ring and the log names the backend. A system
 # call outside the filter kills it (SIGSYS), and the daemon goes down
 # with it, saying so: a test build (-DWGCARD_TEST_HOOKS, built here into
@@ -48,6 +50,48 @@ all_threads_seccomp()
 	[ $n -ge 1 ]
 }
 
+# strace_start NAME: traces the forwarder of IF_A (every thread), from
+# before its first handshake, for the calls its filter refuses quietly
+# (EPERM: open, openat, socket, connect; any other call outside the
+# filter kills it) and for its packet I/O, to show that the trace works.
+# libcrypto (the data path's AEAD) must load nothing once the filter is
+# on: no configuration, engine, provider or /proc file.
+strace_start()
+{
+	local fpid i
+	STRACE_PID=
+	if ! command -v strace >/dev/null; then
+		t_skip "$1: strace" "strace is missing (contrib/install-deps.sh)"
+		return 0
+	fi
+	fpid=$(fwd_pid "$IF_A") || { t_fail "$1: strace" "no wgcard-fwd"; return 0; }
+	for i in $(seq 50); do
+		all_threads_seccomp "$fpid" && break
+		sleep 0.1
+	done
+	strace -f -qq -o "$T_TMP/strace.$1" -p "$fpid" -e trace=open,openat,openat2,socket,connect,io_uring_enter,recvmmsg,sendmmsg &
+	STRACE_PID=$!
+	T_PIDS+=("$STRACE_PID")
+	for i in $(seq 50); do
+		awk '/^TracerPid/ { exit $2 == 0 }' /proc/"$fpid"/status && return 0
+		sleep 0.1
+	done
+	t_fail "$1: strace attached" "TracerPid still 0"
+}
+
+# strace_check NAME: stops the trace and reads it.
+strace_check()
+{
+	local io bad
+	[ -n "$STRACE_PID" ] || return 0
+	kill "$STRACE_PID" 2>/dev/null
+	wait "$STRACE_PID" 2>/dev/null
+	io=$(grep -c -E '^[0-9]+ +(io_uring_enter|recvmmsg|sendmmsg)\(' "$T_TMP/strace.$1")
+	bad=$(grep -E '^[0-9]+ +(open|openat|openat2|socket|connect)\(' "$T_TMP/strace.$1")
+	t_check "$1: strace saw the forwarder's packet I/O ($io calls)" [ "$io" -gt 0 ]
+	t_eq "$1: no open or socket call under the filter (strace)" "$bad" ""
+}
+
 uring_ok=1
 if [ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" = 2 ]; then
 	uring_ok=0
@@ -64,6 +108,7 @@ for backend in classic uring; do
 	export WGCARD_FWD_BACKEND=$backend WGCARD_FWD_THREADS=2
 	WGCARDD=$HOOKS
 	pair_new "$n" wgcardd wgcardd || t_fatal "pair ($backend)"
+	strace_start "$backend"
 	pair_peer A 4 && pair_peer B none || t_fatal "peers ($backend)"
 	t_check "$backend: tunnel up" ping_retry "$NS_A" "$IN4_B" 10
 	pid=$(fwd_pid "$IF_A")
@@ -74,6 +119,7 @@ for backend in classic uring; do
 	fi
 	# Some load, so the crypto workers have run.
 	nsx "$NS_A" ping -q -f -c 2000 -s 1400 "$IN4_B" >/dev/null 2>&1
+	strace_check "$backend"
 	t_check "$backend: Seccomp: 2 in every thread" all_threads_seccomp "$pid"
 	nthreads=$(ls /proc/"$pid"/task | wc -l)
 	t_check "$backend: the forwarder has its 3 threads ($nthreads)" \

@@ -1,0 +1,55 @@
+/*
+ * aead.h: the data path's ChaCha20-Poly1305 (RFC 8439) with WireGuard's
+ * nonce (4 zero bytes, then the 64-bit counter little-endian), from
+ * OpenSSL's libcrypto. The handshake, the cookie replies (XChaCha20),
+ * X25519 and key memory stay on libsodium (crypto.h).
+ *
+ * A key is made once per keypair direction (aead_key_new) and holds one
+ * keyed EVP_CIPHER_CTX per lane; a packet only sets the nonce of its
+ * lane's context: no allocation and no key setup per packet. A lane is
+ * a thread: the threads that seal or open at the same time with one key
+ * use different lanes (the forwarder: 0 its I/O thread, 1..n its crypto
+ * workers). aead_key_free wipes the contexts (libcrypto clears the
+ * cipher state it frees) and frees them.
+ *
+ * aead_init comes first, once, before any seccomp filter: it
+ * initialises libcrypto without reading its configuration, fetches the
+ * cipher and runs it once, so that nothing is loaded later (see
+ * docs/decisions.md). Failures there and in aead_key_new are fatal.
+ */
+#ifndef WGCARD_AEAD_H
+#define WGCARD_AEAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AEAD_KEY_LEN	32
+#define AEAD_TAG_LEN	16
+#define AEAD_LANES_MAX	65	/* the I/O thread and 64 workers */
+
+struct aead_key;
+
+/* libcrypto ready for nlanes lanes (1..AEAD_LANES_MAX); once. */
+void		 aead_init(int nlanes);
+/* The lanes aead_init was given (0 before it). */
+int		 aead_lanes(void);
+
+/* A key for every lane; the caller wipes its copy of key. */
+struct aead_key	*aead_key_new(const uint8_t key[static AEAD_KEY_LEN]);
+void		 aead_key_free(struct aead_key *);	/* NULL: nothing */
+
+/*
+ * In place. seal: len bytes of plaintext at buf become len + 16 bytes
+ * (the tag after them: buf has room for it). open: len bytes of
+ * ciphertext and tag become len - 16 bytes of plaintext; 0, or -1 when
+ * len < 16 or the tag is wrong (buf then holds garbage). ad may be NULL
+ * when adlen is 0 (the data path has none). len is at most INT_MAX.
+ */
+void		 aead_seal(struct aead_key *, int lane, uint8_t *buf,
+		    size_t len, const uint8_t *ad, size_t adlen,
+		    uint64_t counter);
+int		 aead_open(struct aead_key *, int lane, uint8_t *buf,
+		    size_t len, const uint8_t *ad, size_t adlen,
+		    uint64_t counter);
+
+#endif /* WGCARD_AEAD_H */

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Crypto micro-benchmark (not part of make check): ChaCha20-Poly1305 on
+# the data path's packets, libsodium against libcrypto (OpenSSL), in one
+# process on one thread, with build/bench/aeadbench (tests/bench/aeadbench.c).
+# Prints the machine (CPU model and count, load) and the library versions
+# first, so that a figure is read with its machine.
+#
+#	tests/bench/aead.sh			(1420-byte packets)
+#	SIZES="64 1420 8192" tests/bench/aead.sh
+#
+# SIZES		plaintext lengths (default 1420, a full packet at MTU 1420)
+# PACKETS	packets per timed round (default 200000)
+# ROUNDS	rounds; the best is printed (default 5)
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=$root/build/bench/aeadbench
+[ -x "$bin" ] || { echo "aead.sh: $bin is missing (make all)" >&2; exit 1; }
+
+echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)," \
+    "$(getconf _NPROCESSORS_ONLN) online;" \
+    "flags: $(grep -o -w 'avx512f\|avx512vl\|avx2\|ssse3' /proc/cpuinfo |
+	sort -u | tr '\n' ' ')"
+echo "load average: $(cut -d ' ' -f 1-3 /proc/loadavg)"
+echo "libsodium $(pkg-config --modversion libsodium)," \
+    "libcrypto $(pkg-config --modversion libcrypto)" \
+    "(OPENSSL_ia32cap=${OPENSSL_ia32cap:-unset})"
+for s in ${SIZES:-1420}; do
+	"$bin" -s "$s" -n "${PACKETS:-200000}" -r "${ROUNDS:-5}"
+done
