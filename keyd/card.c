@@ -1275,9 +1275,9 @@ card_pin_submit(const uint8_t *pin, size_t len, int offer, const char *from)
 static const char *
 card_chroot(void)
 {
-	static char	 dir[PATH_MAX], base[PATH_MAX], env[PATH_MAX + 2];
+	static char	 dir[PATH_MAX];
 	const char	*sock;
-	char		 tmp[PATH_MAX];
+	char		 tmp[PATH_MAX], base[PATH_MAX], env[PATH_MAX + 2];
 
 	if ((sock = getenv("PCSCLITE_CSOCK_NAME")) == NULL || *sock != '/')
 		sock = CARD_PCSC_SOCK;

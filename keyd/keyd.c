@@ -34,22 +34,49 @@
 #include "proc.h"
 #include "wgcard.h"
 
+#define KEYD_AUDIT_Q	32
 
-static struct chan		 chan_parent;
-static struct chan		 chan_hs;
+/* The broker's state: one instance, the event loop's unless said. */
+struct keyd_state {
+	struct chan		 parent;
+	struct chan		 hs;
+	const struct keyd_backend *backend;	/* -K */
+	uint32_t		 generation;	/* of the key announced */
+	uint64_t		 ops;		/* DH answered by the backend */
+	uint32_t		 last_latency_us;
+	struct event		 ev_load;
+	int			 pin_requests;	/* PINs from hs awaiting */
+	int			 load_sent_full;
+	/* A device's key as last announced (keyd_key_update). */
+	uint8_t			 announced[32];
+	int			 announced_has;
+	/*
+	 * The audit stream to the parent (for its audit file). Events of
+	 * a backend's worker thread wait in a small queue (under
+	 * audit_mtx) for the event loop, which alone writes to the
+	 * channel; a full queue drops and counts.
+	 */
+	pthread_t		 main_thread;
+	pthread_mutex_t		 audit_mtx;
+	char			 audit_q[KEYD_AUDIT_Q][WGCARD_AUDIT_MAX];
+	int			 audit_head, audit_count;
+	uint64_t		 audit_lost;
+	int			 audit_efd;
+	struct event		 audit_ev;
+};
+
+static struct keyd_state	keyd = {
+	.backend = &keyd_backend_file,
+	.audit_mtx = PTHREAD_MUTEX_INITIALIZER,
+	.audit_efd = -1,
+};
+
 /* The backends, chosen with -K; the first is the default. */
 static const struct keyd_backend *const keyd_backends[] = {
 	&keyd_backend_file,
 	&keyd_backend_openpgp,
 };
 #define KEYD_NBACKENDS	(sizeof(keyd_backends) / sizeof(keyd_backends[0]))
-static const struct keyd_backend *backend = &keyd_backend_file;
-static uint32_t			 key_generation;
-static uint64_t			 ops_total;
-static uint32_t			 last_latency_us;
-static struct event		 ev_load;
-static int			 pin_requests;	/* PINs from hs awaiting */
-static int			 load_sent_full;
 
 static void	keyd_send_load(void);
 
@@ -61,19 +88,7 @@ usage(void)
 	exit(1);
 }
 
-/*
- * The audit stream to the parent (for its audit file). Events of the
- * card worker thread wait in a small queue for the event loop, which
- * alone writes to the channel; a full queue drops and counts.
- */
-#define KEYD_AUDIT_Q	32
-static pthread_t	 keyd_main_thread;
-static pthread_mutex_t	 keyd_audit_mtx = PTHREAD_MUTEX_INITIALIZER;
-static char		 keyd_audit_q[KEYD_AUDIT_Q][WGCARD_AUDIT_MAX];
-static int		 keyd_audit_head, keyd_audit_count;
-static uint64_t		 keyd_audit_lost;
-static int		 keyd_audit_efd = -1;
-static struct event	 keyd_audit_ev;
+/* The audit stream to the parent (see struct keyd_state). */
 
 static void
 keyd_audit_send(const char *kv)
@@ -81,7 +96,7 @@ keyd_audit_send(const char *kv)
 	char	buf[WGCARD_AUDIT_MAX];
 
 	snprintf(buf, sizeof(buf), "%s", kv);
-	chan_send(&chan_parent, IMSG_AUDIT, -1, buf, strlen(buf) + 1);
+	chan_send(&keyd.parent, IMSG_AUDIT, -1, buf, strlen(buf) + 1);
 }
 
 static void
@@ -89,20 +104,20 @@ keyd_audit_hook(const char *kv)
 {
 	uint64_t	one = 1;
 
-	if (pthread_equal(pthread_self(), keyd_main_thread)) {
+	if (pthread_equal(pthread_self(), keyd.main_thread)) {
 		keyd_audit_send(kv);
 		return;
 	}
-	pthread_mutex_lock(&keyd_audit_mtx);
-	if (keyd_audit_count == KEYD_AUDIT_Q)
-		keyd_audit_lost++;
+	pthread_mutex_lock(&keyd.audit_mtx);
+	if (keyd.audit_count == KEYD_AUDIT_Q)
+		keyd.audit_lost++;
 	else {
-		snprintf(keyd_audit_q[(keyd_audit_head + keyd_audit_count) %
+		snprintf(keyd.audit_q[(keyd.audit_head + keyd.audit_count) %
 		    KEYD_AUDIT_Q], WGCARD_AUDIT_MAX, "%s", kv);
-		keyd_audit_count++;
+		keyd.audit_count++;
 	}
-	pthread_mutex_unlock(&keyd_audit_mtx);
-	if (write(keyd_audit_efd, &one, sizeof(one)) == -1 && errno != EAGAIN)
+	pthread_mutex_unlock(&keyd.audit_mtx);
+	if (write(keyd.audit_efd, &one, sizeof(one)) == -1 && errno != EAGAIN)
 		log_warn("%s: eventfd", __func__);
 }
 
@@ -115,17 +130,17 @@ keyd_audit_drain(int fd, short event, void *arg)
 	if (read(fd, &n, sizeof(n)) == -1 && errno != EAGAIN)
 		log_warn("%s: eventfd", __func__);
 	for (;;) {
-		pthread_mutex_lock(&keyd_audit_mtx);
-		if (keyd_audit_count == 0) {
-			lost = keyd_audit_lost;
-			keyd_audit_lost = 0;
-			pthread_mutex_unlock(&keyd_audit_mtx);
+		pthread_mutex_lock(&keyd.audit_mtx);
+		if (keyd.audit_count == 0) {
+			lost = keyd.audit_lost;
+			keyd.audit_lost = 0;
+			pthread_mutex_unlock(&keyd.audit_mtx);
 			break;
 		}
-		memcpy(kv, keyd_audit_q[keyd_audit_head], sizeof(kv));
-		keyd_audit_head = (keyd_audit_head + 1) % KEYD_AUDIT_Q;
-		keyd_audit_count--;
-		pthread_mutex_unlock(&keyd_audit_mtx);
+		memcpy(kv, keyd.audit_q[keyd.audit_head], sizeof(kv));
+		keyd.audit_head = (keyd.audit_head + 1) % KEYD_AUDIT_Q;
+		keyd.audit_count--;
+		pthread_mutex_unlock(&keyd.audit_mtx);
 		keyd_audit_send(kv);
 	}
 	if (lost > 0) {
@@ -138,12 +153,12 @@ keyd_audit_drain(int fd, short event, void *arg)
 static void
 keyd_audit_init(void)
 {
-	keyd_main_thread = pthread_self();
-	if ((keyd_audit_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+	keyd.main_thread = pthread_self();
+	if ((keyd.audit_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		fatal("eventfd");
-	event_set(&keyd_audit_ev, keyd_audit_efd, EV_READ | EV_PERSIST,
+	event_set(&keyd.audit_ev, keyd.audit_efd, EV_READ | EV_PERSIST,
 	    keyd_audit_drain, NULL);
-	event_add(&keyd_audit_ev, NULL);
+	event_add(&keyd.audit_ev, NULL);
 }
 
 static void
@@ -152,10 +167,10 @@ keyd_announce(void)
 	struct key_public	kp;
 
 	memset(&kp, 0, sizeof(kp));
-	kp.generation = key_generation;
-	kp.has_key = backend->public_key(kp.pub);
-	chan_send(&chan_hs, IMSG_KEY_PUBLIC, -1, &kp, sizeof(kp));
-	chan_send(&chan_parent, IMSG_KEY_PUBLIC, -1, &kp, sizeof(kp));
+	kp.generation = keyd.generation;
+	kp.has_key = keyd.backend->public_key(kp.pub);
+	chan_send(&keyd.hs, IMSG_KEY_PUBLIC, -1, &kp, sizeof(kp));
+	chan_send(&keyd.parent, IMSG_KEY_PUBLIC, -1, &kp, sizeof(kp));
 }
 
 static uint64_t
@@ -190,11 +205,11 @@ keyd_dh_result(uint64_t id, int status, const uint8_t result[static 32])
 
 	memset(&res, 0, sizeof(res));
 	res.id = id;
-	res.generation = key_generation;
+	res.generation = keyd.generation;
 	res.status = status;
 	if (status == 0)
 		memcpy(res.result, result, sizeof(res.result));
-	chan_send(&chan_hs, IMSG_KEY_DH_RESULT, -1, &res, sizeof(res));
+	chan_send(&keyd.hs, IMSG_KEY_DH_RESULT, -1, &res, sizeof(res));
 	sodium_memzero(&res, sizeof(res));
 }
 
@@ -205,9 +220,9 @@ static void
 keyd_dh_done(uint64_t id, int status, const uint8_t result[static 32],
     uint32_t latency_us, const char *who)
 {
-	backend->audit_dh(who, NULL, status, latency_us, 0);
-	last_latency_us = latency_us;
-	ops_total++;
+	keyd.backend->audit_dh(who, NULL, status, latency_us, 0);
+	keyd.last_latency_us = latency_us;
+	keyd.ops++;
 	keyd_dh_result(id, status, result);
 }
 
@@ -215,22 +230,19 @@ keyd_dh_done(uint64_t id, int status, const uint8_t result[static 32],
  * A device's key as last announced: a new generation only when it
  * really changes (a reload that names the same card keeps the sessions).
  */
-static uint8_t	key_announced[32];
-static int	key_announced_has;
-
 static int
 keyd_key_update(void)
 {
 	uint8_t	pub[32];
 	int	has;
 
-	has = backend->public_key(pub);
-	if (has == key_announced_has && (!has ||
-	    sodium_memcmp(pub, key_announced, 32) == 0))
+	has = keyd.backend->public_key(pub);
+	if (has == keyd.announced_has && (!has ||
+	    sodium_memcmp(pub, keyd.announced, 32) == 0))
 		return 0;
-	key_announced_has = has;
-	memcpy(key_announced, pub, 32);
-	key_generation++;
+	keyd.announced_has = has;
+	memcpy(keyd.announced, pub, 32);
+	keyd.generation++;
 	keyd_announce();
 	return 1;
 }
@@ -253,10 +265,10 @@ keyd_ready(void)
 	 * that failed while the card was locked or away).
 	 */
 	memset(&kp, 0, sizeof(kp));
-	kp.generation = key_generation;
-	kp.has_key = backend->public_key(kp.pub);
+	kp.generation = keyd.generation;
+	kp.has_key = keyd.backend->public_key(kp.pub);
 	if (kp.has_key)
-		chan_send(&chan_hs, IMSG_KEY_PUBLIC, -1, &kp, sizeof(kp));
+		chan_send(&keyd.hs, IMSG_KEY_PUBLIC, -1, &kp, sizeof(kp));
 }
 
 static void
@@ -280,13 +292,13 @@ keyd_pin_result(int status, int retries)
 		    "no card now; kept, verified when the card comes" :
 		    opgp_strerror(status), status == -EACCES ?
 		    " (PIN forgotten)" : "");
-	if (pin_requests == 0)
+	if (keyd.pin_requests == 0)
 		return;		/* the parent's PIN: nobody waits */
-	pin_requests--;
+	keyd.pin_requests--;
 	memset(&pr, 0, sizeof(pr));
 	pr.status = status;
 	pr.retries = retries;
-	chan_send(&chan_hs, IMSG_KEY_PIN_RESULT, -1, &pr, sizeof(pr));
+	chan_send(&keyd.hs, IMSG_KEY_PIN_RESULT, -1, &pr, sizeof(pr));
 }
 
 static const struct keyd_backend_cb keyd_backend_cbs = {
@@ -330,25 +342,25 @@ keyd_dh(const struct key_dh_req *req)
 	refused = wg_x25519_small_order(req->point) ||
 	    keyd_point_noncanonical(req->point);
 	status = refused ? -EINVAL :
-	    backend->dh(req->id, req->point, who, out);
-	if (backend->async && !refused) {
+	    keyd.backend->dh(req->id, req->point, who, out);
+	if (keyd.backend->async && !refused) {
 		if (status != 0)
 			keyd_dh_result(req->id, status, out);
 		if (status == -EAGAIN ||
-		    backend->queued() >= backend->capacity / 2) {
+		    keyd.backend->queued() >= keyd.backend->capacity / 2) {
 			/* Tell the handshake process now: cookies first. */
-			if (!load_sent_full)
+			if (!keyd.load_sent_full)
 				keyd_send_load();
-			load_sent_full = 1;
+			keyd.load_sent_full = 1;
 		}
 		return;
 	}
 	latency_us = keyd_now_us() - t0;
-	if (!backend->async) {
-		last_latency_us = latency_us;
-		ops_total++;
+	if (!keyd.backend->async) {
+		keyd.last_latency_us = latency_us;
+		keyd.ops++;
 	}
-	backend->audit_dh(who, req->point, status, latency_us, refused);
+	keyd.backend->audit_dh(who, req->point, status, latency_us, refused);
 	keyd_dh_result(req->id, status, out);
 	sodium_memzero(out, sizeof(out));
 }
@@ -362,27 +374,27 @@ keyd_set_key(struct chan *c, struct imsg *imsg)
 
 	memcpy(&ks, imsg->data, sizeof(ks));
 	sodium_memzero(imsg->data, imsg->len);
-	if (backend->set_key == NULL) {
+	if (keyd.backend->set_key == NULL) {
 		/* The key is the device's: nothing to install. */
 		if (!wg_key_is_zero(ks.key))
 			log_warnx("set key from %s ignored: the private key "
 			    "is on the card (KeySource = %s)", from,
-			    backend->name);
+			    keyd.backend->name);
 		sodium_memzero(&ks, sizeof(ks));
 		log_audit(LOG_INFO, "op=set-key from=%s backend=%s "
-		    "result=ignored", from, backend->name);
+		    "result=ignored", from, keyd.backend->name);
 		keyd_announce();
 		return;
 	}
-	r = backend->set_key(ks.key);
+	r = keyd.backend->set_key(ks.key);
 	sodium_memzero(&ks, sizeof(ks));
 	if (r < 0)
-		log_warnx("set key: backend %s refused it: %s", backend->name,
+		log_warnx("set key: backend %s refused it: %s", keyd.backend->name,
 		    strerror(-r));
 	if (r != 1)
-		key_generation++;
+		keyd.generation++;
 	log_audit(LOG_INFO, "op=set-key from=%s backend=%s result=%s", from,
-	    backend->name, r == 1 ? "unchanged" : r == 0 ? "ok" : "error");
+	    keyd.backend->name, r == 1 ? "unchanged" : r == 0 ? "ok" : "error");
 	keyd_announce();
 }
 
@@ -395,10 +407,10 @@ keyd_status(struct chan *c, struct imsg *imsg)
 	memset(&ks, 0, sizeof(ks));
 	memcpy(&ks.id, imsg->data, sizeof(ks.id));
 	ks.pin_retries = -1;
-	backend->status(&ks);
-	ks.ops = ops_total;
-	ks.last_latency_us = last_latency_us;
-	chan_send(&chan_hs, IMSG_KEY_STATUS_RESULT, -1, &ks, sizeof(ks));
+	keyd.backend->status(&ks);
+	ks.ops = keyd.ops;
+	ks.last_latency_us = keyd.last_latency_us;
+	chan_send(&keyd.hs, IMSG_KEY_STATUS_RESULT, -1, &ks, sizeof(ks));
 }
 
 static void
@@ -407,19 +419,19 @@ keyd_card_config(struct chan *c, struct imsg *imsg)
 	struct key_card_config	cfg;
 	int			first;
 
-	if (backend->configure == NULL)
+	if (keyd.backend->configure == NULL)
 		fatalx("%s: unexpected card configuration", __func__);
 	memcpy(&cfg, imsg->data, sizeof(cfg));
 	cfg.reader[sizeof(cfg.reader) - 1] = '\0';
 	/* Again on a reload whose card settings changed: applied now. */
-	first = backend->configure(&cfg);
+	first = keyd.backend->configure(&cfg);
 	log_info("card backend%s: reader %s%s%s, serial %s, expected key %s",
 	    first ? "" : " (new settings)",
 	    cfg.reader[0] ? "\"" : "", cfg.reader[0] ? cfg.reader : "any",
 	    cfg.reader[0] ? "\"" : "", cfg.has_serial ? "set" : "any",
 	    cfg.has_pub ? "configured" : "the first card's");
 	if (first)
-		backend->start();
+		keyd.backend->start();
 	/*
 	 * With CardPublicKey the interface has its key before any card;
 	 * at start without one, it learns that it has none yet.
@@ -440,16 +452,16 @@ keyd_pin(struct chan *c, struct imsg *imsg)
 	if (kp.len > KEY_PIN_MAX)
 		kp.len = 0;	/* refused below without reaching a card */
 	/* The parent's PIN is the configuration's: offered. */
-	if (backend->pin != NULL)
-		r = backend->pin(kp.pin, kp.len, c->peer == PROC_PARENT,
+	if (keyd.backend->pin != NULL)
+		r = keyd.backend->pin(kp.pin, kp.len, c->peer == PROC_PARENT,
 		    c->name);
 	if (r == 0 && c->peer == PROC_HANDSHAKE)
-		pin_requests++;
+		keyd.pin_requests++;
 	else if (r != 0 && c->peer == PROC_HANDSHAKE) {
 		memset(&pr, 0, sizeof(pr));
 		pr.status = r;
 		pr.retries = -1;
-		chan_send(&chan_hs, IMSG_KEY_PIN_RESULT, -1, &pr, sizeof(pr));
+		chan_send(&keyd.hs, IMSG_KEY_PIN_RESULT, -1, &pr, sizeof(pr));
 	}
 	sodium_memzero(&kp, sizeof(kp));
 }
@@ -501,11 +513,11 @@ keyd_send_load(void)
 	struct key_load	kl;
 
 	memset(&kl, 0, sizeof(kl));
-	kl.queued = backend->queued != NULL ? backend->queued() : 0;
-	kl.capacity = backend->capacity;
-	kl.ops = ops_total;
-	kl.last_latency_us = last_latency_us;
-	chan_send(&chan_hs, IMSG_KEY_LOAD, -1, &kl, sizeof(kl));
+	kl.queued = keyd.backend->queued != NULL ? keyd.backend->queued() : 0;
+	kl.capacity = keyd.backend->capacity;
+	kl.ops = keyd.ops;
+	kl.last_latency_us = keyd.last_latency_us;
+	chan_send(&keyd.hs, IMSG_KEY_LOAD, -1, &kl, sizeof(kl));
 }
 
 static void
@@ -514,8 +526,8 @@ keyd_load_timer(int fd, short event, void *arg)
 	struct timeval	tv = { 1, 0 };
 
 	keyd_send_load();
-	load_sent_full = 0;
-	evtimer_add(&ev_load, &tv);
+	keyd.load_sent_full = 0;
+	evtimer_add(&keyd.ev_load, &tv);
 }
 
 int
@@ -535,7 +547,7 @@ main(int argc, char *argv[])
 					break;
 			if (i == KEYD_NBACKENDS)
 				usage();
-			backend = keyd_backends[i];
+			keyd.backend = keyd_backends[i];
 			break;
 		case 'd':
 			debug = 1;
@@ -558,7 +570,7 @@ main(int argc, char *argv[])
 	log_procinit("keyd");
 	proc_nocore();
 	wg_crypto_init();
-	if (sodium_mlock(&key_generation, sizeof(key_generation)) == -1)
+	if (sodium_mlock(&keyd.generation, sizeof(keyd.generation)) == -1)
 		log_debug("sodium_mlock: %s", strerror(errno));
 
 	proc_setname("wgcard-keyd");
@@ -567,28 +579,28 @@ main(int argc, char *argv[])
 	signal(SIGINT, SIG_IGN);	/* the parent decides when we stop */
 	signal(SIGHUP, SIG_IGN);
 
-	proc_privdrop(WGCARD_USER, backend->chroot != NULL ?
-	    backend->chroot() : WGCARD_CHROOT);
+	proc_privdrop(WGCARD_USER, keyd.backend->chroot != NULL ?
+	    keyd.backend->chroot() : WGCARD_CHROOT);
 	event_init();
 	keyd_audit_init();
-	backend->init(&keyd_backend_cbs);
-	backend->sandbox();
+	keyd.backend->init(&keyd_backend_cbs);
+	keyd.backend->sandbox();
 
 	/* Either sibling's going ends the loop: the parent stops us. */
-	chan_init(&chan_parent, "parent", PROC_PARENT, PROC_PARENT_FD,
+	chan_init(&keyd.parent, "parent", PROC_PARENT, PROC_PARENT_FD,
 	    keyd_rules, KEYD_NRULES, NULL);
-	chan_init(&chan_hs, "handshake", PROC_HANDSHAKE, PROC_SIBLING_FD,
+	chan_init(&keyd.hs, "handshake", PROC_HANDSHAKE, PROC_SIBLING_FD,
 	    keyd_rules, KEYD_NRULES, NULL);
 	log_set_audit_hook(keyd_audit_hook);
 	/* A device backend announces once the parent sent its settings. */
-	if (backend->configure == NULL)
+	if (keyd.backend->configure == NULL)
 		keyd_announce();
-	evtimer_set(&ev_load, keyd_load_timer, NULL);
-	evtimer_add(&ev_load, &tv);
+	evtimer_set(&keyd.ev_load, keyd_load_timer, NULL);
+	evtimer_add(&keyd.ev_load, &tv);
 
 	event_dispatch();
 
-	backend->stop();
+	keyd.backend->stop();
 	log_debug("exiting");
 	return 0;
 }

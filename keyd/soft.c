@@ -18,27 +18,29 @@
 /* The load report's capacity: nothing ever waits for this backend. */
 #define SOFT_QUEUE_MAX	64
 
-static uint8_t	*soft_key;	/* 32 bytes of locked memory */
-static uint8_t	 soft_pub[32];
-static int	 soft_has_key;
+static struct {
+	uint8_t	*key;		/* 32 bytes of locked memory */
+	uint8_t	 pub[32];
+	int	 has_key;
+} soft;
 
 static void
 soft_init(const struct keyd_backend_cb *cb)
 {
-	if (soft_key != NULL)
+	if (soft.key != NULL)
 		return;
-	if ((soft_key = sodium_malloc(32)) == NULL)
+	if ((soft.key = sodium_malloc(32)) == NULL)
 		fatal("sodium_malloc");
-	sodium_memzero(soft_key, 32);
+	sodium_memzero(soft.key, 32);
 }
 
 static void
 soft_clear(void)
 {
-	if (soft_key != NULL)
-		sodium_memzero(soft_key, 32);
-	sodium_memzero(soft_pub, sizeof(soft_pub));
-	soft_has_key = 0;
+	if (soft.key != NULL)
+		sodium_memzero(soft.key, 32);
+	sodium_memzero(soft.pub, sizeof(soft.pub));
+	soft.has_key = 0;
 }
 
 static int
@@ -54,8 +56,8 @@ soft_set(const uint8_t key[static 32])
 	/* Clamp as X25519 does, so the stored scalar is canonical. */
 	k[0] &= 248;
 	k[31] = (k[31] & 127) | 64;
-	same = wg_key_is_zero(key) ? !soft_has_key :
-	    soft_has_key && sodium_memcmp(k, soft_key, 32) == 0;
+	same = wg_key_is_zero(key) ? !soft.has_key :
+	    soft.has_key && sodium_memcmp(k, soft.key, 32) == 0;
 	if (same) {
 		sodium_free(k);
 		return 1;
@@ -65,19 +67,19 @@ soft_set(const uint8_t key[static 32])
 		sodium_free(k);
 		return 0;
 	}
-	memcpy(soft_key, k, 32);
+	memcpy(soft.key, k, 32);
 	sodium_free(k);
-	wg_x25519_pub(soft_pub, soft_key);
-	soft_has_key = 1;
+	wg_x25519_pub(soft.pub, soft.key);
+	soft.has_key = 1;
 	return 0;
 }
 
 static int
 soft_public(uint8_t pub[static 32])
 {
-	if (!soft_has_key)
+	if (!soft.has_key)
 		return 0;
-	memcpy(pub, soft_pub, 32);
+	memcpy(pub, soft.pub, 32);
 	return 1;
 }
 
@@ -85,9 +87,9 @@ static int
 soft_dh(uint64_t id, const uint8_t point[static 32], const char *who,
     uint8_t out[static 32])
 {
-	if (!soft_has_key)
+	if (!soft.has_key)
 		return -ENOKEY;
-	if (wg_x25519(out, soft_key, point) == -1)
+	if (wg_x25519(out, soft.key, point) == -1)
 		return -EINVAL;
 	return 0;
 }

@@ -188,13 +188,13 @@ fcard_answer(void)
 /* The harness's view of the broker. */
 
 static struct fuzz_proc		 fuzz_keyd;
-static struct chan *const	 fuzz_chans[] = { &chan_parent, &chan_hs };
+static struct chan *const	 fuzz_chans[] = { &keyd.parent, &keyd.hs };
 
 static void
 fuzz_dispatch(int chan)
 {
 	chan_read(fuzz_chans[chan]);
-	if (backend == &keyd_backend_openpgp)
+	if (keyd.backend == &keyd_backend_openpgp)
 		fcard_answer();
 }
 
@@ -206,7 +206,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_init();
 	wg_crypto_init();
 	event_init();
-	keyd_main_thread = pthread_self();
+	keyd.main_thread = pthread_self();
 	log_set_audit_hook(keyd_audit_hook);
 	keyd_backend_openpgp.init(&keyd_backend_cbs);
 	fuzz_keyd.nchan = 2;
@@ -215,9 +215,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_keyd.teardown = fuzz_teardown;
 	for (i = 0; i < 2; i++)
 		fuzz_chan_open(&fuzz_keyd.chan[i]);
-	chan_init(&chan_parent, "parent", PROC_PARENT,
+	chan_init(&keyd.parent, "parent", PROC_PARENT,
 	    fuzz_keyd.chan[0].proc_fd, keyd_rules, KEYD_NRULES, NULL);
-	chan_init(&chan_hs, "handshake", PROC_HANDSHAKE,
+	chan_init(&keyd.hs, "handshake", PROC_HANDSHAKE,
 	    fuzz_keyd.chan[1].proc_fd, keyd_rules, KEYD_NRULES, NULL);
 	return 0;
 }
@@ -225,14 +225,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static void
 fuzz_setup(struct fuzz_in *in)
 {
-	backend = fuzz_u8(in) & 1 ? &keyd_backend_openpgp :
+	keyd.backend = fuzz_u8(in) & 1 ? &keyd_backend_openpgp :
 	    &keyd_backend_file;
-	pin_requests = 0;
-	load_sent_full = 0;
-	key_generation = 0;
-	ops_total = 0;
-	key_announced_has = 0;
-	memset(key_announced, 0, sizeof(key_announced));
+	keyd.pin_requests = 0;
+	keyd.load_sent_full = 0;
+	keyd.generation = 0;
+	keyd.ops = 0;
+	keyd.announced_has = 0;
+	memset(keyd.announced, 0, sizeof(keyd.announced));
 	memset(&fcard.cfg, 0, sizeof(fcard.cfg));
 	fcard.nq = 0;
 	fcard.pin_pending = 0;
@@ -240,8 +240,8 @@ fuzz_setup(struct fuzz_in *in)
 	fcard.started = 0;
 	log_setverbose(0);
 	/* As main() starts each backend. */
-	backend->init(&keyd_backend_cbs);
-	if (backend->configure == NULL)
+	keyd.backend->init(&keyd_backend_cbs);
+	if (keyd.backend->configure == NULL)
 		keyd_announce();
 }
 
@@ -251,7 +251,7 @@ fuzz_teardown(int fatal)
 {
 	int	i;
 
-	backend->stop();
+	keyd.backend->stop();
 	for (i = 0; i < 2; i++)
 		fuzz_chan_reset(&fuzz_keyd.chan[i], &fuzz_chans[i]->ibuf,
 		    fatal);
