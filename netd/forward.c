@@ -70,6 +70,7 @@
 
 #include "aead.h"
 #include "allowedips.h"
+#include "chan.h"
 #include "compat.h"
 #include "cookie.h"
 #include "crypto.h"
@@ -172,7 +173,7 @@ static struct {
 struct fwd_conf	fwd_conf;
 
 static struct {
-	struct imsgbuf	 parent, hs;
+	struct chan	 parent, hs;
 	const struct fwd_backend *be;
 	int		 have_tun;
 	int		 mtu;
@@ -311,7 +312,7 @@ fwd_tx_free(struct fwd_tx *tx)
 static void
 fwd_hs_send(uint32_t type, const void *data, size_t len)
 {
-	if (imsg_compose(&fwd.hs, type, 0, -1, data, len) == -1) {
+	if (chan_compose(&fwd.hs, type, -1, data, len) == -1) {
 		if (errno == ENOBUFS) {
 			fwd.st.control_queue_full++;
 			return;
@@ -870,8 +871,7 @@ fwd_tun_gone(void)
 		return;
 	fwd_conf.tun_gone = 1;
 	log_info("the TUN interface is gone");
-	if (imsg_compose(&fwd.parent, IMSG_FWD_TUN_GONE, 0, -1, NULL, 0) == -1)
-		fatal("to parent");
+	chan_send(&fwd.parent, IMSG_FWD_TUN_GONE, -1, NULL, 0);
 	fwd.be->want_write();
 }
 
@@ -957,7 +957,7 @@ fwd_under_load(void)
 		fwd.rate_count = 0;
 	}
 	if (fwd.hs_load || fwd.rate_count >= FWD_LOAD_RATE ||
-	    fwd.hs.wqueued >= FWD_HSQ_PACKETS / 8) {
+	    fwd.hs.ibuf.wqueued >= FWD_HSQ_PACKETS / 8) {
 		fwd.last_under_load = fwd.now;
 		return 1;
 	}
@@ -1098,7 +1098,7 @@ fwd_hs_packet(const uint8_t *m, size_t len, const struct wg_endpoint *ep)
 			share = FWD_HSQ_CHECKED;
 		}
 	}
-	if (fwd.hs.wqueued + sizeof(hp) + len + 64 > share) {
+	if (fwd.hs.ibuf.wqueued + sizeof(hp) + len + 64 > share) {
 		fwd.st.queue_full++;
 		return;
 	}
@@ -1106,7 +1106,9 @@ fwd_hs_packet(const uint8_t *m, size_t len, const struct wg_endpoint *ep)
 	hiov[0].iov_len = sizeof(hp);
 	hiov[1].iov_base = (void *)m;
 	hiov[1].iov_len = len;
-	if (imsg_composev(&fwd.hs, IMSG_HS_PACKET, 0, -1, hiov, 2) == -1) {
+	/* On the imsgbuf itself: a full queue drops, never fatal. */
+	if (imsg_composev(&fwd.hs.ibuf, IMSG_HS_PACKET, 0, -1, hiov, 2) ==
+	    -1) {
 		if (errno != ENOBUFS)
 			fatal("to handshake");
 		fwd.st.queue_full++;
@@ -1282,16 +1284,61 @@ fwd_in_end(void)
 	fwd.be->flush();
 }
 
-/* Messages from the handshake process and the parent. */
+/*
+ * Messages from the handshake process and the parent. Each arrives
+ * checked against fwd_rules (sender, size, descriptor), so a handler
+ * copies a payload of the size its row names.
+ */
+
+/* The uint32 of a message (a peer id or a flag). */
+static uint32_t
+fwd_u32(struct imsg *imsg)
+{
+	uint32_t	v;
+
+	memcpy(&v, imsg->data, sizeof(v));
+	return v;
+}
 
 static void
-fwd_new_keypair(struct imsg *imsg)
+fwd_m_peer_add(struct chan *c, struct imsg *imsg)
+{
+	struct fwd_peer	*p;
+	uint32_t	 id = fwd_u32(imsg);
+
+	if (fwd_peer_find(id) != NULL)
+		fatalx("peer %u added twice", id);
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		fatal("calloc");
+	p->id = id;
+	p->hnext = fwd.peers[id % FWD_PEER_BUCKETS];
+	fwd.peers[id % FWD_PEER_BUCKETS] = p;
+}
+
+static void
+fwd_m_peer_del(struct chan *c, struct imsg *imsg)
+{
+	fwd_peer_del(fwd_u32(imsg));
+}
+
+static void
+fwd_m_endpoint(struct chan *c, struct imsg *imsg)
+{
+	struct fwd_endpoint	 fe;
+	struct fwd_peer		*p;
+
+	memcpy(&fe, imsg->data, sizeof(fe));
+	if ((p = fwd_peer_find(fe.peer_id)) != NULL)
+		p->ep = fe.ep;
+}
+
+static void
+fwd_m_keypair(struct chan *c, struct imsg *imsg)
 {
 	struct fwd_keypair	 k;
 	struct fwd_peer		*p, *op;
 	struct fwd_kp		*kp, *old;
 
-	IMSG_SIZE_CHECK(imsg, sizeof(k), "handshake");
 	memcpy(&k, imsg->data, sizeof(k));
 	sodium_memzero(imsg->data, imsg->len);
 	if ((p = fwd_peer_find(k.peer_id)) == NULL) {
@@ -1350,26 +1397,15 @@ fwd_new_keypair(struct imsg *imsg)
 	p->sent_lastminute = 0;
 }
 
-static uint32_t
-fwd_u32(struct imsg *imsg)
-{
-	uint32_t	v;
-
-	IMSG_SIZE_CHECK(imsg, sizeof(v), "handshake");
-	memcpy(&v, imsg->data, sizeof(v));
-	return v;
-}
-
+/* The header's count says how many entries follow. */
 static void
-fwd_aips(struct imsg *imsg)
+fwd_m_aip(struct chan *c, struct imsg *imsg)
 {
 	struct fwd_aip_hdr	 h;
 	struct fwd_aip_entry	 e;
 	struct fwd_peer		*p;
 	size_t			 i;
 
-	if (imsg->len < sizeof(h))
-		fatalx("%s: short message", __func__);
 	memcpy(&h, imsg->data, sizeof(h));
 	if (imsg->len != sizeof(h) + (size_t)h.count * sizeof(e))
 		fatalx("%s: bad size", __func__);
@@ -1389,9 +1425,48 @@ fwd_aips(struct imsg *imsg)
 	}
 }
 
+static void
+fwd_m_expire(struct chan *c, struct imsg *imsg)
+{
+	struct fwd_peer	*p;
+
+	if ((p = fwd_peer_find(fwd_u32(imsg))) != NULL && p->current != NULL)
+		p->current->send_expired = 1;
+}
+
+static void
+fwd_m_clear_keys(struct chan *c, struct imsg *imsg)
+{
+	struct fwd_peer	*p;
+
+	if ((p = fwd_peer_find(fwd_u32(imsg))) != NULL)
+		fwd_peer_clear_keys(p, 1);
+}
+
+/* The only message that queues packets: their batch runs at once. */
+static void
+fwd_m_keepalive(struct chan *c, struct imsg *imsg)
+{
+	struct fwd_peer	*p;
+
+	if ((p = fwd_peer_find(fwd_u32(imsg))) != NULL) {
+		fwd_send_keepalive(p);
+		fwd_batch_run();
+	}
+}
+
+static void
+fwd_m_flush_staged(struct chan *c, struct imsg *imsg)
+{
+	struct fwd_peer	*p;
+
+	if ((p = fwd_peer_find(fwd_u32(imsg))) != NULL)
+		fwd_staged_clear(p);
+}
+
 /* A handshake message of ours: sent from the reserve, never a pool buffer. */
 static void
-fwd_send_hs(struct imsg *imsg)
+fwd_m_send(struct chan *c, struct imsg *imsg)
 {
 	struct fwd_send	 s;
 	struct fwd_peer	*p = NULL;
@@ -1399,9 +1474,6 @@ fwd_send_hs(struct imsg *imsg)
 	size_t		 len;
 	int		 nofam;
 
-	if (imsg->len <= sizeof(s) ||
-	    imsg->len > sizeof(s) + WG_MSG_INITIATION_LEN)
-		fatalx("%s: bad size", __func__);
 	memcpy(&s, imsg->data, sizeof(s));
 	len = imsg->len - sizeof(s);
 	if (s.peer_id != 0 && (p = fwd_peer_find(s.peer_id)) != NULL) {
@@ -1421,11 +1493,10 @@ fwd_send_hs(struct imsg *imsg)
 
 /* The interface's public key: the mac1 and cookie keys derive from it. */
 static void
-fwd_identity(struct imsg *imsg)
+fwd_m_identity(struct chan *c, struct imsg *imsg)
 {
 	struct fwd_identity	id;
 
-	IMSG_SIZE_CHECK(imsg, sizeof(id), "handshake");
 	memcpy(&id, imsg->data, sizeof(id));
 	if (id.has_key)
 		cookie_checker_init(&fwd.checker, id.public_key);
@@ -1435,155 +1506,134 @@ fwd_identity(struct imsg *imsg)
 }
 
 static void
-fwd_hs_imsg(struct imsg *imsg)
+fwd_m_load(struct chan *c, struct imsg *imsg)
 {
-	struct fwd_endpoint	 fe;
-	struct fwd_peer		*p;
-	uint32_t		 id;
+	fwd.hs_load = fwd_u32(imsg) != 0;
+}
 
-	if (imsg->fd != -1)
-		fatalx("unexpected fd from handshake");
-	switch (imsg->type) {
-	case IMSG_FWD_PEER_ADD:
-		id = fwd_u32(imsg);
-		if (fwd_peer_find(id) != NULL)
-			fatalx("peer %u added twice", id);
-		if ((p = calloc(1, sizeof(*p))) == NULL)
-			fatal("calloc");
-		p->id = id;
-		p->hnext = fwd.peers[id % FWD_PEER_BUCKETS];
-		fwd.peers[id % FWD_PEER_BUCKETS] = p;
-		break;
-	case IMSG_FWD_PEER_DEL:
-		fwd_peer_del(fwd_u32(imsg));
-		break;
-	case IMSG_FWD_PEER_ENDPOINT:
-		IMSG_SIZE_CHECK(imsg, sizeof(fe), "handshake");
-		memcpy(&fe, imsg->data, sizeof(fe));
-		if ((p = fwd_peer_find(fe.peer_id)) != NULL)
-			p->ep = fe.ep;
-		break;
-	case IMSG_FWD_AIP:
-		fwd_aips(imsg);
-		break;
-	case IMSG_FWD_KEYPAIR:
-		fwd_new_keypair(imsg);
-		break;
-	case IMSG_FWD_EXPIRE:
-		if ((p = fwd_peer_find(fwd_u32(imsg))) != NULL &&
-		    p->current != NULL)
-			p->current->send_expired = 1;
-		break;
-	case IMSG_FWD_CLEAR_KEYS:
-		if ((p = fwd_peer_find(fwd_u32(imsg))) != NULL)
-			fwd_peer_clear_keys(p, 1);
-		break;
-	case IMSG_FWD_KEEPALIVE:
-		if ((p = fwd_peer_find(fwd_u32(imsg))) != NULL)
-			fwd_send_keepalive(p);
-		break;
-	case IMSG_FWD_FLUSH_STAGED:
-		if ((p = fwd_peer_find(fwd_u32(imsg))) != NULL)
-			fwd_staged_clear(p);
-		break;
-	case IMSG_FWD_SEND:
-		fwd_send_hs(imsg);
-		break;
-	case IMSG_FWD_IDENTITY:
-		fwd_identity(imsg);
-		break;
-	case IMSG_FWD_LOAD:
-		fwd.hs_load = fwd_u32(imsg) != 0;
-		break;
-	default:
-		fatalx("unexpected imsg %u from handshake", imsg->type);
+static void
+fwd_m_tun(struct chan *c, struct imsg *imsg)
+{
+	int32_t	mtu;
+
+	memcpy(&mtu, imsg->data, sizeof(mtu));
+	fwd.be->set_tun(imsg->fd);
+	fwd.have_tun = 1;
+	fwd.mtu = mtu;
+	fwd_conf.tun_gone = 0;
+}
+
+static void
+fwd_m_sockets(struct chan *c, struct imsg *imsg)
+{
+	uint8_t	fam = imsg->data[0];
+
+	if (fam != AF_INET && fam != AF_INET6)
+		fatalx("bad socket family %u", fam);
+	if (imsg->fd != -1 && fwd_conf.udp_gro)
+		fwd_offload_sock_gro(imsg->fd);
+	fwd.be->set_udp(fam == AF_INET6, imsg->fd);
+	if (fwd.have_tun && fam == AF_INET6) {
+		chan_send(&fwd.parent, IMSG_FWD_READY, -1, NULL, 0);
+		fwd.be->want_write();
 	}
 }
 
 static void
-fwd_parent_imsg(struct imsg *imsg)
+fwd_m_mtu(struct chan *c, struct imsg *imsg)
 {
-	uint8_t	fam;
-	int32_t	mtu, v;
+	int32_t	mtu;
 
-	/* Only the TUN and the sockets come with a descriptor. */
-	if (imsg->fd != -1 && imsg->type != IMSG_FWD_TUN &&
-	    imsg->type != IMSG_FWD_SOCKETS)
-		fatalx("unexpected fd from parent");
-	switch (imsg->type) {
-	case IMSG_FWD_TUN:
-		IMSG_SIZE_CHECK(imsg, sizeof(mtu), "parent");
-		if (imsg->fd == -1)
-			fatalx("TUN message without fd");
-		memcpy(&mtu, imsg->data, sizeof(mtu));
-		fwd.be->set_tun(imsg->fd);
-		fwd.have_tun = 1;
-		fwd.mtu = mtu;
-		fwd_conf.tun_gone = 0;
-		break;
-	case IMSG_FWD_SOCKETS:
-		IMSG_SIZE_CHECK(imsg, sizeof(fam), "parent");
-		fam = imsg->data[0];
-		if (fam != AF_INET && fam != AF_INET6)
-			fatalx("bad socket family %u", fam);
-		if (imsg->fd != -1 && fwd_conf.udp_gro)
-			fwd_offload_sock_gro(imsg->fd);
-		fwd.be->set_udp(fam == AF_INET6, imsg->fd);
-		if (fwd.have_tun && fam == AF_INET6) {
-			if (imsg_compose(&fwd.parent, IMSG_FWD_READY, 0, -1,
-			    NULL, 0) == -1)
-				fatal("to parent");
-			fwd.be->want_write();
-		}
-		break;
-	case IMSG_FWD_MTU:
-		IMSG_SIZE_CHECK(imsg, sizeof(mtu), "parent");
-		memcpy(&mtu, imsg->data, sizeof(mtu));
-		fwd.mtu = mtu;
-		break;
-	case IMSG_CTL_LOG_SET:
-		IMSG_SIZE_CHECK(imsg, sizeof(v), "parent");
-		memcpy(&v, imsg->data, sizeof(v));
-		log_setverbose(v);
-		break;
-	default:
-		fatalx("unexpected imsg %u from parent", imsg->type);
-	}
+	memcpy(&mtu, imsg->data, sizeof(mtu));
+	fwd.mtu = mtu;
 }
 
-/* Reads every message that is there; exits when the parent is gone. */
+static void
+fwd_m_log_set(struct chan *c, struct imsg *imsg)
+{
+	int32_t	v;
+
+	memcpy(&v, imsg->data, sizeof(v));
+	log_setverbose(v);
+}
+
+#define FWD_FROM_P	CHAN_FROM(PROC_PARENT)
+#define FWD_FROM_H	CHAN_FROM(PROC_HANDSHAKE)
+#define FWD_I32		sizeof(int32_t)
+#define FWD_U32		sizeof(uint32_t)
+
+/*
+ * Who may send the forwarder what (wgcard.h has each payload). Only the
+ * TUN and the sockets come with a descriptor, from the parent; the
+ * handshake process sends none.
+ */
+static const struct chan_rule fwd_rules[] = {
+	CHAN_RULE(IMSG_FWD_TUN, FWD_FROM_P, FWD_I32, FWD_I32, CHAN_FD_YES,
+	    fwd_m_tun),
+	/* Without a descriptor: no socket of that family. */
+	CHAN_RULE(IMSG_FWD_SOCKETS, FWD_FROM_P, 1, 1, CHAN_FD_MAYBE,
+	    fwd_m_sockets),
+	CHAN_RULE(IMSG_FWD_MTU, FWD_FROM_P, FWD_I32, FWD_I32, CHAN_FD_NO,
+	    fwd_m_mtu),
+	CHAN_RULE(IMSG_CTL_LOG_SET, FWD_FROM_P, FWD_I32, FWD_I32, CHAN_FD_NO,
+	    fwd_m_log_set),
+	CHAN_RULE(IMSG_FWD_PEER_ADD, FWD_FROM_H, FWD_U32, FWD_U32, CHAN_FD_NO,
+	    fwd_m_peer_add),
+	CHAN_RULE(IMSG_FWD_PEER_DEL, FWD_FROM_H, FWD_U32, FWD_U32, CHAN_FD_NO,
+	    fwd_m_peer_del),
+	CHAN_RULE(IMSG_FWD_PEER_ENDPOINT, FWD_FROM_H,
+	    sizeof(struct fwd_endpoint), sizeof(struct fwd_endpoint),
+	    CHAN_FD_NO, fwd_m_endpoint),
+	/* The header's count is checked against the size by the handler. */
+	CHAN_RULE(IMSG_FWD_AIP, FWD_FROM_H, sizeof(struct fwd_aip_hdr),
+	    IMSG_MAX_PAYLOAD, CHAN_FD_NO, fwd_m_aip),
+	CHAN_RULE(IMSG_FWD_KEYPAIR, FWD_FROM_H, sizeof(struct fwd_keypair),
+	    sizeof(struct fwd_keypair), CHAN_FD_NO, fwd_m_keypair),
+	CHAN_RULE(IMSG_FWD_EXPIRE, FWD_FROM_H, FWD_U32, FWD_U32, CHAN_FD_NO,
+	    fwd_m_expire),
+	CHAN_RULE(IMSG_FWD_CLEAR_KEYS, FWD_FROM_H, FWD_U32, FWD_U32,
+	    CHAN_FD_NO, fwd_m_clear_keys),
+	CHAN_RULE(IMSG_FWD_KEEPALIVE, FWD_FROM_H, FWD_U32, FWD_U32,
+	    CHAN_FD_NO, fwd_m_keepalive),
+	CHAN_RULE(IMSG_FWD_FLUSH_STAGED, FWD_FROM_H, FWD_U32, FWD_U32,
+	    CHAN_FD_NO, fwd_m_flush_staged),
+	/* A handshake message: at least a byte, at most an initiation. */
+	CHAN_RULE(IMSG_FWD_SEND, FWD_FROM_H, sizeof(struct fwd_send) + 1,
+	    sizeof(struct fwd_send) + WG_MSG_INITIATION_LEN, CHAN_FD_NO,
+	    fwd_m_send),
+	CHAN_RULE(IMSG_FWD_IDENTITY, FWD_FROM_H, sizeof(struct fwd_identity),
+	    sizeof(struct fwd_identity), CHAN_FD_NO, fwd_m_identity),
+	CHAN_RULE(IMSG_FWD_LOAD, FWD_FROM_H, FWD_U32, FWD_U32, CHAN_FD_NO,
+	    fwd_m_load),
+};
+
+/* The parent or the handshake process is gone: so are we. */
+static void
+fwd_chan_closed(struct chan *c)
+{
+	log_debug("%s closed its socket", c->name);
+	exit(0);
+}
+
+static void
+fwd_chan_init(int parent_fd, int hs_fd)
+{
+	chan_init_noevent(&fwd.parent, "parent", PROC_PARENT, parent_fd,
+	    fwd_rules, sizeof(fwd_rules) / sizeof(fwd_rules[0]),
+	    fwd_chan_closed);
+	chan_init_noevent(&fwd.hs, "handshake", PROC_HANDSHAKE, hs_fd,
+	    fwd_rules, sizeof(fwd_rules) / sizeof(fwd_rules[0]),
+	    fwd_chan_closed);
+	fwd.hs.ibuf.wmax = FWD_HS_QUEUE_MAX;
+}
+
+/* Reads every message that is there; exits when the peer is gone. */
 void
 fwd_chan_read(int from_hs)
 {
-	struct imsgbuf	*ib = from_hs ? &fwd.hs : &fwd.parent;
-	struct imsg	 imsg;
-	int		 r;
-
 	/* Keys change only between batches. */
 	fwd_batch_run();
-	for (;;) {
-		r = imsg_recv(ib, &imsg);
-		if (r == 0)
-			break;
-		if (r == -1) {
-			if (errno == 0) {
-				log_debug("%s closed its socket",
-				    from_hs ? "handshake" : "parent");
-				exit(0);
-			}
-			if (errno == EAGAIN || errno == EINTR)
-				break;
-			fatal("read from %s", from_hs ? "handshake" : "parent");
-		}
-		if (r == -2)
-			fatalx("malformed message from %s",
-			    from_hs ? "handshake" : "parent");
-		if (from_hs)
-			fwd_hs_imsg(&imsg);
-		else
-			fwd_parent_imsg(&imsg);
-		fwd_batch_run();
-	}
+	(void)chan_read(from_hs ? &fwd.hs : &fwd.parent);
 	fwd_tx_pending_flush();
 	fwd.be->flush();
 }
@@ -1591,11 +1641,11 @@ fwd_chan_read(int from_hs)
 int
 fwd_chan_flush(void)
 {
-	if (imsg_flush(&fwd.hs) == -1 && errno != EAGAIN)
-		fatal("write to handshake");
-	if (imsg_flush(&fwd.parent) == -1 && errno != EAGAIN)
-		fatal("write to parent");
-	return imsg_pending(&fwd.hs) || imsg_pending(&fwd.parent);
+	int	left;
+
+	left = chan_flush(&fwd.hs);
+	left |= chan_flush(&fwd.parent);
+	return left;
 }
 
 /*
@@ -1792,12 +1842,9 @@ forwarder_main(const struct proc_opts *opts)
 	signal(SIGUSR2, SIG_IGN);
 #endif
 
-	if (imsgbuf_init(&fwd.parent, PROC_PARENT_FD) == -1 ||
-	    imsgbuf_init(&fwd.hs, PROC_SIBLING_FD) == -1)
-		fatal("imsgbuf_init");
+	fwd_chan_init(PROC_PARENT_FD, PROC_SIBLING_FD);
 	fwd_conf.parent_fd = PROC_PARENT_FD;
 	fwd_conf.hs_fd = PROC_SIBLING_FD;
-	fwd.hs.wmax = FWD_HS_QUEUE_MAX;
 	if ((fwd.aips = aip_new()) == NULL)
 		fatal("aip_new");
 	if (ratelimiter_init(&fwd.rl, 0) == -1 ||

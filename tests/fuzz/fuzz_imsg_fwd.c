@@ -120,12 +120,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_fwd.teardown = fuzz_teardown;
 	for (i = 0; i < 2; i++)
 		fuzz_chan_open(&fuzz_fwd.chan[i]);
-	if (imsgbuf_init(&fwd.parent, fuzz_fwd.chan[0].proc_fd) == -1 ||
-	    imsgbuf_init(&fwd.hs, fuzz_fwd.chan[1].proc_fd) == -1)
-		abort();
+	fwd_chan_init(fuzz_fwd.chan[0].proc_fd, fuzz_fwd.chan[1].proc_fd);
 	fwd_conf.parent_fd = fuzz_fwd.chan[0].proc_fd;
 	fwd_conf.hs_fd = fuzz_fwd.chan[1].proc_fd;
-	fwd.hs.wmax = FWD_HS_QUEUE_MAX;
 	fwd_alloc(FWD_POOL_MIN);
 	/* Small tables (the daemon's hold 8192), emptied between inputs. */
 	if (ratelimiter_init(&fwd.rl, 64) == -1 ||
@@ -179,8 +176,8 @@ fuzz_teardown(int fatal)
 	fuzz_be_set_tun(-1);
 	fuzz_be_set_udp(0, -1);
 	fuzz_be_set_udp(1, -1);
-	fuzz_chan_reset(&fuzz_fwd.chan[0], &fwd.parent, fatal);
-	fuzz_chan_reset(&fuzz_fwd.chan[1], &fwd.hs, fatal);
+	fuzz_chan_reset(&fuzz_fwd.chan[0], &fwd.parent.ibuf, fatal);
+	fuzz_chan_reset(&fuzz_fwd.chan[1], &fwd.hs.ibuf, fatal);
 }
 
 int
