@@ -458,36 +458,6 @@ offload_segment_at(const struct offload_vnet *vh, const uint8_t *pkt,
 	return off_segment_one(&sh, vh, pkt, len, idx, out, cap);
 }
 
-int
-offload_segment(const struct offload_vnet *vh, const uint8_t *pkt,
-    size_t len, uint8_t *out, size_t out_stride, size_t headroom,
-    size_t tailroom, size_t max_segs, size_t *seg_lens, size_t *nsegs)
-{
-	struct off_shape	sh;
-	size_t			i, cap;
-	int			r;
-
-	*nsegs = 0;
-	if (off_shape(vh, pkt, len, &sh) == -1 || sh.nsegs > max_segs)
-		return -1;
-	if (headroom > out_stride || tailroom > out_stride - headroom)
-		return -1;
-	cap = out_stride - headroom - tailroom;
-	/* The first segment is the longest. */
-	if (sh.hdrlen + (sh.payload < sh.gso || sh.gso == 0 ? sh.payload :
-	    sh.gso) > cap)
-		return -1;
-	for (i = 0; i < sh.nsegs; i++) {
-		r = off_segment_one(&sh, vh, pkt, len, i,
-		    out + i * out_stride + headroom, cap);
-		if (r < 0)
-			return -1;
-		seg_lens[i] = (size_t)r;
-	}
-	*nsegs = sh.nsegs;
-	return 0;
-}
-
 /*
  * GRO.
  */

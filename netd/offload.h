@@ -102,21 +102,11 @@ int	offload_csum_complete(const struct offload_vnet *vh, uint8_t *pkt,
  * FIN/PSH only on the last and CWR only on the first segment, UDP
  * length, and a full TCP/UDP checksum. Without GSO the packet is copied
  * and its partial checksum (NEEDS_CSUM) completed.
- *
- * offload_segment does all of them: segment i goes to
- * out + i * out_stride + headroom, its length to seg_lens[i], with
- * headroom + length + tailroom <= out_stride (headroom 16 for the
- * WireGuard header, tailroom 15 padding + 16 tag, so the caller can
- * encrypt in place). Returns 0 with *nsegs set, or -1 (refused, more
- * than max_segs segments, or a segment too long for the stride).
  */
 int	offload_segment_count(const struct offload_vnet *vh,
 	    const uint8_t *pkt, size_t len);
 int	offload_segment_at(const struct offload_vnet *vh, const uint8_t *pkt,
 	    size_t len, size_t idx, uint8_t *out, size_t cap);
-int	offload_segment(const struct offload_vnet *vh, const uint8_t *pkt,
-	    size_t len, uint8_t *out, size_t out_stride, size_t headroom,
-	    size_t tailroom, size_t max_segs, size_t *seg_lens, size_t *nsegs);
 
 /*
  * Coalescing (GRO) of the packets of one receive batch, for a TUN with

@@ -293,35 +293,3 @@ sock_src_gone(int e)
 {
 	return e == EINVAL || e == ENETUNREACH || e == EADDRNOTAVAIL;
 }
-
-ssize_t
-sock_sendmsg_ep(int fd, struct wg_endpoint *ep, const struct iovec *iov,
-    int iovcnt)
-{
-	union {
-		struct cmsghdr	hdr;
-		uint8_t		buf[SOCK_CMSG_BUFSZ];
-	}			 cbuf;
-	struct msghdr		 msg;
-	ssize_t			 n;
-
-	if (sock_addrlen(&ep->addr) == 0) {
-		errno = EDESTADDRREQ;
-		return -1;
-	}
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_name = &ep->addr;
-	msg.msg_namelen = sock_addrlen(&ep->addr);
-	msg.msg_iov = (struct iovec *)(uintptr_t)iov;
-	msg.msg_iovlen = (size_t)iovcnt;
-	sock_cmsg_set_src(&msg, &cbuf, ep);
-
-	n = sendmsg(fd, &msg, 0);
-	if (n == -1 && sock_src_gone(errno) && msg.msg_controllen != 0) {
-		/* Our address is gone: let the route pick a new one. */
-		sock_endpoint_clear_src(ep);
-		sock_cmsg_set_src(&msg, &cbuf, ep);
-		n = sendmsg(fd, &msg, 0);
-	}
-	return n;
-}

@@ -66,12 +66,5 @@ int	sock_endpoint_eq(const struct wg_endpoint *,
  * EADDRNOTAVAIL. Batch senders (sendmmsg) apply the same rule.
  */
 int	sock_src_gone(int err);
-/*
- * Sends one datagram to ep from ep's src. When that fails and
- * sock_src_gone(errno), clears ep's src and tries once more without it.
- * Returns what sendmsg returns.
- */
-ssize_t	sock_sendmsg_ep(int fd, struct wg_endpoint *ep,
-	    const struct iovec *iov, int iovcnt);
 
 #endif /* WGCARD_SOCK_H */

@@ -23,12 +23,6 @@
 #define TUN_F_USO6	0x40
 #endif
 
-int
-tun_open(char ifname[IFNAMSIZ])
-{
-	return tun_open_flags(ifname, 0, NULL);
-}
-
 /* Asks for TSO (and USO); returns the TUN_OFFL_* bits that took. */
 static int
 tun_set_offloads(int fd)
@@ -122,17 +116,6 @@ tun_ifreq(struct ifreq *ifr, const char *ifname)
 }
 
 int
-tun_set_mtu(const char *ifname, int mtu)
-{
-	struct ifreq	ifr;
-
-	if (tun_ifreq(&ifr, ifname) == -1)
-		return -1;
-	ifr.ifr_mtu = mtu;
-	return tun_ifioctl(SIOCSIFMTU, &ifr);
-}
-
-int
 tun_get_mtu(const char *ifname)
 {
 	struct ifreq	ifr;
@@ -142,19 +125,4 @@ tun_get_mtu(const char *ifname)
 	if (tun_ifioctl(SIOCGIFMTU, &ifr) == -1)
 		return -1;
 	return ifr.ifr_mtu;
-}
-
-int
-tun_set_up(const char *ifname)
-{
-	struct ifreq	ifr;
-
-	if (tun_ifreq(&ifr, ifname) == -1)
-		return -1;
-	if (tun_ifioctl(SIOCGIFFLAGS, &ifr) == -1)
-		return -1;
-	if (ifr.ifr_flags & IFF_UP)
-		return 0;
-	ifr.ifr_flags |= IFF_UP;
-	return tun_ifioctl(SIOCSIFFLAGS, &ifr);
 }

@@ -16,12 +16,8 @@
 /*
  * Opens /dev/net/tun, O_NONBLOCK | O_CLOEXEC. ifname may be "" for the
  * kernel to choose; on return it holds the real name. Returns the fd, or
- * -1 with errno set.
- */
-int	tun_open(char ifname[IFNAMSIZ]);
-/*
- * tun_open with flags: TUN_OPEN_VNET asks for IFF_VNET_HDR (every read
- * and write starts with a 10-byte virtio_net_hdr) and the offloads
+ * -1 with errno set. flags: TUN_OPEN_VNET asks for IFF_VNET_HDR (every
+ * read and write starts with a 10-byte virtio_net_hdr) and the offloads
  * TSO4/TSO6 (TUNSETOFFLOAD with TUN_F_CSUM), and USO4/USO6 where the
  * kernel has them. *offl (when not NULL) says what took: TUN_OFFL_VNET
  * (the header is there), TUN_OFFL_TSO, TUN_OFFL_USO. A kernel that
@@ -32,11 +28,7 @@ int	tun_open(char ifname[IFNAMSIZ]);
 #define TUN_OFFL_TSO	0x02
 #define TUN_OFFL_USO	0x04
 int	tun_open_flags(char ifname[IFNAMSIZ], int flags, int *offl);
-/* 0 or -1 with errno (ioctls on an AF_INET datagram socket). */
-int	tun_set_mtu(const char *ifname, int mtu);
-/* The MTU, or -1 with errno. */
+/* The MTU, or -1 with errno (an ioctl on an AF_INET datagram socket). */
 int	tun_get_mtu(const char *ifname);
-/* Sets IFF_UP (keeping the other flags); 0 or -1 with errno. */
-int	tun_set_up(const char *ifname);
 
 #endif /* WGCARD_TUN_H */

@@ -20,10 +20,10 @@
  *			WRITE_FIXED SQE, all of them submitted by the
  *			io_uring_enter that waits for the next completions
  *
- * The single-queue TUN is opened by netd/tun.c's tun_open (O_NONBLOCK,
- * cleared again where the method wants a blocking fd, as fwd_uring.c
- * does). With -q N the TUN has N queues (IFF_MULTI_QUEUE), each served
- * by its own thread with its own fd, epoll instance or ring.
+ * The single-queue TUN is opened by netd/tun.c's tun_open_flags
+ * (O_NONBLOCK, cleared again where the method wants a blocking fd, as
+ * fwd_uring.c does). With -q N the TUN has N queues (IFF_MULTI_QUEUE),
+ * each served by its own thread with its own fd, epoll instance or ring.
  *
  * uring-batch with -w waits, in each io_uring_enter, for the completions
  * of the replies it submits plus one more, not for any one completion (a
@@ -99,7 +99,7 @@ te_signal(int sig)
 		te_stop = 1;
 }
 
-/* One queue of a multiqueue TUN (tun_open knows no IFF_MULTI_QUEUE). */
+/* One queue of a multiqueue TUN (tun.c knows no IFF_MULTI_QUEUE). */
 static int
 te_open_mq(const char *ifname)
 {
@@ -583,7 +583,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < nq; i++) {
 		qs[i].idx = i;
 		if (nq == 1)
-			qs[i].fd = tun_open(ifname);
+			qs[i].fd = tun_open_flags(ifname, 0, NULL);
 		else
 			qs[i].fd = te_open_mq(ifname);
 		if (qs[i].fd == -1)

@@ -423,6 +423,40 @@ test_vnet(void)
 }
 
 /*
+ * Every segment of pkt, as fwd_offload.c cuts them with
+ * offload_segment_count and offload_segment_at: segment i at
+ * out + i * out_stride + headroom, its length in seg_lens[i], with
+ * headroom + length + tailroom <= out_stride. 0 with *nsegs set, or -1
+ * (refused, more than max_segs segments, or one too long for the
+ * stride).
+ */
+static int
+seg_all(const struct offload_vnet *vh, const uint8_t *pkt, size_t len,
+    uint8_t *out, size_t out_stride, size_t headroom, size_t tailroom,
+    size_t max_segs, size_t *seg_lens, size_t *nsegs)
+{
+	size_t	i, cap;
+	int	n, r;
+
+	*nsegs = 0;
+	if ((n = offload_segment_count(vh, pkt, len)) <= 0 ||
+	    (size_t)n > max_segs)
+		return -1;
+	if (headroom > out_stride || tailroom > out_stride - headroom)
+		return -1;
+	cap = out_stride - headroom - tailroom;
+	for (i = 0; i < (size_t)n; i++) {
+		r = offload_segment_at(vh, pkt, len, i,
+		    out + i * out_stride + headroom, cap);
+		if (r < 0)
+			return -1;
+		seg_lens[i] = (size_t)r;
+	}
+	*nsegs = (size_t)n;
+	return 0;
+}
+
+/*
  * Segments a super-packet built from spec and payload[0..plen) and
  * checks every segment from scratch.
  */
@@ -449,7 +483,7 @@ check_segment(const char *what, const struct spec *sp, size_t plen,
 	memset(sentinel, 0xa5, sizeof(sentinel));
 	CHECK(offload_segment_count(&vh, super, len) == (int)exp_n,
 	    "%s: count %d", what, offload_segment_count(&vh, super, len));
-	if (offload_segment(&vh, super, len, segbuf, STRIDE, HEADROOM,
+	if (seg_all(&vh, super, len, segbuf, STRIDE, HEADROOM,
 	    TAILROOM, MAXSEGS, seglens, &n) != 0) {
 		CHECK(0, "%s: segment failed", what);
 		return;
@@ -518,10 +552,10 @@ check_segment(const char *what, const struct spec *sp, size_t plen,
 		CHECK(offload_segment_at(&vh, super, len, 0, one,
 		    hl + 1) == -1 || plen < 2, "%s: small cap refused", what);
 	}
-	CHECK(exp_n < 2 || offload_segment(&vh, super, len, segbuf, STRIDE,
+	CHECK(exp_n < 2 || seg_all(&vh, super, len, segbuf, STRIDE,
 	    HEADROOM, TAILROOM, exp_n - 1, seglens, &n) == -1,
 	    "%s: too many segments refused", what);
-	CHECK(offload_segment(&vh, super, len, segbuf, hl + gso + HEADROOM +
+	CHECK(seg_all(&vh, super, len, segbuf, hl + gso + HEADROOM +
 	    TAILROOM - 1, HEADROOM, TAILROOM, MAXSEGS, seglens, &n) == -1 ||
 	    plen < gso, "%s: stride too small refused", what);
 }
@@ -578,7 +612,7 @@ test_partial(void)
 		len = build(super, &sp, payload, rnd() % 1400);
 		make_partial(super, len, &vh, OFFLOAD_GSO_NONE, 0);
 		memcpy(super2, super, len);
-		if (offload_segment(&vh, super2, len, segbuf, STRIDE,
+		if (seg_all(&vh, super2, len, segbuf, STRIDE,
 		    HEADROOM, TAILROOM, 1, seglens, &n) != 0 || n != 1 ||
 		    seglens[0] != len ||
 		    !pkt_valid(segbuf + HEADROOM, len))
@@ -607,7 +641,7 @@ test_partial(void)
 	memcpy(super2, super, len);
 	CHECK(offload_csum_complete(&vh, super, len) == 0 &&
 	    memcmp(super, super2, len) == 0, "no NEEDS_CSUM: untouched");
-	CHECK(offload_segment(&vh, super, len, segbuf, STRIDE, HEADROOM,
+	CHECK(seg_all(&vh, super, len, segbuf, STRIDE, HEADROOM,
 	    TAILROOM, 1, seglens, &n) == 0 && n == 1 &&
 	    memcmp(segbuf + HEADROOM, super, len) == 0, "plain copy");
 }
@@ -687,7 +721,7 @@ test_malformed(void)
 	len = build(super, &sp, payload, 0);
 	make_partial(super, len, &vh, OFFLOAD_GSO_TCPV4, 1448);
 	CHECK(offload_segment_count(&vh, super, len) == -1, "no payload");
-	CHECK(offload_segment(&vh, super, len, segbuf, STRIDE, HEADROOM,
+	CHECK(seg_all(&vh, super, len, segbuf, STRIDE, HEADROOM,
 	    TAILROOM, MAXSEGS, seglens, &n) == -1 && n == 0,
 	    "segment refuses, nsegs 0");
 
@@ -701,7 +735,7 @@ test_malformed(void)
 	super[6] = IPPROTO_TCP;
 	CHECK(offload_segment_count(&vh, super, len - 1) == -1,
 	    "v6 payload length disagrees");
-	CHECK(offload_segment(&vh, super, len, segbuf, STRIDE, STRIDE,
+	CHECK(seg_all(&vh, super, len, segbuf, STRIDE, STRIDE,
 	    1, MAXSEGS, seglens, &n) == -1, "headroom + tailroom > stride");
 }
 
@@ -783,7 +817,7 @@ gro_roundtrip(const char *what, struct offload_gro *gro, const int *idx,
 		} else if (memcmp(&vh, &(struct offload_vnet){ 0 },
 		    sizeof(vh)) != 0)
 			hdr_ok = 0;
-		if (offload_segment(&vh, p + 10, col.len[i] - 10, segbuf,
+		if (seg_all(&vh, p + 10, col.len[i] - 10, segbuf,
 		    STRIDE, HEADROOM, TAILROOM, MAXSEGS, seglens, &n) != 0) {
 			ok = 0;
 			continue;
@@ -1133,7 +1167,7 @@ test_fuzz(void)
 			vh.csum_start = (uint16_t)(rnd() % 64);
 			vh.csum_offset = (uint16_t)(rnd() % 20);
 		}
-		if (offload_segment(&vh, super, len, segbuf, STRIDE, HEADROOM,
+		if (seg_all(&vh, super, len, segbuf, STRIDE, HEADROOM,
 		    TAILROOM, MAXSEGS, seglens, &n) == 0) {
 			accepted++;
 			/* What is taken fits the stride, as promised. */
@@ -1163,7 +1197,7 @@ test_fuzz(void)
 			super[rnd() % (sp.v6 ? 80 : 60)] = (uint8_t)rnd();
 		if (rnd() % 4 == 0)
 			len -= rnd() % len;
-		if (offload_segment(&vh, super, len, segbuf, STRIDE, HEADROOM,
+		if (seg_all(&vh, super, len, segbuf, STRIDE, HEADROOM,
 		    TAILROOM, MAXSEGS, seglens, &n) != 0)
 			continue;
 		for (i = 0; i < n; i++)
@@ -1559,7 +1593,7 @@ test_perf(void)
 	make_partial(super, len, &vh, OFFLOAD_GSO_TCPV4, 1368);
 	t = now_s();
 	for (i = 0; i < iters / 10; i++)
-		offload_segment(&vh, super, len, segbuf, STRIDE, HEADROOM,
+		seg_all(&vh, super, len, segbuf, STRIDE, HEADROOM,
 		    TAILROOM, MAXSEGS, seglens, &n);
 	t = now_s() - t;
 	printf("segmentation (64 KiB TCPv4, MSS 1368): %.2f GB/s\n",
@@ -1816,7 +1850,7 @@ k_stream(int tun, int v6, int uso)
 			continue;
 		ks.reads++;
 		if (offload_vnet_parse(rbuf, (size_t)r, &vh) != 0 ||
-		    offload_segment(&vh, rbuf + 10, (size_t)r - 10, segbuf,
+		    seg_all(&vh, rbuf + 10, (size_t)r - 10, segbuf,
 		    STRIDE, HEADROOM, TAILROOM, MAXSEGS, seglens, &n) != 0) {
 			ks.drops++;
 			continue;
@@ -1969,7 +2003,7 @@ k_child(int wfd)
 		    rbuf[10] != 0x45 || rbuf[10 + 9] != IPPROTO_UDP)
 			continue;
 		if (offload_vnet_parse(rbuf, (size_t)r, &vh) != 0 ||
-		    offload_segment(&vh, rbuf + 10, (size_t)r - 10, segbuf,
+		    seg_all(&vh, rbuf + 10, (size_t)r - 10, segbuf,
 		    STRIDE, HEADROOM, TAILROOM, MAXSEGS, seglens, &n) != 0)
 			break;
 		printf("kernel: UDP read from TUN: %zd bytes, gso_type %u, "

@@ -162,8 +162,45 @@ wait_recvmsg(int fd, struct msghdr *msg)
 }
 
 /*
+ * The forwarder's way of sending (fwd_tx_prepare, fwd_tx_done): one
+ * datagram to ep from ep's src; when that fails and sock_src_gone(errno),
+ * ep's src is cleared and the send tried once more without it.
+ */
+static ssize_t
+send_ep(int fd, struct wg_endpoint *ep, const struct iovec *iov,
+    int iovcnt)
+{
+	union {
+		struct cmsghdr	hdr;
+		uint8_t		buf[SOCK_CMSG_BUFSZ];
+	}			 cbuf;
+	struct msghdr		 msg;
+	ssize_t			 n;
+
+	if (sock_addrlen(&ep->addr) == 0) {
+		errno = EDESTADDRREQ;
+		return -1;
+	}
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_name = &ep->addr;
+	msg.msg_namelen = sock_addrlen(&ep->addr);
+	msg.msg_iov = (struct iovec *)(uintptr_t)iov;
+	msg.msg_iovlen = (size_t)iovcnt;
+	sock_cmsg_set_src(&msg, &cbuf, ep);
+
+	n = sendmsg(fd, &msg, 0);
+	if (n == -1 && sock_src_gone(errno) && msg.msg_controllen != 0) {
+		/* Our address is gone: let the route pick a new one. */
+		sock_endpoint_clear_src(ep);
+		sock_cmsg_set_src(&msg, &cbuf, ep);
+		n = sendmsg(fd, &msg, 0);
+	}
+	return n;
+}
+
+/*
  * The client at caddr writes to the daemon's socket fd at saddr:port;
- * the daemon learns the endpoint and answers with sock_sendmsg_ep; the
+ * the daemon learns the endpoint and answers with send_ep; the
  * answer must come from saddr. Returns the learnt endpoint in *epout.
  */
 static void
@@ -221,8 +258,8 @@ roundtrip(int fd, const char *caddr, const char *saddr, uint16_t port,
 
 	iov.iov_base = "pong";
 	iov.iov_len = 4;
-	n = sock_sendmsg_ep(fd, &ep, &iov, 1);
-	CHECK(n == 4, "sock_sendmsg_ep: %zd %s", n, strerror(errno));
+	n = send_ep(fd, &ep, &iov, 1);
+	CHECK(n == 4, "send_ep: %zd %s", n, strerror(errno));
 	memset(&from, 0, sizeof(from));
 	{
 		struct pollfd	pfd = { .fd = c, .events = POLLIN };
@@ -266,7 +303,7 @@ retry_src_gone(int fd, const char *caddr, const char *bad, const char *want)
 		ep.src.v4 = b.sin.sin_addr;
 	else
 		ep.src.v6 = b.sin6.sin6_addr;
-	n = sock_sendmsg_ep(fd, &ep, &iov, 1);
+	n = send_ep(fd, &ep, &iov, 1);
 	CHECK(n == 4, "send with stale src %s: %zd %s", bad, n,
 	    strerror(errno));
 	if (b.sa.sa_family == AF_INET)
@@ -371,7 +408,7 @@ test_pair(void)
 		CHECK(msg.msg_control == NULL && msg.msg_controllen == 0,
 		    "no cmsg without src");
 		memset(&e, 0, sizeof(e));
-		CHECK(sock_sendmsg_ep(fd4, &e, &iov, 1) == -1 &&
+		CHECK(send_ep(fd4, &e, &iov, 1) == -1 &&
 		    errno == EDESTADDRREQ, "no address");
 	}
 
