@@ -435,6 +435,87 @@ card_key_replaced(const uint8_t pub[static 32])
 	pcsc_close(card.conn);
 }
 
+/* With card.mtx held: the outcome of a PIN for the event loop. */
+static void
+card_pin_answer_locked(int status, int retries)
+{
+	card.pin_res_pending = 1;
+	card.pin_res_status = status;
+	card.pin_res_retries = retries;
+	card_notify();
+}
+
+/*
+ * In one transaction: is the key still the expected one (*same: 1 yes,
+ * 0 no and pub has the card's, -errno cannot tell), then VERIFY PW1 and
+ * the retry counter it left. left is the counter as last known: at 0
+ * nothing is sent. The VERIFY's status, or -errno. Worker only.
+ */
+static int
+card_verify_io(const uint8_t *pin, size_t len, int left, int *retries,
+    int *same, uint8_t pub[static 32])
+{
+	struct opgp_card	oc = cardtool_card(card.conn);
+	int			r;
+
+	*same = 1;
+	if (left == 0) {
+		*retries = 0;
+		return -EPERM;
+	}
+	card_busy(CARD_TIMEOUT_MS);
+	if ((r = pcsc_begin(card.conn)) == 0) {
+		if ((*same = card_key_same(&oc, pub)) < 0)
+			r = *same;
+		else if (*same)
+			r = opgp_verify(&oc, 0x82, pin, len, retries);
+		/* A good VERIFY resets the counter: read what it is. */
+		if (*same > 0 && r == 0 &&
+		    (*retries = opgp_read_pw1_retries(&oc)) < 0)
+			*retries = -1;
+		pcsc_end(card.conn);
+	}
+	card_busy(0);
+	return r;
+}
+
+/*
+ * With card.mtx held: the card refused the PIN (r: -EACCES wrong,
+ * -EPERM blocked, -EINVAL a length it refuses). It is never tried
+ * again: forgotten, only a keyed hash of a wrong one kept.
+ */
+static void
+card_pin_refused_locked(int r, int retries)
+{
+	char	why[128];
+
+	card.verified = 0;
+	if (r == -EACCES) {
+		card_pin_hash(card.pin, card.pin_len, card.badpin);
+		card.has_badpin = 1;
+	}
+	sodium_memzero(card.pin, KEY_PIN_MAX + 1);
+	card.pin_len = 0;
+	card.pin_ok = 0;
+	card.pin_fresh = 0;
+	if (retries >= 0)
+		card.st.pw1_retries = (int8_t)retries;
+	if (r == -EINVAL)
+		snprintf(why, sizeof(why), "PIN of a length the card "
+		    "refuses (%d to %d); not sent", OPGP_PIN_MIN,
+		    OPGP_PIN_MAX);
+	else
+		snprintf(why, sizeof(why), "wrong PIN, %d retries "
+		    "left; PIN forgotten: run wgcardctl card unlock",
+		    retries);
+	log_audit(LOG_WARNING, "op=verify backend=openpgp result=%s "
+	    "retries_left=%d", r == -EINVAL ? "refused" :
+	    r == -EPERM ? "blocked" : "wrong-pin", retries);
+	card_set_state_locked(r == -EPERM ? KEY_CARD_BLOCKED :
+	    KEY_CARD_LOCKED, r == -EPERM ? "PIN blocked (retry "
+	    "counter 0): reset it with the PUK or admin PIN" : why);
+}
+
 /*
  * VERIFY PW1 with the stored PIN, if the rules allow (see the top),
  * after checking that the card still has the expected key. Worker only.
@@ -442,11 +523,9 @@ card_key_replaced(const uint8_t pub[static 32])
 static void
 card_verify(void)
 {
-	struct opgp_card	 oc = cardtool_card(card.conn);
-	uint8_t			*pin, pub[32];
-	size_t			 len;
-	int			 fresh, gen, r, retries = -1, left, same = 1;
-	char			 why[128];
+	uint8_t	*pin, pub[32];
+	size_t	 len;
+	int	 fresh, gen, r, retries = -1, left, same;
 
 	if ((pin = sodium_malloc(KEY_PIN_MAX + 1)) == NULL) {
 		log_warnx("card: sodium_malloc failed");
@@ -460,25 +539,7 @@ card_verify(void)
 	left = card.st.pw1_retries;
 	pthread_mutex_unlock(&card.mtx);
 
-	if (left == 0) {
-		r = -EPERM;
-		retries = 0;
-	} else {
-		card_busy(CARD_TIMEOUT_MS);
-		if ((r = pcsc_begin(card.conn)) == 0) {
-			if ((same = card_key_same(&oc, pub)) < 0)
-				r = same;
-			else if (same)
-				r = opgp_verify(&oc, 0x82, pin, len,
-				    &retries);
-			/* A good VERIFY resets the counter: read what it is. */
-			if (same > 0 && r == 0 &&
-			    (retries = opgp_read_pw1_retries(&oc)) < 0)
-				retries = -1;
-			pcsc_end(card.conn);
-		}
-		card_busy(0);
-	}
+	r = card_verify_io(pin, len, left, &retries, &same, pub);
 	sodium_free(pin);
 	if (card_after_hang())
 		return;
@@ -487,10 +548,7 @@ card_verify(void)
 		pthread_mutex_lock(&card.mtx);
 		if (fresh && gen == card.pin_gen) {
 			card.pin_fresh = 0;
-			card.pin_res_pending = 1;
-			card.pin_res_status = -EXDEV;
-			card.pin_res_retries = -1;
-			card_notify();
+			card_pin_answer_locked(-EXDEV, -1);
 		}
 		pthread_mutex_unlock(&card.mtx);
 		return;
@@ -515,45 +573,17 @@ card_verify(void)
 		    retries);
 		card_set_state_locked(KEY_CARD_READY, "PIN verified");
 		card.ev_ready = 1;
-	} else if (r == -EACCES || r == -EPERM || r == -EINVAL) {
-		/* Never again with this PIN. */
-		card.verified = 0;
-		if (r == -EACCES) {
-			card_pin_hash(card.pin, card.pin_len, card.badpin);
-			card.has_badpin = 1;
-		}
-		sodium_memzero(card.pin, KEY_PIN_MAX + 1);
-		card.pin_len = 0;
-		card.pin_ok = 0;
-		card.pin_fresh = 0;
-		if (retries >= 0)
-			card.st.pw1_retries = (int8_t)retries;
-		if (r == -EINVAL)
-			snprintf(why, sizeof(why), "PIN of a length the card "
-			    "refuses (%d to %d); not sent", OPGP_PIN_MIN,
-			    OPGP_PIN_MAX);
-		else
-			snprintf(why, sizeof(why), "wrong PIN, %d retries "
-			    "left; PIN forgotten: run wgcardctl card unlock",
-			    retries);
-		log_audit(LOG_WARNING, "op=verify backend=openpgp result=%s "
-		    "retries_left=%d", r == -EINVAL ? "refused" :
-		    r == -EPERM ? "blocked" : "wrong-pin", retries);
-		card_set_state_locked(r == -EPERM ? KEY_CARD_BLOCKED :
-		    KEY_CARD_LOCKED, r == -EPERM ? "PIN blocked (retry "
-		    "counter 0): reset it with the PUK or admin PIN" : why);
-	} else {
+	} else if (r == -EACCES || r == -EPERM || r == -EINVAL)
+		card_pin_refused_locked(r, retries);
+	else {
 		/* The card went away mid-VERIFY: the PIN stays as it was. */
 		pthread_mutex_unlock(&card.mtx);
 		card_lost(r);
 		pthread_mutex_lock(&card.mtx);
 	}
-	if (fresh) {
-		card.pin_res_pending = 1;
-		card.pin_res_status = r;
-		card.pin_res_retries = retries;
-		card_notify();
-	} else if (card.ev_ready)
+	if (fresh)
+		card_pin_answer_locked(r, retries);
+	else if (card.ev_ready)
 		card_notify();
 	pthread_mutex_unlock(&card.mtx);
 }
@@ -569,6 +599,54 @@ card_set_card_locked(const struct opgp_info *info)
 	card.st.pw1_retries = (int8_t)info->pw1_retries;
 }
 
+/*
+ * The open card is an OpenPGP card with a cv25519 decryption key pub:
+ * taken if that is the expected key (or the first seen), else refused
+ * as a wrong card until it is removed. Worker only.
+ */
+static void
+card_take(const struct opgp_info *info, const uint8_t pub[static 32])
+{
+	char	why[sizeof(card.st.reason)], b64[WG_KEY_B64_LEN];
+	int	expected_ok;
+
+	key_to_base64(b64, pub);
+	pthread_mutex_lock(&card.mtx);
+	expected_ok = !card.has_expected ||
+	    sodium_memcmp(pub, card.expected, 32) == 0;
+	if (!expected_ok) {
+		snprintf(why, sizeof(why), "card %08X in reader %s has public "
+		    "key %s, not the expected one: refused", info->serial,
+		    pcsc_reader(card.conn), b64);
+		card_set_card_locked(info);
+		card_set_state_locked(KEY_CARD_WRONG, why);
+		pthread_mutex_unlock(&card.mtx);
+		pcsc_reject_current(card.conn);
+		pcsc_close(card.conn);
+		return;
+	}
+	if (!card.has_expected) {
+		memcpy(card.expected, pub, 32);
+		card.has_expected = 1;
+		card.ev_pub = 1;
+	}
+	card_set_card_locked(info);
+	memcpy(card.st.pub, pub, 32);
+	card.st.has_pub = 1;
+	memcpy(card.st.fpr, info->dec_fpr, sizeof(card.st.fpr));
+	log_info("card: serial %08X in reader %s, public key %s, PIN retries "
+	    "left %d", info->serial, card.st.reader, b64, info->pw1_retries);
+	card.verified = 0;
+	if (info->pw1_retries == 0)
+		card_set_state_locked(KEY_CARD_BLOCKED, "PIN blocked (retry "
+		    "counter 0)");
+	else
+		card_set_state_locked(KEY_CARD_LOCKED, card.pin_len > 0 ?
+		    "verifying the PIN" : "no PIN: run wgcardctl card unlock");
+	card_notify();
+	pthread_mutex_unlock(&card.mtx);
+}
+
 /* Finds, opens and checks the card. Worker only. */
 static void
 card_connect(void)
@@ -576,8 +654,8 @@ card_connect(void)
 	struct opgp_info	info;
 	struct opgp_card	oc;
 	uint8_t			pub[32];
-	char			why[sizeof(card.st.reason)], b64[WG_KEY_B64_LEN];
-	int			r, expected_ok;
+	char			why[sizeof(card.st.reason)];
+	int			r;
 
 	card_busy(CARD_TIMEOUT_MS);
 	r = cardtool_open(card.conn, &card.sel, &info, why, sizeof(why));
@@ -618,41 +696,7 @@ card_connect(void)
 		card_set_state(KEY_CARD_ERROR, why);
 		return;
 	}
-	key_to_base64(b64, pub);
-	pthread_mutex_lock(&card.mtx);
-	expected_ok = !card.has_expected ||
-	    sodium_memcmp(pub, card.expected, 32) == 0;
-	if (!expected_ok) {
-		snprintf(why, sizeof(why), "card %08X in reader %s has public "
-		    "key %s, not the expected one: refused", info.serial,
-		    pcsc_reader(card.conn), b64);
-		card_set_card_locked(&info);
-		card_set_state_locked(KEY_CARD_WRONG, why);
-		pthread_mutex_unlock(&card.mtx);
-		pcsc_reject_current(card.conn);
-		pcsc_close(card.conn);
-		return;
-	}
-	if (!card.has_expected) {
-		memcpy(card.expected, pub, 32);
-		card.has_expected = 1;
-		card.ev_pub = 1;
-	}
-	card_set_card_locked(&info);
-	memcpy(card.st.pub, pub, 32);
-	card.st.has_pub = 1;
-	memcpy(card.st.fpr, info.dec_fpr, sizeof(card.st.fpr));
-	log_info("card: serial %08X in reader %s, public key %s, PIN retries "
-	    "left %d", info.serial, card.st.reader, b64, info.pw1_retries);
-	card.verified = 0;
-	if (info.pw1_retries == 0)
-		card_set_state_locked(KEY_CARD_BLOCKED, "PIN blocked (retry "
-		    "counter 0)");
-	else
-		card_set_state_locked(KEY_CARD_LOCKED, card.pin_len > 0 ?
-		    "verifying the PIN" : "no PIN: run wgcardctl card unlock");
-	card_notify();
-	pthread_mutex_unlock(&card.mtx);
+	card_take(&info, pub);
 }
 
 /* One X25519 on the card. Worker only. */
@@ -1143,11 +1187,8 @@ card_set_pin(const uint8_t *pin, size_t len)
 	/* A verified card session ends with a new PIN: verify it. */
 	return;
  result:
-	card.pin_res_pending = 1;
-	card.pin_res_status = r;
-	card.pin_res_retries = card.st.pw1_retries;
+	card_pin_answer_locked(r, card.st.pw1_retries);
 	pthread_mutex_unlock(&card.mtx);
-	card_notify();
 }
 
 /*
@@ -1160,12 +1201,9 @@ card_offer_pin(const uint8_t *pin, size_t len)
 	pthread_mutex_lock(&card.mtx);
 	if (card.st.state == KEY_CARD_READY && !card.hung) {
 		/* The card is open: nothing is spent on it. */
-		card.pin_res_pending = 1;
-		card.pin_res_status = 0;
-		card.pin_res_retries = card.st.pw1_retries;
+		card_pin_answer_locked(0, card.st.pw1_retries);
 		pthread_mutex_unlock(&card.mtx);
 		log_info("card: ready already; the configured PIN is not sent");
-		card_notify();
 		return;
 	}
 	pthread_mutex_unlock(&card.mtx);
