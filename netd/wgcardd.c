@@ -32,6 +32,7 @@
 #include <sodium.h>
 
 #include "buf.h"
+#include "chan.h"
 #include "compat.h"
 #include "audit.h"
 #include "config.h"
@@ -51,13 +52,13 @@
 
 #define WGCARD_DEFAULT_MTU	1420
 #define CFG_CHUNK		(32 * 1024)
+/* The exit status when the interface is deleted under us. */
+#define PARENT_EXIT_TUN_GONE	2
 
 struct child {
 	const char	*name;		/* for log lines */
 	pid_t		 pid;
-	struct imsgbuf	 ibuf;
-	struct event	 ev;
-	short		 events;
+	struct chan	 chan;		/* checked against parent_rules */
 	int		 ready;
 };
 
@@ -119,11 +120,10 @@ struct parent_conf {
 	struct key_pin		pin;
 };
 
-static void	parent_dispatch(int, short, void *);
 static void	parent_shutdown(int);
 static void	parent_wait_child(struct child *);
 static void	parent_forget_psks(void);
-static void	parent_reload(struct imsg *);
+static void	parent_reload(struct chan *, struct imsg *);
 static void	parent_reload_reply(int, const char *);
 static void	parent_reload_config(int);
 static void	parent_send_config(uint32_t);
@@ -140,32 +140,10 @@ usage(void)
 }
 
 static void
-parent_chan_update(struct child *c)
-{
-	short	events = EV_READ;
-
-	if (c->ibuf.fd == -1)
-		return;
-	if (imsg_pending(&c->ibuf))
-		events |= EV_WRITE;
-	if (events == c->events)
-		return;
-	if (c->events)
-		event_del(&c->ev);
-	event_set(&c->ev, c->ibuf.fd, events | EV_PERSIST, parent_dispatch, c);
-	event_add(&c->ev, NULL);
-	c->events = events;
-}
-
-static void
 parent_send(enum proc_id id, uint32_t type, int fd, const void *data,
     size_t len)
 {
-	struct child	*c = &children[id];
-
-	if (imsg_compose(&c->ibuf, type, 0, fd, data, len) == -1)
-		fatal("%s: imsg to %s", __func__, c->name);
-	parent_chan_update(c);
+	chan_send(&children[id].chan, type, fd, data, len);
 }
 
 /* The forwarder gets new sockets whenever the port changes. */
@@ -202,13 +180,12 @@ parent_open_sockets(uint16_t port, uint32_t fwmark)
 }
 
 static void
-parent_set_port(struct imsg *imsg)
+parent_set_port(struct chan *ch, struct imsg *imsg)
 {
 	struct priv_port	pp;
 	uint16_t		port;
 	int			r = 0;
 
-	IMSG_SIZE_CHECK(imsg, sizeof(port), "handshake");
 	memcpy(&port, imsg->data, sizeof(port));
 	if (port == 0 || port != wgd.port) {
 		if ((r = parent_open_sockets(port, wgd.fwmark)) == 0) {
@@ -235,12 +212,11 @@ parent_apply_fwmark(uint32_t mark)
 }
 
 static void
-parent_set_fwmark(struct imsg *imsg)
+parent_set_fwmark(struct chan *ch, struct imsg *imsg)
 {
 	uint32_t	mark;
 	int32_t		r = 0;
 
-	IMSG_SIZE_CHECK(imsg, sizeof(mark), "handshake");
 	memcpy(&mark, imsg->data, sizeof(mark));
 	r = parent_apply_fwmark(mark);
 	parent_send(PROC_HANDSHAKE, IMSG_PRIV_FWMARK, -1, &r, sizeof(r));
@@ -306,63 +282,60 @@ parent_audit_hook(const char *kv)
 }
 
 /*
- * An event from a child: NUL-terminated text of bounded size, or the
- * child breaks the protocol. What the text says is checked when it is
- * written (audit_format: anything odd becomes op=malformed).
+ * An event from a child: NUL-terminated text (its size is the table's).
+ * What the text says is checked when it is written (audit_format:
+ * anything odd becomes op=malformed).
  */
 static void
-parent_audit_child(struct child *c, enum proc_id id, struct imsg *imsg)
+parent_audit_child(struct chan *ch, struct imsg *imsg)
 {
+	struct child	*c = ch->arg;
 	const char	*kv = (const char *)imsg->data;
 
-	if (imsg->len == 0 || imsg->len > WGCARD_AUDIT_MAX ||
-	    kv[imsg->len - 1] != '\0')
-		fatalx("malformed audit event from %s", c->name);
-	audit_event(id, parent_audit_names[id], c->pid, kv);
+	if (kv[imsg->len - 1] != '\0')
+		fatalx("IMSG_AUDIT from %s: not NUL-terminated", c->name);
+	audit_event(ch->peer, parent_audit_names[ch->peer], c->pid, kv);
 }
 
 static void
-parent_imsg(struct child *c, struct imsg *imsg)
+parent_key_public(struct chan *ch, struct imsg *imsg)
 {
-	enum proc_id		 id = c - children;
+	struct child		*c = ch->arg;
 	struct key_public	 kp;
 	char			 b64[WG_KEY_B64_LEN];
-	int32_t			 status;
 
-	switch (imsg->type) {
-	case IMSG_KEY_PUBLIC:
-		if (id != PROC_KEYD)
-			goto bad;
-		IMSG_SIZE_CHECK(imsg, sizeof(kp), c->name);
-		memcpy(&kp, imsg->data, sizeof(kp));
-		if (kp.has_key) {
-			key_to_base64(b64, kp.pub);
-			log_info("interface public key %s", b64);
-			log_audit(LOG_INFO, "op=key public=%s generation=%u",
-			    b64, kp.generation);
-		}
-		c->ready = 1;
-		break;
-	case IMSG_CFG_DONE:
-		if (id != PROC_HANDSHAKE)
-			goto bad;
-		IMSG_SIZE_CHECK(imsg, sizeof(status), c->name);
-		memcpy(&status, imsg->data, sizeof(status));
-		if (!imsg_status_ok(status))
-			fatalx("bad status %d from %s", status, c->name);
-		if (status != 0) {
-			log_warnx("%s: the handshake process refused the "
-			    "configuration: %s", wgd.config_path,
-			    strerror(-status));
-			if (wgd.reloading) {
-				wgd.reloading = 0;
-				parent_reload_reply(status, "the handshake "
-				    "process refused the configuration");
-				break;
-			}
+	memcpy(&kp, imsg->data, sizeof(kp));
+	if (kp.has_key) {
+		key_to_base64(b64, kp.pub);
+		log_info("interface public key %s", b64);
+		log_audit(LOG_INFO, "op=key public=%s generation=%u", b64,
+		    kp.generation);
+	}
+	c->ready = 1;
+	parent_check_ready();
+}
+
+/* The handshake process took the configuration (at start or a reload). */
+static void
+parent_cfg_done(struct chan *ch, struct imsg *imsg)
+{
+	struct child	*c = ch->arg;
+	int32_t		 status;
+
+	memcpy(&status, imsg->data, sizeof(status));
+	if (!imsg_status_ok(status))
+		fatalx("bad status %d from %s", status, c->name);
+	if (status != 0) {
+		log_warnx("%s: the handshake process refused the "
+		    "configuration: %s", wgd.config_path, strerror(-status));
+		if (!wgd.reloading) {
 			parent_shutdown(1);
 			return;
 		}
+		wgd.reloading = 0;
+		parent_reload_reply(status, "the handshake process refused "
+		    "the configuration");
+	} else {
 		c->ready = 1;
 		log_debug("configuration applied");
 		if (wgd.reloading) {
@@ -371,96 +344,94 @@ parent_imsg(struct child *c, struct imsg *imsg)
 			parent_sd_notify("READY=1\nSTATUS=reloaded");
 			parent_reload_reply(0, "");
 		}
-		break;
-	case IMSG_PRIV_SET_PORT:
-		if (id != PROC_HANDSHAKE)
-			goto bad;
-		parent_set_port(imsg);
-		break;
-	case IMSG_PRIV_SET_FWMARK:
-		if (id != PROC_HANDSHAKE)
-			goto bad;
-		parent_set_fwmark(imsg);
-		break;
-	case IMSG_CTL_LOG:
-		if (id != PROC_HANDSHAKE)
-			goto bad;
-		IMSG_SIZE_CHECK(imsg, sizeof(int32_t), c->name);
-		{
-			int32_t	v;
-
-			memcpy(&v, imsg->data, sizeof(v));
-			log_setverbose(v);
-			parent_send(PROC_KEYD, IMSG_CTL_LOG_SET, -1, &v,
-			    sizeof(v));
-			log_info("log level now %s", v ? "verbose" : "brief");
-		}
-		break;
-	case IMSG_CTL_RELOAD:
-		if (id != PROC_HANDSHAKE)
-			goto bad;
-		IMSG_SIZE_CHECK(imsg, sizeof(uint32_t), c->name);
-		parent_reload(imsg);
-		break;
-	case IMSG_FWD_READY:
-		if (id != PROC_FORWARDER)
-			goto bad;
-		IMSG_SIZE_CHECK(imsg, 0, c->name);
-		c->ready = 1;
-		break;
-	case IMSG_AUDIT:
-		if (id != PROC_KEYD && id != PROC_HANDSHAKE)
-			goto bad;
-		parent_audit_child(c, id, imsg);
-		return;
-	case IMSG_FWD_TUN_GONE:
-		if (id != PROC_FORWARDER)
-			goto bad;
-		log_info("interface %s was deleted, exiting", wgd.ifname);
-		parent_shutdown(0);
-		return;
-	default:
-		goto bad;
 	}
 	parent_check_ready();
-	return;
-bad:
-	fatalx("unexpected imsg %u from %s", imsg->type, c->name);
+}
+
+/* wgcardctl log: the parent's level, and the broker's. */
+static void
+parent_ctl_log(struct chan *ch, struct imsg *imsg)
+{
+	int32_t	v;
+
+	memcpy(&v, imsg->data, sizeof(v));
+	log_setverbose(v);
+	parent_send(PROC_KEYD, IMSG_CTL_LOG_SET, -1, &v, sizeof(v));
+	log_info("log level now %s", v ? "verbose" : "brief");
 }
 
 static void
-parent_dispatch(int fd, short event, void *arg)
+parent_fwd_ready(struct chan *ch, struct imsg *imsg)
 {
-	struct child	*c = arg;
-	struct imsg	 imsg;
-	int		 r;
+	struct child	*c = ch->arg;
 
-	if (event & EV_WRITE) {
-		if (imsg_flush(&c->ibuf) == -1 && !wgd.shutting_down)
-			fatal("write to %s", c->name);
-	}
-	if (event & EV_READ) {
-		while (!wgd.shutting_down) {
-			r = imsg_recv(&c->ibuf, &imsg);
-			if (r == 0)
-				break;
-			if (r == -1) {
-				/* The child is gone: say how, then go. */
-				event_del(&c->ev);
-				c->events = 0;
-				log_warnx("%s closed its socket", c->name);
-				parent_wait_child(c);
-				parent_shutdown(1);
-				return;
-			}
-			if (r == -2)
-				fatalx("malformed message from %s", c->name);
-			if (imsg.fd != -1)
-				fatalx("unexpected fd from %s", c->name);
-			parent_imsg(c, &imsg);
-		}
-	}
-	parent_chan_update(c);
+	c->ready = 1;
+	parent_check_ready();
+}
+
+/*
+ * The forwarder saw the TUN device go. Not a stop anybody asked the
+ * daemon for (and maybe only a compromised forwarder's word): a status
+ * that makes a service manager restart us (docs/decisions.md 18).
+ */
+static void
+parent_tun_gone(struct chan *ch, struct imsg *imsg)
+{
+	log_warnx("interface %s was deleted, exiting with status %d",
+	    wgd.ifname, PARENT_EXIT_TUN_GONE);
+	parent_shutdown(PARENT_EXIT_TUN_GONE);
+}
+
+#define FROM_K	CHAN_FROM(PROC_KEYD)
+#define FROM_H	CHAN_FROM(PROC_HANDSHAKE)
+#define FROM_F	CHAN_FROM(PROC_FORWARDER)
+
+/*
+ * Every message the parent takes: who may send it, its payload size, no
+ * descriptor in any (chan_read checks each row before the handler; any
+ * other message is fatal, naming the child, and the daemon exits 1).
+ */
+static const struct chan_rule parent_rules[] = {
+	CHAN_RULE(IMSG_KEY_PUBLIC, FROM_K, sizeof(struct key_public),
+	    sizeof(struct key_public), CHAN_FD_NO, parent_key_public),
+	CHAN_RULE(IMSG_AUDIT, FROM_K | FROM_H, 1, WGCARD_AUDIT_MAX,
+	    CHAN_FD_NO, parent_audit_child),
+	CHAN_RULE(IMSG_CFG_DONE, FROM_H, sizeof(int32_t), sizeof(int32_t),
+	    CHAN_FD_NO, parent_cfg_done),
+	CHAN_RULE(IMSG_PRIV_SET_PORT, FROM_H, sizeof(uint16_t),
+	    sizeof(uint16_t), CHAN_FD_NO, parent_set_port),
+	CHAN_RULE(IMSG_PRIV_SET_FWMARK, FROM_H, sizeof(uint32_t),
+	    sizeof(uint32_t), CHAN_FD_NO, parent_set_fwmark),
+	CHAN_RULE(IMSG_CTL_LOG, FROM_H, sizeof(int32_t), sizeof(int32_t),
+	    CHAN_FD_NO, parent_ctl_log),
+	CHAN_RULE(IMSG_CTL_RELOAD, FROM_H, sizeof(uint32_t),
+	    sizeof(uint32_t), CHAN_FD_NO, parent_reload),
+	CHAN_RULE(IMSG_FWD_READY, FROM_F, 0, 0, CHAN_FD_NO,
+	    parent_fwd_ready),
+	CHAN_RULE(IMSG_FWD_TUN_GONE, FROM_F, 0, 0, CHAN_FD_NO,
+	    parent_tun_gone),
+};
+
+/* A child closed its socket: it is gone; say how, then go. */
+static void
+parent_chan_closed(struct chan *ch)
+{
+	struct child	*c = ch->arg;
+
+	log_warnx("%s closed its socket", c->name);
+	parent_wait_child(c);
+	parent_shutdown(1);
+}
+
+static void
+parent_chan_open(enum proc_id id, int fd)
+{
+	struct child	*c = &children[id];
+
+	chan_init(&c->chan, c->name, id, fd, parent_rules,
+	    sizeof(parent_rules) / sizeof(parent_rules[0]),
+	    parent_chan_closed);
+	c->chan.arg = c;
 }
 
 static void
@@ -608,10 +579,8 @@ parent_shutdown(int code)
 	wgd.exit_code = code;
 	log_audit(code ? LOG_WARNING : LOG_INFO, "op=stop status=%d", code);
 	for (i = 0; i < PROC_MAX; i++) {
-		if (children[i].ibuf.fd != -1 && children[i].events) {
-			event_del(&children[i].ev);
-			children[i].events = 0;
-		}
+		if (i != PROC_PARENT)
+			chan_stop(&children[i].chan);
 		if (children[i].pid > 0)
 			kill(children[i].pid, SIGTERM);
 	}
@@ -1070,7 +1039,7 @@ parent_handover(void)
 	}
 	sodium_memzero(wgd.conf.privkey, sizeof(wgd.conf.privkey));
 	wgd.conf.flags &= ~WGDEV_HAS_PRIVKEY;
-	if (keyd && imsg_flush_blocking(&children[PROC_KEYD].ibuf) == -1)
+	if (keyd && imsg_flush_blocking(&children[PROC_KEYD].chan.ibuf) == -1)
 		fatal("cannot hand the key or card settings to the key "
 		    "broker");
 	if (wgd.pend & PARENT_PEND_CONFIG) {
@@ -1126,7 +1095,7 @@ parent_reload_config(int from_ctl)
 }
 
 static void
-parent_reload(struct imsg *imsg)
+parent_reload(struct chan *ch, struct imsg *imsg)
 {
 	uint32_t	uid;
 
@@ -1343,7 +1312,6 @@ parent_start_children(void)
 	int		p_k[2], p_h[2], p_f[2], h_k[2], h_f[2], fds[3];
 	char		keyd_path[PATH_MAX], tmp[PATH_MAX];
 	const char	*self = proc_self_path();
-	int		i;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p_k) == -1 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p_h) == -1 ||
@@ -1374,13 +1342,9 @@ parent_start_children(void)
 	close(h_k[1]);
 	close(h_f[0]);
 	close(h_f[1]);
-	if (imsgbuf_init(&children[PROC_KEYD].ibuf, p_k[0]) == -1 ||
-	    imsgbuf_init(&children[PROC_HANDSHAKE].ibuf, p_h[0]) == -1 ||
-	    imsgbuf_init(&children[PROC_FORWARDER].ibuf, p_f[0]) == -1)
-		fatal("imsgbuf_init");
-	for (i = 0; i < PROC_MAX; i++)
-		if (i != PROC_PARENT)
-			parent_chan_update(&children[i]);
+	parent_chan_open(PROC_KEYD, p_k[0]);
+	parent_chan_open(PROC_HANDSHAKE, p_h[0]);
+	parent_chan_open(PROC_FORWARDER, p_f[0]);
 }
 
 static int
@@ -1391,29 +1355,29 @@ parent_stderr_is_pipe(void)
 	return fstat(STDERR_FILENO, &st) == 0 && S_ISFIFO(st.st_mode);
 }
 
+/* The child goes on, the parent leaves. */
+static void
+parent_fork_away(void)
+{
+	switch (fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		return;
+	default:
+		_exit(0);
+	}
+}
+
 static void
 parent_daemonize(void)
 {
 	int	fd;
 
-	switch (fork()) {
-	case -1:
-		fatal("fork");
-	case 0:
-		break;
-	default:
-		_exit(0);
-	}
+	parent_fork_away();
 	if (setsid() == -1)
 		fatal("setsid");
-	switch (fork()) {
-	case -1:
-		fatal("fork");
-	case 0:
-		break;
-	default:
-		_exit(0);
-	}
+	parent_fork_away();
 	if (chdir("/") == -1)
 		fatal("chdir");
 	if ((fd = open("/dev/null", O_RDWR)) != -1) {

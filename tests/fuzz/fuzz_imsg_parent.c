@@ -92,7 +92,7 @@ fuzz_dispatch(int chan)
 {
 	struct child	*c = &children[fuzz_ids[chan]];
 
-	parent_dispatch(c->ibuf.fd, EV_READ, c);
+	chan_read(&c->chan);
 }
 
 static int
@@ -107,6 +107,7 @@ fuzz_setup(struct fuzz_in *in)
 	int	i;
 
 	wgd.shutting_down = 0;
+	wgd.exit_code = 0;
 	wgd.reloading = 0;
 	wgd.reload_from_ctl = 0;
 	wgd.config_path = NULL;
@@ -120,7 +121,9 @@ fuzz_setup(struct fuzz_in *in)
 
 		c->pid = 0;
 		c->ready = 0;
-		parent_chan_update(c);
+		/* Read again what a shutdown stopped reading. */
+		c->chan.stopped = 0;
+		chan_update(&c->chan);
 	}
 }
 
@@ -136,10 +139,8 @@ fuzz_teardown(int fatal)
 	for (i = 0; i < 3; i++) {
 		struct child	*c = &children[fuzz_ids[i]];
 
-		if (c->events)
-			event_del(&c->ev);
-		c->events = 0;
-		fuzz_chan_reset(&fuzz_parent.chan[i], &c->ibuf, fatal);
+		chan_stop(&c->chan);
+		fuzz_chan_reset(&fuzz_parent.chan[i], &c->chan.ibuf, fatal);
 	}
 	if (wgd.udp4 != -1)
 		close(wgd.udp4);
@@ -149,6 +150,43 @@ fuzz_teardown(int fatal)
 	wgconf_free(&wgd.conf);
 	/* Whatever parent_shutdown scheduled (event_loopexit) runs out. */
 	event_loop(EVLOOP_NONBLOCK);
+}
+
+/*
+ * Regressions, checked each time the target starts (issue 13): the
+ * forwarder's TUN_GONE with a payload is refused (fatal), and the empty
+ * one ends the daemon with a non-zero status, so that a service manager
+ * restarts a tunnel a lying forwarder stopped. Before the fix both were
+ * taken, and the daemon exited 0.
+ */
+static void
+fuzz_regressions(void)
+{
+	static const uint8_t	 bad[] = { 2, IMSG_FWD_TUN_GONE, 0, 1, 0 };
+	static const uint8_t	 good[] = { 2, IMSG_FWD_TUN_GONE, 0, 0 };
+	struct fuzz_in		 in = { bad, sizeof(bad) };
+	int			 fatal, ended, code;
+
+	fuzz_setup(&in);
+	fatal = fuzz_proc_run(&fuzz_parent, &in);
+	fuzz_teardown(fatal);
+	if (!fatal) {
+		fprintf(stderr, "fuzz_imsg_parent: IMSG_FWD_TUN_GONE with a "
+		    "payload was accepted\n");
+		abort();
+	}
+	in = (struct fuzz_in){ good, sizeof(good) };
+	fuzz_setup(&in);
+	fatal = fuzz_proc_run(&fuzz_parent, &in);
+	ended = wgd.shutting_down;
+	code = wgd.exit_code;
+	fuzz_teardown(fatal);
+	if (fatal || !ended || code == 0) {
+		fprintf(stderr, "fuzz_imsg_parent: IMSG_FWD_TUN_GONE: fatal "
+		    "%d, shutdown %d, exit status %d (want 0, 1, non-zero)\n",
+		    fatal, ended, code);
+		abort();
+	}
 }
 
 int
@@ -168,10 +206,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_parent.teardown = fuzz_teardown;
 	for (i = 0; i < 3; i++) {
 		fuzz_chan_open(&fuzz_parent.chan[i]);
-		if (imsgbuf_init(&children[fuzz_ids[i]].ibuf,
-		    fuzz_parent.chan[i].proc_fd) == -1)
-			abort();
+		parent_chan_open(fuzz_ids[i], fuzz_parent.chan[i].proc_fd);
 	}
+	fuzz_regressions();
 	return 0;
 }
 
