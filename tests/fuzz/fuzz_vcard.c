@@ -4,7 +4,8 @@
  * scdaemon, OpenSC and wgcard-keyd talk to in the tests.
  *
  * Input: one flags byte (bit 0: the decryption key exists, bit 1: PW1
- * verified for PSO:DECIPHER, bit 2: PW3 verified), then command APDUs,
+ * verified for PSO:DECIPHER, bit 2: PW3 verified, bits 3-5: the
+ * profile, bit 6: a KDF-DO in place), then command APDUs,
  * each a 2-byte big-endian length and that many bytes, sent in turn to
  * one card. Every answer must fit VCARD_OUT_MAX and end with the status
  * word vcard_apdu() returns.
@@ -19,6 +20,10 @@
 #include "harness.h"
 
 #define FUZZ_APDU_MAX	(7 + 65535 + 3)
+
+static const char *profiles[] = {
+	"default", "nitrokey3", "yubikey5", "gnuk", "smartpgp"
+};
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -40,6 +45,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* A fixed key: the same input, the same answers. */
 		memset(card.dec_key, 0x42, sizeof(card.dec_key));
 		card.key_status[VCARD_KEY_DEC] = VCARD_KEY_GENERATED;
+	}
+	vcard_profile(&card.prof, profiles[(flags >> 3 & 7) % 5]);
+	if (flags & 0x40) {
+		/* Laid out as F9's long form; no S2K run (it is slow). */
+		memset(card.kdf, 0, sizeof(card.kdf));
+		card.kdf[0] = 0x81, card.kdf[1] = 0x01, card.kdf[2] = 0x03;
+		card.kdf_len = VCARD_KDF_MAX;
 	}
 	card.pw1_82_ok = (flags & 2) != 0;
 	card.pw3_ok = (flags & 4) != 0;

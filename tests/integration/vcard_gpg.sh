@@ -5,6 +5,12 @@
 # and decrypt through it (VERIFY 82, PSO:DECIPHER).  Then: a wrong PIN
 # costs one retry and is refused; the key survives a vcard restart (state
 # file); pcscd restarts and card removal are seen by PC/SC clients.
+# Then each profile that imitates a real token (nitrokey3, yubikey5,
+# gnuk, smartpgp; docs/devices.md), KDF on: card-status shows "KDF
+# setting: on" (and scdaemon sees the button where the token has one), and
+# the same subkey, moved to that card, decrypts: GnuPG hashes the PINs
+# itself, so the card's KDF-DO and PIN hashes are those a real host
+# computes.
 #
 # Own pcscd, own vcard, own GNUPGHOME in the test's temp dir; the real
 # ~/.gnupg is never touched.  Set VCARD_GPG_DEBUG=1 for scdaemon's
@@ -89,20 +95,30 @@ EOF
 
 # ---------------------------------------------------------------- card-status
 
-if gpgq --card-status; then
-	t_ok "gpg --card-status lists the card"
-else
-	t_fail "gpg --card-status lists the card" "$(tail -n 5 "$T_TMP/gpg.out")"
-	vg_fail_logs
-fi
+# vg_card_status [LABEL]: gpg --card-status lists a fresh card: a cv25519
+# decryption slot, retry counters 3 0 3; its output in $T_TMP/gpg.out.
+vg_card_status()
+{
+	local l=${1:+$1: }
+
+	if gpgq --card-status; then
+		t_ok "${l}gpg --card-status lists the card"
+	else
+		t_fail "${l}gpg --card-status lists the card" \
+		    "$(tail -n 5 "$T_TMP/gpg.out")"
+		vg_fail_logs
+	fi
+	grep -q '^Key attributes.*cv25519' "$T_TMP/gpg.out"
+	t_eq "${l}decryption slot is cv25519" "$?" 0
+	t_eq "${l}PIN retry counters" \
+	    "$(sed -n 's/^PIN retry counter *: *//p' "$T_TMP/gpg.out")" "3 0 3"
+}
+
+vg_card_status
 t_eq "serial number" \
     "$(sed -n 's/^Serial number *\.*: *//p' "$T_TMP/gpg.out")" "0C0FFEE5"
 t_eq "empty encryption slot" \
     "$(sed -n 's/^Encryption key\.*: *//p' "$T_TMP/gpg.out")" "[none]"
-grep -q '^Key attributes.*cv25519' "$T_TMP/gpg.out"
-t_eq "decryption slot is cv25519" "$?" 0
-t_eq "PIN retry counters" \
-    "$(sed -n 's/^PIN retry counter *: *//p' "$T_TMP/gpg.out")" "3 0 3"
 
 # ---------------------------------------------------------------- keys
 
@@ -118,6 +134,10 @@ gpgq --pinentry-mode loopback --passphrase "$ADMIN_PIN" \
 SUBFPR=$(gpg --batch --with-colons --list-keys "$FPR" 2>/dev/null |
     awk -F: '$1 == "sub" { s = 1 } s && $1 == "fpr" { print $10; exit }')
 [ -n "$SUBFPR" ] || t_fatal "no subkey fingerprint"
+# Kept for the profiles below: keytocard takes the subkey off the disk.
+gpg --batch --pinentry-mode loopback --passphrase "$ADMIN_PIN" \
+    --export-secret-keys "$FPR" >"$T_TMP/secret.gpg" 2>/dev/null ||
+    t_fatal "export-secret-keys"
 
 # A message encrypted to the subkey while it is still on disk.
 echo "the card decrypts this $$" >"$T_TMP/plain.txt"
@@ -239,6 +259,76 @@ EOP
 else
 	t_fail "gpg --card-status after card init" "$(tail -n 5 "$T_TMP/gpg.out")"
 fi
+
+# ---------------------------------------------------------------- profiles
+
+# vg_profile NAME: a fresh card that behaves like NAME, the subkey moved
+# to it, one decryption through it.
+vg_profile()
+{
+	local prof=$1 before rc want
+
+	scd_kill
+	card_stop_vcard
+	VCARD_PROFILE=$prof card_start_vcard "$T_TMP/card-$prof.state" ||
+	    t_fatal "vcard $prof"
+	card_wait_present 15 || t_fatal "the $prof card never showed up"
+	t_eq "$prof: the card runs the profile, KDF on" \
+	    "$(card_status_field profile) $(card_status_field kdf)" "$prof 1"
+	vg_card_status "$prof"
+	t_eq "$prof: KDF setting" \
+	    "$(sed -n 's/^KDF setting *\.*: *//p' "$T_TMP/gpg.out")" "on"
+	# A button (DO 7F74): scdaemon's EXTCAP says bt=1 (GnuPG 2.2 shows
+	# no "UIF setting" line; 2.3 and later read D6-D8 when bt=1).
+	case $prof in
+	nitrokey3|yubikey5) want=1 ;;
+	*) want=0 ;;
+	esac
+	t_eq "$prof: scdaemon sees a button: bt=$want" \
+	    "$(gpg-connect-agent 'SCD GETATTR EXTCAP' /bye 2>/dev/null |
+	    sed -n 's/.*[+ ]bt=\([01]\).*/\1/p')" "$want"
+
+	# The subkey back on disk, then onto this card.
+	gpg --batch --yes --delete-secret-keys "$FPR" >/dev/null 2>&1
+	gpg --batch --pinentry-mode loopback --passphrase "$ADMIN_PIN" \
+	    --import "$T_TMP/secret.gpg" >/dev/null 2>&1 ||
+	    t_fatal "$prof: import the secret key"
+	printf 'key 1\nkeytocard\n2\nsave\n' |
+	    gpg --batch --no-tty --command-fd 0 --status-fd 2 \
+	    --pinentry-mode loopback --passphrase "$ADMIN_PIN" \
+	    --edit-key "$FPR" >"$T_TMP/gpg.out" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ] && [ "$(card_status_field key)" = 1 ]; then
+		t_ok "$prof: keytocard with the admin PIN's KDF hash"
+	else
+		t_fail "$prof: keytocard with the admin PIN's KDF hash" \
+		    "status $rc: $(grep -v '^\[GNUPG:\] GET' "$T_TMP/gpg.out" | tail -n 5)"
+		vg_fail_logs
+	fi
+	grep -q 'VERIFY: INS 20 P1 00 P2 83 -> SW 9000' "$VCARD_LOG"
+	t_eq "$prof: PW3 verified (its hash)" "$?" 0
+
+	scd_kill
+	before=$(card_status_field deciphers)
+	rm -f "$T_TMP/out.txt"
+	if gpg --batch --no-tty --pinentry-mode loopback \
+	    --passphrase "$USER_PIN" --decrypt --output "$T_TMP/out.txt" \
+	    "$T_TMP/msg.gpg" >"$T_TMP/gpg.out" 2>&1 &&
+	    cmp -s "$T_TMP/plain.txt" "$T_TMP/out.txt"; then
+		t_ok "$prof: gpg --decrypt through the card, KDF on"
+	else
+		t_fail "$prof: gpg --decrypt through the card, KDF on" \
+		    "$(tail -n 5 "$T_TMP/gpg.out")"
+		vg_fail_logs
+	fi
+	t_eq "$prof: one decipher, no retry spent" \
+	    "$(card_status_field deciphers) $(card_status_field pw1)" \
+	    "$((before + 1)) 3"
+}
+
+for prof in nitrokey3 yubikey5 gnuk smartpgp; do
+	vg_profile "$prof"
+done
 
 _vg_cleanup
 card_stop_all

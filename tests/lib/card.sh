@@ -119,11 +119,14 @@ card_restart_pcscd()
 # card_start_vcard STATEFILE [wgcard-vcard args]: the virtual card, with
 # its control socket and a verbose log (every APDU's INS and SW).  A new
 # state file gets the defaults (PW1 123456, PW3 12345678, no key); make
-# one with a key first with card_init_state.
+# one with a key first with card_init_state.  With VCARD_PROFILE set
+# (nitrokey3, yubikey5, gnuk, smartpgp; see docs/devices.md) the card
+# behaves like that token, KDF on; knobs go in the args (--set K=V).
 card_start_vcard()
 {
 	local state=$1
 	shift
+	[ -n "${VCARD_PROFILE:-}" ] && set -- --profile "$VCARD_PROFILE" "$@"
 	[ -x "$VCARD_BIN" ] || { echo "card_start_vcard: $VCARD_BIN is missing (run make)"; return 1; }
 	[ -n "${VCARD_PORT:-}" ] || { echo "card_start_vcard: start pcscd first"; return 1; }
 	VCARD_STATE=$state
@@ -150,15 +153,33 @@ _card_vcard_ready()
 }
 
 # card_init_state FILE [--generate] [--pin P] [--admin-pin P] [--serial H]:
-# a fresh state file; with --generate, prints the card's public key.
+# a fresh state file; with --generate, prints the card's public key
+# (with VCARD_PROFILE set: that token's, KDF on, PINs stored hashed).
 card_init_state()
 {
-	"$VCARD_BIN" --init-state "$@"
+	if [ -n "${VCARD_PROFILE:-}" ]; then
+		"$VCARD_BIN" --profile "$VCARD_PROFILE" --init-state "$@"
+	else
+		"$VCARD_BIN" --init-state "$@"
+	fi
+}
+
+# card_touch: touch the current vcard (a DECIPHER waiting for one goes).
+card_touch()
+{
+	card_ctl touch >/dev/null
+}
+
+# card_select_app APP: another program selects APP (piv, oath, mgmt) on
+# the current vcard, or openpgp again: the PIN state is gone.
+card_select_app()
+{
+	card_ctl "app $1" >/dev/null
 }
 
 # card_ctl CMD: one control command to the current vcard; prints the
 # one-line answer.  remove, insert, slow MS, garbage N, hang, normal,
-# status, pubkey.
+# status, pubkey, app NAME, touch, set KNOB=VALUE.
 card_ctl()
 {
 	perl -MIO::Socket::UNIX -e '
@@ -171,7 +192,8 @@ card_ctl()
 }
 
 # card_status_field NAME: one field of "status" (present, connected,
-# powered, powerons, atrs, apdus, deciphers, pw1, rc, pw3, key, mode).
+# powered, powerons, atrs, apdus, deciphers, pw1, rc, pw3, key, mode,
+# serial, profile, app, kdf, touchwait, touches).
 card_status_field()
 {
 	card_ctl status | tr ' ' '\n' | awk -F= -v k="$1" '

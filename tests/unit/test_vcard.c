@@ -4,7 +4,11 @@
  * wrong, blocked, status, reset), CHANGE REFERENCE DATA, RESET RETRY
  * COUNTER, PUT DATA (C2, fingerprints), GENERATE, key import (3FFF),
  * PSO:DECIPHER against wg_x25519, chaining, GET RESPONSE, extended
- * APDUs, terminate/activate, and the state file round trip.
+ * APDUs, terminate/activate, and the state file round trip. Then the
+ * profiles that imitate real tokens (docs/devices.md): KDF (S2K known
+ * answer, strict and comparing cards, PUT DATA F9), attribute quirks,
+ * wrong-PIN status words, SELECT and PIN state, other applications,
+ * low-order points, touch policy, knobs.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -57,6 +61,13 @@ static unsigned int
 verify(struct vcard *c, uint8_t p2, const char *pin)
 {
 	return cmd(c, 0, 0x20, 0x00, p2, pin, strlen(pin), -1);
+}
+
+/* VERIFY without data: 9000 when verified, else 63Cx (x retries left). */
+static unsigned int
+pin_status(struct vcard *c, uint8_t p2)
+{
+	return cmd(c, 0, 0x20, 0x00, p2, NULL, 0, -1);
 }
 
 /* Find a (possibly nested) BER-TLV tag; value pointer or NULL. */
@@ -195,16 +206,16 @@ test_verify(void)
 
 	vcard_init(&c, 1);
 	select_app(&c);
-	CHECK(cmd(&c, 0, 0x20, 0x00, 0x82, NULL, 0, -1) == 0x63C3,
+	CHECK(pin_status(&c, 0x82) == 0x63C3,
 	    "status of unverified PW1: 63C3");
 	CHECK(verify(&c, 0x82, "123456") == 0x9000, "right PW1");
-	CHECK(cmd(&c, 0, 0x20, 0x00, 0x82, NULL, 0, -1) == 0x9000,
+	CHECK(pin_status(&c, 0x82) == 0x9000,
 	    "status of verified PW1: 9000");
-	CHECK(cmd(&c, 0, 0x20, 0x00, 0x81, NULL, 0, -1) == 0x63C3,
+	CHECK(pin_status(&c, 0x81) == 0x63C3,
 	    "81 is verified apart from 82");
 	CHECK(cmd(&c, 0, 0x20, 0xFF, 0x82, NULL, 0, -1) == 0x9000,
 	    "VERIFY FF resets");
-	CHECK(cmd(&c, 0, 0x20, 0x00, 0x82, NULL, 0, -1) == 0x63C3,
+	CHECK(pin_status(&c, 0x82) == 0x63C3,
 	    "PW1 no longer verified");
 	CHECK(verify(&c, 0x82, "654321") == 0x63C2, "wrong PW1: 63C2");
 	CHECK(c.dirty, "a wrong PIN marks the state for saving");
@@ -215,7 +226,7 @@ test_verify(void)
 	CHECK(verify(&c, 0x82, "2") == 0x63C1, "wrong 2");
 	CHECK(verify(&c, 0x82, "3") == 0x63C0, "wrong 3: 63C0");
 	CHECK(verify(&c, 0x82, "123456") == 0x6983, "blocked: 6983");
-	CHECK(cmd(&c, 0, 0x20, 0x00, 0x82, NULL, 0, -1) == 0x6983,
+	CHECK(pin_status(&c, 0x82) == 0x6983,
 	    "status of a blocked PIN: 6983");
 	CHECK(verify(&c, 0x84, "123456") == 0x6B00, "P2 84: 6B00");
 
@@ -255,11 +266,11 @@ test_verify(void)
 
 	/* A new SELECT starts over. */
 	select_app(&c);
-	CHECK(cmd(&c, 0, 0x20, 0x00, 0x82, NULL, 0, -1) == 0x63C3,
+	CHECK(pin_status(&c, 0x82) == 0x63C3,
 	    "SELECT forgets the verification");
 	CHECK(verify(&c, 0x82, "222222") == 0x9000, "PW1 again");
 	vcard_reset_session(&c);
-	CHECK(cmd(&c, 0, 0x20, 0x00, 0x82, NULL, 0, -1) == 0x6985,
+	CHECK(pin_status(&c, 0x82) == 0x6985,
 	    "power cycle: not even selected");
 	vcard_wipe(&c);
 }
@@ -363,7 +374,7 @@ test_keys(void)
 	    0x9000, "C2 cv25519 with format byte");
 	CHECK(c.key_status[VCARD_KEY_DEC] == VCARD_KEY_NONE,
 	    "attribute change deletes the key");
-	CHECK(cmd(&c, 0, 0x20, 0x00, 0x82, NULL, 0, -1) == 0x63C3,
+	CHECK(pin_status(&c, 0x82) == 0x63C3,
 	    "attribute change resets PW1");
 	CHECK(tx(&c, apdu, n) == 0x6982, "DECIPHER refused again");
 
@@ -484,6 +495,350 @@ test_atr(void)
 	CHECK(x == 0, "ATR checksum");
 }
 
+/* ------------------------------------------------------------ profiles */
+
+static void
+hex_in(const char *h, uint8_t *out, size_t n)
+{
+	size_t i;
+	unsigned int b;
+
+	for (i = 0; i < n; i++) {
+		sscanf(h + 2 * i, "%2x", &b);
+		out[i] = b;
+	}
+}
+
+/* A card with a profile, KDF applied, OpenPGP selected. */
+static void
+card_with(struct vcard *c, const char *profile)
+{
+	vcard_init(c, 0x1234);
+	CHECK(vcard_profile(&c->prof, profile) == 0, "profile %s", profile);
+	vcard_apply_profile(c);
+	select_app(c);
+}
+
+/* The S2K hash of a PIN under the card's own F9 (salt of PW1 or PW3). */
+static void
+kdf_pin(struct vcard *c, int admin, const char *pin, uint8_t h[32])
+{
+	const uint8_t *f9 = c->kdf;
+	uint32_t count = (uint32_t)f9[8] << 24 | f9[9] << 16 | f9[10] << 8 |
+	    f9[11];
+
+	/* The short form (90 bytes) has one salt for all. */
+	vcard_s2k((const uint8_t *)pin, strlen(pin),
+	    f9 + (admin && c->kdf_len == 110 ? 34 : 14), count, h);
+}
+
+static unsigned int
+verify_kdf(struct vcard *c, uint8_t p2, const char *pin)
+{
+	uint8_t h[32];
+
+	kdf_pin(c, p2 == 0x83, pin, h);
+	return cmd(c, 0, 0x20, 0x00, p2, h, 32, -1);
+}
+
+static unsigned int
+decipher_point(struct vcard *c, const uint8_t pt[32])
+{
+	uint8_t d[39] = { 0xA6, 0x25, 0x7F, 0x49, 0x22, 0x86, 0x20 };
+
+	memcpy(d + 7, pt, 32);
+	return cmd(c, 0, 0x2A, 0x80, 0x86, d, sizeof(d), 0);
+}
+
+static void
+test_s2k(void)
+{
+	uint8_t salt[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, h[32], want[32];
+
+	/* Known answers from Python's hashlib over (salt || PIN) repeated. */
+	vcard_s2k((const uint8_t *)"123456", 6, salt, 1024, h);
+	hex_in("ac805e01eb42490a30fa9638ec25fab1c76ff397e6306244069c07854c781da5",
+	    want, 32);
+	CHECK(memcmp(h, want, 32) == 0, "S2K SHA-256, count 1024");
+	vcard_s2k((const uint8_t *)"123456", 6, salt, 1, h);
+	hex_in("1ae0f1043e1492a1acffc2319de52fa4713cf4bfd7123563345550f0da8eee9a",
+	    want, 32);
+	CHECK(memcmp(h, want, 32) == 0, "S2K: a count below salt+PIN "
+	    "hashes them once");
+}
+
+static void
+test_profile_knobs(void)
+{
+	struct vcard_profile p;
+
+	CHECK(vcard_profile(&p, "nosuchtoken") == -1, "unknown profile");
+	CHECK(vcard_profile(&p, "default") == 0 && p.kdf == VCARD_KDF_NONE &&
+	    p.select_clears && p.wrong_pin_sw == 0, "default is today's card");
+	CHECK(vcard_profile_set(&p, "kdf=6985") == 0 &&
+	    p.kdf == VCARD_KDF_STRICT && p.kdf_sw == 0x6985, "kdf=6985");
+	CHECK(vcard_profile_set(&p, "kdf=9000") == -1, "kdf=9000 refused");
+	CHECK(vcard_profile_set(&p, "wrongpin=6982") == 0 &&
+	    p.wrong_pin_sw == 0x6982, "wrongpin=6982");
+	CHECK(vcard_profile_set(&p, "apps=piv,oath") == 0 &&
+	    p.apps == (1 << VCARD_APP_PIV | 1 << VCARD_APP_OATH), "apps");
+	CHECK(vcard_profile_set(&p, "apps=piv,nfc") == -1, "unknown app");
+	CHECK(vcard_profile_set(&p, "verify=900") == 0 && p.verify_ms == 900,
+	    "verify=900");
+	CHECK(vcard_profile_set(&p, "verify=-1") == -1, "negative delay");
+	CHECK(vcard_profile_set(&p, "touchtimeout=0") == -1,
+	    "a zero touch timeout is refused");
+	CHECK(vcard_profile_set(&p, "noequals") == -1, "no '='");
+	CHECK(vcard_profile_set(&p, "color=red") == -1, "unknown knob");
+}
+
+static void
+test_kdf(void)
+{
+	struct vcard c;
+	uint8_t f9[110], h[32];
+	size_t n;
+
+	/* The default card has no KDF-DO, as before. */
+	card_with(&c, "default");
+	CHECK(cmd(&c, 0, 0xCA, 0x00, 0xC0, NULL, 0, 0) == 0x9000 &&
+	    (rbuf[0] & 0x01) == 0, "default: C0 without the KDF bit");
+	CHECK(cmd(&c, 0, 0xCA, 0x00, 0xF9, NULL, 0, 0) == 0x6A88,
+	    "default: no F9");
+	vcard_wipe(&c);
+
+	/* Gnuk: strict; a raw PIN is 6985 and spends nothing. */
+	card_with(&c, "gnuk");
+	CHECK(cmd(&c, 0, 0xCA, 0x00, 0xC0, NULL, 0, 0) == 0x9000 &&
+	    (rbuf[0] & 0x01) == 1, "gnuk: C0 has the KDF bit");
+	CHECK(cmd(&c, 0, 0xCA, 0x00, 0xF9, NULL, 0, 0) == 0x9000 &&
+	    rlen == 110 + 2, "gnuk: F9, the 110-byte form");
+	CHECK(rbuf[0] == 0x81 && rbuf[2] == 0x03 && rbuf[3] == 0x82 &&
+	    rbuf[5] == 0x08 && rbuf[6] == 0x83 && rbuf[12] == 0x84 &&
+	    rbuf[22] == 0x85 && rbuf[32] == 0x86 && rbuf[42] == 0x87 &&
+	    rbuf[76] == 0x88, "F9 laid out as GnuPG's kdf-setup writes it");
+	CHECK(verify(&c, 0x82, "123456") == 0x6985 && c.pw1_tries == 3,
+	    "gnuk: a raw PIN is 6985, no retry spent");
+	CHECK(verify_kdf(&c, 0x82, "123456") == 0x9000,
+	    "gnuk: the S2K hash of the PIN verifies");
+	kdf_pin(&c, 0, "123456", h);
+	CHECK(memcmp(c.kdf + 44, h, 32) == 0, "87: hash of the factory PW1");
+	CHECK(verify_kdf(&c, 0x83, "12345678") == 0x9000,
+	    "gnuk: PW3 by its own salt");
+	vcard_wipe(&c);
+
+	/* Nitrokey 3: comparing; a raw PIN spends a retry. */
+	card_with(&c, "nitrokey3");
+	CHECK(verify(&c, 0x82, "123456") == 0x63C2,
+	    "nitrokey3: a raw PIN spends a retry (63C2)");
+	CHECK(verify_kdf(&c, 0x82, "123456") == 0x9000 && c.pw1_tries == 3,
+	    "nitrokey3: the hash verifies, counter back to 3");
+	vcard_wipe(&c);
+
+	/* SmartPGP: strict with 6700. */
+	card_with(&c, "smartpgp");
+	CHECK(verify(&c, 0x82, "123456") == 0x6700 && c.pw1_tries == 3,
+	    "smartpgp: a raw PIN is 6700, no retry spent");
+	vcard_wipe(&c);
+
+	/* PIN set while KDF is on is stored hashed. */
+	card_with(&c, "yubikey5");
+	CHECK(vcard_set_pin(&c, 1, "abcdefgh") == 0, "set PW1");
+	CHECK(verify_kdf(&c, 0x82, "abcdefgh") == 0x9000,
+	    "a PIN set with KDF on is its hash");
+
+	/*
+	 * PUT DATA F9 on a replacing card (YubiKey): 87/88 become the
+	 * PINs, the resetting code goes. A short form with one salt.
+	 */
+	memset(f9, 0, sizeof(f9));
+	memcpy(f9, "\x81\x01\x03\x82\x01\x08\x83\x04\x00\x00\x04\x00"
+	    "\x84\x08", 14);
+	memset(f9 + 14, 0x5A, 8);
+	f9[22] = 0x87, f9[23] = 0x20;
+	vcard_s2k((const uint8_t *)"123456", 6, f9 + 14, 1024, f9 + 24);
+	f9[56] = 0x88, f9[57] = 0x20;
+	vcard_s2k((const uint8_t *)"12345678", 8, f9 + 14, 1024, f9 + 58);
+	CHECK(cmd(&c, 0, 0xDA, 0x00, 0xF9, f9, 90, -1) == 0x6982,
+	    "PUT DATA F9 needs PW3");
+	CHECK(verify_kdf(&c, 0x83, "12345678") == 0x9000, "PW3");
+	f9[3] = 0x99;
+	CHECK(cmd(&c, 0, 0xDA, 0x00, 0xF9, f9, 90, -1) == 0x6A80,
+	    "a malformed F9 is refused");
+	f9[3] = 0x82;
+	CHECK(cmd(&c, 0, 0xDA, 0x00, 0xF9, f9, 90, -1) == 0x9000,
+	    "PUT DATA F9, short form");
+	CHECK(verify_kdf(&c, 0x82, "123456") == 0x9000,
+	    "PW1 is the factory PIN's hash under the new salt");
+	CHECK(cmd(&c, 0, 0xDA, 0x00, 0xF9, "\x81\x01\x00", 3, -1) == 0x6982,
+	    "PUT DATA F9 forgot PW3");
+	CHECK(verify_kdf(&c, 0x83, "12345678") == 0x9000, "PW3 again");
+	CHECK(cmd(&c, 0, 0xDA, 0x00, 0xF9, "\x81\x01\x00", 3, -1) == 0x9000,
+	    "KDF off");
+	CHECK(verify(&c, 0x82, "123456") == 0x9000,
+	    "KDF off: the raw factory PIN");
+	n = cmd(&c, 0, 0xCA, 0x00, 0xF9, NULL, 0, 0);
+	CHECK(n == 0x9000 && rlen == 5 && rbuf[2] == 0x00, "F9 reads 81 01 00");
+	vcard_wipe(&c);
+
+	/* A storing card (Nitrokey 3) keeps its PINs on PUT DATA F9. */
+	card_with(&c, "nitrokey3");
+	CHECK(verify_kdf(&c, 0x83, "12345678") == 0x9000, "nk3 PW3");
+	memcpy(f9, c.kdf, 110);
+	CHECK(cmd(&c, 0, 0xDA, 0x00, 0xF9, "\x81\x01\x00", 3, -1) == 0x9000,
+	    "nk3: KDF off stored");
+	CHECK(verify(&c, 0x82, "123456") == 0x63C2,
+	    "nk3: the PINs stay hashes (GnuPG changes them itself)");
+	vcard_wipe(&c);
+}
+
+static void
+test_quirks(void)
+{
+	static const uint8_t piv[] = { 0xA0, 0x00, 0x00, 0x03, 0x08 };
+	static const uint8_t mgmt[] = { 0xA0, 0x00, 0x00, 0x05, 0x27, 0x47,
+	    0x11, 0x17 };
+	struct vcard c;
+	uint8_t pt[32], zero[32];
+	const uint8_t *v;
+	size_t vlen;
+
+	/* Attributes: Nitrokey 3 appends FF, YubiKey 5.2 a bogus byte. */
+	card_with(&c, "nitrokey3");
+	CHECK(cmd(&c, 0, 0xCA, 0x00, 0xC2, NULL, 0, 0) == 0x9000 &&
+	    rlen == 12 + 2 && rbuf[0] == 0x12 && rbuf[11] == 0xFF,
+	    "nitrokey3: C2 ends in FF");
+	CHECK(cmd(&c, 0, 0xCA, 0x00, 0x6E, NULL, 0, 0) == 0x9000 &&
+	    (v = find_tag(rbuf, rlen - 2, 0xC2, &vlen)) != NULL &&
+	    vlen == 12 && v[11] == 0xFF, "nitrokey3: and inside 6E");
+	CHECK(cmd(&c, 0, 0xCA, 0x7F, 0x74, NULL, 0, 0) == 0x9000 &&
+	    rlen == 5 && rbuf[2] == 0x20, "7F74: a button");
+	CHECK(cmd(&c, 0, 0xCA, 0x00, 0xD7, NULL, 0, 0) == 0x9000 &&
+	    rlen == 4 && rbuf[0] == 0 && rbuf[1] == 0x20, "UIF D7 off");
+	CHECK(cmd(&c, 0, 0xDA, 0x00, 0xD7, "\x01\x20", 2, -1) == 0x6982,
+	    "UIF needs PW3");
+	CHECK(verify_kdf(&c, 0x83, "12345678") == 0x9000 &&
+	    cmd(&c, 0, 0xDA, 0x00, 0xD7, "\x01\x20", 2, -1) == 0x9000,
+	    "touch policy on for decryption");
+	vcard_generate(&c, NULL);
+	CHECK(verify_kdf(&c, 0x82, "123456") == 0x9000, "PW1");
+	randombytes_buf(pt, 32);
+	pt[31] &= 0x7F;
+	CHECK(decipher_point(&c, pt) == 0x9000 && c.touch_pending,
+	    "DECIPHER with UIF on waits for a touch");
+	CHECK(pin_status(&c, 0x82) == 0x9000,
+	    "nitrokey3: PW1 verified");
+	select_app(&c);
+	CHECK(pin_status(&c, 0x82) == 0x9000,
+	    "nitrokey3: SELECT keeps PIN state");
+	vcard_wipe(&c);
+
+	card_with(&c, "yubikey5");
+	CHECK(cmd(&c, 0, 0xCA, 0x00, 0xC2, NULL, 0, 0) == 0x9000 &&
+	    rlen == 12 + 2 && rbuf[11] != 0x00 && rbuf[11] != 0xFF,
+	    "yubikey5: C2 ends in a bogus byte");
+	CHECK(cmd(&c, 0, 0xCA, 0x00, 0x4F, NULL, 0, 0) == 0x9000 &&
+	    rbuf[8] == 0x00 && rbuf[9] == 0x06, "yubikey5: manufacturer 0006");
+	/* Another application: PIN state gone, OpenPGP answers 6D00. */
+	CHECK(verify_kdf(&c, 0x82, "123456") == 0x9000, "yk PW1");
+	CHECK(cmd(&c, 0, 0xA4, 0x04, 0x00, piv, sizeof(piv), -1) == 0x9000 &&
+	    c.app == VCARD_APP_PIV, "SELECT PIV");
+	CHECK(cmd(&c, 0, 0xCA, 0x00, 0x6E, NULL, 0, 0) == 0x6D00,
+	    "GET DATA to PIV: 6D00");
+	CHECK(decipher_point(&c, pt) == 0x6D00, "DECIPHER to PIV: 6D00");
+	select_app(&c);
+	CHECK(pin_status(&c, 0x82) == 0x63C3,
+	    "back to OpenPGP: PW1 no longer verified");
+	CHECK(cmd(&c, 0, 0xA4, 0x04, 0x00, "\xA0\x00\x00\x03\x08\x00\x00"
+	    "\x10\x00\x01\x00", 11, -1) == 0x9000 && c.app == VCARD_APP_PIV,
+	    "SELECT PIV by its full AID");
+	vcard_select_app(&c, VCARD_APP_OATH);
+	CHECK(pin_status(&c, 0x82) == 0x6D00,
+	    "OATH selected by someone else: 6D00");
+	/* GnuPG's YubiKey detection: 3F00 fails, the management app reads. */
+	CHECK(cmd(&c, 0, 0xA4, 0x00, 0x0C, "\x3F\x00", 2, -1) == 0x6D00,
+	    "yubikey5: SELECT 3F00 6D00");
+	CHECK(cmd(&c, 0, 0xA4, 0x04, 0x00, mgmt, sizeof(mgmt), -1) == 0x9000,
+	    "SELECT management");
+	CHECK(cmd(&c, 0, 0x1D, 0x00, 0x00, NULL, 0, 0) == 0x9000 &&
+	    rlen == 15 + 2 && rbuf[0] == 14 &&
+	    (v = find_tag(rbuf + 1, rlen - 3, 0x05, &vlen)) != NULL &&
+	    vlen == 3 && v[0] == 5 && v[1] == 2, "read config: version 5.2");
+	vcard_wipe(&c);
+
+	/* Gnuk: 6982 for a wrong PIN, zero for a low-order point. */
+	card_with(&c, "gnuk");
+	CHECK(verify_kdf(&c, 0x82, "654321") == 0x6982 && c.pw1_tries == 2,
+	    "gnuk: a wrong PIN is 6982, one retry spent");
+	CHECK(verify_kdf(&c, 0x82, "123456") == 0x9000, "gnuk PW1");
+	vcard_generate(&c, NULL);
+	memset(zero, 0, sizeof(zero));
+	CHECK(decipher_point(&c, zero) == 0x9000 && rlen == 34 &&
+	    memcmp(rbuf, zero, 32) == 0,
+	    "gnuk: a low-order point is 9000 and 32 zero bytes");
+	vcard_reset_session(&c);
+	CHECK(cmd(&c, 0, 0xCA, 0x00, 0x6E, NULL, 0, 0) == 0x6A88,
+	    "gnuk: before SELECT, 6A88");
+	CHECK(cmd(&c, 0, 0xA4, 0x04, 0x00, piv, sizeof(piv), -1) == 0x6A82,
+	    "gnuk: no PIV");
+	vcard_wipe(&c);
+
+	card_with(&c, "default");
+	vcard_generate(&c, NULL);
+	verify(&c, 0x82, "123456");
+	CHECK(decipher_point(&c, zero) == 0x6A80,
+	    "default: a low-order point is 6A80");
+	vcard_wipe(&c);
+
+	/* SmartPGP: 6982 for a wrong PIN; SELECT clears PIN state. */
+	card_with(&c, "smartpgp");
+	CHECK(verify_kdf(&c, 0x82, "654321") == 0x6982, "smartpgp: 6982");
+	CHECK(verify_kdf(&c, 0x82, "123456") == 0x9000, "smartpgp PW1");
+	select_app(&c);
+	CHECK(pin_status(&c, 0x82) == 0x63C3,
+	    "smartpgp: SELECT clears PIN state");
+	/* Terminated: 6285 until ACTIVATE; the profile survives it. */
+	CHECK(verify_kdf(&c, 0x83, "12345678") == 0x9000, "smartpgp PW3");
+	CHECK(cmd(&c, 0, 0xE6, 0x00, 0x00, NULL, 0, -1) == 0x9000,
+	    "TERMINATE");
+	CHECK(select_app(&c) == 0x6285, "SELECT of a terminated app: 6285");
+	CHECK(cmd(&c, 0, 0xCA, 0x00, 0x6E, NULL, 0, 0) == 0x6285,
+	    "GET DATA: 6285");
+	CHECK(cmd(&c, 0, 0x44, 0x00, 0x00, NULL, 0, -1) == 0x9000,
+	    "ACTIVATE");
+	CHECK(strcmp(c.prof.name, "smartpgp") == 0 && c.kdf_len == 0,
+	    "ACTIVATE: same profile, factory state without KDF");
+	CHECK(verify(&c, 0x82, "123456") == 0x9000,
+	    "ACTIVATE: the factory PIN");
+	vcard_wipe(&c);
+}
+
+static void
+test_profile_state(void)
+{
+	struct vcard c, d;
+	char path[] = "/tmp/test_vcard_kdf.XXXXXX";
+	int fd;
+
+	card_with(&c, "yubikey5");
+	c.uif[1] = 1;
+	fd = mkstemp(path);
+	CHECK(fd != -1, "mkstemp");
+	close(fd);
+	CHECK(vcard_save(&c, path) == 0, "save with KDF");
+	CHECK(vcard_load(&d, path) == 0, "load with KDF");
+	CHECK(d.kdf_len == 110 && memcmp(d.kdf, c.kdf, 110) == 0 &&
+	    d.uif[1] == 1 && d.pw1_len == 32 &&
+	    memcmp(d.pw1, c.pw1, 32) == 0, "KDF-DO, UIF, hashed PIN kept");
+	d.prof = c.prof;
+	select_app(&d);
+	CHECK(verify_kdf(&d, 0x82, "123456") == 0x9000,
+	    "the loaded card verifies the hash");
+	unlink(path);
+	vcard_wipe(&c);
+	vcard_wipe(&d);
+}
+
 int
 main(void)
 {
@@ -492,5 +847,10 @@ main(void)
 	test_verify();
 	test_keys();
 	test_atr();
+	test_s2k();
+	test_profile_knobs();
+	test_kdf();
+	test_quirks();
+	test_profile_state();
 	return test_done();
 }

@@ -32,6 +32,7 @@
 #define SW_INS_UNSUPPORTED	0x6D00
 #define SW_CLA_UNSUPPORTED	0x6E00
 #define SW_CHAIN_EXPECTED	0x6883
+#define SW_UNKNOWN		0xFFFF	/* for knobs: not a status word */
 
 /* D2 76 00 01 24 01: the OpenPGP RID and application; 03 04: version. */
 static const uint8_t vcard_rid[] = { 0xD2, 0x76, 0x00, 0x01, 0x24, 0x01 };
@@ -60,7 +61,31 @@ static const uint8_t vcard_attr_cv25519[] = {
 static const uint8_t vcard_attr_ed25519[] = {
 	0x16, 0x2B, 0x06, 0x01, 0x04, 0x01, 0xDA, 0x47, 0x0F, 0x01
 };
+/* X25519 by the OID of RFC 8410 (1.3.101.110), as some cards name it. */
+static const uint8_t vcard_attr_x25519_rfc[] = { 0x12, 0x2B, 0x65, 0x6E };
 static const uint8_t vcard_crt[3] = { 0xB6, 0xB8, 0xA4 };
+
+/* Other applications' AIDs, index VCARD_APP_* (0: OpenPGP, by RID). */
+static const struct {
+	const char	*name;
+	uint8_t		aid[8];
+	size_t		len;
+} vcard_apps[] = {
+	{ "openpgp", { 0 }, 0 },
+	{ "piv", { 0xA0, 0x00, 0x00, 0x03, 0x08 }, 5 },
+	{ "oath", { 0xA0, 0x00, 0x00, 0x05, 0x27, 0x21, 0x01 }, 7 },
+	{ "mgmt", { 0xA0, 0x00, 0x00, 0x05, 0x27, 0x47, 0x11, 0x17 }, 8 },
+};
+#define VCARD_NAPPS	(sizeof(vcard_apps) / sizeof(vcard_apps[0]))
+
+/* KDF-DO (F9) offsets, GnuPG's scd/app-openpgp.c pin2hash_if_kdf(). */
+#define KDF_SHORT		90	/* one salt */
+#define KDF_COUNT_OFF		8
+#define KDF_SALT_PW1		14
+#define KDF_SALT_RC		24
+#define KDF_SALT_PW3		34
+#define KDF_INIT_PW1		44	/* long form; short: 24 */
+#define KDF_INIT_PW3		78	/* long form; short: 58 */
 
 struct apdu {
 	uint8_t		cla, ins, p1, p2;
@@ -187,6 +212,331 @@ tlv_next(const uint8_t **pp, const uint8_t *end, unsigned int *tag,
 	return 0;
 }
 
+/* ------------------------------------------------------------ profiles */
+
+const char vcard_knobs[] =
+    "kdf=none|compare|SW  kdfput=replace|store  wrongpin=63cx|SW\n"
+    "unselected=SW  foreign=SW  apps=none|piv,oath,mgmt  selectclears=0|1\n"
+    "lowpoint=zero|error  attr=plain|ff|bogus  oid=gnupg|rfc  button=0|1\n"
+    "manufacturer=HEX  verify=MS  decipher=MS  generate=MS  "
+    "touchtimeout=MS";
+
+static void
+profile_default(struct vcard_profile *p)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "default");
+	p->unselected_sw = SW_CONDITIONS;
+	p->foreign_sw = SW_INS_UNSUPPORTED;
+	p->select_clears = 1;
+	p->manufacturer = VCARD_MANUFACTURER;
+	p->touch_timeout_ms = 15000;
+}
+
+/* Each value's source is in docs/devices.md. */
+int
+vcard_profile(struct vcard_profile *p, const char *name)
+{
+	profile_default(p);
+	if (strcmp(name, "default") == 0)
+		return 0;
+	if (strcmp(name, "nitrokey3") == 0) {
+		p->kdf = VCARD_KDF_COMPARE;
+		p->attr = VCARD_ATTR_FF;
+		p->select_clears = 0;
+		p->apps = 1 << VCARD_APP_PIV | 1 << VCARD_APP_OATH;
+		p->button = 1;
+		p->manufacturer = 0x000F;
+		p->verify_ms = 900;
+		p->decipher_ms = 1000;
+		p->generate_ms = 5000;
+	} else if (strcmp(name, "yubikey5") == 0) {
+		p->kdf = VCARD_KDF_COMPARE;
+		p->kdf_replace = 1;
+		p->attr = VCARD_ATTR_BOGUS;
+		p->select_clears = 0;
+		p->apps = 1 << VCARD_APP_PIV | 1 << VCARD_APP_OATH |
+		    1 << VCARD_APP_MGMT;
+		p->button = 1;
+		p->manufacturer = 0x0006;
+	} else if (strcmp(name, "gnuk") == 0) {
+		p->kdf = VCARD_KDF_STRICT;
+		p->kdf_sw = SW_CONDITIONS;
+		p->kdf_replace = 1;
+		p->wrong_pin_sw = SW_SECURITY;
+		p->unselected_sw = SW_NOT_FOUND;
+		p->select_clears = 0;
+		p->lowpoint_zero = 1;
+		p->manufacturer = 0xF517;
+	} else if (strcmp(name, "smartpgp") == 0) {
+		p->kdf = VCARD_KDF_STRICT;
+		p->kdf_sw = SW_WRONG_LENGTH;
+		p->wrong_pin_sw = SW_SECURITY;
+		p->select_clears = 1;
+		p->foreign_sw = SW_INS_UNSUPPORTED;
+	} else {
+		return -1;
+	}
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	return 0;
+}
+
+/* A status word in hex (61xx-6Fxx, 9000); SW_UNKNOWN if not one. */
+static unsigned int
+knob_sw(const char *v)
+{
+	char *e;
+	unsigned long x;
+
+	errno = 0;
+	x = strtoul(v, &e, 16);
+	if (*v == '\0' || *e != '\0' || errno != 0 ||
+	    !((x >= 0x6100 && x <= 0x6FFF) || x == SW_OK))
+		return SW_UNKNOWN;
+	return x;
+}
+
+static int
+knob_int(const char *v, long max, int *out)
+{
+	char *e;
+	long x;
+
+	errno = 0;
+	x = strtol(v, &e, 10);
+	if (*v == '\0' || *e != '\0' || errno != 0 || x < 0 || x > max)
+		return -1;
+	*out = x;
+	return 0;
+}
+
+static int
+knob_apps(const char *v, int *out)
+{
+	char buf[64], *tok, *save;
+	size_t i;
+	int apps = 0;
+
+	if (strcmp(v, "none") == 0) {
+		*out = 0;
+		return 0;
+	}
+	if (strlen(v) >= sizeof(buf))
+		return -1;
+	strcpy(buf, v);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		for (i = 1; i < VCARD_NAPPS; i++)
+			if (strcmp(tok, vcard_apps[i].name) == 0)
+				break;
+		if (i == VCARD_NAPPS)
+			return -1;
+		apps |= 1 << i;
+	}
+	*out = apps;
+	return 0;
+}
+
+int
+vcard_profile_set(struct vcard_profile *p, const char *kv)
+{
+	const char *v;
+	char k[16];
+	unsigned int sw;
+	size_t n;
+	int x;
+
+	if ((v = strchr(kv, '=')) == NULL || (n = v - kv) >= sizeof(k))
+		return -1;
+	memcpy(k, kv, n);
+	k[n] = '\0';
+	v++;
+	sw = knob_sw(v);
+	if (strcmp(k, "kdf") == 0) {
+		if (strcmp(v, "none") == 0)
+			p->kdf = VCARD_KDF_NONE;
+		else if (strcmp(v, "compare") == 0)
+			p->kdf = VCARD_KDF_COMPARE;
+		else if (sw != SW_UNKNOWN && sw != SW_OK) {
+			p->kdf = VCARD_KDF_STRICT;
+			p->kdf_sw = sw;
+		} else
+			return -1;
+	} else if (strcmp(k, "kdfput") == 0) {
+		if (strcmp(v, "replace") != 0 && strcmp(v, "store") != 0)
+			return -1;
+		p->kdf_replace = v[0] == 'r';
+	} else if (strcmp(k, "wrongpin") == 0) {
+		if (strcmp(v, "63cx") == 0)
+			p->wrong_pin_sw = 0;
+		else if (sw != SW_UNKNOWN && sw != SW_OK)
+			p->wrong_pin_sw = sw;
+		else
+			return -1;
+	} else if (strcmp(k, "unselected") == 0 || strcmp(k, "foreign") == 0) {
+		if (sw == SW_UNKNOWN || sw == SW_OK)
+			return -1;
+		if (k[0] == 'u')
+			p->unselected_sw = sw;
+		else
+			p->foreign_sw = sw;
+	} else if (strcmp(k, "apps") == 0) {
+		return knob_apps(v, &p->apps);
+	} else if (strcmp(k, "selectclears") == 0) {
+		return knob_int(v, 1, &p->select_clears);
+	} else if (strcmp(k, "lowpoint") == 0) {
+		if (strcmp(v, "zero") != 0 && strcmp(v, "error") != 0)
+			return -1;
+		p->lowpoint_zero = v[0] == 'z';
+	} else if (strcmp(k, "attr") == 0) {
+		if (strcmp(v, "plain") == 0)
+			p->attr = VCARD_ATTR_PLAIN;
+		else if (strcmp(v, "ff") == 0)
+			p->attr = VCARD_ATTR_FF;
+		else if (strcmp(v, "bogus") == 0)
+			p->attr = VCARD_ATTR_BOGUS;
+		else
+			return -1;
+	} else if (strcmp(k, "oid") == 0) {
+		if (strcmp(v, "gnupg") != 0 && strcmp(v, "rfc") != 0)
+			return -1;
+		p->oid_rfc = v[0] == 'r';
+	} else if (strcmp(k, "button") == 0) {
+		return knob_int(v, 1, &p->button);
+	} else if (strcmp(k, "manufacturer") == 0) {
+		char *e;
+		unsigned long m = strtoul(v, &e, 16);
+
+		if (*v == '\0' || *e != '\0' || m > 0xFFFF)
+			return -1;
+		p->manufacturer = m;
+	} else if (strcmp(k, "verify") == 0) {
+		return knob_int(v, 600000, &p->verify_ms);
+	} else if (strcmp(k, "decipher") == 0) {
+		return knob_int(v, 600000, &p->decipher_ms);
+	} else if (strcmp(k, "generate") == 0) {
+		return knob_int(v, 600000, &p->generate_ms);
+	} else if (strcmp(k, "touchtimeout") == 0) {
+		if (knob_int(v, 600000, &x) == -1 || x == 0)
+			return -1;
+		p->touch_timeout_ms = x;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ KDF */
+
+void
+vcard_s2k(const uint8_t *pin, size_t pinlen, const uint8_t salt[8],
+    uint32_t count, uint8_t out[32])
+{
+	crypto_hash_sha256_state st;
+	uint8_t buf[8 + VCARD_PIN_MAX];
+	size_t n, k;
+	uint64_t left;
+
+	if (pinlen > VCARD_PIN_MAX)
+		pinlen = VCARD_PIN_MAX;
+	memcpy(buf, salt, 8);
+	memcpy(buf + 8, pin, pinlen);
+	n = 8 + pinlen;
+	/* At least one whole salt + PIN, however small the count. */
+	left = count < n ? n : count;
+	crypto_hash_sha256_init(&st);
+	while (left > 0) {
+		k = left < n ? left : n;
+		crypto_hash_sha256_update(&st, buf, k);
+		left -= k;
+	}
+	crypto_hash_sha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
+	sodium_memzero(buf, sizeof(buf));
+}
+
+/* KDF is on: F9 holds an iterated-salted S2K in one of its two forms. */
+static int
+kdf_on(const struct vcard *s)
+{
+	return (s->kdf_len == KDF_SHORT || s->kdf_len == VCARD_KDF_MAX) &&
+	    s->kdf[2] == 0x03;
+}
+
+/* The salt of PW1 (1), the resetting code (0) or PW3 (3). */
+static const uint8_t *
+kdf_salt(const struct vcard *s, int which)
+{
+	if (s->kdf_len == KDF_SHORT)
+		return s->kdf + KDF_SALT_PW1;
+	return s->kdf + (which == 3 ? KDF_SALT_PW3 : which == 0 ?
+	    KDF_SALT_RC : KDF_SALT_PW1);
+}
+
+static uint32_t
+kdf_count(const struct vcard *s)
+{
+	const uint8_t *c = s->kdf + KDF_COUNT_OFF;
+
+	return (uint32_t)c[0] << 24 | (uint32_t)c[1] << 16 |
+	    (uint32_t)c[2] << 8 | c[3];
+}
+
+/* Replace a stored PIN by its hash (KDF just turned on). */
+static void
+kdf_hash_pin(struct vcard *s, int which, uint8_t *pin, size_t *len)
+{
+	uint8_t h[32];
+
+	if (*len == 0)
+		return;
+	vcard_s2k(pin, *len, kdf_salt(s, which), kdf_count(s), h);
+	sodium_memzero(pin, VCARD_PIN_MAX);
+	memcpy(pin, h, 32);
+	*len = 32;
+	sodium_memzero(h, sizeof(h));
+}
+
+/*
+ * Write the long form of F9 (what GnuPG's kdf-setup writes): SHA-256,
+ * VCARD_KDF_COUNT, three fresh salts, the hashes of the factory PINs.
+ */
+static void
+kdf_enable(struct vcard *s)
+{
+	uint8_t *k = s->kdf;
+	uint32_t c = VCARD_KDF_COUNT;
+	size_t i;
+
+	k[0] = 0x81, k[1] = 0x01, k[2] = 0x03;		/* ITERSALTED_S2K */
+	k[3] = 0x82, k[4] = 0x01, k[5] = 0x08;		/* SHA-256 */
+	k[6] = 0x83, k[7] = 0x04;
+	k[8] = c >> 24, k[9] = c >> 16, k[10] = c >> 8, k[11] = c;
+	for (i = 0; i < 3; i++) {
+		k[12 + 10 * i] = 0x84 + i;
+		k[13 + 10 * i] = 0x08;
+		randombytes_buf(k + 14 + 10 * i, 8);
+	}
+	k[42] = 0x87, k[43] = 0x20;
+	k[76] = 0x88, k[77] = 0x20;
+	s->kdf_len = VCARD_KDF_MAX;
+	vcard_s2k((const uint8_t *)"123456", 6, kdf_salt(s, 1), c,
+	    k + KDF_INIT_PW1);
+	vcard_s2k((const uint8_t *)"12345678", 8, kdf_salt(s, 3), c,
+	    k + KDF_INIT_PW3);
+	kdf_hash_pin(s, 1, s->pw1, &s->pw1_len);
+	kdf_hash_pin(s, 0, s->rc, &s->rc_len);
+	kdf_hash_pin(s, 3, s->pw3, &s->pw3_len);
+	s->dirty = 1;
+}
+
+void
+vcard_apply_profile(struct vcard *s)
+{
+	if (s->prof.kdf != VCARD_KDF_NONE && !kdf_on(s))
+		kdf_enable(s);
+}
+
 /* ------------------------------------------------------------ state */
 
 static void
@@ -200,6 +550,7 @@ void
 vcard_init(struct vcard *s, uint32_t serial)
 {
 	sodium_memzero(s, sizeof(*s));
+	profile_default(&s->prof);
 	s->serial = serial;
 	memcpy(s->pw1, "123456", 6);
 	s->pw1_len = 6;
@@ -225,6 +576,8 @@ vcard_reset_session(struct vcard *s)
 {
 	s->pw1_81_ok = s->pw1_82_ok = s->pw3_ok = 0;
 	s->selected = 0;
+	s->app = VCARD_APP_OPENPGP;
+	s->touch_pending = 0;
 	sodium_memzero(s->chain, sizeof(s->chain));
 	s->chain_len = 0;
 	s->chain_ins = -1;
@@ -309,8 +662,22 @@ vcard_set_pin(struct vcard *s, int which, const char *pin)
 		s->pw1_len = n;
 		s->pw1_tries = VCARD_TRIES;
 	}
+	if (kdf_on(s)) {
+		if (which == 3)
+			kdf_hash_pin(s, 3, s->pw3, &s->pw3_len);
+		else
+			kdf_hash_pin(s, 1, s->pw1, &s->pw1_len);
+	}
 	s->dirty = 1;
 	return 0;
+}
+
+void
+vcard_select_app(struct vcard *s, int app)
+{
+	vcard_reset_session(s);
+	s->app = app;
+	s->selected = app == VCARD_APP_OPENPGP;
 }
 
 /* ------------------------------------------------------------ PINs */
@@ -333,6 +700,8 @@ pin_check(struct vcard *s, const uint8_t *pin, size_t pinlen,
 	if (!pin_eq(pin, pinlen, data, len)) {
 		(*tries)--;
 		s->dirty = 1;
+		if (s->prof.wrong_pin_sw != 0)
+			return s->prof.wrong_pin_sw;
 		return 0x63C0 | *tries;
 	}
 	if (*tries != VCARD_TRIES) {
@@ -382,6 +751,9 @@ cmd_verify(struct vcard *s, const struct apdu *a)
 			return SW_BLOCKED;
 		return 0x63C0 | *tries;
 	}
+	/* A strict KDF card refuses what cannot be a hash, spending nothing. */
+	if (kdf_on(s) && s->prof.kdf == VCARD_KDF_STRICT && a->lc != 32)
+		return s->prof.kdf_sw;
 	*ok = 0;
 	sw = pin_check(s, pin, pinlen, a->data, a->lc, tries);
 	if (sw == SW_OK)
@@ -487,14 +859,51 @@ put_aid(const struct vcard *s, struct obuf *ob)
 	ob_put(ob, vcard_rid, sizeof(vcard_rid));
 	ob_byte(ob, 0x03);
 	ob_byte(ob, 0x04);
-	ob_byte(ob, VCARD_MANUFACTURER >> 8);
-	ob_byte(ob, VCARD_MANUFACTURER & 0xFF);
+	ob_byte(ob, s->prof.manufacturer >> 8);
+	ob_byte(ob, s->prof.manufacturer & 0xFF);
 	ob_byte(ob, s->serial >> 24);
 	ob_byte(ob, s->serial >> 16);
 	ob_byte(ob, s->serial >> 8);
 	ob_byte(ob, s->serial);
 	ob_byte(ob, 0x00);
 	ob_byte(ob, 0x00);
+}
+
+/* The extended capabilities: the KDF-DO bit when the profile has KDF. */
+static void
+put_extcap(const struct vcard *s, struct obuf *ob)
+{
+	ob_byte(ob, vcard_extcap[0] |
+	    (s->prof.kdf != VCARD_KDF_NONE ? 0x01 : 0x00));
+	ob_put(ob, vcard_extcap + 1, sizeof(vcard_extcap) - 1);
+}
+
+/*
+ * Algorithm attributes as the profile's token shows them; the quirks
+ * touch the decryption slot only (X25519): the OID of RFC 8410, a
+ * trailing FF, a bogus trailing byte.
+ */
+static void
+put_attr(const struct vcard *s, int slot, struct obuf *ob)
+{
+	size_t n = s->attr_len[slot];
+
+	if (slot != VCARD_KEY_DEC || !dec_is_cv25519(s) ||
+	    (s->prof.attr == VCARD_ATTR_PLAIN && !s->prof.oid_rfc)) {
+		ob_put(ob, s->attr[slot], n);
+		return;
+	}
+	if (s->prof.oid_rfc)
+		ob_put(ob, vcard_attr_x25519_rfc,
+		    sizeof(vcard_attr_x25519_rfc));
+	else
+		ob_put(ob, vcard_attr_cv25519, sizeof(vcard_attr_cv25519));
+	if (s->prof.attr == VCARD_ATTR_FF)
+		ob_byte(ob, 0xFF);
+	else if (s->prof.attr == VCARD_ATTR_BOGUS)
+		ob_byte(ob, 0x01);
+	else if (n > sizeof(vcard_attr_cv25519))
+		ob_byte(ob, s->attr[slot][n - 1]);
 }
 
 static void
@@ -509,9 +918,15 @@ put_app_data(const struct vcard *s, struct obuf *ob)
 	put_aid(s, ob);
 	ob_tlv(ob, 0x5F52, vcard_hist, sizeof(vcard_hist));
 	dd = ob->len;
-	ob_tlv(ob, 0xC0, vcard_extcap, sizeof(vcard_extcap));
-	for (i = 0; i < 3; i++)
-		ob_tlv(ob, 0xC1 + i, s->attr[i], s->attr_len[i]);
+	ob_tag(ob, 0xC0);
+	ob_len(ob, sizeof(vcard_extcap));
+	put_extcap(s, ob);
+	for (i = 0; i < 3; i++) {
+		size_t at = ob->len;
+
+		put_attr(s, i, ob);
+		ob_wrap(ob, at, 0xC1 + i);
+	}
 	ob_tag(ob, 0xC4);
 	ob_len(ob, 7);
 	put_pw_status(s, ob);
@@ -529,6 +944,12 @@ put_app_data(const struct vcard *s, struct obuf *ob)
 	for (i = 0; i < 3; i++) {
 		ob_byte(ob, i + 1);
 		ob_byte(ob, s->key_status[i]);
+	}
+	for (i = 0; s->prof.button && i < 3; i++) {
+		ob_tag(ob, 0xD6 + i);
+		ob_len(ob, 2);
+		ob_byte(ob, s->uif[i]);
+		ob_byte(ob, 0x20);
 	}
 	ob_wrap(ob, dd, 0x73);
 	ob_wrap(ob, start, 0x6E);
@@ -590,12 +1011,37 @@ cmd_get_data(struct vcard *s, const struct apdu *a, struct obuf *ob)
 		}
 		break;
 	case 0x00C0:
-		ob_put(ob, vcard_extcap, sizeof(vcard_extcap));
+		put_extcap(s, ob);
 		break;
 	case 0x00C1:
 	case 0x00C2:
 	case 0x00C3:
-		ob_put(ob, s->attr[tag - 0xC1], s->attr_len[tag - 0xC1]);
+		put_attr(s, tag - 0xC1, ob);
+		break;
+	case 0x00F9:
+		if (s->prof.kdf == VCARD_KDF_NONE)
+			return SW_NOT_FOUND;
+		if (s->kdf_len == 0) {
+			static const uint8_t off[] = { 0x81, 0x01, 0x00 };
+
+			ob_put(ob, off, sizeof(off));
+		} else
+			ob_put(ob, s->kdf, s->kdf_len);
+		break;
+	case 0x7F74:
+		if (!s->prof.button)
+			return SW_NOT_FOUND;
+		ob_byte(ob, 0x81);
+		ob_byte(ob, 0x01);
+		ob_byte(ob, 0x20);	/* a button */
+		break;
+	case 0x00D6:
+	case 0x00D7:
+	case 0x00D8:
+		if (!s->prof.button)
+			return SW_NOT_FOUND;
+		ob_byte(ob, s->uif[tag - 0xD6]);
+		ob_byte(ob, 0x20);
 		break;
 	case 0x00C4:
 		put_pw_status(s, ob);
@@ -632,7 +1078,7 @@ cmd_get_data(struct vcard *s, const struct apdu *a, struct obuf *ob)
 		ob_put(ob, s->privdo[3].v, s->privdo[3].len);
 		break;
 	default:
-		/* 7F21, 7F74, 7F66, D6-D8, F9, FA ...: not on this card. */
+		/* 7F21, 7F66, FA ...: not on this card. */
 		return SW_NOT_FOUND;
 	}
 	return ob->err ? SW_WRONG_LENGTH : SW_OK;
@@ -682,10 +1128,84 @@ put_bytes(struct vcard *s, struct vcard_bytes *b, const struct apdu *a,
 	return SW_OK;
 }
 
+/* The OID of RFC 8410 for X25519 stored as GnuPG's, import byte kept. */
+static void
+attr_canon(const uint8_t *v, size_t n, uint8_t *out, size_t *outlen)
+{
+	size_t rfc = sizeof(vcard_attr_x25519_rfc);
+
+	if ((n == rfc || n == rfc + 1) &&
+	    memcmp(v, vcard_attr_x25519_rfc, rfc) == 0) {
+		memcpy(out, vcard_attr_cv25519, sizeof(vcard_attr_cv25519));
+		*outlen = sizeof(vcard_attr_cv25519);
+		if (n == rfc + 1)
+			out[(*outlen)++] = v[rfc];
+		return;
+	}
+	*outlen = n > VCARD_ATTR_MAX ? VCARD_ATTR_MAX + 1 : n;
+	memcpy(out, v, n > VCARD_ATTR_MAX ? VCARD_ATTR_MAX : n);
+}
+
+/*
+ * PUT DATA F9 (after PW3): "81 01 00" (or nothing) turns KDF off, the
+ * short (90) or long (110) form of GnuPG's kdf-setup turns it on, the
+ * layout checked as Gnuk's openpgp-do.c rw_kdf() does. A replacing
+ * card (Gnuk, YubiKey) then takes the factory PINs' hashes (87, 88)
+ * as PW1 and PW3 and forgets the resetting code; a storing card
+ * (Nitrokey 3) keeps its PINs: GnuPG changes them itself.
+ */
+static unsigned int
+put_kdf(struct vcard *s, const struct apdu *a)
+{
+	const uint8_t *d = a->data;
+	size_t n = a->lc, h1, h3;
+
+	if (s->prof.kdf == VCARD_KDF_NONE)
+		return SW_NOT_FOUND;
+	if (!(n == 0 || (n == 3 && d[0] == 0x81 && d[1] == 0x01 &&
+	    d[2] == 0x00) ||
+	    (n == KDF_SHORT && d[0] == 0x81 && d[3] == 0x82 && d[6] == 0x83 &&
+	    d[12] == 0x84 && d[22] == 0x87 && d[23] == 0x20 && d[56] == 0x88 &&
+	    d[57] == 0x20) ||
+	    (n == VCARD_KDF_MAX && d[0] == 0x81 && d[3] == 0x82 &&
+	    d[6] == 0x83 && d[12] == 0x84 && d[22] == 0x85 && d[32] == 0x86 &&
+	    d[42] == 0x87 && d[43] == 0x20 && d[76] == 0x88 &&
+	    d[77] == 0x20)))
+		return SW_WRONG_DATA;
+	memset(s->kdf, 0, sizeof(s->kdf));
+	memcpy(s->kdf, d, n);
+	s->kdf_len = n;
+	s->dirty = 1;
+	if (!s->prof.kdf_replace)
+		return SW_OK;
+	sodium_memzero(s->pw1, sizeof(s->pw1));
+	sodium_memzero(s->pw3, sizeof(s->pw3));
+	sodium_memzero(s->rc, sizeof(s->rc));
+	s->rc_len = 0;
+	s->rc_tries = 0;
+	s->pw1_tries = s->pw3_tries = VCARD_TRIES;
+	s->pw1_81_ok = s->pw1_82_ok = s->pw3_ok = 0;
+	if (kdf_on(s)) {
+		h1 = n == KDF_SHORT ? 24 : KDF_INIT_PW1;
+		h3 = n == KDF_SHORT ? 58 : KDF_INIT_PW3;
+		memcpy(s->pw1, d + h1, 32);
+		memcpy(s->pw3, d + h3, 32);
+		s->pw1_len = s->pw3_len = 32;
+	} else {
+		memcpy(s->pw1, "123456", 6);
+		s->pw1_len = 6;
+		memcpy(s->pw3, "12345678", 8);
+		s->pw3_len = 8;
+	}
+	return SW_OK;
+}
+
 static unsigned int
 cmd_put_data(struct vcard *s, const struct apdu *a)
 {
 	unsigned int tag = (unsigned int)a->p1 << 8 | a->p2;
+	uint8_t attr[VCARD_ATTR_MAX + 1];
+	size_t attrlen;
 	int slot;
 
 	/* Private DOs 1 and 3 are the user's; everything else the admin's. */
@@ -724,15 +1244,16 @@ cmd_put_data(struct vcard *s, const struct apdu *a)
 	case 0x00C2:
 	case 0x00C3:
 		slot = tag - 0xC1;
-		if (!attr_valid(slot, a->data, a->lc))
+		attr_canon(a->data, a->lc, attr, &attrlen);
+		if (!attr_valid(slot, attr, attrlen))
 			return SW_WRONG_DATA;
-		if (a->lc == s->attr_len[slot] &&
-		    memcmp(a->data, s->attr[slot], a->lc) == 0)
+		if (attrlen == s->attr_len[slot] &&
+		    memcmp(attr, s->attr[slot], attrlen) == 0)
 			return SW_OK;
 		/* New attributes delete the key and end PW1's session. */
 		memset(s->attr[slot], 0, VCARD_ATTR_MAX);
-		memcpy(s->attr[slot], a->data, a->lc);
-		s->attr_len[slot] = a->lc;
+		memcpy(s->attr[slot], attr, attrlen);
+		s->attr_len[slot] = attrlen;
 		key_delete(s, slot);
 		s->pw1_81_ok = s->pw1_82_ok = 0;
 		s->dirty = 1;
@@ -767,9 +1288,24 @@ cmd_put_data(struct vcard *s, const struct apdu *a)
 		sodium_memzero(s->rc, sizeof(s->rc));
 		memcpy(s->rc, a->data, a->lc);
 		s->rc_len = a->lc;
+		/* With KDF on, the host sends the hash (GnuPG does). */
 		s->rc_tries = a->lc ? VCARD_TRIES : 0;
 		s->dirty = 1;
 		return SW_OK;
+	case 0x00D6:
+	case 0x00D7:
+	case 0x00D8:
+		if (!s->prof.button)
+			return SW_NOT_FOUND;
+		if (a->lc < 1 || a->lc > 2)
+			return SW_WRONG_LENGTH;
+		if (a->data[0] > 4)
+			return SW_WRONG_DATA;
+		s->uif[tag - 0xD6] = a->data[0];
+		s->dirty = 1;
+		return SW_OK;
+	case 0x00F9:
+		return put_kdf(s, a);
 	default:
 		return SW_NOT_FOUND;
 	}
@@ -929,11 +1465,14 @@ cmd_decipher(struct vcard *s, const struct apdu *a, struct obuf *ob)
 	if (tlv_next(&p, end, &tag, &len) == -1 || tag != 0x86 ||
 	    len != 32 || p + len != end)
 		return SW_WRONG_DATA;
-	if (wg_x25519(shared, s->dec_key, p) == -1)
-		return SW_WRONG_DATA;	/* all-zero result */
+	/* An all-zero result (a low-order point): Gnuk answers it. */
+	if (wg_x25519(shared, s->dec_key, p) == -1 && !s->prof.lowpoint_zero)
+		return SW_WRONG_DATA;
 	ob_put(ob, shared, 32);
 	sodium_memzero(shared, sizeof(shared));
 	s->decipher_count++;
+	if (s->prof.button && s->uif[VCARD_KEY_DEC] != 0)
+		s->touch_pending = 1;
 	return SW_OK;
 }
 
@@ -958,16 +1497,40 @@ cmd_select(struct vcard *s, const struct apdu *a)
 	uint8_t aid[16];
 	struct obuf ob = { aid, 0, sizeof(aid), 0 };
 
-	if (a->p1 != 0x04)
+	size_t i, n;
+
+	if (a->p1 != 0x04) {
+		/*
+		 * By file ID (GnuPG's 3F00 probe): a YubiKey answers with
+		 * something GnuPG maps to GPG_ERR_CARD, which makes GnuPG
+		 * look for the management application.
+		 */
+		if (s->prof.apps & 1 << VCARD_APP_MGMT)
+			return SW_INS_UNSUPPORTED;
 		return SW_FILE_NOT_FOUND;
+	}
+	/* Another application, by its AID or a longer one (PIV's version). */
+	for (i = 1; i < VCARD_NAPPS; i++) {
+		n = a->lc < vcard_apps[i].len ? a->lc : vcard_apps[i].len;
+		if ((s->prof.apps & 1 << i) && a->lc >= 5 &&
+		    memcmp(a->data, vcard_apps[i].aid, n) == 0) {
+			vcard_select_app(s, i);
+			return SW_OK;
+		}
+	}
 	put_aid(s, &ob);
 	if (a->lc < 5 || a->lc > sizeof(aid) ||
 	    memcmp(a->data, aid, a->lc) != 0) {
 		s->selected = 0;
 		return SW_FILE_NOT_FOUND;
 	}
-	/* Selecting the application starts over: no PIN is verified. */
-	vcard_reset_session(s);
+	/*
+	 * Selecting the application starts over: no PIN is verified (on
+	 * the tokens whose profile says so; all forget them when another
+	 * application was selected in between).
+	 */
+	if (s->prof.select_clears || s->app != VCARD_APP_OPENPGP)
+		vcard_select_app(s, VCARD_APP_OPENPGP);
 	s->selected = 1;
 	return s->terminated ? SW_TERMINATED : SW_OK;
 }
@@ -1004,6 +1567,7 @@ cmd_terminate(struct vcard *s, const struct apdu *a)
 static unsigned int
 cmd_activate(struct vcard *s, const struct apdu *a)
 {
+	struct vcard_profile prof = s->prof;
 	uint32_t serial = s->serial;
 	unsigned long ops = s->decipher_count;
 
@@ -1012,6 +1576,7 @@ cmd_activate(struct vcard *s, const struct apdu *a)
 	if (!s->terminated)
 		return SW_OK;
 	vcard_init(s, serial);		/* factory reset, same serial */
+	s->prof = prof;
 	s->decipher_count = ops;
 	s->selected = 1;
 	return SW_OK;
@@ -1093,13 +1658,50 @@ respond(struct vcard *s, size_t le, uint8_t *out, size_t *outlen)
 	return 0x6100 | (left > 0xFF ? 0 : left);
 }
 
+/*
+ * The YubiKey management application's "read config" (INS 1D), which
+ * GnuPG's scd/app.c app_new_register() reads to know a YubiKey: a
+ * length byte, then TLVs: 02 serial, 04 form factor, 05 version.
+ */
+static unsigned int
+mgmt_config(const struct vcard *s, struct obuf *ob)
+{
+	size_t start;
+
+	ob_byte(ob, 0);
+	start = ob->len;
+	ob_byte(ob, 0x02);
+	ob_byte(ob, 0x04);
+	ob_byte(ob, s->serial >> 24);
+	ob_byte(ob, s->serial >> 16);
+	ob_byte(ob, s->serial >> 8);
+	ob_byte(ob, s->serial);
+	ob_byte(ob, 0x04);
+	ob_byte(ob, 0x01);
+	ob_byte(ob, 0x01);		/* USB-A keychain */
+	ob_byte(ob, 0x05);
+	ob_byte(ob, 0x03);
+	ob_byte(ob, 0x05);		/* firmware 5.2.7 */
+	ob_byte(ob, 0x02);
+	ob_byte(ob, 0x07);
+	if (!ob->err)
+		ob->p[start - 1] = ob->len - start;
+	return ob->err ? SW_WRONG_LENGTH : SW_OK;
+}
+
 static unsigned int
 dispatch(struct vcard *s, const struct apdu *a, struct obuf *ob)
 {
+	/* Another application has the card: it answers, not OpenPGP. */
+	if (s->app != VCARD_APP_OPENPGP && a->ins != 0xA4) {
+		if (s->app == VCARD_APP_MGMT && a->ins == 0x1D)
+			return mgmt_config(s, ob);
+		return s->prof.foreign_sw;
+	}
 	if (s->terminated && a->ins != 0xA4 && a->ins != 0x44)
 		return SW_TERMINATED;
 	if (!s->selected && a->ins != 0xA4 && a->ins != 0x84)
-		return SW_CONDITIONS;
+		return s->prof.unselected_sw;
 	switch (a->ins) {
 	case 0xA4:
 		return cmd_select(s, a);
@@ -1291,6 +1893,8 @@ vcard_save(const struct vcard *s, const char *path)
 	}
 	fprintf(f, "sigcount %u\n", s->sig_count);
 	fprintf(f, "terminated %d\n", s->terminated);
+	put_hex(f, "kdf", s->kdf, s->kdf_len);
+	fprintf(f, "uif %d %d %d\n", s->uif[0], s->uif[1], s->uif[2]);
 	if (fflush(f) == EOF || fsync(fileno(f)) == -1) {
 		serr = errno;
 		fclose(f);
@@ -1384,6 +1988,25 @@ load_line(struct vcard *s, const char *k, const char *v)
 		return sscanf(v, "%u", &s->sig_count) == 1 ? 0 : -1;
 	if (strcmp(k, "terminated") == 0)
 		return sscanf(v, "%d", &s->terminated) == 1 ? 0 : -1;
+	if (strcmp(k, "kdf") == 0) {
+		n = get_hex(v, s->kdf, sizeof(s->kdf));
+		if (n != 0 && n != 3 && n != KDF_SHORT && n != VCARD_KDF_MAX)
+			return -1;
+		s->kdf_len = n;
+		return 0;
+	}
+	if (strcmp(k, "uif") == 0) {
+		int u[3];
+
+		if (sscanf(v, "%d %d %d", &u[0], &u[1], &u[2]) != 3)
+			return -1;
+		for (i = 0; i < 3; i++) {
+			if (u[i] < 0 || u[i] > 4)
+				return -1;
+			s->uif[i] = u[i];
+		}
+		return 0;
+	}
 	if (strcmp(k, "deckey") == 0) {
 		n = get_hex(v, s->dec_key, 32);
 		return n == 0 || n == 32 ? 0 : -1;

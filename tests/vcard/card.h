@@ -13,6 +13,14 @@
  * authentication slots answer 6A88 / 6A81. Short APDUs are what the
  * card advertises (command chaining, GET RESPONSE); extended-length
  * APDUs are parsed anyway.
+ *
+ * A profile (struct vcard_profile) makes the card behave like a real
+ * token: KDF-DO (F9) and hashed PINs, the status words of a raw or
+ * wrong PIN, PIN state on SELECT, other applications (PIV, OATH, the
+ * YubiKey management application), attribute quirks, the low-order
+ * point answer, a button and touch policy (UIF), per-class latency
+ * (the latter two carried out by vcard.c). docs/devices.md gives each
+ * behaviour's source.
  */
 #ifndef WGCARD_VCARD_CARD_H
 #define WGCARD_VCARD_CARD_H
@@ -29,6 +37,8 @@
 #define VCARD_OUT_MAX		(VCARD_RESP_MAX + 2)
 #define VCARD_TRIES		3
 #define VCARD_MANUFACTURER	0xFF00	/* "unmanaged S/N range" */
+#define VCARD_KDF_MAX		110	/* DO F9, the long form */
+#define VCARD_KDF_COUNT		1048576	/* S2K bytes hashed, when we set KDF */
 
 /* Key slots: 0 signature (B6), 1 decryption (B8), 2 authentication (A4). */
 #define VCARD_KEY_SIG		0
@@ -43,6 +53,50 @@
 struct vcard_bytes {
 	uint8_t		v[VCARD_DO_MAX];
 	size_t		len;
+};
+
+/* What a VERIFY of the wrong length does while KDF is on (a raw PIN). */
+enum vcard_kdf {
+	VCARD_KDF_NONE,		/* no KDF-DO: C0 bit off, F9 6A88 */
+	VCARD_KDF_COMPARE,	/* compared as it is: spends a retry */
+	VCARD_KDF_STRICT,	/* refused with kdf_sw, nothing spent */
+};
+
+/* How DO C2 (decryption attributes) reads. */
+enum vcard_attr {
+	VCARD_ATTR_PLAIN,	/* 12 <OID> */
+	VCARD_ATTR_FF,		/* 12 <OID> FF ("with public key") */
+	VCARD_ATTR_BOGUS,	/* 12 <OID> <a byte that is neither 00 nor FF> */
+};
+
+/* Applications other than OpenPGP that a token may have selected. */
+#define VCARD_APP_OPENPGP	0
+#define VCARD_APP_PIV		1
+#define VCARD_APP_OATH		2
+#define VCARD_APP_MGMT		3	/* YubiKey management */
+
+/*
+ * How the card behaves: a named profile that imitates a real token
+ * (docs/devices.md cites the source of each value), knobs on top.
+ * Not saved: given on the command line each start.
+ */
+struct vcard_profile {
+	char		name[16];
+	enum vcard_kdf	kdf;
+	unsigned int	kdf_sw;		/* STRICT: the answer to a raw PIN */
+	int		kdf_replace;	/* PUT DATA F9 sets PW1/PW3 to 87/88 */
+	unsigned int	wrong_pin_sw;	/* 0: 63Cx */
+	unsigned int	unselected_sw;	/* commands before SELECT */
+	unsigned int	foreign_sw;	/* OpenPGP commands to another app */
+	int		apps;		/* other AIDs answered: bit per app */
+	int		select_clears;	/* SELECT forgets verified PINs */
+	int		lowpoint_zero;	/* 9000 + 32 zero bytes, not 6A80 */
+	enum vcard_attr	attr;
+	int		oid_rfc;	/* X25519 as OID 1.3.101.110 */
+	int		button;		/* 7F74 and UIF DOs D6-D8 */
+	uint16_t	manufacturer;
+	int		verify_ms, decipher_ms, generate_ms;
+	int		touch_timeout_ms;
 };
 
 struct vcard {
@@ -67,10 +121,14 @@ struct vcard {
 	struct vcard_bytes privdo[4];
 	uint32_t	sig_count;
 	int		terminated;
+	uint8_t		kdf[VCARD_KDF_MAX];	/* DO F9; 0 bytes: none */
+	size_t		kdf_len;
+	uint8_t		uif[3];			/* DOs D6-D8, first byte */
 
 	/* Session (power-on); not saved. */
 	int		pw1_81_ok, pw1_82_ok, pw3_ok;
 	int		selected;
+	int		app;			/* VCARD_APP_* */
 	uint8_t		chain[VCARD_CHAIN_MAX];
 	size_t		chain_len;
 	int		chain_ins;		/* -1: no chain under way */
@@ -80,10 +138,39 @@ struct vcard {
 	/* Bookkeeping for the caller. */
 	int		dirty;			/* persistent state changed */
 	unsigned long	decipher_count;
+	int		touch_pending;		/* the last answer waits */
+
+	struct vcard_profile prof;		/* kept by vcard_init */
 };
 
-/* Factory defaults: PW1 123456, PW3 12345678, cv25519 decryption slot. */
+/*
+ * Factory defaults: PW1 123456, PW3 12345678, cv25519 decryption slot.
+ * The profile is kept; a card never initialised has the default one.
+ */
 void	vcard_init(struct vcard *, uint32_t serial);
+/*
+ * Profiles: "default" (what this card always did), "nitrokey3",
+ * "yubikey5", "gnuk", "smartpgp". 0, or -1 for an unknown name.
+ */
+int	vcard_profile(struct vcard_profile *, const char *name);
+/* One knob, "key=value" (see vcard_knobs); 0, or -1 if bad. */
+int	vcard_profile_set(struct vcard_profile *, const char *kv);
+/* The knobs, for usage(). */
+extern const char vcard_knobs[];
+/*
+ * Bring the card in line with its profile: KDF on (F9 written with
+ * fresh salts, stored PINs replaced by their hashes) when the profile
+ * has KDF and the card has none yet. Sets dirty when it changed.
+ */
+void	vcard_apply_profile(struct vcard *);
+/*
+ * OpenPGP's iterated and salted S2K (RFC 4880 3.7.1.3) with SHA-256,
+ * as GnuPG's pin2hash_if_kdf() computes it: 32 bytes out.
+ */
+void	vcard_s2k(const uint8_t *pin, size_t pinlen, const uint8_t salt[8],
+	    uint32_t count, uint8_t out[32]);
+/* Another application selected (VCARD_APP_*): PIN state gone. */
+void	vcard_select_app(struct vcard *, int app);
 /* Power on, power off, reset: forget verifications and pending data. */
 void	vcard_reset_session(struct vcard *);
 /*

@@ -8,7 +8,10 @@
  * an answer); anything longer is a command APDU.
  *
  * A control socket (--control PATH) lets tests pull the card, slow it
- * down, make it answer garbage or hang; see usage().
+ * down, make it answer garbage or hang, select another application,
+ * touch it, turn a knob; see usage(). --profile makes it behave like a
+ * real token (card.h, docs/devices.md); --set turns single knobs.
+ * SIGUSR1 is a touch too.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -71,18 +74,27 @@ struct vcard_run {
 	uint8_t		pending[VCARD_OUT_MAX + 2];
 	size_t		pending_len;	/* an answer held back */
 	int64_t		pending_at;	/* ms; when "slow" lets it go */
+	int		touch_wait;	/* the held answer waits for a touch */
+	unsigned long	touches;
 
 	int		ctl_fd;
 	const char	*ctl_path;
 	struct ctl_client ctl[CTL_MAX];
 };
 
-static volatile sig_atomic_t quit;
+static volatile sig_atomic_t quit, touched;
 
 static void
 on_signal(int sig)
 {
 	quit = sig;
+}
+
+static void
+on_touch(int sig)
+{
+	(void)sig;
+	touched = 1;
 }
 
 static int64_t
@@ -101,14 +113,20 @@ usage_exit(int code)
 	fprintf(code == 0 ? stdout : stderr,
 	    "usage: wgcard-vcard [--state FILE] [--port N] [--host ADDR] "
 	    "[--serial HEX]\n"
-	    "                    [--control PATH] [-v]\n"
+	    "                    [--control PATH] [--profile NAME] "
+	    "[--set KNOB=VALUE] [-v]\n"
 	    "       wgcard-vcard --init-state FILE [--generate] [--pin PIN] "
 	    "[--admin-pin PIN]\n"
-	    "                    [--serial HEX]\n"
+	    "                    [--serial HEX] [--profile NAME] "
+	    "[--set KNOB=VALUE]\n"
 	    "       wgcard-vcard --pubkey FILE\n"
 	    "       wgcard-vcard --help\n"
+	    "profiles: default, nitrokey3, yubikey5, gnuk, smartpgp\n"
+	    "knobs:\n%s\n"
 	    "control commands: remove, insert, slow MS, garbage N, hang, "
-	    "normal, status, pubkey\n");
+	    "normal, status, pubkey,\n"
+	    "  app openpgp|piv|oath|mgmt, touch, set KNOB=VALUE\n",
+	    vcard_knobs);
 	exit(code);
 }
 
@@ -141,6 +159,7 @@ ins_name(uint8_t ins, uint8_t p1, uint8_t p2)
 	case 0xC0: return "GET RESPONSE";
 	case 0xE6: return "TERMINATE DF";
 	case 0x44: return "ACTIVATE FILE";
+	case 0x1D: return "READ CONFIG";
 	default: return "?";
 	}
 }
@@ -168,6 +187,7 @@ vpcd_close(struct vcard_run *r, const char *why)
 	r->rxlen = 0;
 	r->powered = 0;
 	r->pending_len = 0;
+	r->touch_wait = 0;
 	vcard_reset_session(&r->card);
 	r->backoff = BACKOFF_MIN;
 	r->next_connect = now_ms() + r->backoff;
@@ -257,13 +277,33 @@ make_garbage(struct vcard_run *r, uint8_t *out, size_t *outlen)
 	r->garbage--;
 }
 
+/* The profile's latency for this command class, in ms. */
+static int
+class_delay(const struct vcard *c, const uint8_t *in)
+{
+	switch (in[1]) {
+	case 0x20:
+		return c->prof.verify_ms;
+	case 0x2A:
+		return in[2] == 0x80 && in[3] == 0x86 ? c->prof.decipher_ms : 0;
+	case 0x47:
+		return in[2] == 0x80 ? c->prof.generate_ms : 0;
+	default:
+		return 0;
+	}
+}
+
 static void
 vpcd_apdu(struct vcard_run *r, const uint8_t *in, size_t inlen)
 {
 	uint8_t out[VCARD_OUT_MAX];
 	size_t outlen;
 	unsigned int sw;
+	int delay;
 
+	delay = class_delay(&r->card, in);
+	if (delay < r->slow_ms)
+		delay = r->slow_ms;
 	sw = vcard_apdu(&r->card, in, inlen, out, &outlen);
 	r->apdus++;
 	log_debug("apdu %s: INS %02X P1 %02X P2 %02X -> SW %04X, %zu bytes",
@@ -274,10 +314,20 @@ vpcd_apdu(struct vcard_run *r, const uint8_t *in, size_t inlen)
 		make_garbage(r, out, &outlen);
 		log_debug("apdu answered with %zu bytes of garbage", outlen);
 	}
-	if (r->hang || r->slow_ms > 0) {
+	if (r->card.touch_pending) {
+		/* The token blinks; the answer waits for a touch. */
+		r->card.touch_pending = 0;
+		r->touch_wait = 1;
+		touched = 0;
+		log_info("touch the card: DECIPHER waits (\"touch\" or "
+		    "SIGUSR1), for at most %d ms",
+		    r->card.prof.touch_timeout_ms);
+		delay = r->card.prof.touch_timeout_ms;
+	}
+	if (r->hang || delay > 0) {
 		memcpy(r->pending, out, outlen);
 		r->pending_len = outlen;
-		r->pending_at = now_ms() + r->slow_ms;
+		r->pending_at = now_ms() + delay;
 	} else {
 		vpcd_send(r, out, outlen);
 	}
@@ -397,6 +447,8 @@ ctl_open(const char *path)
 	return fd;
 }
 
+static const char *app_names[] = { "openpgp", "piv", "oath", "mgmt" };
+
 static void
 ctl_status(struct vcard_run *r, char *out, size_t len)
 {
@@ -405,12 +457,37 @@ ctl_status(struct vcard_run *r, char *out, size_t len)
 
 	snprintf(out, len, "%s connected=%d powered=%d powerons=%lu atrs=%lu "
 	    "apdus=%lu deciphers=%lu pw1=%d rc=%d pw3=%d key=%d mode=%s "
-	    "serial=%08X",
+	    "serial=%08X profile=%s app=%s kdf=%d touchwait=%d touches=%lu",
 	    r->present ? "present" : "absent", r->fd != -1, r->powered,
 	    r->powerons, r->atrs, r->apdus, r->card.decipher_count,
 	    r->card.pw1_tries, r->card.rc_tries, r->card.pw3_tries,
 	    r->card.key_status[VCARD_KEY_DEC] != VCARD_KEY_NONE, mode,
-	    r->card.serial);
+	    r->card.serial, r->card.prof.name, app_names[r->card.app],
+	    r->card.kdf_len > 3, r->touch_wait, r->touches);
+}
+
+/* A touch: the answer that waited for one goes now. */
+static void
+do_touch(struct vcard_run *r)
+{
+	r->touches++;
+	if (!r->touch_wait)
+		return;
+	log_info("touched");
+	r->touch_wait = 0;
+	r->pending_at = now_ms();
+}
+
+/* No touch in time: the held answer becomes 6985 (unverified SW). */
+static void
+touch_expired(struct vcard_run *r)
+{
+	log_info("no touch in time: DECIPHER answers 6985");
+	r->touch_wait = 0;
+	sodium_memzero(r->pending, sizeof(r->pending));
+	r->pending[0] = 0x69;
+	r->pending[1] = 0x85;
+	r->pending_len = 2;
 }
 
 static void
@@ -458,6 +535,28 @@ ctl_command(struct vcard_run *r, char *line, char *out, size_t len)
 		r->pending_at = now_ms();
 	} else if (strcmp(line, "status") == 0) {
 		ctl_status(r, out, len);
+	} else if (strcmp(line, "touch") == 0) {
+		do_touch(r);
+	} else if (strcmp(line, "app") == 0) {
+		for (n = 0; n < 4; n++)
+			if (arg != NULL && strcmp(arg, app_names[n]) == 0)
+				break;
+		if (n == 4) {
+			snprintf(out, len, "error app needs openpgp, piv, "
+			    "oath or mgmt");
+			return;
+		}
+		log_info("application %s selected by someone else", arg);
+		vcard_select_app(&r->card, n);
+	} else if (strcmp(line, "set") == 0) {
+		if (arg == NULL ||
+		    vcard_profile_set(&r->card.prof, arg) == -1) {
+			snprintf(out, len, "error bad knob");
+			return;
+		}
+		log_info("set %s", arg);
+		vcard_apply_profile(&r->card);
+		save_state(r);
 	} else if (strcmp(line, "pubkey") == 0) {
 		if (vcard_pubkey(&r->card, pub) == -1) {
 			snprintf(out, len, "none");
@@ -543,8 +642,15 @@ run(struct vcard_run *r)
 
 	while (!quit) {
 		now = now_ms();
+		if (touched) {
+			touched = 0;
+			do_touch(r);
+		}
 		if (r->present && r->fd == -1 && now >= r->next_connect)
 			vpcd_connect(r);
+		if (r->touch_wait && r->pending_len > 0 &&
+		    now_ms() >= r->pending_at)
+			touch_expired(r);
 		if (r->fd != -1 && r->pending_len > 0 && !r->hang &&
 		    now_ms() >= r->pending_at) {
 			size_t n = r->pending_len;
@@ -658,11 +764,14 @@ main(int argc, char *argv[])
 		{ "pin",	required_argument, NULL, 'P' },
 		{ "admin-pin",	required_argument, NULL, 'A' },
 		{ "pubkey",	required_argument, NULL, 'k' },
+		{ "profile",	required_argument, NULL, 'r' },
+		{ "set",	required_argument, NULL, 'K' },
 		{ "verbose",	no_argument,	   NULL, 'v' },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static struct vcard_run r;
+	struct vcard_profile prof;
 	struct sigaction sa;
 	const char *init = NULL, *pin = NULL, *apin = NULL, *pubfile = NULL;
 	char *e;
@@ -674,6 +783,7 @@ main(int argc, char *argv[])
 	r.host = "127.0.0.1";
 	r.port = VPCD_PORT;
 	r.fd = r.ctl_fd = -1;
+	vcard_profile(&prof, "default");
 	while ((ch = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'h': usage_exit(0);
@@ -686,6 +796,14 @@ main(int argc, char *argv[])
 		case 'A': apin = optarg; break;
 		case 'k': pubfile = optarg; break;
 		case 'v': verbose++; break;
+		case 'r':
+			if (vcard_profile(&prof, optarg) == -1)
+				usage();
+			break;
+		case 'K':
+			if (vcard_profile_set(&prof, optarg) == -1)
+				usage();
+			break;
 		case 'p':
 			port = strtol(optarg, &e, 0);
 			if (*optarg == '\0' || *e != '\0' || port < 1 ||
@@ -723,6 +841,8 @@ main(int argc, char *argv[])
 			fatalx("a PIN needs 6 (admin: 8) to 127 characters");
 		if (generate)
 			vcard_generate(&r.card, NULL);
+		r.card.prof = prof;
+		vcard_apply_profile(&r.card);
 		if (vcard_save(&r.card, init) == -1)
 			fatal("cannot write %s", init);
 		rc = generate ? print_pubkey(&r.card) : 0;
@@ -740,11 +860,15 @@ main(int argc, char *argv[])
 		fatal("cannot read the state file %s", r.statefile);
 	} else {
 		vcard_init(&r.card, have_serial ? serial : random_serial());
-		save_state(&r);
 	}
-	log_info("card %08X, decryption key %s, vpcd at %s port %d",
-	    r.card.serial, r.card.key_status[VCARD_KEY_DEC] ? "present" :
-	    "absent", r.host, r.port);
+	r.card.prof = prof;
+	vcard_apply_profile(&r.card);
+	save_state(&r);
+	log_info("card %08X, profile %s, KDF %s, decryption key %s, "
+	    "vpcd at %s port %d", r.card.serial, prof.name,
+	    r.card.kdf_len > 3 ? "on" : "off",
+	    r.card.key_status[VCARD_KEY_DEC] ? "present" : "absent",
+	    r.host, r.port);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -752,6 +876,8 @@ main(int argc, char *argv[])
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_touch;
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	for (i = 0; i < CTL_MAX; i++)
