@@ -61,6 +61,9 @@ LDFLAGS		+= -fsanitize=$(SANITIZE)
 endif
 ALL_CFLAGS	= $(WG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 LDFLAGS		+= $(HARDEN_LDFLAGS)
+# --as-needed: a library none of a program's code calls is not loaded
+# (libcrypto is dlopen'ed by the forwarder alone, common/aead.c).
+LDFLAGS		+= -Wl,--as-needed
 LDLIBS		+= $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
 ifeq ($(V),1)

@@ -12,10 +12,12 @@
  * workers). aead_key_free wipes the contexts (libcrypto clears the
  * cipher state it frees) and frees them.
  *
- * aead_init comes first, once, before any seccomp filter: it
- * initialises libcrypto without reading its configuration, fetches the
- * cipher and runs it once, so that nothing is loaded later (see
- * docs/decisions.md). Failures there and in aead_key_new are fatal.
+ * aead_load maps libcrypto (dlopen, only the forwarder pays for it)
+ * while the file system is still in view, before chroot. aead_init
+ * comes next, once, before any seccomp filter: it loads libcrypto if
+ * that was not done, initialises it without reading its configuration,
+ * fetches the cipher and runs it once, so that nothing is loaded later
+ * (see docs/decisions.md). Failures there and in aead_key_new are fatal.
  */
 #ifndef WGCARD_AEAD_H
 #define WGCARD_AEAD_H
@@ -29,6 +31,8 @@
 
 struct aead_key;
 
+/* libcrypto mapped and its functions found; again: nothing. */
+void		 aead_load(void);
 /* libcrypto ready for nlanes lanes (1..AEAD_LANES_MAX); once. */
 void		 aead_init(int nlanes);
 /* The lanes aead_init was given (0 before it). */

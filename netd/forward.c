@@ -1867,6 +1867,7 @@ forwarder_main(const struct proc_opts *opts)
 	nthreads = fwd_env_uint("WGCARD_FWD_THREADS", fwd_default_threads(),
 	    0, 64);
 
+	aead_load();		/* libcrypto, while /usr is in view */
 	proc_privdrop(WGCARD_USER, WGCARD_CHROOT);
 	fwd_crypto_init(nthreads);
 	/* After the threads exist: the filter covers them all (TSYNC). */
