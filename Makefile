@@ -155,6 +155,26 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o \
 
 unit: $(UNIT_BINS)
 
+# make hostile: the daemon with the compromised-sibling hook (common/proc.c
+# built with -DWGCARD_HOSTILE: a child can be replaced by a test program)
+# and that program, tests/hostile/hostile.c. Test builds only: nothing of
+# it is installed. tests/integration/hostile.sh runs it.
+HOSTILE		:= $(B)/hostile
+$(B)/obj/common/proc-hostile.o: common/proc.c $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -DWGCARD_HOSTILE -c -o $@ $<
+$(HOSTILE)/wgcardd: $(B)/obj/netd/wgcardd.o $(B)/obj/common/proc-hostile.o \
+    $(B)/libnetd.a $(B)/libwgcommon.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(HOSTILE)/wgcard-keyd: $(B)/wgcard-keyd
+	@mkdir -p $(dir $@)
+	$(Q)cp -f $< $@
+$(HOSTILE)/hostile: $(B)/obj/tests/hostile/hostile.o $(B)/libwgcommon.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+hostile: $(HOSTILE)/wgcardd $(HOSTILE)/wgcard-keyd $(HOSTILE)/hostile
+
 check: all unit
 	tests/run.sh
 
@@ -212,7 +232,7 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all unit check check-unit fuzz ct analyze install clean
+.PHONY: all unit check check-unit fuzz ct analyze install clean hostile
 .SECONDARY:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

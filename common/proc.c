@@ -68,6 +68,32 @@ proc_closefrom(int lowfd)
 	closedir(d);
 }
 
+#ifdef WGCARD_HOSTILE
+/*
+ * Test builds only (make hostile; never in an installed binary): the
+ * child whose role ("-P ROLE" in its arguments, or "keyd") is named by
+ * WGCARD_HOSTILE_ROLE is replaced by the program WGCARD_HOSTILE_EXEC,
+ * which gets the same descriptors and arguments and plays a compromised
+ * sibling (tests/hostile/hostile.c, tests/integration/hostile.sh).
+ */
+static void
+proc_hostile(const char **path, char *const argv[])
+{
+	const char	*role = getenv("WGCARD_HOSTILE_ROLE");
+	const char	*exe = getenv("WGCARD_HOSTILE_EXEC");
+	const char	*mine = "keyd";
+	int		 i;
+
+	if (role == NULL || exe == NULL)
+		return;
+	for (i = 0; argv[i] != NULL; i++)
+		if (strcmp(argv[i], "-P") == 0 && argv[i + 1] != NULL)
+			mine = argv[i + 1];
+	if (strcmp(role, mine) == 0)
+		*path = exe;
+}
+#endif
+
 pid_t
 proc_exec(const char *path, char *const argv[], const int *fds, int nfds)
 {
@@ -95,6 +121,9 @@ proc_exec(const char *path, char *const argv[], const int *fds, int nfds)
 			_exit(127);
 	}
 	proc_closefrom(3 + nfds);
+#ifdef WGCARD_HOSTILE
+	proc_hostile(&path, argv);
+#endif
 	execv(path, argv);
 	fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
 	_exit(127);

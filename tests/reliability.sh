@@ -14,11 +14,11 @@
 # after `make`.
 #
 # Environment: FUZZ_SECONDS (default 60 per target), SOAK_SECONDS (300),
-# FLOOD_ROUNDS (5), SECTIONS="fresh sweep flood fuzz hardening ct soak".
+# FLOOD_ROUNDS (5), SECTIONS="fresh sweep flood fuzz hardening ct hostile soak".
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
-SECTIONS=${SECTIONS:-"fresh sweep flood fuzz hardening ct soak"}
+SECTIONS=${SECTIONS:-"fresh sweep flood fuzz hardening ct hostile soak"}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 SOAK_SECONDS=${SOAK_SECONDS:-300}
 FLOOD_ROUNDS=${FLOOD_ROUNDS:-5}
@@ -228,6 +228,33 @@ same holds built with -O0, -O3 and -Os (`CT_CFLAGS="-O3 -g" make ct`).
 
 EOF
 	tests/ct/run.sh 2>&1 | quote
+	echo
+	;;
+hostile)
+	cat <<'EOF'
+## A compromised sibling
+
+`tests/integration/hostile.sh` (in `make check`), on the daemon of `make
+hostile`: `common/proc.c` built with `-DWGCARD_HOSTILE` starts
+`tests/hostile/hostile.c` in place of the forwarder or the handshake
+process (never in an installed binary). It holds the descriptors the real
+child would and sends one fault: a type the receiver does not know, a
+message it may not send (the forwarder's to the parent from the handshake
+process, the parent's to the broker, a result only the broker sends), a
+wrong size, a descriptor where none belongs or none where one must be, or
+a flood of 50,000 audit events. Each refusal case must end the daemon
+with a non-zero status (so `Restart=on-failure` restarts it) and a log
+line that names the message, the sender and the fault, made by the
+receiver's table of rules (`common/chan.c`; docs/architecture.md's message
+table); a broker refusal must also make the parent name the broker. The
+flood must leave the parent up, its audit file bounded, and every event
+written or counted by the stop. What each receiver did:
+
+EOF
+	r=$(run "$TMP/hostile.log" tests/integration/hostile.sh)
+	echo "\`tests/integration/hostile.sh\`: $r"
+	echo
+	grep -E '^(PASS|FAIL)' "$TMP/hostile.log" | quote
 	echo
 	;;
 soak)
