@@ -17,8 +17,19 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "wgcard.h"
+
+/* The clock of the broker and its backends' latencies: monotonic, us. */
+static inline uint64_t
+keyd_now_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /* What an asynchronous backend reports, in the event loop's thread. */
 struct keyd_backend_cb {

@@ -182,15 +182,6 @@ static struct card_state	card = {
 	.mtx = PTHREAD_MUTEX_INITIALIZER,
 };
 
-static uint64_t
-card_now_us(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void
 card_notify(void)
 {
@@ -335,7 +326,7 @@ static void
 card_busy(uint32_t limit_ms)
 {
 	pthread_mutex_lock(&card.mtx);
-	card.busy_since = limit_ms != 0 ? card_now_us() : 0;
+	card.busy_since = limit_ms != 0 ? keyd_now_us() : 0;
 	card.busy_limit_ms = limit_ms;
 	pthread_mutex_unlock(&card.mtx);
 }
@@ -705,7 +696,7 @@ card_dh(struct card_req *req)
 {
 	struct opgp_card	oc = cardtool_card(card.conn);
 	uint8_t			out[32];
-	uint64_t		t0 = card_now_us();
+	uint64_t		t0 = keyd_now_us();
 	int			r, lost = 0;
 
 	memset(out, 0, sizeof(out));
@@ -735,7 +726,7 @@ card_dh(struct card_req *req)
 	}
 	pthread_mutex_lock(&card.mtx);
 	if (!card.inflight_answered)
-		card_post_locked(req, r, out, (uint32_t)(card_now_us() - t0));
+		card_post_locked(req, r, out, (uint32_t)(keyd_now_us() - t0));
 	card.has_inflight = 0;
 	sodium_memzero(&card.inflight, sizeof(card.inflight));
 	card_notify();
@@ -756,7 +747,7 @@ card_check(void)
 {
 	struct opgp_card	 oc = cardtool_card(card.conn);
 	uint8_t			 pub[32];
-	uint64_t		 now = card_now_us();
+	uint64_t		 now = keyd_now_us();
 	int			 r, same = 1;
 
 	card_busy(CARD_TIMEOUT_MS);
@@ -933,7 +924,7 @@ static void
 card_watch(int fd, short event, void *arg)
 {
 	struct timeval	tv = { 0, CARD_POLL_MS * 1000 };
-	uint64_t	now = card_now_us();
+	uint64_t	now = keyd_now_us();
 	int		notify = 0;
 	char		why[96];
 
@@ -1109,12 +1100,12 @@ card_dh_submit(uint64_t id, const uint8_t point[static 32], const char *who,
 		req->id = id;
 		memcpy(req->point, point, 32);
 		snprintf(req->who, sizeof(req->who), "%s", who);
-		req->t_submit = card_now_us();
+		req->t_submit = keyd_now_us();
 		pthread_cond_signal(&card.cond);
 	}
 	pthread_mutex_unlock(&card.mtx);
 	if (r != 0 && r != -EAGAIN) {
-		now = card_now_us();
+		now = keyd_now_us();
 		/* Said once a second at most: a peer may keep trying. */
 		if (now - card.last_refused_log > 1000000) {
 			card.last_refused_log = now;

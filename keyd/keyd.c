@@ -161,25 +161,23 @@ keyd_audit_init(void)
 	event_add(&keyd.audit_ev, NULL);
 }
 
+/* The key as the siblings learn it: generation, and the public key. */
+static void
+keyd_public(struct key_public *kp)
+{
+	memset(kp, 0, sizeof(*kp));
+	kp->generation = keyd.generation;
+	kp->has_key = keyd.backend->public_key(kp->pub);
+}
+
 static void
 keyd_announce(void)
 {
 	struct key_public	kp;
 
-	memset(&kp, 0, sizeof(kp));
-	kp.generation = keyd.generation;
-	kp.has_key = keyd.backend->public_key(kp.pub);
+	keyd_public(&kp);
 	chan_send(&keyd.hs, IMSG_KEY_PUBLIC, -1, &kp, sizeof(kp));
 	chan_send(&keyd.parent, IMSG_KEY_PUBLIC, -1, &kp, sizeof(kp));
-}
-
-static uint64_t
-keyd_now_us(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /*
@@ -264,9 +262,7 @@ keyd_ready(void)
 	 * the static-static DH of every peer that has none yet (those
 	 * that failed while the card was locked or away).
 	 */
-	memset(&kp, 0, sizeof(kp));
-	kp.generation = keyd.generation;
-	kp.has_key = keyd.backend->public_key(kp.pub);
+	keyd_public(&kp);
 	if (kp.has_key)
 		chan_send(&keyd.hs, IMSG_KEY_PUBLIC, -1, &kp, sizeof(kp));
 }
