@@ -430,6 +430,30 @@ ur_recv(const struct io_uring_cqe *cqe)
 	fwd_in_udp(b, &ep, ur_gro_size(&mh));
 }
 
+/*
+ * A read on the current TUN file completed with res into b (NULL: no
+ * buffer): the packet goes to the packet logic, or b back to the pool
+ * and the error is looked at.
+ */
+static void
+ur_tun_read(struct fwd_buf *b, int res)
+{
+	if (res > 0 && b != NULL) {
+		b->off = FWD_HEADROOM;
+		b->len = res;
+		fwd_in_tun(b);
+		return;
+	}
+	fwd_buf_put(b);
+	if (res == -ECANCELED || res == -EINTR || res == -EAGAIN)
+		return;
+	if (res == 0 || res == -EBADFD || res == -EIO || res == -ENXIO ||
+	    res == -EBADF)
+		fwd_tun_gone();
+	else
+		log_warnx("read from TUN: %s", strerror(-res));
+}
+
 static void
 ur_cqe(const struct io_uring_cqe *cqe)
 {
@@ -441,24 +465,12 @@ ur_cqe(const struct io_uring_cqe *cqe)
 	switch (UR_UD_KIND(ud)) {
 	case UR_K_TUNREAD:
 		b = fwd_buf_by_id(UR_UD_ID(ud));
-		if (UR_UD_GEN(ud) == (sl->gen & 0xffff))
-			sl->reads--;
-		if (cqe->res > 0 && UR_UD_GEN(ud) == (sl->gen & 0xffff)) {
-			b->off = FWD_HEADROOM;
-			b->len = cqe->res;
-			fwd_in_tun(b);
+		if (UR_UD_GEN(ud) != (sl->gen & 0xffff)) {
+			fwd_buf_put(b);
 			return;
 		}
-		fwd_buf_put(b);
-		if (UR_UD_GEN(ud) != (sl->gen & 0xffff) ||
-		    cqe->res == -ECANCELED || cqe->res == -EINTR ||
-		    cqe->res == -EAGAIN)
-			return;
-		if (cqe->res == 0 || cqe->res == -EBADFD || cqe->res == -EIO ||
-		    cqe->res == -ENXIO || cqe->res == -EBADF)
-			fwd_tun_gone();
-		else
-			log_warnx("read from TUN: %s", strerror(-cqe->res));
+		sl->reads--;
+		ur_tun_read(b, cqe->res);
 		return;
 	case UR_K_TUNREAD_MS:
 		b = NULL;
@@ -472,21 +484,12 @@ ur_cqe(const struct io_uring_cqe *cqe)
 		}
 		if (!(cqe->flags & IORING_CQE_F_MORE))
 			sl->armed = 0;
-		if (cqe->res > 0 && b != NULL) {
-			b->off = FWD_HEADROOM;
-			b->len = cqe->res;
-			fwd_in_tun(b);
+		/* The TUN buffer ring ran dry: ur_post re-arms. */
+		if (cqe->res == -ENOBUFS) {
+			fwd_buf_put(b);
 			return;
 		}
-		fwd_buf_put(b);
-		if (cqe->res == -ENOBUFS || cqe->res == -ECANCELED ||
-		    cqe->res == -EINTR || cqe->res == -EAGAIN)
-			return;
-		if (cqe->res == 0 || cqe->res == -EBADFD || cqe->res == -EIO ||
-		    cqe->res == -ENXIO || cqe->res == -EBADF)
-			fwd_tun_gone();
-		else
-			log_warnx("read from TUN: %s", strerror(-cqe->res));
+		ur_tun_read(b, cqe->res);
 		return;
 	case UR_K_TUNWRITE:
 		if (cqe->res == -EBADFD || cqe->res == -EIO)
