@@ -10,7 +10,8 @@
 # setting: on" (and scdaemon sees the button where the token has one), and
 # the same subkey, moved to that card, decrypts: GnuPG hashes the PINs
 # itself, so the card's KDF-DO and PIN hashes are those a real host
-# computes.
+# computes. On the yubikey5 profile with the touch policy on, the
+# decryption waits for a touch, and fails without one.
 #
 # Own pcscd, own vcard, own GNUPGHOME in the test's temp dir; the real
 # ~/.gnupg is never touched.  Set VCARD_GPG_DEBUG=1 for scdaemon's
@@ -266,7 +267,7 @@ fi
 # to it, one decryption through it.
 vg_profile()
 {
-	local prof=$1 before rc want
+	local prof=$1 before rc want t0
 
 	scd_kill
 	card_stop_vcard
@@ -310,20 +311,67 @@ vg_profile()
 
 	scd_kill
 	before=$(card_status_field deciphers)
-	rm -f "$T_TMP/out.txt"
-	if gpg --batch --no-tty --pinentry-mode loopback \
-	    --passphrase "$USER_PIN" --decrypt --output "$T_TMP/out.txt" \
-	    "$T_TMP/msg.gpg" >"$T_TMP/gpg.out" 2>&1 &&
-	    cmp -s "$T_TMP/plain.txt" "$T_TMP/out.txt"; then
+	t0=$(date +%s%N)
+	if vg_decrypt; then
 		t_ok "$prof: gpg --decrypt through the card, KDF on"
 	else
 		t_fail "$prof: gpg --decrypt through the card, KDF on" \
 		    "$(tail -n 5 "$T_TMP/gpg.out")"
 		vg_fail_logs
 	fi
+	t_log "# $prof: gpg --decrypt (fresh scdaemon) took" \
+	    "$((($(date +%s%N) - t0) / 1000000)) ms"
 	t_eq "$prof: one decipher, no retry spent" \
 	    "$(card_status_field deciphers) $(card_status_field pw1)" \
 	    "$((before + 1)) 3"
+	case $prof in
+	yubikey5) vg_touch "$prof" ;;
+	esac
+}
+
+# vg_decrypt: gpg --decrypt of the test message with the user PIN.
+vg_decrypt()
+{
+	rm -f "$T_TMP/out.txt"
+	gpg --batch --no-tty --pinentry-mode loopback \
+	    --passphrase "$USER_PIN" --decrypt --output "$T_TMP/out.txt" \
+	    "$T_TMP/msg.gpg" >"$T_TMP/gpg.out" 2>&1 &&
+	    cmp -s "$T_TMP/plain.txt" "$T_TMP/out.txt"
+}
+
+_vg_touch_waits()
+{
+	[ "$(card_status_field touchwait)" = 1 ]
+}
+
+# vg_touch NAME: with the touch policy on, a decryption waits for the
+# touch, goes on after it, and fails when no touch comes in time.
+vg_touch()
+{
+	local prof=$1 pid rc
+
+	card_ctl "uif dec 1" >/dev/null
+	card_ctl "set touchtimeout=30000" >/dev/null
+	scd_kill
+	vg_decrypt &
+	pid=$!
+	T_PIDS+=("$pid")
+	t_check "$prof: with UIF on, DECIPHER waits for a touch" \
+	    wait_for 20 _vg_touch_waits
+	sleep 1
+	t_check "$prof: ... and gpg still waits" pid_alive "$pid"
+	card_touch
+	wait "$pid"
+	rc=$?
+	t_eq "$prof: gpg --decrypt goes on after the touch" "$rc" 0
+
+	card_ctl "set touchtimeout=1500" >/dev/null
+	scd_kill
+	vg_decrypt
+	t_eq "$prof: no touch: the decryption fails" "$?" 2
+	grep -q 'no touch in time' "$VCARD_LOG"
+	t_eq "$prof: the card logged the touch timeout" "$?" 0
+	card_ctl "uif dec 0" >/dev/null
 }
 
 for prof in nitrokey3 yubikey5 gnuk smartpgp; do

@@ -179,7 +179,7 @@ card_select_app()
 
 # card_ctl CMD: one control command to the current vcard; prints the
 # one-line answer.  remove, insert, slow MS, garbage N, hang, normal,
-# status, pubkey, app NAME, touch, set KNOB=VALUE.
+# status, pubkey, app NAME, touch, uif SLOT N, set KNOB=VALUE.
 card_ctl()
 {
 	perl -MIO::Socket::UNIX -e '

@@ -125,7 +125,8 @@ usage_exit(int code)
 	    "knobs:\n%s\n"
 	    "control commands: remove, insert, slow MS, garbage N, hang, "
 	    "normal, status, pubkey,\n"
-	    "  app openpgp|piv|oath|mgmt, touch, set KNOB=VALUE\n",
+	    "  app openpgp|piv|oath|mgmt, touch, uif sig|dec|aut 0-4, "
+	    "set KNOB=VALUE\n",
 	    vcard_knobs);
 	exit(code);
 }
@@ -490,6 +491,40 @@ touch_expired(struct vcard_run *r)
 	r->pending_len = 2;
 }
 
+/*
+ * "uif sig|dec|aut POLICY": the touch policy (DO D6-D8) as a token's
+ * own tool sets it (ykman openpgp keys set-touch); 0 off, 1 on, 2
+ * fixed, 3 cached, 4 cached fixed (all but 0 ask for every touch here).
+ */
+static void
+ctl_uif(struct vcard_run *r, const char *arg, char *out, size_t len)
+{
+	static const char *slots[] = { "sig", "dec", "aut" };
+	char slot[8];
+	int i, policy;
+
+	if (!r->card.prof.button) {
+		snprintf(out, len, "error no button on this card");
+		return;
+	}
+	if (arg == NULL || sscanf(arg, "%7s %d", slot, &policy) != 2 ||
+	    policy < 0 || policy > 4) {
+		snprintf(out, len, "error uif needs sig|dec|aut and 0-4");
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		if (strcmp(slot, slots[i]) == 0)
+			break;
+	if (i == 3) {
+		snprintf(out, len, "error uif needs sig|dec|aut and 0-4");
+		return;
+	}
+	log_info("touch policy %s %d", slot, policy);
+	r->card.uif[i] = policy;
+	r->card.dirty = 1;
+	save_state(r);
+}
+
 static void
 ctl_command(struct vcard_run *r, char *line, char *out, size_t len)
 {
@@ -548,6 +583,8 @@ ctl_command(struct vcard_run *r, char *line, char *out, size_t len)
 		}
 		log_info("application %s selected by someone else", arg);
 		vcard_select_app(&r->card, n);
+	} else if (strcmp(line, "uif") == 0) {
+		ctl_uif(r, arg, out, len);
 	} else if (strcmp(line, "set") == 0) {
 		if (arg == NULL ||
 		    vcard_profile_set(&r->card.prof, arg) == -1) {
