@@ -603,8 +603,8 @@ test_kdf(void)
 	card_with(&c, "default");
 	CHECK(cmd(&c, 0, 0xCA, 0x00, 0xC0, NULL, 0, 0) == 0x9000 &&
 	    (rbuf[0] & 0x01) == 0, "default: C0 without the KDF bit");
-	CHECK(cmd(&c, 0, 0xCA, 0x00, 0xF9, NULL, 0, 0) == 0x6A88,
-	    "default: no F9");
+	CHECK(cmd(&c, 0, 0xCA, 0x00, 0xF9, NULL, 0, 0) == 0x6A88 &&
+	    !vcard_kdf_on(&c), "default: no F9");
 	vcard_wipe(&c);
 
 	/* Gnuk: strict; a raw PIN is 6985 and spends nothing. */
@@ -617,6 +617,7 @@ test_kdf(void)
 	    rbuf[5] == 0x08 && rbuf[6] == 0x83 && rbuf[12] == 0x84 &&
 	    rbuf[22] == 0x85 && rbuf[32] == 0x86 && rbuf[42] == 0x87 &&
 	    rbuf[76] == 0x88, "F9 laid out as GnuPG's kdf-setup writes it");
+	CHECK(vcard_kdf_on(&c), "gnuk: KDF on");
 	CHECK(verify(&c, 0x82, "123456") == 0x6985 && c.pw1_tries == 3,
 	    "gnuk: a raw PIN is 6985, no retry spent");
 	CHECK(verify_kdf(&c, 0x82, "123456") == 0x9000,
@@ -679,6 +680,7 @@ test_kdf(void)
 	    "KDF off: the raw factory PIN");
 	n = cmd(&c, 0, 0xCA, 0x00, 0xF9, NULL, 0, 0);
 	CHECK(n == 0x9000 && rlen == 5 && rbuf[2] == 0x00, "F9 reads 81 01 00");
+	CHECK(!vcard_kdf_on(&c), "KDF off after PUT DATA F9 81 01 00");
 	vcard_wipe(&c);
 
 	/* A storing card (Nitrokey 3) keeps its PINs on PUT DATA F9. */

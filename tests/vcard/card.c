@@ -455,9 +455,8 @@ vcard_s2k(const uint8_t *pin, size_t pinlen, const uint8_t salt[8],
 	sodium_memzero(buf, sizeof(buf));
 }
 
-/* KDF is on: F9 holds an iterated-salted S2K in one of its two forms. */
-static int
-kdf_on(const struct vcard *s)
+int
+vcard_kdf_on(const struct vcard *s)
 {
 	return (s->kdf_len == KDF_SHORT || s->kdf_len == VCARD_KDF_MAX) &&
 	    s->kdf[2] == 0x03;
@@ -533,7 +532,7 @@ kdf_enable(struct vcard *s)
 void
 vcard_apply_profile(struct vcard *s)
 {
-	if (s->prof.kdf != VCARD_KDF_NONE && !kdf_on(s))
+	if (s->prof.kdf != VCARD_KDF_NONE && !vcard_kdf_on(s))
 		kdf_enable(s);
 }
 
@@ -662,7 +661,7 @@ vcard_set_pin(struct vcard *s, int which, const char *pin)
 		s->pw1_len = n;
 		s->pw1_tries = VCARD_TRIES;
 	}
-	if (kdf_on(s)) {
+	if (vcard_kdf_on(s)) {
 		if (which == 3)
 			kdf_hash_pin(s, 3, s->pw3, &s->pw3_len);
 		else
@@ -752,7 +751,7 @@ cmd_verify(struct vcard *s, const struct apdu *a)
 		return 0x63C0 | *tries;
 	}
 	/* A strict KDF card refuses what cannot be a hash, spending nothing. */
-	if (kdf_on(s) && s->prof.kdf == VCARD_KDF_STRICT && a->lc != 32)
+	if (vcard_kdf_on(s) && s->prof.kdf == VCARD_KDF_STRICT && a->lc != 32)
 		return s->prof.kdf_sw;
 	*ok = 0;
 	sw = pin_check(s, pin, pinlen, a->data, a->lc, tries);
@@ -1185,7 +1184,7 @@ put_kdf(struct vcard *s, const struct apdu *a)
 	s->rc_tries = 0;
 	s->pw1_tries = s->pw3_tries = VCARD_TRIES;
 	s->pw1_81_ok = s->pw1_82_ok = s->pw3_ok = 0;
-	if (kdf_on(s)) {
+	if (vcard_kdf_on(s)) {
 		h1 = n == KDF_SHORT ? 24 : KDF_INIT_PW1;
 		h3 = n == KDF_SHORT ? 58 : KDF_INIT_PW3;
 		memcpy(s->pw1, d + h1, 32);

@@ -169,6 +169,8 @@ void	vcard_apply_profile(struct vcard *);
  */
 void	vcard_s2k(const uint8_t *pin, size_t pinlen, const uint8_t salt[8],
 	    uint32_t count, uint8_t out[32]);
+/* KDF is on: F9 holds an iterated-salted S2K (90 or 110 bytes). */
+int	vcard_kdf_on(const struct vcard *);
 /* Another application selected (VCARD_APP_*): PIN state gone. */
 void	vcard_select_app(struct vcard *, int app);
 /* Power on, power off, reset: forget verifications and pending data. */

@@ -464,7 +464,7 @@ ctl_status(struct vcard_run *r, char *out, size_t len)
 	    r->card.pw1_tries, r->card.rc_tries, r->card.pw3_tries,
 	    r->card.key_status[VCARD_KEY_DEC] != VCARD_KEY_NONE, mode,
 	    r->card.serial, r->card.prof.name, app_names[r->card.app],
-	    r->card.kdf_len > 3, r->touch_wait, r->touches);
+	    vcard_kdf_on(&r->card), r->touch_wait, r->touches);
 }
 
 /* A touch: the answer that waited for one goes now. */
@@ -903,7 +903,7 @@ main(int argc, char *argv[])
 	save_state(&r);
 	log_info("card %08X, profile %s, KDF %s, decryption key %s, "
 	    "vpcd at %s port %d", r.card.serial, prof.name,
-	    r.card.kdf_len > 3 ? "on" : "off",
+	    vcard_kdf_on(&r.card) ? "on" : "off",
 	    r.card.key_status[VCARD_KEY_DEC] ? "present" : "absent",
 	    r.host, r.port);
 
