@@ -229,29 +229,36 @@ pcsc_try_reader(struct pcsc_conn *c, const char *name, pcsc_probe_fn probe,
 	return r;
 }
 
-int
-pcsc_open(struct pcsc_conn *c, const char *hint, pcsc_probe_fn probe,
-    void *arg, char *why, size_t whylen)
+/* The context, established if needed: 0 or -errno (why says why). */
+static int
+pcsc_context(struct pcsc_conn *c, char *why, size_t whylen)
 {
-	SCARD_READERSTATE	 st;
-	char			*readers = NULL, *name;
-	DWORD			 len = 0;
-	LONG			 rv;
-	int			 r, found = 0, any = 0, turned_down = 0;
+	LONG	rv;
+	int	r;
 
-	snprintf(why, whylen, "no reader");
-	pcsc_close(c);
-	if (!c->has_ctx) {
-		rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL,
-		    &c->ctx);
-		if (rv != SCARD_S_SUCCESS) {
-			snprintf(why, whylen, "%s", pcsc_stringify_error(rv));
-			r = pcsc_errno(rv);
-			return r == -ENODEV ? -ESHUTDOWN : r;
-		}
-		c->has_ctx = 1;
-		c->nreject = 0;
+	if (c->has_ctx)
+		return 0;
+	rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &c->ctx);
+	if (rv != SCARD_S_SUCCESS) {
+		snprintf(why, whylen, "%s", pcsc_stringify_error(rv));
+		r = pcsc_errno(rv);
+		return r == -ENODEV ? -ESHUTDOWN : r;
 	}
+	c->has_ctx = 1;
+	c->nreject = 0;
+	return 0;
+}
+
+/* The readers' names, one after the other (*out: free it): 0 or -errno. */
+static int
+pcsc_list(struct pcsc_conn *c, char **out)
+{
+	char	*readers = NULL;
+	DWORD	 len = 0;
+	LONG	 rv;
+	int	 r;
+
+	*out = NULL;
 	rv = SCardListReaders(c->ctx, NULL, NULL, &len);
 	if (rv == SCARD_S_SUCCESS && len > 0 && len < 65536 &&
 	    (readers = calloc(1, len + 1)) != NULL)
@@ -264,6 +271,24 @@ pcsc_open(struct pcsc_conn *c, const char *hint, pcsc_probe_fn probe,
 		return readers == NULL && rv == SCARD_S_SUCCESS ? -ENOMEM :
 		    -ENODEV;
 	}
+	*out = readers;
+	return 0;
+}
+
+int
+pcsc_open(struct pcsc_conn *c, const char *hint, pcsc_probe_fn probe,
+    void *arg, char *why, size_t whylen)
+{
+	SCARD_READERSTATE	 st;
+	char			*readers, *name;
+	LONG			 rv;
+	int			 r, found = 0, any = 0, turned_down = 0;
+
+	snprintf(why, whylen, "no reader");
+	pcsc_close(c);
+	if ((r = pcsc_context(c, why, whylen)) != 0 ||
+	    (r = pcsc_list(c, &readers)) != 0)
+		return r;
 	for (name = readers; *name != '\0'; name += strlen(name) + 1) {
 		if (hint != NULL && hint[0] != '\0' &&
 		    strstr(name, hint) == NULL)
