@@ -35,10 +35,12 @@ keyd_now_us(void)
 struct keyd_backend_cb {
 	/*
 	 * One per queued request: status 0 (result set) or -errno;
+	 * point as given to dh (for the audit record, which names it);
 	 * latency_us 0 when no operation was timed; who as given to dh.
 	 */
 	void	(*dh_done)(uint64_t id, int status,
-		    const uint8_t result[static 32], uint32_t latency_us,
+		    const uint8_t result[static 32],
+		    const uint8_t point[static 32], uint32_t latency_us,
 		    const char *who);
 	/* The public key may have changed (the first device seen). */
 	void	(*key_changed)(void);
@@ -108,8 +110,8 @@ struct keyd_backend {
 	uint32_t	 capacity;	/* request queue size */
 	/*
 	 * Audit hook: one line for one DH the broker answered (refused: a
-	 * small-order or non-canonical point, never given to dh). point
-	 * is NULL for an asynchronous answer. Never the key or the result.
+	 * small-order or non-canonical point, never given to dh), naming
+	 * the point asked for. Never the key or the result.
 	 */
 	void		(*audit_dh)(const char *who, const uint8_t *point,
 			    int status, uint32_t latency_us, int refused);

@@ -116,6 +116,7 @@ struct card_res {
 	uint64_t	id;
 	int		status;
 	uint8_t		result[32];
+	uint8_t		point[32];	/* asked for (public: for the audit) */
 	uint32_t	latency_us;
 	char		who[16];
 };
@@ -306,6 +307,7 @@ card_post_locked(const struct card_req *req, int status,
 	if (status == 0 && out != NULL)
 		memcpy(res->result, out, 32);
 	res->latency_us = latency_us;
+	memcpy(res->point, req->point, sizeof(res->point));
 	memcpy(res->who, req->who, sizeof(res->who));
 }
 
@@ -859,17 +861,29 @@ static void
 card_audit_dh(const char *who, const uint8_t *point, int status,
     uint32_t latency_us, int refused)
 {
-	if (refused)
-		log_audit(LOG_INFO, "op=ecdh backend=openpgp peer=%s "
-		    "result=refused error=\"small-order or non-canonical "
-		    "point\"", who);
-	else if (status == 0)
-		log_audit(LOG_INFO, "op=ecdh backend=openpgp peer=%s result=ok "
-		    "latency_ms=%u.%03u", who, latency_us / 1000,
-		    latency_us % 1000);
+	char	hex[65];
+
+	/*
+	 * Each record names the point it was asked for (public: the peer's
+	 * ephemeral key, on the wire in its message), so that no sender can
+	 * make one operation pass for another; the peer tag is what the
+	 * handshake process said.
+	 */
+	if (point != NULL)
+		sodium_bin2hex(hex, sizeof(hex), point, 32);
 	else
-		log_audit(LOG_INFO, "op=ecdh backend=openpgp peer=%s result=%s "
-		    "error=\"%s\" latency_ms=%u.%03u", who,
+		strlcpy(hex, "unknown", sizeof(hex));
+	if (refused)
+		log_audit(LOG_INFO, "op=ecdh backend=openpgp point=%s peer=%s "
+		    "result=refused error=\"small-order or non-canonical "
+		    "point\"", hex, who);
+	else if (status == 0)
+		log_audit(LOG_INFO, "op=ecdh backend=openpgp point=%s peer=%s "
+		    "result=ok latency_ms=%u.%03u", hex, who,
+		    latency_us / 1000, latency_us % 1000);
+	else
+		log_audit(LOG_INFO, "op=ecdh backend=openpgp point=%s peer=%s "
+		    "result=%s error=\"%s\" latency_ms=%u.%03u", hex, who,
 		    status == -ETIMEDOUT ? "timeout" : "error",
 		    opgp_strerror(status), latency_us / 1000,
 		    latency_us % 1000);
@@ -911,7 +925,7 @@ card_event(int fd, short event, void *arg)
 		card.cb->key_changed();
 	for (i = 0; i < n; i++)
 		card.cb->dh_done(res[i].id, res[i].status, res[i].result,
-		    res[i].latency_us, res[i].who);
+		    res[i].point, res[i].latency_us, res[i].who);
 	if (pin_res)
 		card.cb->pin_result(pin_status, pin_retries);
 	if (ev_ready)

@@ -50,6 +50,10 @@ struct keyd_state {
 	/* A device's key as last announced (keyd_key_update). */
 	uint8_t			 announced[32];
 	int			 announced_has;
+	/* KEY_SETs ignored by a device backend: one handled a second. */
+	uint64_t		 keyset_last_us;
+	uint64_t		 keyset_suppressed;
+	const char		*keyset_from;	/* of the last one counted */
 	/*
 	 * The audit stream to the parent (for its audit file). Events of
 	 * a backend's worker thread wait in a small queue (under
@@ -216,9 +220,9 @@ keyd_dh_result(uint64_t id, int status, const uint8_t result[static 32])
  */
 static void
 keyd_dh_done(uint64_t id, int status, const uint8_t result[static 32],
-    uint32_t latency_us, const char *who)
+    const uint8_t point[static 32], uint32_t latency_us, const char *who)
 {
-	keyd.backend->audit_dh(who, NULL, status, latency_us, 0);
+	keyd.backend->audit_dh(who, point, status, latency_us, 0);
 	keyd.last_latency_us = latency_us;
 	keyd.ops++;
 	keyd_dh_result(id, status, result);
@@ -371,14 +375,31 @@ keyd_set_key(struct chan *c, struct imsg *imsg)
 	memcpy(&ks, imsg->data, sizeof(ks));
 	sodium_memzero(imsg->data, imsg->len);
 	if (keyd.backend->set_key == NULL) {
-		/* The key is the device's: nothing to install. */
+		uint64_t	now = keyd_now_us();
+
+		/*
+		 * The key is the device's: nothing to install. Each one is
+		 * answered with the key (and makes the parent log it), so a
+		 * sender that repeats them could drown both logs: one a
+		 * second is handled, the rest counted in the next record.
+		 */
+		if (keyd.keyset_last_us != 0 &&
+		    now - keyd.keyset_last_us < 1000000) {
+			sodium_memzero(&ks, sizeof(ks));
+			keyd.keyset_suppressed++;
+			keyd.keyset_from = from;
+			return;
+		}
+		keyd.keyset_last_us = now;
 		if (!wg_key_is_zero(ks.key))
 			log_warnx("set key from %s ignored: the private key "
 			    "is on the card (KeySource = %s)", from,
 			    keyd.backend->name);
 		sodium_memzero(&ks, sizeof(ks));
 		log_audit(LOG_INFO, "op=set-key from=%s backend=%s "
-		    "result=ignored", from, keyd.backend->name);
+		    "result=ignored suppressed=%llu", from, keyd.backend->name,
+		    (unsigned long long)keyd.keyset_suppressed);
+		keyd.keyset_suppressed = 0;
 		keyd_announce();
 		return;
 	}
@@ -523,6 +544,15 @@ keyd_load_timer(int fd, short event, void *arg)
 
 	keyd_send_load();
 	keyd.load_sent_full = 0;
+	/* KEY_SETs counted away a second ago are written now. */
+	if (keyd.keyset_suppressed > 0 &&
+	    keyd_now_us() - keyd.keyset_last_us >= 1000000) {
+		log_audit(LOG_INFO, "op=set-key from=%s backend=%s "
+		    "result=ignored suppressed=%llu", keyd.keyset_from,
+		    keyd.backend->name,
+		    (unsigned long long)keyd.keyset_suppressed);
+		keyd.keyset_suppressed = 0;
+	}
 	evtimer_add(&keyd.ev_load, &tv);
 }
 

@@ -48,6 +48,7 @@ static void	audit_write(const char *, pid_t, const char *);
 /* Keys whose values are numbers (when they look like one). */
 static const char *const audit_numeric[] = {
 	"latency_ms", "retries_left", "pin_retries", "uid", "count", "peers",
+	"suppressed",
 	"port", "mtu", NULL
 };
 

@@ -175,7 +175,7 @@ fcard_answer(void)
 		memcpy(out, fcard.q[i].point, 32);
 		out[0] ^= 1;
 		fcard.cbs->dh_done(fcard.q[i].id, fcard.q[i].point[1] == 0xee ?
-		    -EIO : 0, out, 100, fcard.q[i].who);
+		    -EIO : 0, out, fcard.q[i].point, 100, fcard.q[i].who);
 	}
 	fcard.nq = 0;
 	for (; fcard.pin_pending > 0; fcard.pin_pending--) {

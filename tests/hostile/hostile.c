@@ -71,6 +71,9 @@ static const struct hostile_case cases[] = {
 	/* Floods: the receiver must stay up and bounded. */
 	{ "hs-audit-flood", HS, 3, IMSG_AUDIT, 0, 0, 50000,
 	    "op=peer-add peer=flood peers=1" },
+	/* Card mode: each KEY_SET re-announced the key to the parent. */
+	{ "hs-keyd-keyset-flood", HS, 4, IMSG_KEY_SET,
+	    sizeof(struct key_set), 0, 5000, NULL },
 };
 #define NCASES	(sizeof(cases) / sizeof(cases[0]))
 

@@ -114,6 +114,10 @@ fi
 # The static-static DH: one card operation per side, at start.
 t_check "A: static-static DH done" wait_for 10 \
     bash -c "[ \"\$(grep -c 'audit: op=ecdh backend=openpgp .*result=ok' '$LOG_A')\" -ge 1 ]"
+# Each record names the point the card was asked about (issue 13): the
+# first is the static-static DH, whose point is B's public key.
+t_check "A: the card's ECDH record names the point (B's public key)" \
+    grep -q "audit: op=ecdh backend=openpgp point=$(echo "$PUB_B" | base64 -d | od -An -tx1 | tr -d ' \n') " "$LOG_A"
 sleep 1
 d0=$(deciphers "$CTL_A")
 a0=$(audit_ok "$LOG_A")
