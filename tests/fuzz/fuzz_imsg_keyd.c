@@ -144,8 +144,11 @@ static void
 fcard_audit_dh(const char *who, const uint8_t *point, int status,
     uint32_t latency_us, int refused)
 {
-	if (strlen(who) >= 16 || (point == NULL) != !refused)
-		abort();	/* async answers have no point, refusals do */
+	(void)status;
+	(void)latency_us;
+	(void)refused;
+	if (strlen(who) >= 16 || point == NULL)
+		abort();	/* every record names its point */
 }
 
 const struct keyd_backend keyd_backend_openpgp = {
