@@ -474,8 +474,9 @@ card_verify_io(const uint8_t *pin, size_t len, int left, int *retries,
 
 /*
  * With card.mtx held: the card refused the PIN (r: -EACCES wrong,
- * -EPERM blocked, -EINVAL a length it refuses). It is never tried
- * again: forgotten, only a keyed hash of a wrong one kept.
+ * -EPERM blocked, -EINVAL a length it refuses, -EBADMSG a form it
+ * refuses (KDF), -ENOSYS a KDF we cannot do). It is never tried again:
+ * forgotten, only a keyed hash of a wrong or refused one kept.
  */
 static void
 card_pin_refused_locked(int r, int retries)
@@ -483,7 +484,8 @@ card_pin_refused_locked(int r, int retries)
 	char	why[128];
 
 	card.verified = 0;
-	if (r == -EACCES) {
+	/* Never the same bytes again: a wrong PIN, or a wrong format. */
+	if (r == -EACCES || r == -EBADMSG) {
 		card_pin_hash(card.pin, card.pin_len, card.badpin);
 		card.has_badpin = 1;
 	}
@@ -497,12 +499,16 @@ card_pin_refused_locked(int r, int retries)
 		snprintf(why, sizeof(why), "PIN of a length the card "
 		    "refuses (%d to %d); not sent", OPGP_PIN_MIN,
 		    OPGP_PIN_MAX);
+	else if (r == -EBADMSG || r == -ENOSYS)
+		snprintf(why, sizeof(why), "%s; PIN forgotten, not sent "
+		    "again", opgp_strerror(r));
 	else
 		snprintf(why, sizeof(why), "wrong PIN, %d retries "
 		    "left; PIN forgotten: run wgcardctl card unlock",
 		    retries);
 	log_audit(LOG_WARNING, "op=verify backend=openpgp result=%s "
 	    "retries_left=%d", r == -EINVAL ? "refused" :
+	    r == -EBADMSG ? "wrong-format" : r == -ENOSYS ? "kdf-unsupported" :
 	    r == -EPERM ? "blocked" : "wrong-pin", retries);
 	card_set_state_locked(r == -EPERM ? KEY_CARD_BLOCKED :
 	    KEY_CARD_LOCKED, r == -EPERM ? "PIN blocked (retry "
@@ -566,8 +572,11 @@ card_verify(void)
 		    retries);
 		card_set_state_locked(KEY_CARD_READY, "PIN verified");
 		card.ev_ready = 1;
-	} else if (r == -EACCES || r == -EPERM || r == -EINVAL)
+	} else if (r == -EACCES || r == -EPERM || r == -EINVAL ||
+	    r == -EBADMSG || r == -ENOSYS)
 		card_pin_refused_locked(r, retries);
+	else if (r == -ENOTRECOVERABLE)
+		card_set_state_locked(KEY_CARD_ERROR, opgp_strerror(r));
 	else {
 		/* The card went away mid-VERIFY: the PIN stays as it was. */
 		pthread_mutex_unlock(&card.mtx);
@@ -662,6 +671,10 @@ card_connect(void)
 	}
 	if (r == -EXDEV)
 		return;		/* only cards we turned down: keep saying why */
+	if (r == -ENOTRECOVERABLE) {
+		card_set_state(KEY_CARD_ERROR, why);	/* 6285 */
+		return;
+	}
 	if (r != 0) {
 		card_set_state(KEY_CARD_ABSENT, why);
 		return;

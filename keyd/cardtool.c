@@ -14,6 +14,7 @@
 struct cardtool_probe {
 	const struct cardtool_sel	*sel;
 	struct opgp_info		*info;
+	int				 terminated;	/* 6285 seen */
 };
 
 static int
@@ -54,7 +55,10 @@ cardtool_probe(struct pcsc_conn *c, void *arg, char *why, size_t whylen)
 	if (r != 0) {
 		snprintf(why, whylen, "reader %s: %s", pcsc_reader(c),
 		    opgp_strerror(r));
-		return r == -ENOENT ? 2 : 0;
+		/* Terminated: turned down until removed, no retry loop. */
+		if (r == -ENOTRECOVERABLE)
+			p->terminated = 1;
+		return r == -ENOENT || r == -ENOTRECOVERABLE ? 2 : 0;
 	}
 	if (p->sel->has_serial && p->info->serial != p->sel->serial) {
 		snprintf(why, whylen, "reader %s: card serial %08X, not "
@@ -68,9 +72,12 @@ int
 cardtool_open(struct pcsc_conn *c, const struct cardtool_sel *sel,
     struct opgp_info *info, char *why, size_t whylen)
 {
-	struct cardtool_probe	p = { sel, info };
+	struct cardtool_probe	p = { sel, info, 0 };
+	int			r;
 
-	return pcsc_open(c, sel->reader, cardtool_probe, &p, why, whylen);
+	r = pcsc_open(c, sel->reader, cardtool_probe, &p, why, whylen);
+	return r != 0 && r != -ESHUTDOWN && p.terminated ?
+	    -ENOTRECOVERABLE : r;
 }
 
 /*

@@ -228,6 +228,8 @@ opgp_sw_errno(unsigned int sw, int *retries)
 		return -EPERM;
 	case OPGP_SW_NOT_FOUND:
 		return -ENOENT;
+	case OPGP_SW_TERMINATED:
+		return -ENOTRECOVERABLE;
 	case 0x6a88:		/* referenced data not found: no key */
 		return -ENOKEY;
 	case 0x6700:		/* wrong length */
@@ -312,12 +314,22 @@ opgp_parse_pw_status(const uint8_t *data, size_t len, int *pw1, int *pw3)
 int
 opgp_attr_is_cv25519(const uint8_t *data, size_t len)
 {
-	/* A trailing import-format byte (00 or FF) may follow the OID. */
-	if (data == NULL || len < sizeof(opgp_attr_cv25519) ||
-	    len > sizeof(opgp_attr_cv25519) + 1)
+	/* The OID of RFC 8410 (1.3.101.110) that some cards use. */
+	static const uint8_t	rfc[4] = { 0x12, 0x2b, 0x65, 0x6e };
+
+	/*
+	 * One trailing byte may follow the OID: an import format (00,
+	 * FF on a Nitrokey 3) or anything at all (a YubiKey 5.2).
+	 */
+	if (data == NULL)
 		return 0;
-	return memcmp(data, opgp_attr_cv25519,
-	    sizeof(opgp_attr_cv25519)) == 0;
+	if (len == sizeof(opgp_attr_cv25519) ||
+	    len == sizeof(opgp_attr_cv25519) + 1)
+		return memcmp(data, opgp_attr_cv25519,
+		    sizeof(opgp_attr_cv25519)) == 0;
+	if (len == sizeof(rfc) || len == sizeof(rfc) + 1)
+		return memcmp(data, rfc, sizeof(rfc)) == 0;
+	return 0;
 }
 
 static void
@@ -368,6 +380,96 @@ opgp_parse_app_data(const uint8_t *data, size_t len, struct opgp_info *info)
 	return 0;
 }
 
+/* KDF-DO (F9). */
+
+int
+opgp_parse_kdf(const uint8_t *data, size_t len, struct opgp_kdf *kdf)
+{
+	const uint8_t	*v;
+	size_t		 vlen;
+	int		 r;
+
+	memset(kdf, 0, sizeof(*kdf));
+	if (data == NULL || len == 0)
+		return 0;		/* no KDF-DO: the PIN as it is */
+	/* Some cards answer with the DO in its own tag. */
+	if (opgp_tlv_find(data, len, 0xf9, &v, &vlen) == 1) {
+		data = v;
+		len = vlen;
+	}
+	if ((r = opgp_tlv_find(data, len, 0x81, &v, &vlen)) == -1)
+		return -EPROTO;
+	if (r == 0 || vlen != 1)
+		return r == 0 ? 0 : -EPROTO;
+	if (v[0] == 0x00)
+		return 0;		/* KDF off */
+	if (v[0] != 0x03)
+		return -ENOSYS;		/* not iterated-salted S2K */
+	if (opgp_tlv_find(data, len, 0x82, &v, &vlen) != 1 || vlen != 1)
+		return -EPROTO;
+	if (v[0] == 0x08)
+		kdf->hashlen = crypto_hash_sha256_BYTES;
+	else if (v[0] == 0x0a)
+		kdf->hashlen = crypto_hash_sha512_BYTES;
+	else
+		return -ENOSYS;
+	if (opgp_tlv_find(data, len, 0x83, &v, &vlen) != 1 || vlen != 4)
+		return -EPROTO;
+	kdf->count = (uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 |
+	    (uint32_t)v[2] << 8 | v[3];
+	/* More than OpenPGP's largest S2K count would stall the worker. */
+	if (kdf->count > OPGP_KDF_COUNT_MAX)
+		return -ENOSYS;
+	/* PW1's salt (84) is required; RC's and PW3's default to it. */
+	if (opgp_tlv_find(data, len, 0x84, &v, &vlen) != 1 || vlen != 8)
+		return -EPROTO;
+	memcpy(kdf->salt_pw1, v, 8);
+	memcpy(kdf->salt_rc, v, 8);
+	memcpy(kdf->salt_pw3, v, 8);
+	if (opgp_tlv_find(data, len, 0x85, &v, &vlen) == 1 && vlen == 8)
+		memcpy(kdf->salt_rc, v, 8);
+	if (opgp_tlv_find(data, len, 0x86, &v, &vlen) == 1 && vlen == 8)
+		memcpy(kdf->salt_pw3, v, 8);
+	kdf->on = 1;
+	return 0;
+}
+
+/* Hashes n bytes of the endless salt || pin || salt || pin ... */
+#define OPGP_S2K(type, st, salt, pin, pinlen, n, out) do {		\
+	size_t	left_ = (n), k_;					\
+									\
+	type##_init(st);						\
+	while (left_ > 0) {						\
+		k_ = left_ < 8 ? left_ : 8;				\
+		type##_update(st, salt, k_);				\
+		left_ -= k_;						\
+		k_ = left_ < (pinlen) ? left_ : (pinlen);		\
+		type##_update(st, pin, k_);				\
+		left_ -= k_;						\
+	}								\
+	type##_final(st, out);						\
+} while (0)
+
+void
+opgp_s2k(size_t hashlen, const uint8_t salt[static 8], uint32_t count,
+    const uint8_t *pin, size_t pinlen, uint8_t *out)
+{
+	crypto_hash_sha256_state	s256;
+	crypto_hash_sha512_state	s512;
+	size_t				n = count;
+
+	/* RFC 4880 3.7.1.3: at least salt and PIN once. */
+	if (n < 8 + pinlen)
+		n = 8 + pinlen;
+	if (hashlen == crypto_hash_sha512_BYTES) {
+		OPGP_S2K(crypto_hash_sha512, &s512, salt, pin, pinlen, n, out);
+		sodium_memzero(&s512, sizeof(s512));
+	} else {
+		OPGP_S2K(crypto_hash_sha256, &s256, salt, pin, pinlen, n, out);
+		sodium_memzero(&s256, sizeof(s256));
+	}
+}
+
 /* Commands. */
 
 /*
@@ -396,7 +498,13 @@ opgp_xfer(struct opgp_card *card, const uint8_t *apdu, size_t alen,
 			goto out;
 		}
 		sw = opgp_sw(part, n);
-		if ((sw & 0xff00) == 0x6c00 && alen >= 5 && rounds == 0) {
+		/*
+		 * 6Cxx: send again with Le = xx, on a command that has an
+		 * Le (case 2: header and Le; case 4: header, Lc, data, Le).
+		 * A case 3 command (VERIFY) ends with data, never touched.
+		 */
+		if ((sw & 0xff00) == 0x6c00 && rounds == 0 &&
+		    (alen == 5 || (alen > 5 && alen == 6 + (size_t)cmd[4]))) {
 			cmd[alen - 1] = sw & 0xff;
 			continue;
 		}
@@ -487,20 +595,26 @@ opgp_read_info(struct opgp_card *card, struct opgp_info *info)
 }
 
 int
-opgp_read_pw1_retries(struct opgp_card *card)
+opgp_read_pw_retries(struct opgp_card *card, int *pw1, int *pw3)
 {
 	uint8_t	resp[64];
 	size_t	dlen;
-	int	r, pw1;
+	int	r;
 
 	if ((r = opgp_get_data(card, 0xc4, resp, sizeof(resp), &dlen)) != 0)
 		return r;
 	/* Some cards wrap it in its tag. */
-	if (dlen > 2 && resp[0] == 0xc4 && resp[1] == dlen - 2) {
-		if ((r = opgp_parse_pw_status(resp + 2, dlen - 2, &pw1,
-		    NULL)) != 0)
-			return r;
-	} else if ((r = opgp_parse_pw_status(resp, dlen, &pw1, NULL)) != 0)
+	if (dlen > 2 && resp[0] == 0xc4 && resp[1] == dlen - 2)
+		return opgp_parse_pw_status(resp + 2, dlen - 2, pw1, pw3);
+	return opgp_parse_pw_status(resp, dlen, pw1, pw3);
+}
+
+int
+opgp_read_pw1_retries(struct opgp_card *card)
+{
+	int	r, pw1;
+
+	if ((r = opgp_read_pw_retries(card, &pw1, NULL)) != 0)
 		return r;
 	return pw1;
 }
@@ -519,23 +633,80 @@ opgp_read_pubkey(struct opgp_card *card, uint8_t pub[static 32])
 }
 
 int
+opgp_read_kdf(struct opgp_card *card, struct opgp_kdf *kdf)
+{
+	uint8_t	apdu[OPGP_APDU_MAX], resp[512];
+	size_t	alen, rlen;
+	int	r;
+
+	memset(kdf, 0, sizeof(*kdf));
+	alen = opgp_build_get_data(apdu, 0xf9);
+	if ((r = opgp_xfer(card, apdu, alen, resp, sizeof(resp), &rlen)) != 0)
+		return r;
+	/* A card without a KDF-DO refuses the GET DATA: no KDF. */
+	if (opgp_sw(resp, rlen) != OPGP_SW_OK)
+		return 0;
+	return opgp_parse_kdf(resp, rlen - 2, kdf);
+}
+
+int
 opgp_verify(struct opgp_card *card, uint8_t mode, const uint8_t *pin,
     size_t pinlen, int *retries)
 {
-	uint8_t	apdu[OPGP_APDU_MAX], resp[64];
-	size_t	alen, rlen, min;
-	int	r;
+	struct opgp_kdf	kdf;
+	uint8_t		apdu[OPGP_APDU_MAX], resp[64];
+	uint8_t		hash[crypto_hash_sha512_BYTES];
+	size_t		alen, rlen, min;
+	unsigned int	sw;
+	int		r, pw1 = -1, pw3 = -1;
 
 	min = mode == 0x83 ? OPGP_ADMIN_PIN_MIN : OPGP_PIN_MIN;
 	/* The card would count a PIN of a wrong length as wrong. */
 	if (pin == NULL || pinlen < min || pinlen > OPGP_PIN_MAX)
 		return -EINVAL;
-	alen = opgp_build_verify(apdu, mode, pin, pinlen);
+	/* Read at every VERIFY, so in every card session. */
+	if ((r = opgp_read_kdf(card, &kdf)) != 0)
+		return r;
+	if (kdf.on) {
+		opgp_s2k(kdf.hashlen, mode == 0x83 ? kdf.salt_pw3 :
+		    kdf.salt_pw1, kdf.count, pin, pinlen, hash);
+		alen = opgp_build_verify(apdu, mode, hash, kdf.hashlen);
+		sodium_memzero(hash, sizeof(hash));
+	} else
+		alen = opgp_build_verify(apdu, mode, pin, pinlen);
 	r = opgp_xfer(card, apdu, alen, resp, sizeof(resp), &rlen);
 	sodium_memzero(apdu, sizeof(apdu));
 	if (r != 0)
 		return r;
-	return opgp_sw_errno(opgp_sw(resp, rlen), retries);
+	sw = opgp_sw(resp, rlen);
+	switch (sw) {
+	case 0x6985:
+	case 0x6700:
+		/* Not a PIN in the form the card wants: nothing spent. */
+		return -EBADMSG;
+	case OPGP_SW_SECURITY:
+		/* A wrong PIN on Gnuk, SmartPGP: the counter says more. */
+		if (opgp_read_pw_retries(card, &pw1, &pw3) == 0 &&
+		    retries != NULL)
+			*retries = mode == 0x83 ? pw3 : pw1;
+		return (mode == 0x83 ? pw3 : pw1) == 0 ? -EPERM : -EACCES;
+	default:
+		return opgp_sw_errno(sw, retries);
+	}
+}
+
+int
+opgp_reset_verify(struct opgp_card *card, uint8_t mode)
+{
+	uint8_t	apdu[OPGP_APDU_MAX], resp[64];
+	size_t	alen, rlen;
+	int	r;
+
+	alen = opgp_build_verify(apdu, mode, NULL, 0);
+	apdu[2] = 0xff;		/* P1 FF: reset the verified state */
+	if ((r = opgp_xfer(card, apdu, alen, resp, sizeof(resp), &rlen)) != 0)
+		return r;
+	return opgp_sw_errno(opgp_sw(resp, rlen), NULL);
 }
 
 int
@@ -591,8 +762,8 @@ opgp_fingerprint_cv25519(const uint8_t pub[static 32], uint32_t created,
 	sha1_final(&c, fpr);
 }
 
-int
-opgp_generate_cv25519(struct opgp_card *card, const uint8_t *admin_pin,
+static int
+opgp_generate_io(struct opgp_card *card, const uint8_t *admin_pin,
     size_t pinlen, uint8_t pub[static 32], int *retries)
 {
 	uint8_t		apdu[OPGP_APDU_MAX], resp[512], fpr[20], ts[4];
@@ -600,8 +771,6 @@ opgp_generate_cv25519(struct opgp_card *card, const uint8_t *admin_pin,
 	size_t		alen, rlen;
 	int		r;
 
-	if ((r = opgp_select(card)) != 0)
-		return r;
 	if ((r = opgp_verify(card, 0x83, admin_pin, pinlen, retries)) != 0)
 		return r;
 	alen = opgp_build_put_data(apdu, 0xc2, opgp_attr_cv25519,
@@ -633,6 +802,24 @@ opgp_generate_cv25519(struct opgp_card *card, const uint8_t *admin_pin,
 	if ((r = opgp_xfer(card, apdu, alen, resp, sizeof(resp), &rlen)) != 0)
 		return r;
 	return opgp_sw_errno(opgp_sw(resp, rlen), NULL);
+}
+
+int
+opgp_generate_cv25519(struct opgp_card *card, const uint8_t *admin_pin,
+    size_t pinlen, uint8_t pub[static 32], int *retries)
+{
+	int	r;
+
+	if ((r = opgp_select(card)) != 0)
+		return r;
+	r = opgp_generate_io(card, admin_pin, pinlen, pub, retries);
+	/*
+	 * PW3 must not stay verified for the next program on the card:
+	 * reset it whatever happened (a card older than 3.0 may refuse
+	 * the reset; it ends with the card session then).
+	 */
+	(void)opgp_reset_verify(card, 0x83);
+	return r;
 }
 
 const char *
@@ -667,6 +854,16 @@ opgp_strerror(int err)
 		return "card locked (no PIN)";
 	case -EXDEV:
 		return "a different card";
+	case -EBADMSG:
+		return "card refused the PIN's format (its KDF setting?); "
+		    "nothing spent";
+	case -ENOSYS:
+		return "card's KDF setting (DO F9) is one wgcard cannot "
+		    "do; no PIN sent";
+	case -ENOTRECOVERABLE:
+		return "OpenPGP application terminated: activate it "
+		    "(gpg --card-edit: admin, factory-reset), then run "
+		    "wgcardctl card init";
 	default:
 		return "card I/O error";
 	}

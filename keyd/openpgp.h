@@ -13,7 +13,11 @@
  * -ETIMEDOUT no answer, -EIO transport error, -EPROTO malformed answer,
  * -EACCES wrong PIN or PIN needed, -EPERM PIN blocked, -ENOKEY no
  * cv25519 key in the decryption slot, -ENOENT no OpenPGP application,
- * -EINVAL bad argument (an all-zero DH result is -EINVAL too).
+ * -EINVAL bad argument (an all-zero DH result is -EINVAL too),
+ * -EBADMSG the card refused a PIN's format (6985/6700 to VERIFY: KDF
+ * on and a raw PIN sent, or the other way round; nothing spent),
+ * -ENOSYS a KDF setting we cannot do (no PIN sent), -ENOTRECOVERABLE
+ * the application is terminated (6285: needs ACTIVATE).
  */
 #ifndef WGCARD_OPENPGP_H
 #define WGCARD_OPENPGP_H
@@ -33,6 +37,10 @@
 #define OPGP_SW_SECURITY	0x6982	/* PIN not verified */
 #define OPGP_SW_BLOCKED		0x6983	/* PIN blocked */
 #define OPGP_SW_NOT_FOUND	0x6a82	/* no such application */
+#define OPGP_SW_TERMINATED	0x6285	/* application terminated */
+
+/* OpenPGP's largest iterated S2K count (RFC 4880 3.7.1.3, c = 0xff). */
+#define OPGP_KDF_COUNT_MAX	65011712
 
 /* The algorithm attributes of a cv25519 decryption key (C2), without an
  * optional trailing import-format byte. */
@@ -59,6 +67,21 @@ struct opgp_info {
 	int		has_dec_fpr;	/* not all zero */
 	int		pw1_retries;	/* C4 byte 5; -1 unknown */
 	int		pw3_retries;	/* C4 byte 7; -1 unknown */
+};
+
+/*
+ * The KDF-DO (F9): when on, every PIN the card gets is the iterated and
+ * salted S2K (RFC 4880 3.7.1.3) of the PIN with the card's salt for
+ * that PIN and its count: 32 bytes with SHA-256 (82 = 08), 64 with
+ * SHA-512 (82 = 0A).
+ */
+struct opgp_kdf {
+	int		on;
+	size_t		hashlen;	/* 32 or 64 */
+	uint32_t	count;		/* bytes hashed */
+	uint8_t		salt_pw1[8];
+	uint8_t		salt_rc[8];
+	uint8_t		salt_pw3[8];
 };
 
 /* BER-TLV. */
@@ -108,6 +131,15 @@ int	opgp_parse_pw_status(const uint8_t *data, size_t len,
 	    int *pw1_retries, int *pw3_retries);
 /* 1 if C2 says ECDH on cv25519, 0 if another algorithm. */
 int	opgp_attr_is_cv25519(const uint8_t *data, size_t len);
+/*
+ * F9's content (or F9 itself): 0 and kdf set (on 0 when F9 is empty or
+ * says 81 = 00); -ENOSYS an algorithm, hash or count we do not do;
+ * -EPROTO malformed.
+ */
+int	opgp_parse_kdf(const uint8_t *data, size_t len, struct opgp_kdf *kdf);
+/* Iterated-salted S2K of pin into out (hashlen: 32 SHA-256, 64 SHA-512). */
+void	opgp_s2k(size_t hashlen, const uint8_t salt[static 8], uint32_t count,
+	    const uint8_t *pin, size_t pinlen, uint8_t *out);
 /* Application related data (6E, data without the status word). */
 int	opgp_parse_app_data(const uint8_t *data, size_t len,
 	    struct opgp_info *info);
@@ -118,17 +150,26 @@ int	opgp_parse_app_data(const uint8_t *data, size_t len,
 int	opgp_select(struct opgp_card *card);
 /* GET DATA 6E (and 4F if needed): serial, C2, C4, C5. */
 int	opgp_read_info(struct opgp_card *card, struct opgp_info *info);
+/* GET DATA F9: the card's KDF setting (off when the card has none). */
+int	opgp_read_kdf(struct opgp_card *card, struct opgp_kdf *kdf);
+/* GET DATA C4: PW1 and PW3 retries left (either may be NULL). */
+int	opgp_read_pw_retries(struct opgp_card *card, int *pw1, int *pw3);
 /* GET DATA C4 only: PW1 retries left, or -errno. */
 int	opgp_read_pw1_retries(struct opgp_card *card);
 /* The decryption key's public point (GENERATE P1=81). */
 int	opgp_read_pubkey(struct opgp_card *card, uint8_t pub[static 32]);
 /*
- * VERIFY (mode 0x82 PW1 for decipher, 0x83 PW3 admin). 0; -EACCES wrong
- * PIN (*retries set if the card said); -EPERM blocked; -EINVAL if the
- * PIN's length is outside what the card accepts (no retry spent).
+ * VERIFY (mode 0x82 PW1 for decipher, 0x83 PW3 admin), with the card's
+ * KDF (F9 read first) applied to the PIN. 0; -EACCES wrong PIN (63Cx or
+ * 6982; *retries set from the status word or C4); -EPERM blocked;
+ * -EINVAL if the PIN's length is outside what the card accepts, and
+ * -EBADMSG (6985, 6700) the card refused the PIN's form, -ENOSYS its
+ * KDF cannot be done: no retry spent.
  */
 int	opgp_verify(struct opgp_card *card, uint8_t mode, const uint8_t *pin,
 	    size_t pinlen, int *retries);
+/* VERIFY FF <mode>: the PIN's verified state is reset. */
+int	opgp_reset_verify(struct opgp_card *card, uint8_t mode);
 /* X25519 with the card's decryption key. */
 int	opgp_decipher(struct opgp_card *card, const uint8_t point[static 32],
 	    uint8_t out[static 32]);
@@ -137,7 +178,8 @@ int	opgp_decipher(struct opgp_card *card, const uint8_t point[static 32],
  * decryption key on the card; pub gets its public point. The key's
  * OpenPGP fingerprint and creation time (now) are then written to the
  * card (C8, CF), as GnuPG does, so that the card and gpg --card-status
- * name the key.
+ * name the key. PW3 is reset (VERIFY FF 83) at the end, whatever the
+ * outcome.
  */
 int	opgp_generate_cv25519(struct opgp_card *card, const uint8_t *admin_pin,
 	    size_t pinlen, uint8_t pub[static 32], int *retries);

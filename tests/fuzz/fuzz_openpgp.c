@@ -142,7 +142,7 @@ fuzz_commands(struct fuzz_in *in, uint8_t flags)
 		abort();
 	retries = -2;
 	if ((r = opgp_verify(&card, 0x82, pin, sizeof(pin) - 1,
-	    &retries)) > 0 || retries < -2 || retries > 15)
+	    &retries)) > 0 || retries < -2 || retries > 255)
 		abort();
 	if ((r = opgp_read_pw1_retries(&card)) > 255)
 		abort();
@@ -156,7 +156,7 @@ fuzz_commands(struct fuzz_in *in, uint8_t flags)
 		retries = -2;
 		r = opgp_generate_cv25519(&card, admin, sizeof(admin) - 1,
 		    pub, &retries);
-		if (r > 0 || retries < -2 || retries > 15 ||
+		if (r > 0 || retries < -2 || retries > 255 ||
 		    (r == 0 && sodium_is_zero(pub, 32)))
 			abort();
 	}

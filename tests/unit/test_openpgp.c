@@ -2,7 +2,8 @@
  * test_openpgp.c: the OpenPGP card APDU layer (keyd/openpgp.c): command
  * bytes, answer parsing (0x40 prefix, all-zero refusal, retry counter),
  * the TLV parser on malformed and random input, and the command layer
- * against a canned card.
+ * against a canned card; KDF-DO (S2K known answers), status words to
+ * VERIFY (6982, 6985, 6700, 6285), 6Cxx, C2 variants, PW3 reset.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -122,6 +123,14 @@ test_sw(void)
 	    "6983");
 	CHECK(opgp_sw_errno(0x6a82, NULL) == -ENOENT, "6a82");
 	CHECK(opgp_sw_errno(0x6f00, NULL) == -EIO, "6f00");
+	CHECK(opgp_sw_errno(0x6285, NULL) == -ENOTRECOVERABLE,
+	    "6285: terminated");
+	CHECK(opgp_sw_errno(0x6a88, NULL) == -ENOKEY, "6a88");
+	CHECK(opgp_sw_errno(0x6982, NULL) == -EACCES, "6982");
+	CHECK(opgp_sw_errno(0x6d00, NULL) == -EOPNOTSUPP, "6d00");
+	CHECK(opgp_strerror(-ENOTRECOVERABLE) != NULL &&
+	    strstr(opgp_strerror(-ENOTRECOVERABLE), "card init") != NULL,
+	    "6285's text says what to run");
 }
 
 static void
@@ -197,6 +206,315 @@ test_tlv(void)
 	CHECK(!opgp_attr_is_cv25519(opgp_attr_cv25519, 10), "short attr");
 	CHECK(!opgp_attr_is_cv25519((const uint8_t *)"\x01\x08\x00\x00\x20"
 	    "\x00", 6), "rsa attr");
+}
+
+/* C2 as tokens write it: trailing bytes, the OID of RFC 8410. */
+static void
+test_attr(void)
+{
+	uint8_t	a[16];
+
+	memcpy(a, opgp_attr_cv25519, 11);
+	CHECK(opgp_attr_is_cv25519(a, 11), "plain");
+	a[11] = 0xff;
+	CHECK(opgp_attr_is_cv25519(a, 12), "trailing FF (Nitrokey 3)");
+	a[11] = 0x00;
+	CHECK(opgp_attr_is_cv25519(a, 12), "trailing 00");
+	a[11] = 0x5a;
+	CHECK(opgp_attr_is_cv25519(a, 12), "trailing bogus byte (YubiKey)");
+	CHECK(!opgp_attr_is_cv25519(a, 13), "two trailing bytes");
+	memcpy(a, "\x12\x2b\x65\x6e\xff", 5);
+	CHECK(opgp_attr_is_cv25519(a, 4), "OID 1.3.101.110");
+	CHECK(opgp_attr_is_cv25519(a, 5), "OID 1.3.101.110 + trailing");
+	a[3] = 0x70;	/* 1.3.101.112: Ed25519, not X25519 */
+	CHECK(!opgp_attr_is_cv25519(a, 4), "Ed25519 OID");
+	a[3] = 0x6e;
+	a[0] = 0x16;	/* EdDSA */
+	CHECK(!opgp_attr_is_cv25519(a, 4), "EdDSA algorithm");
+	memcpy(a, opgp_attr_cv25519, 11);
+	a[0] = 0x16;
+	CHECK(!opgp_attr_is_cv25519(a, 11), "EdDSA with the GnuPG OID");
+}
+
+/* The long form of F9 (GnuPG kdf-setup), salts 01.., 11.., 21... */
+static size_t
+kdf_f9(uint8_t *f9, uint8_t hash, uint32_t count, int single)
+{
+	size_t	n = 0;
+	int	i, s;
+
+	memcpy(f9, "\x81\x01\x03\x82\x01", 5);
+	n = 5;
+	f9[n++] = hash;
+	f9[n++] = 0x83;
+	f9[n++] = 0x04;
+	f9[n++] = (uint8_t)(count >> 24);
+	f9[n++] = (uint8_t)(count >> 16);
+	f9[n++] = (uint8_t)(count >> 8);
+	f9[n++] = (uint8_t)count;
+	for (s = 0; s < 3; s++) {
+		if (single && s > 0)
+			break;
+		f9[n++] = (uint8_t)(0x84 + s);
+		f9[n++] = 8;
+		for (i = 0; i < 8; i++)
+			f9[n++] = (uint8_t)(0x10 * s + i + 1);
+	}
+	/* 87, 88: hashes of the initial PINs, not used by the host. */
+	for (s = 0; s < 2; s++) {
+		f9[n++] = (uint8_t)(0x87 + s);
+		f9[n++] = 32;
+		memset(f9 + n, 0xee, 32);
+		n += 32;
+	}
+	return n;
+}
+
+static void
+hexn(const char *hex, uint8_t *out, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		sscanf(hex + 2 * i, "%2hhx", &out[i]);
+}
+
+/*
+ * S2K known answers, from Python:
+ *   def s2k(h, salt, count, pin):
+ *       d = salt + pin; n = max(count, len(d))
+ *       return h((d * (n // len(d) + 1))[:n]).hexdigest()
+ *   salt = bytes(range(1, 9))
+ *   s2k(hashlib.sha256, salt, 100000, b"123456")
+ *   s2k(hashlib.sha512, salt, 100000, b"12345678")
+ *   s2k(hashlib.sha256, salt, 3, b"123456")   # count below 8 + len
+ */
+static void
+test_kdf(void)
+{
+	static const uint8_t	salt[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct opgp_kdf		kdf;
+	uint8_t			f9[128], out[64], want[64];
+	size_t			n;
+
+	hexn("8fc77436ded3825377da921acc4fb1e0c619e426b926c30f06fbb428c6ac"
+	    "9701", want, 32);
+	opgp_s2k(32, salt, 100000, (const uint8_t *)"123456", 6, out);
+	CHECK_MEM(out, want, 32, "S2K SHA-256, count 100000");
+	hexn("765553e68fb8ef6abf16b18743c8b4821648af47149392d54618bbb84ee2"
+	    "1db6c80819f2acfae7ec7b756e40fdce60f3f69ffcd96d11af34ef2d9857"
+	    "4136c196", want, 64);
+	opgp_s2k(64, salt, 100000, (const uint8_t *)"12345678", 8, out);
+	CHECK_MEM(out, want, 64, "S2K SHA-512, count 100000");
+	hexn("1ae0f1043e1492a1acffc2319de52fa4713cf4bfd7123563345550f0da8e"
+	    "ee9a", want, 32);
+	opgp_s2k(32, salt, 3, (const uint8_t *)"123456", 6, out);
+	CHECK_MEM(out, want, 32, "S2K with a count below salt + PIN");
+
+	n = kdf_f9(f9, 0x08, 0x100000, 0);
+	CHECK(n == 110, "long F9 is 110 bytes (%zu)", n);
+	CHECK(opgp_parse_kdf(f9, n, &kdf) == 0 && kdf.on &&
+	    kdf.hashlen == 32 && kdf.count == 0x100000 &&
+	    kdf.salt_pw1[0] == 1 && kdf.salt_rc[0] == 0x11 &&
+	    kdf.salt_pw3[0] == 0x21, "long F9: salts at 14, 24, 34");
+	CHECK(memcmp(kdf.salt_pw1, f9 + 14, 8) == 0 &&
+	    memcmp(kdf.salt_rc, f9 + 24, 8) == 0 &&
+	    memcmp(kdf.salt_pw3, f9 + 34, 8) == 0 &&
+	    f9[2] == 0x03, "offsets as docs/devices.md states them");
+	n = kdf_f9(f9, 0x08, 0x100000, 1);
+	CHECK(n == 90, "short F9 is 90 bytes (%zu)", n);
+	CHECK(opgp_parse_kdf(f9, n, &kdf) == 0 && kdf.on &&
+	    kdf.salt_pw3[0] == 1 && kdf.salt_rc[0] == 1,
+	    "short F9: one salt for all");
+	n = kdf_f9(f9, 0x0a, 1000, 0);
+	CHECK(opgp_parse_kdf(f9, n, &kdf) == 0 && kdf.on &&
+	    kdf.hashlen == 64, "F9 with SHA-512");
+	n = kdf_f9(f9, 0x09, 1000, 0);
+	CHECK(opgp_parse_kdf(f9, n, &kdf) == -ENOSYS, "SHA-384 refused");
+	n = kdf_f9(f9, 0x08, OPGP_KDF_COUNT_MAX + 1, 0);
+	CHECK(opgp_parse_kdf(f9, n, &kdf) == -ENOSYS, "huge count refused");
+	CHECK(opgp_parse_kdf((const uint8_t *)"\x81\x01\x00", 3, &kdf) ==
+	    0 && !kdf.on, "81 = 00: KDF off");
+	CHECK(opgp_parse_kdf(NULL, 0, &kdf) == 0 && !kdf.on, "empty F9");
+	CHECK(opgp_parse_kdf((const uint8_t *)"\x81\x01\x03", 3, &kdf) ==
+	    -EPROTO, "algorithm without parameters");
+	CHECK(opgp_parse_kdf((const uint8_t *)"\x81\x01\x01", 3, &kdf) ==
+	    -ENOSYS, "unknown algorithm");
+	/* Wrapped in F9 itself. */
+	n = kdf_f9(f9 + 2, 0x08, 5000, 1);
+	f9[0] = 0xf9;
+	f9[1] = (uint8_t)n;
+	CHECK(opgp_parse_kdf(f9, n + 2, &kdf) == 0 && kdf.on &&
+	    kdf.count == 5000, "F9 in its tag");
+}
+
+/*
+ * A scripted card: F9 as given, VERIFY answered with vsw (the bytes it
+ * got kept), C4 with retries, 6Cxx once to the first GET DATA when
+ * asked.
+ */
+struct scard {
+	uint8_t		f9[128];
+	size_t		f9len;
+	unsigned int	vsw;
+	int		pw1, pw3;
+	int		verifies, resets, six_c;
+	uint8_t		last[OPGP_APDU_MAX];
+	size_t		lastlen;
+};
+
+static int
+scard_transmit(void *arg, const uint8_t *apdu, size_t alen, uint8_t *resp,
+    size_t *rlen)
+{
+	struct scard	*c = arg;
+	size_t		 n = 0;
+	unsigned int	 sw = 0x9000;
+
+	memcpy(c->last, apdu, alen);
+	c->lastlen = alen;
+	switch (apdu[1]) {
+	case 0x20:
+		if (apdu[2] == 0xff) {
+			c->resets++;
+			break;
+		}
+		c->verifies++;
+		sw = c->vsw;
+		break;
+	case 0xca:
+		if (c->six_c && alen == 5 && apdu[4] == 0x00) {
+			c->six_c = 0;
+			sw = 0x6c00 | (c->f9len & 0xff);
+		} else if (apdu[3] == 0xf9) {
+			if (c->f9len == 0)
+				sw = 0x6a88;
+			memcpy(resp, c->f9, c->f9len);
+			n = c->f9len;
+		} else if (apdu[3] == 0xc4) {
+			memcpy(resp, "\x00\x7f\x7f\x7f", 4);
+			resp[4] = (uint8_t)c->pw1;
+			resp[5] = 0;
+			resp[6] = (uint8_t)c->pw3;
+			n = 7;
+		} else
+			sw = 0x6a88;
+		break;
+	default:
+		sw = 0x6d00;
+		break;
+	}
+	resp[n++] = (uint8_t)(sw >> 8);
+	resp[n++] = (uint8_t)sw;
+	*rlen = n;
+	return 0;
+}
+
+static void
+test_verify_kdf(void)
+{
+	struct scard		c = { .vsw = 0x9000, .pw1 = 3, .pw3 = 3 };
+	struct opgp_card	card = { scard_transmit, &c };
+	struct opgp_kdf		kdf;
+	uint8_t			want[32];
+	int			retries;
+
+	/* No KDF-DO (6A88 to GET DATA F9): the PIN as it is. */
+	CHECK(opgp_verify(&card, 0x82, (const uint8_t *)"123456", 6,
+	    NULL) == 0 && c.lastlen == 11 &&
+	    memcmp(c.last + 5, "123456", 6) == 0, "no KDF: raw PIN");
+
+	/* KDF on: PW1 with salt 84, PW3 with salt 86. */
+	c.f9len = kdf_f9(c.f9, 0x08, 100000, 0);
+	CHECK(opgp_parse_kdf(c.f9, c.f9len, &kdf) == 0, "parse");
+	CHECK(opgp_verify(&card, 0x82, (const uint8_t *)"123456", 6,
+	    NULL) == 0 && c.lastlen == 5 + 32 && c.last[4] == 32,
+	    "KDF: 32 bytes sent");
+	opgp_s2k(32, kdf.salt_pw1, 100000, (const uint8_t *)"123456", 6,
+	    want);
+	CHECK_MEM(c.last + 5, want, 32, "KDF: PW1 hashed with salt 84");
+	hexn("8fc77436ded3825377da921acc4fb1e0c619e426b926c30f06fbb428c6ac"
+	    "9701", want, 32);
+	CHECK_MEM(c.last + 5, want, 32, "KDF: PW1 matches Python's");
+	CHECK(opgp_verify(&card, 0x83, (const uint8_t *)"12345678", 8,
+	    NULL) == 0 && c.last[3] == 0x83 && c.lastlen == 37, "PW3");
+	opgp_s2k(32, kdf.salt_pw3, 100000, (const uint8_t *)"12345678", 8,
+	    want);
+	CHECK_MEM(c.last + 5, want, 32, "KDF: PW3 hashed with salt 86");
+	/* The 6Cxx to GET DATA F9 rewrites its Le. */
+	c.six_c = 1;
+	CHECK(opgp_verify(&card, 0x82, (const uint8_t *)"123456", 6,
+	    NULL) == 0 && c.lastlen == 37, "KDF read after 6Cxx");
+
+	/* A KDF we cannot do: nothing sent. */
+	c.verifies = 0;
+	c.f9len = kdf_f9(c.f9, 0x09, 1000, 0);
+	CHECK(opgp_verify(&card, 0x82, (const uint8_t *)"123456", 6,
+	    NULL) == -ENOSYS && c.verifies == 0, "SHA-384 F9: no VERIFY");
+	CHECK(strstr(opgp_strerror(-ENOSYS), "KDF") != NULL, "says KDF");
+
+	/* 6985 and 6700: the wrong form, nothing spent, no card lost. */
+	c.f9len = 0;
+	c.vsw = 0x6985;
+	CHECK(opgp_verify(&card, 0x82, (const uint8_t *)"123456", 6,
+	    NULL) == -EBADMSG && c.verifies == 1, "6985: -EBADMSG, once");
+	c.vsw = 0x6700;
+	CHECK(opgp_verify(&card, 0x82, (const uint8_t *)"123456", 6,
+	    NULL) == -EBADMSG && c.verifies == 2, "6700: -EBADMSG, once");
+
+	/* 6982: a wrong PIN; the counter read from C4. */
+	c.vsw = 0x6982;
+	c.pw1 = 2;
+	retries = -1;
+	CHECK(opgp_verify(&card, 0x82, (const uint8_t *)"654321", 6,
+	    &retries) == -EACCES && retries == 2 && c.verifies == 3,
+	    "6982: wrong PIN, 2 left from C4");
+	c.pw3 = 0;
+	retries = -1;
+	CHECK(opgp_verify(&card, 0x83, (const uint8_t *)"87654321", 8,
+	    &retries) == -EPERM && retries == 0, "6982 to PW3, C4 says 0");
+	c.vsw = 0x63c1;
+	CHECK(opgp_verify(&card, 0x82, (const uint8_t *)"654321", 6,
+	    &retries) == -EACCES && retries == 1, "63C1");
+	c.vsw = 0x6285;
+	CHECK(opgp_verify(&card, 0x82, (const uint8_t *)"123456", 6,
+	    NULL) == -ENOTRECOVERABLE, "6285 to VERIFY: terminated");
+
+	/* PW3 reset: 00 20 FF 83, no data. */
+	CHECK(opgp_reset_verify(&card, 0x83) == 0 && c.resets == 1 &&
+	    c.lastlen == 4 && memcmp(c.last, "\x00\x20\xff\x83", 4) == 0,
+	    "VERIFY FF 83");
+}
+
+/* 6Cxx never rewrites a case 3 command's last data byte. */
+static int
+six_c_transmit(void *arg, const uint8_t *apdu, size_t alen, uint8_t *resp,
+    size_t *rlen)
+{
+	struct scard	*c = arg;
+
+	memcpy(c->last, apdu, alen);
+	c->lastlen = alen;
+	c->verifies++;
+	resp[0] = 0x6c;
+	resp[1] = 0x10;
+	*rlen = 2;
+	return 0;
+}
+
+static void
+test_six_c(void)
+{
+	struct scard		c = { .vsw = 0 };
+	struct opgp_card	card = { six_c_transmit, &c };
+	int			retries = -1;
+
+	CHECK(opgp_verify(&card, 0x82, (const uint8_t *)"123456", 6,
+	    &retries) != 0, "6Cxx to VERIFY is an error");
+	/* GET DATA F9 (case 2, twice), then VERIFY (case 3, once). */
+	CHECK(c.verifies == 3 && c.lastlen == 11 &&
+	    memcmp(c.last + 5, "123456", 6) == 0,
+	    "VERIFY sent once with its PIN untouched (%d sent)", c.verifies);
 }
 
 static void
@@ -443,6 +761,10 @@ main(void)
 	test_sw();
 	test_pw_status();
 	test_tlv();
+	test_attr();
+	test_kdf();
+	test_verify_kdf();
+	test_six_c();
 	test_pubkey_parse();
 	test_commands();
 	test_fuzz();
