@@ -8,7 +8,9 @@
 # unlock` with a wrong PIN is refused (retries drop by one), with the right
 # PIN unlocks; `card status` then says ready; `card pubkey` via the daemon.
 # show --json (validated against the schema) and --prometheus (parsed by
-# prometheus_client) while locked (exit 3) and once ready.
+# prometheus_client) while locked (exit 3) and once ready. `card init`
+# on the nitrokey3 and gnuk profiles (KDF on): hashed admin PIN, nothing
+# spent, PW3 reset.
 T_ID=cc
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/card.sh"
@@ -225,6 +227,32 @@ else
 	t_ok "no PIN in the daemon's log"
 fi
 t_check "daemon alive" pid_alive "${T_IF_PID[$IF_A]}"
+
+# ---- card init on KDF cards (the vcard's nitrokey3 profile compares a
+# raw PIN and spends a retry, gnuk answers 6985): the admin PIN goes as
+# its S2K hash, no retry is spent, PW3 is reset at the end (VERIFY FF 83).
+n=0
+for prof in nitrokey3 gnuk; do
+	n=$((n + 1))
+	card_stop_vcard
+	card_wait_absent 5 || t_fail "$prof" "the previous card is still seen"
+	VCARD_PROFILE=$prof card_init_state "$T_TMP/k$n.state" \
+	    --serial 0000C0F$n --pin "$PIN" --admin-pin "$ADMIN" >/dev/null ||
+	    t_fatal "$prof card state"
+	VCARD_PROFILE=$prof card_start_vcard "$T_TMP/k$n.state" ||
+	    t_fatal "$prof vcard"
+	card_wait_present || t_fatal "$prof card not seen"
+	t_eq "$prof: the card has KDF on" "$(card_status_field kdf)" 1
+	kpub=$(echo "$ADMIN" | ctl -r "Virtual PCD" card init 2>"$T_TMP/k$n.err")
+	t_check "$prof: card init with the admin PIN (KDF on)" test -n "$kpub"
+	[ -n "$kpub" ] || sed 's/^/# /' "$T_TMP/k$n.err"
+	t_eq "$prof: the printed key is the card's" "$kpub" "$(card_ctl pubkey)"
+	t_eq "$prof: no admin PIN retry spent" "$(card_status_field pw3)" 3
+	t_check "$prof: PW3 reset at the end (VERIFY FF 83)" \
+	    grep -q 'INS 20 P1 FF P2 83' "$VCARD_LOG"
+	t_eq "$prof: the raw admin PIN never sent (no 6985, no 63Cx)" \
+	    "$(grep -c 'INS 20 P1 00 P2 83 -> SW \(6985\|63C\)' "$VCARD_LOG")" 0
+done
 
 # ---- contrib/virtual-card.sh: "try it without hardware" as the
 # operations guide gives it: its own pcscd and card, what to export,
