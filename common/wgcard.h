@@ -201,7 +201,8 @@ struct key_card_config {
 	char		reader[128];	/* Reader: substring, "" any */
 	uint8_t		has_serial;	/* CardSerial */
 	uint8_t		has_pub;	/* CardPublicKey */
-	uint8_t		pad[2];
+	uint8_t		unlock_last_try; /* UnlockLastTry */
+	uint8_t		pad;
 	uint32_t	serial;
 	uint8_t		pub[32];
 };

@@ -41,6 +41,14 @@
  * is refused here without costing the card a retry. The PIN lives in
  * sodium_malloc'ed memory, wiped when replaced, forgotten and on exit.
  *
+ * A PIN from the handshake process (wgcardctl card unlock; a process
+ * that talks to the network, so possibly compromised) is never sent
+ * while the card is ready (it is answered at once), is refused within
+ * CARD_UNLOCK_INTERVAL_MS of the last one that could reach the card,
+ * and is refused when the card has one retry left unless UnlockLastTry
+ * is set: whatever the handshake process sends, it cannot block the
+ * card. Every PIN is audited with its source.
+ *
  * Settings (reader, serial, expected key) may change while running
  * (wgcardctl reload): the worker then closes the card session, forgets
  * the cards it turned down and looks again with the new rules.
@@ -74,6 +82,13 @@
 #define CARD_TIMEOUT_MS		2000	/* an operation taking longer hangs */
 #define CARD_POLL_MS		250	/* card presence and return */
 #define CARD_KEYCHECK_MS	1000	/* is the key still the expected one? */
+/*
+ * Between two PINs from the handshake process (wgcardctl card unlock)
+ * that may reach the card: a person retyping a PIN is slower than that,
+ * a compromised handshake process guessing is held to the same pace
+ * (and never to the last retry: see card_unlock_pin).
+ */
+#define CARD_UNLOCK_INTERVAL_MS	5000
 #define CARD_DONE_MAX		(CARD_QUEUE_MAX * 2 + 2)
 #define CARD_PCSC_SOCK		"/run/pcscd/pcscd.comm"	/* pcsclite's default */
 
@@ -158,6 +173,9 @@ struct card_state {
 	int			 pin_ok;	/* verified OK before */
 	int			 pin_fresh;	/* from the user, not tried */
 	int			 pin_gen;	/* bumped by card_set_pin */
+	int			 pin_unlock;	/* from card unlock, not config */
+	int			 unlock_last_try; /* UnlockLastTry */
+	uint64_t		 last_unlock;	/* us, last unlock PIN taken */
 	int			 pin_res_pending, pin_res_status;
 	int			 pin_res_retries;
 	int			 ev_pub, ev_ready;
@@ -473,6 +491,27 @@ card_verify_io(const uint8_t *pin, size_t len, int left, int *retries,
 }
 
 /*
+ * With card.mtx held: a PIN from card unlock meets a card with one retry
+ * left and no UnlockLastTry: not sent, forgotten, answered -EDQUOT.
+ */
+static void
+card_unlock_last_try_locked(void)
+{
+	sodium_memzero(card.pin, KEY_PIN_MAX + 1);
+	card.pin_len = 0;
+	card.pin_ok = 0;
+	card.pin_fresh = 0;
+	card.pin_gen++;
+	log_audit(LOG_WARNING, "op=verify backend=openpgp source=unlock "
+	    "result=refused reason=last-retry retries_left=1");
+	if (card.st.state == KEY_CARD_LOCKED)
+		card_set_state_locked(KEY_CARD_LOCKED, "one PIN retry left: "
+		    "card unlock refused (UnlockLastTry = no); verify with "
+		    "gpg --card-edit, or set UnlockLastTry = yes");
+	card_pin_answer_locked(-EDQUOT, 1);
+}
+
+/*
  * With card.mtx held: the card refused the PIN (r: -EACCES wrong,
  * -EPERM blocked, -EINVAL a length it refuses, -EBADMSG a form it
  * refuses (KDF), -ENOSYS a KDF we cannot do). It is never tried again:
@@ -507,9 +546,10 @@ card_pin_refused_locked(int r, int retries)
 		    "left; PIN forgotten: run wgcardctl card unlock",
 		    retries);
 	log_audit(LOG_WARNING, "op=verify backend=openpgp result=%s "
-	    "retries_left=%d", r == -EINVAL ? "refused" :
+	    "source=%s retries_left=%d", r == -EINVAL ? "refused" :
 	    r == -EBADMSG ? "wrong-format" : r == -ENOSYS ? "kdf-unsupported" :
-	    r == -EPERM ? "blocked" : "wrong-pin", retries);
+	    r == -EPERM ? "blocked" : "wrong-pin", card.pin_unlock ?
+	    "unlock" : "configuration", retries);
 	card_set_state_locked(r == -EPERM ? KEY_CARD_BLOCKED :
 	    KEY_CARD_LOCKED, r == -EPERM ? "PIN blocked (retry "
 	    "counter 0): reset it with the PUK or admin PIN" : why);
@@ -536,6 +576,13 @@ card_verify(void)
 	fresh = card.pin_fresh;
 	gen = card.pin_gen;
 	left = card.st.pw1_retries;
+	if (fresh && card.pin_unlock && left == 1 && !card.unlock_last_try) {
+		/* Kept when the card was away; now it has one retry left. */
+		card_unlock_last_try_locked();
+		pthread_mutex_unlock(&card.mtx);
+		sodium_free(pin);
+		return;
+	}
 	pthread_mutex_unlock(&card.mtx);
 
 	r = card_verify_io(pin, len, left, &retries, &same, pub);
@@ -568,7 +615,8 @@ card_verify(void)
 		card.st.pw1_retries = (int8_t)retries;
 		card.has_badpin = 0;
 		log_audit(LOG_INFO, "op=verify backend=openpgp result=ok "
-		    "pin=%s retries_left=%d", fresh ? "new" : "stored",
+		    "pin=%s source=%s retries_left=%d", fresh ? "new" :
+		    "stored", card.pin_unlock ? "unlock" : "configuration",
 		    retries);
 		card_set_state_locked(KEY_CARD_READY, "PIN verified");
 		card.ev_ready = 1;
@@ -977,6 +1025,19 @@ card_watch(int fd, short event, void *arg)
 	evtimer_add(&card.ev_watch, &tv);
 }
 
+/* With card.mtx held: does cfg select the card as the settings do? */
+static int
+card_same_selection_locked(const struct key_card_config *cfg)
+{
+	return strncmp(cfg->reader, card.sel.reader,
+	    sizeof(card.sel.reader)) == 0 &&
+	    (cfg->has_serial != 0) == (card.sel.has_serial != 0) &&
+	    cfg->serial == card.sel.serial &&
+	    (cfg->has_pub != 0) == (card.has_configured_pub != 0) &&
+	    (!cfg->has_pub || sodium_memcmp(cfg->pub, card.expected,
+	    32) == 0);
+}
+
 /* The settings (IMSG_KEY_CARD_CONFIG): 1 the first time, else 0. */
 static int
 card_configure(const struct key_card_config *cfg)
@@ -986,6 +1047,12 @@ card_configure(const struct key_card_config *cfg)
 
 	card.configured = 1;
 	pthread_mutex_lock(&card.mtx);
+	card.unlock_last_try = cfg->unlock_last_try != 0;
+	if (!first && card_same_selection_locked(cfg)) {
+		/* Only the PIN policy changed: the card session stays. */
+		pthread_mutex_unlock(&card.mtx);
+		return 0;
+	}
 	again = card.started;
 	other = !cfg->has_pub && (card.has_configured_pub ||
 	    cfg->has_serial != card.sel.has_serial ||
@@ -1149,9 +1216,45 @@ card_dh_submit(uint64_t id, const uint8_t point[static 32], const char *who,
 	return r;
 }
 
-/* A PIN from the user (copied into locked memory). */
+/*
+ * With card.mtx held: may a PIN from card unlock (from: the channel)
+ * go on towards the card? 0 yes, else refused (audited): -EAGAIN sooner
+ * than CARD_UNLOCK_INTERVAL_MS after the last one taken, -EDQUOT one
+ * retry left without UnlockLastTry.
+ */
+static int
+card_unlock_allowed_locked(const char *from)
+{
+	uint64_t	 now = keyd_now_us();
+	const char	*why;
+	int		 r;
+
+	if (card.last_unlock != 0 &&
+	    now - card.last_unlock < CARD_UNLOCK_INTERVAL_MS * 1000ULL) {
+		why = "rate-limited";
+		r = -EAGAIN;
+	} else if (card.st.pw1_retries == 1 && !card.unlock_last_try &&
+	    card.st.state == KEY_CARD_LOCKED) {
+		why = "last-retry";
+		r = -EDQUOT;
+	} else {
+		card.last_unlock = now;
+		log_audit(LOG_INFO, "op=pin from=%s source=unlock "
+		    "result=taken retries_left=%d", from,
+		    card.st.pw1_retries);
+		return 0;
+	}
+	log_audit(LOG_WARNING, "op=pin from=%s source=unlock result=refused "
+	    "reason=%s retries_left=%d", from, why, card.st.pw1_retries);
+	return r;
+}
+
+/*
+ * A PIN from the user (copied into locked memory); from: the channel of
+ * a PIN from card unlock, NULL for the configuration's.
+ */
 static void
-card_set_pin(const uint8_t *pin, size_t len)
+card_set_pin(const uint8_t *pin, size_t len, const char *from)
 {
 	int	same, r = 0;
 
@@ -1182,12 +1285,15 @@ card_set_pin(const uint8_t *pin, size_t len)
 			goto result;
 		}
 	}
+	if (from != NULL && (r = card_unlock_allowed_locked(from)) != 0)
+		goto result;
 	sodium_memzero(card.pin, KEY_PIN_MAX + 1);
 	memcpy(card.pin, pin, len);
 	card.pin_len = len;
 	card.pin_ok = 0;
 	card.pin_fresh = 1;
 	card.pin_gen++;
+	card.pin_unlock = from != NULL;
 	if (card.st.state == KEY_CARD_BLOCKED) {
 		r = -EPERM;
 		card.pin_fresh = 0;
@@ -1225,7 +1331,29 @@ card_offer_pin(const uint8_t *pin, size_t len)
 		return;
 	}
 	pthread_mutex_unlock(&card.mtx);
-	card_set_pin(pin, len);
+	card_set_pin(pin, len, NULL);
+}
+
+/*
+ * A PIN from the handshake process (wgcardctl card unlock; from: the
+ * channel): as card_set_pin, but a ready card is not touched, and see
+ * card_unlock_allowed_locked.
+ */
+static void
+card_unlock_pin(const uint8_t *pin, size_t len, const char *from)
+{
+	pthread_mutex_lock(&card.mtx);
+	if (card.st.state == KEY_CARD_READY && !card.hung) {
+		/* Verified: nothing to spend, whatever this PIN is. */
+		log_audit(LOG_INFO, "op=pin from=%s source=unlock result=ok "
+		    "reason=ready retries_left=%d", from,
+		    card.st.pw1_retries);
+		card_pin_answer_locked(0, card.st.pw1_retries);
+		pthread_mutex_unlock(&card.mtx);
+		return;
+	}
+	pthread_mutex_unlock(&card.mtx);
+	card_set_pin(pin, len, from);
 }
 
 static int
@@ -1311,11 +1439,12 @@ card_pin_submit(const uint8_t *pin, size_t len, int offer, const char *from)
 {
 	if (!card.configured)
 		return -EOPNOTSUPP;
-	log_audit(LOG_INFO, "op=pin from=%s", from);
-	if (offer)
+	if (offer) {
+		log_audit(LOG_INFO, "op=pin from=%s source=configuration",
+		    from);
 		card_offer_pin(pin, len);
-	else
-		card_set_pin(pin, len);
+	} else
+		card_unlock_pin(pin, len, from);
 	return 0;
 }
 

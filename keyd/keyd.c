@@ -287,6 +287,12 @@ keyd_pin_result(int status, int retries)
 	else if (status == -EXDEV)
 		log_warnx("card PIN: the card in the reader has another key "
 		    "(wrong-card): kept, not sent to it");
+	else if (status == -EAGAIN)
+		log_warnx("card PIN: another card unlock came less than 5 s "
+		    "ago: not sent to the card, no retry spent");
+	else if (status == -EDQUOT)
+		log_warnx("card PIN: one retry left and UnlockLastTry = no: "
+		    "not sent to the card");
 	else
 		log_warnx("card PIN: %s%s", status == -ENODEV ?
 		    "no card now; kept, verified when the card comes" :

@@ -429,6 +429,21 @@ kw_card_public_key(struct config_ctx *ctx, char *value)
 }
 
 static int
+kw_unlock_last_try(struct config_ctx *ctx, char *value)
+{
+	config_card_key(ctx, "UnlockLastTry");
+	if (strcmp(value, "yes") == 0)
+		ctx->extra->unlock_last_try = 1;
+	else if (strcmp(value, "no") == 0)
+		ctx->extra->unlock_last_try = 0;
+	else {
+		config_error(ctx, "not yes or no");
+		return -1;
+	}
+	return 0;
+}
+
+static int
 kw_pin_file(struct config_ctx *ctx, char *value)
 {
 	config_card_key(ctx, "PinFile");
@@ -664,6 +679,7 @@ static const struct config_keyword config_keywords[] = {
 	{ "CardPublicKey",	SEC_INTERFACE,	kw_card_public_key, 0 },
 	{ "PinFile",		SEC_INTERFACE,	kw_pin_file,	0 },
 	{ "PinCredential",	SEC_INTERFACE,	kw_pin_credential, 0 },
+	{ "UnlockLastTry",	SEC_INTERFACE,	kw_unlock_last_try, 0 },
 	{ "AuditLog",		SEC_INTERFACE,	kw_audit_log,	0 },
 	{ "DNS",		SEC_INTERFACE,	NULL,		KW_WGQUICK },
 	{ "Table",		SEC_INTERFACE,	NULL,		KW_WGQUICK },

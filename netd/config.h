@@ -32,6 +32,7 @@ struct config_extra {
 	uint32_t	serial;
 	int		has_card_pub;			/* CardPublicKey */
 	uint8_t		card_pub[32];
+	int		unlock_last_try;		/* UnlockLastTry */
 	char		*pin_file;			/* PinFile */
 	char		*pin_credential;		/* PinCredential */
 	char		*audit_log;			/* AuditLog, any source */

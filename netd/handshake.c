@@ -1766,6 +1766,12 @@ hs_m_pin_result(struct chan *c, struct imsg *imsg)
 	else if (r.status == -EPERM)
 		snprintf(msg, sizeof(msg), "the PIN is blocked: reset it "
 		    "with the admin PIN (see the operations guide)");
+	else if (r.status == -EAGAIN)
+		snprintf(msg, sizeof(msg), "another unlock less than 5 s "
+		    "ago: not sent to the card, no retry spent; try again");
+	else if (r.status == -EDQUOT)
+		snprintf(msg, sizeof(msg), "one retry left: not sent "
+		    "(UnlockLastTry = no); verify with gpg --card-edit");
 	else if (r.status == -ENODEV)
 		snprintf(msg, sizeof(msg), "no card now: the PIN is kept and "
 		    "verified when the card comes");

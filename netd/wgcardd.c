@@ -688,7 +688,8 @@ parent_card_changed(const struct config_extra *a,
 	return strcmp(a->reader, b->reader) != 0 ||
 	    a->has_serial != b->has_serial || a->serial != b->serial ||
 	    a->has_card_pub != b->has_card_pub ||
-	    memcmp(a->card_pub, b->card_pub, 32) != 0;
+	    memcmp(a->card_pub, b->card_pub, 32) != 0 ||
+	    a->unlock_last_try != b->unlock_last_try;
 }
 
 /* A refused reload, logged and audited (quotes made single). */
@@ -1018,6 +1019,7 @@ parent_handover(void)
 		kc.has_serial = wgd.extra.has_serial != 0;
 		kc.serial = wgd.extra.serial;
 		kc.has_pub = wgd.extra.has_card_pub != 0;
+		kc.unlock_last_try = wgd.extra.unlock_last_try != 0;
 		memcpy(kc.pub, wgd.extra.card_pub, sizeof(kc.pub));
 		parent_send(PROC_KEYD, IMSG_KEY_CARD_CONFIG, -1, &kc,
 		    sizeof(kc));

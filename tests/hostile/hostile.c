@@ -4,7 +4,8 @@
  * proc_hostile() in common/proc.c), it holds the same descriptors the
  * real child would and sends what HOSTILE_CASE names: a message of the
  * wrong type, size, descriptor or direction, one out of order, or a
- * flood. Then it waits for its parent to go (the parent's socket closes)
+ * flood, or PINs it made up (what wgcardctl card unlock sends, one a
+ * second). Then it waits for its parent to go (the parent's socket closes)
  * and exits 0; tests/integration/hostile.sh checks what the receivers
  * did. `hostile -l` lists the cases.
  */
@@ -74,8 +75,25 @@ static const struct hostile_case cases[] = {
 	/* Card mode: each KEY_SET re-announced the key to the parent. */
 	{ "hs-keyd-keyset-flood", HS, 4, IMSG_KEY_SET,
 	    sizeof(struct key_set), 0, 5000, NULL },
+	/* Guesses: twelve made-up PINs to the broker (hostile_pin). */
+	{ "hs-keyd-pin-guess", HS, 4, IMSG_KEY_PIN, sizeof(struct key_pin),
+	    0, 12, NULL },
 };
 #define NCASES	(sizeof(cases) / sizeof(cases[0]))
+
+/* The nth made-up PIN of an IMSG_KEY_PIN case, a second after the last. */
+static void
+hostile_pin(uint8_t *buf, int n)
+{
+	struct key_pin	kp;
+
+	memset(&kp, 0, sizeof(kp));
+	kp.len = (uint32_t)snprintf((char *)kp.pin, sizeof(kp.pin), "%06d",
+	    900000 + n);
+	memcpy(buf, &kp, sizeof(kp));
+	if (n > 0)
+		poll(NULL, 0, 1000);
+}
 
 static const char *
 role_of(int argc, char *argv[])
@@ -126,6 +144,8 @@ main(int argc, char *argv[])
 	/* Nonblocking sockets: block here, a flood waits for room. */
 	fcntl(c->to, F_SETFL, fcntl(c->to, F_GETFL) & ~O_NONBLOCK);
 	for (n = 0; n < c->count; n++) {
+		if (c->type == IMSG_KEY_PIN)
+			hostile_pin(buf, n);
 		fd = c->withfd ? open("/dev/null", O_RDONLY) : -1;
 		if (imsg_compose(&ib, c->type, 0, fd, buf, len) == -1 ||
 		    imsg_flush_blocking(&ib) == -1) {

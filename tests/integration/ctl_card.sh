@@ -6,7 +6,9 @@
 # key. With a daemon (KeySource = openpgp, no PIN source: locked):
 # `card status` says locked with the reader, serial and retries; `card
 # unlock` with a wrong PIN is refused (retries drop by one), with the right
-# PIN unlocks; `card status` then says ready; `card pubkey` via the daemon.
+# PIN unlocks (a second PIN within 5 s of the last one taken is refused
+# unsent); `card status` then says ready, and a wrong PIN given while
+# ready is not sent; `card pubkey` via the daemon.
 # show --json (validated against the schema) and --prometheus (parsed by
 # prometheus_client) while locked (exit 3) and once ready. `card init`
 # on the nitrokey3 and gnuk profiles (KDF on): hashed admin PIN, nothing
@@ -139,10 +141,21 @@ t_eq "a 5-character PIN: refused, exit 1" "$?" 1
 t_check "a 5-character PIN: the length rule, nothing sent" \
     sh -c "echo '$out' | grep -q 'has 6 to 127. Nothing was sent, no retry spent'"
 t_eq "a 5-character PIN: nothing spent" "$(card_status_field pw1)" 2
+out=$(echo bad-7720 | ctl -i "$IF_A" card unlock 2>&1)
+t_check "another PIN within 5 s of the last: refused" test $? -ne 0
+t_check "another PIN within 5 s of the last: says it was not sent" \
+    sh -c "echo '$out' | grep -q 'another unlock less than 5 s ago: not sent to the card, no retry spent'"
+t_eq "another PIN within 5 s of the last: nothing spent" "$(card_status_field pw1)" 2
+sleep 3
 t_check "card unlock with the right PIN" sh -c "echo '$PIN' | env PCSCLITE_CSOCK_NAME='$PCSCLITE_CSOCK_NAME' '$WGCARDCTL' -i '$IF_A' card unlock"
 t_check "card status: ready" wait_for 5 sh -c \
     "'$WGCARDCTL' -i '$IF_A' card status | grep -q 'state: ready'"
 t_eq "the counter is back at 3" "$(card_status_field pw1)" 3
+t_check "card unlock while ready: a wrong PIN is answered, not sent" \
+    sh -c "echo bad-5150 | '$WGCARDCTL' -i '$IF_A' card unlock >/dev/null 2>&1"
+t_eq "card unlock while ready: nothing spent" "$(card_status_field pw1)" 3
+t_check "card unlock while ready: still ready" sh -c \
+    "'$WGCARDCTL' -i '$IF_A' card status | grep -q 'state: ready'"
 t_eq "card pubkey via the daemon" "$(ctl -i "$IF_A" card pubkey 2>"$T_TMP/pk.err")" "$pub"
 t_check "card pubkey via the daemon: says it is the card's key" \
     grep -q "$IF_A: the key wgcardd expects on its card (card 0000C001, state ready)" "$T_TMP/pk.err"

@@ -7,9 +7,13 @@
 # receiver (the parent, or the key broker) must fail closed: the daemon
 # exits non-zero within seconds and the log names the message, the
 # sender and the fault. For a flood the parent must stay up and keep its
-# audit file bounded, losing no count.
+# audit file bounded, losing no count. A handshake process guessing PINs
+# (IMSG_KEY_PIN, what wgcardctl card unlock sends) on a locked virtual
+# card: one PIN per 5 s reaches the card, none at the last retry, so
+# twelve guesses leave the card unblocked with one retry.
 T_ID=ho
 . "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/card.sh"
 
 H=$T_ROOT/build/hostile
 make -s -C "$T_ROOT" -j"$(nproc)" hostile >"$T_TMP/make.log" 2>&1 ||
@@ -27,7 +31,12 @@ start()
 	conf=$T_TMP/$case.conf
 	{
 		echo "[Interface]"
-		echo "PrivateKey = $(cat "$T_TMP/hkey.key")"
+		if [ -n "${CARD_PUB:-}" ]; then
+			echo "KeySource = openpgp"
+			echo "CardPublicKey = $CARD_PUB"
+		else
+			echo "PrivateKey = $(cat "$T_TMP/hkey.key")"
+		fi
 		echo "ListenPort = 0"
 		[ -n "$audit" ] && echo "AuditLog = $audit"
 	} >"$conf"
@@ -114,7 +123,7 @@ CASES=(
 )
 # Every case the program knows is run here, and no other.
 t_eq "every case of hostile.c is run" \
-    "$("$H/hostile" -l | awk '{ print $1 }' | grep -v flood | sort | tr '\n' ' ')" \
+    "$("$H/hostile" -l | awk '{ print $1 }' | grep -Ev 'flood|pin-guess' | sort | tr '\n' ' ')" \
     "$(printf '%s\n' "${CASES[@]}" | cut -d: -f2 | sort | tr '\n' ' ')"
 
 # Six daemons at a time, each in its own namespace.
@@ -175,5 +184,35 @@ else
 	t_fail "hs-audit-flood: the parent stays up" "exit $RC: $(tail -n 5 "$LOG")"
 fi
 ns_del "$(ns_name "$n")"
+
+# PIN guesses from a compromised handshake process, on a locked card
+# (no PIN source) with three retries: the first reaches the card, the
+# next four are too soon, the sixth reaches it (one retry left), every
+# later one is refused as the last retry. The card is never blocked.
+card_start_pcscd ho || t_fatal "pcscd"
+CARD_PUB=$(card_init_state "$T_TMP/c.state" --generate --pin ho-pin-4711) ||
+    t_fatal "card state"
+card_start_vcard "$T_TMP/c.state" || t_fatal "vcard"
+card_wait_present || t_fatal "card not seen"
+t_eq "hs-keyd-pin-guess: the card starts with 3 retries" \
+    "$(card_status_field pw1)" 3
+n=$((n + 1))
+start hs-keyd-pin-guess handshake "$n"
+finish hs-keyd-pin-guess 16000
+if [ "$RC" = running ]; then
+	left=$(card_status_field pw1)
+	t_check "hs-keyd-pin-guess: twelve guesses leave the card unblocked ($left retries left)" \
+	    test "$left" -ge 1
+	t_eq "hs-keyd-pin-guess: two guesses reached the card" "$left" 1
+	t_check "hs-keyd-pin-guess: guesses within 5 s refused, audited" \
+	    grep -q 'op=pin from=handshake source=unlock result=refused reason=rate-limited' "$LOG"
+	t_check "hs-keyd-pin-guess: the last retry refused, audited" \
+	    grep -q 'op=pin from=handshake source=unlock result=refused reason=last-retry' "$LOG"
+	stop_pid "${PID[hs-keyd-pin-guess]}"
+else
+	t_fail "hs-keyd-pin-guess: the daemon stays up" "exit $RC: $(tail -n 5 "$LOG")"
+fi
+ns_del "$(ns_name "$n")"
+card_stop_all
 
 t_done

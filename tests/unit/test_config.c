@@ -115,6 +115,8 @@ format_result(int ret, const char *err, const struct wg_devconf *d,
 	}
 	buf_printf(out, "key_source=%s\n",
 	    x->keysource == CONFIG_KEYSOURCE_FILE ? "file" : "openpgp");
+	if (x->unlock_last_try)
+		buf_printf(out, "unlock_last_try=yes\n");
 }
 
 /* A run of 20 or more base64 characters: a key, or part of one. */
