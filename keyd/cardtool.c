@@ -15,6 +15,7 @@ struct cardtool_probe {
 	const struct cardtool_sel	*sel;
 	struct opgp_info		*info;
 	int				 terminated;	/* 6285 seen */
+	char				 twhy[160];	/* what it said */
 };
 
 static int
@@ -56,8 +57,10 @@ cardtool_probe(struct pcsc_conn *c, void *arg, char *why, size_t whylen)
 		snprintf(why, whylen, "reader %s: %s", pcsc_reader(c),
 		    opgp_strerror(r));
 		/* Terminated: turned down until removed, no retry loop. */
-		if (r == -ENOTRECOVERABLE)
+		if (r == -ENOTRECOVERABLE) {
 			p->terminated = 1;
+			snprintf(p->twhy, sizeof(p->twhy), "%s", why);
+		}
 		return r == -ENOENT || r == -ENOTRECOVERABLE ? 2 : 0;
 	}
 	if (p->sel->has_serial && p->info->serial != p->sel->serial) {
@@ -72,12 +75,15 @@ int
 cardtool_open(struct pcsc_conn *c, const struct cardtool_sel *sel,
     struct opgp_info *info, char *why, size_t whylen)
 {
-	struct cardtool_probe	p = { sel, info, 0 };
+	struct cardtool_probe	p = { sel, info, 0, "" };
 	int			r;
 
 	r = pcsc_open(c, sel->reader, cardtool_probe, &p, why, whylen);
-	return r != 0 && r != -ESHUTDOWN && p.terminated ?
-	    -ENOTRECOVERABLE : r;
+	if (r == 0 || r == -ESHUTDOWN || !p.terminated)
+		return r;
+	/* Said over what the reader's other, empty slots said. */
+	snprintf(why, whylen, "%s", p.twhy);
+	return -ENOTRECOVERABLE;
 }
 
 /*

@@ -12,7 +12,7 @@
 # show --json (validated against the schema) and --prometheus (parsed by
 # prometheus_client) while locked (exit 3) and once ready. `card init`
 # on the nitrokey3 and gnuk profiles (KDF on): hashed admin PIN, nothing
-# spent, PW3 reset.
+# spent, PW3 reset. A terminated card (6285): said, not polled.
 T_ID=cc
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/card.sh"
@@ -266,6 +266,33 @@ for prof in nitrokey3 gnuk; do
 	t_eq "$prof: the raw admin PIN never sent (no 6985, no 63Cx)" \
 	    "$(grep -c 'INS 20 P1 00 P2 83 -> SW \(6985\|63C\)' "$VCARD_LOG")" 0
 done
+
+# ---- a terminated application (6285 to SELECT and to everything but
+# ACTIVATE): the tools and the daemon say what to run, and the daemon
+# does not SELECT it again and again.
+card_stop_vcard
+card_wait_absent 5 || t_fail "terminated" "the previous card is still seen"
+card_init_state "$T_TMP/t.state" --generate --serial 0000C0F9 \
+    --pin "$PIN" --admin-pin "$ADMIN" >/dev/null || t_fatal "card state"
+sed -i 's/^terminated 0$/terminated 1/' "$T_TMP/t.state"
+t_check "terminated: the card's state says so" \
+    grep -qx 'terminated 1' "$T_TMP/t.state"
+card_start_vcard "$T_TMP/t.state" || t_fatal "vcard"
+card_wait_present || t_fatal "terminated card not seen"
+out=$(ctl -r "Virtual PCD" card pubkey 2>&1)
+t_check "terminated: card pubkey says to activate and run card init" \
+    sh -c "echo '$out' | grep -q 'terminated: activate it.*card init'"
+# (card status has no room for a reason: the log says it.)
+t_check "terminated: the daemon says so, and what to run" wait_for 5 \
+    grep -q 'card: unusable: .*terminated: activate it.*card init' \
+    "$T_TMP/$IF_A.log"
+s0=$(grep -c 'INS A4' "$VCARD_LOG")
+sleep 2
+s1=$(grep -c 'INS A4' "$VCARD_LOG")
+t_check "terminated: not SELECTed again and again ($((s1 - s0)) in 2 s)" \
+    test $((s1 - s0)) -le 1
+t_eq "terminated: said once" \
+    "$(grep -c 'card: unusable: .*terminated' "$T_TMP/$IF_A.log")" 1
 
 # ---- contrib/virtual-card.sh: "try it without hardware" as the
 # operations guide gives it: its own pcscd and card, what to export,
