@@ -12,7 +12,8 @@
 # show --json (validated against the schema) and --prometheus (parsed by
 # prometheus_client) while locked (exit 3) and once ready. `card init`
 # on the nitrokey3 and gnuk profiles (KDF on): hashed admin PIN, nothing
-# spent, PW3 reset. A terminated card (6285): said, not polled.
+# spent, PW3 reset. A terminated card (6285): said, not polled. 6985 to
+# VERIFY: one VERIFY, locked, not lost, not resent.
 T_ID=cc
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/card.sh"
@@ -293,6 +294,34 @@ t_check "terminated: not SELECTed again and again ($((s1 - s0)) in 2 s)" \
     test $((s1 - s0)) -le 1
 t_eq "terminated: said once" \
     "$(grep -c 'card: unusable: .*terminated' "$T_TMP/$IF_A.log")" 1
+
+# ---- 6985 to VERIFY (what Gnuk answers a PIN in the wrong form, KDF):
+# a second daemon with a PinFile; the card answers 6985 to a wrong PIN.
+# Not a lost card, no reconnect loop: one VERIFY, the state stays
+# locked, and the same bytes are not sent again by an unlock.
+card_stop_vcard
+card_wait_absent 5 || t_fail "6985" "the previous card is still seen"
+card_init_state "$T_TMP/f.state" --generate --serial 0000C0FA \
+    --pin "$PIN" --admin-pin "$ADMIN" >/dev/null || t_fatal "card state"
+card_start_vcard "$T_TMP/f.state" --set wrongpin=6985 || t_fatal "vcard"
+card_wait_present || t_fatal "6985 card not seen"
+IF_F="wg${T_ID}$$f"
+(umask 077; echo wrong-form-55 >"$T_TMP/f.pin"
+ printf '[Interface]\nKeySource = openpgp\nCardSerial = 0000C0FA\nPinFile = %s\nListenPort = 51821\n' \
+    "$T_TMP/f.pin" >"$T_TMP/$IF_F.conf")
+start_conf "$NS_A" "$IF_F" "$T_TMP/$IF_F.conf" &&
+    wait_for 10 test -S "/var/run/wgcard/$IF_F.sock" || t_fatal "daemon F"
+t_check "6985: the broker says the card refused the PIN's form" \
+    wait_for 10 grep -q "refused the PIN's format" "$T_TMP/$IF_F.log"
+t_check "6985: audited as wrong-format" \
+    grep -q 'op=verify backend=openpgp result=wrong-format' "$T_TMP/$IF_F.log"
+sleep 2
+fv() { grep -c 'INS 20 P1 00 P2 82' "$VCARD_LOG"; }
+t_eq "6985: one VERIFY, not a reconnect loop" "$(fv)" 1
+t_check "6985: the card is not taken for lost (state locked)" sh -c \
+    "'$WGCARDCTL' -i '$IF_F' card status | grep -q 'state: locked'"
+echo wrong-form-55 | ctl -i "$IF_F" card unlock >/dev/null 2>&1
+t_eq "6985: the same PIN by unlock is not sent again" "$(fv)" 1
 
 # ---- contrib/virtual-card.sh: "try it without hardware" as the
 # operations guide gives it: its own pcscd and card, what to export,
