@@ -846,6 +846,36 @@ card_timedwait_locked(int ms)
 	pthread_cond_timedwait(&card.cond, &card.mtx, &ts);
 }
 
+/*
+ * The card session ends by our choice (stop, new settings): VERIFY FF 82
+ * resets PW1, so that no other PC/SC client of a card shared with us
+ * may DECIPHER on the PIN we verified. Worker only.
+ */
+static void
+card_release(void)
+{
+	struct opgp_card	oc;
+	int			r;
+
+	if (!card.verified || !pcsc_is_open(card.conn))
+		return;
+	oc = cardtool_card(card.conn);
+	card_busy(CARD_TIMEOUT_MS);
+	if ((r = pcsc_begin(card.conn)) == 0) {
+		r = opgp_reset_verify(&oc, 0x82);
+		pcsc_end(card.conn);
+	}
+	card_busy(0);
+	pthread_mutex_lock(&card.mtx);
+	card.verified = 0;
+	pthread_mutex_unlock(&card.mtx);
+	if (r == 0)
+		log_info("card: PIN state reset on release (VERIFY FF 82)");
+	else
+		log_warnx("card: PIN state reset on release refused: %s; it "
+		    "ends when the card is reset or removed", opgp_strerror(r));
+}
+
 static void *
 card_worker(void *arg)
 {
@@ -856,8 +886,8 @@ card_worker(void *arg)
 	while (!card.quit) {
 		if (card.reselect) {
 			card.reselect = 0;
-			card.verified = 0;
 			pthread_mutex_unlock(&card.mtx);
+			card_release();
 			pcsc_close(card.conn);
 			pcsc_forget_rejects(card.conn);
 			pthread_mutex_lock(&card.mtx);
@@ -912,6 +942,7 @@ card_worker(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&card.mtx);
+	card_release();
 	return NULL;
 }
 

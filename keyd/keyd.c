@@ -45,6 +45,7 @@ struct keyd_state {
 	uint64_t		 ops;		/* DH answered by the backend */
 	uint32_t		 last_latency_us;
 	struct event		 ev_load;
+	struct event		 ev_sigterm;
 	int			 pin_requests;	/* PINs from hs awaiting */
 	int			 load_sent_full;
 	/* A device's key as last announced (keyd_key_update). */
@@ -562,6 +563,13 @@ keyd_load_timer(int fd, short event, void *arg)
 	evtimer_add(&keyd.ev_load, &tv);
 }
 
+/* SIGTERM: the event loop ends, then the backend stops. */
+static void
+keyd_sigterm(int sig, short event, void *arg)
+{
+	event_loopexit(NULL);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -614,6 +622,12 @@ main(int argc, char *argv[])
 	proc_privdrop(WGCARD_USER, keyd.backend->chroot != NULL ?
 	    keyd.backend->chroot() : WGCARD_CHROOT);
 	event_init();
+	/*
+	 * The parent stops us with SIGTERM: the backend's stop runs (a
+	 * card gets its PIN state reset), set up before the sandbox.
+	 */
+	signal_set(&keyd.ev_sigterm, SIGTERM, keyd_sigterm, NULL);
+	signal_add(&keyd.ev_sigterm, NULL);
 	keyd_audit_init();
 	keyd.backend->init(&keyd_backend_cbs);
 	keyd.backend->sandbox();

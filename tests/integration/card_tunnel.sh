@@ -254,4 +254,10 @@ fi
 t_check "no peer left unable to handshake" \
     sh -c "! tail -n +$((lines + 1)) '$T_TMP/$IF_A.log' | grep -q 'cannot handshake'"
 
+# A stops: on its way out the broker resets PW1 (VERIFY FF 82), so that
+# no other PC/SC client of the card may DECIPHER on the PIN it verified.
+impl_stop "$IF_A"
+t_check "stop: the broker resets PW1 (VERIFY FF 82)" \
+    grep -q 'INS 20 P1 FF P2 82 -> SW 9000' "$VCARD_LOG"
+
 t_done
