@@ -446,6 +446,29 @@ card_key_replaced(const uint8_t pub[static 32])
 	pcsc_close(card.conn);
 }
 
+/*
+ * The open card's OpenPGP application answered 6285: terminated (by
+ * gpg --card-edit factory-reset, or TERMINATE DF). Unusable until
+ * ACTIVATE: turned down until it is removed, so it is not polled and
+ * SELECTed again and again. Worker only.
+ */
+static void
+card_terminated(void)
+{
+	char	why[sizeof(card.st.reason)];
+
+	snprintf(why, sizeof(why), "reader %s: %s", pcsc_reader(card.conn),
+	    opgp_strerror(-ENOTRECOVERABLE));
+	pthread_mutex_lock(&card.mtx);
+	card.verified = 0;
+	card_set_state_locked(KEY_CARD_ERROR, why);
+	card_fail_queue_locked(-ENOTRECOVERABLE);
+	card_notify();
+	pthread_mutex_unlock(&card.mtx);
+	pcsc_reject_current(card.conn);
+	pcsc_close(card.conn);
+}
+
 /* With card.mtx held: the outcome of a PIN for the event loop. */
 static void
 card_pin_answer_locked(int status, int retries)
@@ -623,9 +646,11 @@ card_verify(void)
 	} else if (r == -EACCES || r == -EPERM || r == -EINVAL ||
 	    r == -EBADMSG || r == -ENOSYS)
 		card_pin_refused_locked(r, retries);
-	else if (r == -ENOTRECOVERABLE)
-		card_set_state_locked(KEY_CARD_ERROR, opgp_strerror(r));
-	else {
+	else if (r == -ENOTRECOVERABLE) {
+		pthread_mutex_unlock(&card.mtx);
+		card_terminated();
+		pthread_mutex_lock(&card.mtx);
+	} else {
 		/* The card went away mid-VERIFY: the PIN stays as it was. */
 		pthread_mutex_unlock(&card.mtx);
 		card_lost(r);
@@ -776,6 +801,8 @@ card_dh(struct card_req *req)
 		card_busy(0);
 		if (r == -ENODEV || r == -ESHUTDOWN || r == -EIO)
 			lost = 1;
+		else if (r == -ENOTRECOVERABLE)
+			lost = 2;	/* 6285: terminated */
 		else if (r == -EACCES) {
 			/*
 			 * Security status lost (another application reset
@@ -797,7 +824,9 @@ card_dh(struct card_req *req)
 	sodium_memzero(out, sizeof(out));
 	if (card_after_hang())
 		return;
-	if (lost)
+	if (lost == 2)
+		card_terminated();
+	else if (lost)
 		card_lost(r);
 }
 
@@ -830,6 +859,8 @@ card_check(void)
 		return;
 	if (same == 0)
 		card_key_replaced(pub);
+	else if (same == -ENOTRECOVERABLE)
+		card_terminated();
 	else if (r != 0)
 		card_lost(r);
 }

@@ -13,7 +13,9 @@
 #    not touched again for 10 s while the peer keeps trying; the right PIN
 #    given afterwards with wgcardctl card unlock opens it;
 #  - a card that hangs: the request fails with a timeout after 2 s, the
-#    event loop stays responsive; once the card answers, ready again.
+#    event loop stays responsive; once the card answers, ready again;
+#  - the application terminated by another client (6285): said with
+#    what to run, the card no longer polled.
 T_ID=cf
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/card.sh"
@@ -174,6 +176,25 @@ t_check "card answers again: ready" wait_for 15 logged 'card: ready'
 force_handshake || t_fail "force handshake"
 t_check "card answers again: handshake succeeds" \
     ping_retry "$NS_B" "$IN4_A" 15
+# 7. The application terminated under the daemon by another client
+# (TERMINATE DF, as before a factory reset): the next key check or
+# DECIPHER answers 6285; keyd says what to run and stops polling it.
+card_terminate_raw()
+{
+	card_raw_apdus 00A4040006D27600012401 \
+	    "0020008308$(printf 12345678 | od -An -tx1 | tr -d ' \n')" 00E60000
+}
+mark
+card_terminate_raw || t_fail "terminated" "TERMINATE DF refused"
+force_handshake || t_fail "force handshake"
+t_check "terminated: keyd says so, and what to run" wait_for 5 \
+    logged 'card: unusable: .*terminated: activate it.*card init'
+t_check "terminated: no handshake" ping_fails "$NS_A" "$IN4_B"
+s0=$(grep -c 'INS A4' "$VCARD_LOG")
+sleep 2
+s1=$(grep -c 'INS A4' "$VCARD_LOG")
+t_check "terminated: not SELECTed again and again ($((s1 - s0)) in 2 s)" \
+    test $((s1 - s0)) -le 1
 t_check "no seccomp kill of keyd" bash -c "! grep -q 'killed by signal' '$LOG_A'"
 
 t_done

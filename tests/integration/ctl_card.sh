@@ -205,19 +205,9 @@ t_check "card init refused: the daemon is still ready" sh -c \
 # never sends the stored PIN to the card.
 card_regen_raw()
 {
-	perl -MChipcard::PCSC -MChipcard::PCSC::Card -e '
-		my $c = Chipcard::PCSC->new() or die "no context\n";
-		my @r = $c->ListReaders() or die "no reader\n";
-		my $k = Chipcard::PCSC::Card->new($c, $r[0],
-		    $Chipcard::PCSC::SCARD_SHARE_SHARED) or die "connect\n";
-		for my $h ("00A4040006D27600012401",
-		    sprintf("002000%02X%02X", 0x83, length($ARGV[0])) .
-		    unpack("H*", $ARGV[0]), "0047800002B80000") {
-			my $res = $k->Transmit([map { hex } unpack("(A2)*", $h)])
-			    or die "transmit\n";
-			my $sw = sprintf("%02X%02X", @$res[-2, -1]);
-			$sw eq "9000" or die substr($h, 0, 8) . ": SW $sw\n";
-		}' "$ADMIN"
+	card_raw_apdus 00A4040006D27600012401 \
+	    "$(printf '002000%02X%02X' 0x83 ${#ADMIN})$(printf %s "$ADMIN" | od -An -tx1 | tr -d ' \n')" \
+	    0047800002B80000
 }
 verifies() { grep -c 'INS 20 P1 00 P2 82' "$VCARD_LOG"; }
 v0=$(verifies)

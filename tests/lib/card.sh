@@ -191,6 +191,24 @@ card_ctl()
 		print $l;' "$VCARD_CTL" "$*"
 }
 
+# card_raw_apdus HEX...: another PC/SC client (as gpg --card-edit would
+# be) sends each APDU to the first reader's card, shared; fails at the
+# first answer that is not 9000.
+card_raw_apdus()
+{
+	perl -MChipcard::PCSC -MChipcard::PCSC::Card -e '
+		my $c = Chipcard::PCSC->new() or die "no context\n";
+		my @r = $c->ListReaders() or die "no reader\n";
+		my $k = Chipcard::PCSC::Card->new($c, $r[0],
+		    $Chipcard::PCSC::SCARD_SHARE_SHARED) or die "connect\n";
+		for my $h (@ARGV) {
+			my $res = $k->Transmit([map { hex } unpack("(A2)*", $h)])
+			    or die "transmit\n";
+			my $sw = sprintf("%02X%02X", @$res[-2, -1]);
+			$sw eq "9000" or die substr($h, 0, 8) . ": SW $sw\n";
+		}' "$@"
+}
+
 # card_status_field NAME: one field of "status" (present, connected,
 # powered, powerons, atrs, apdus, deciphers, pw1, rc, pw3, key, mode,
 # serial, profile, app, kdf, touchwait, touches).
