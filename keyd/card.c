@@ -89,6 +89,12 @@
  * (and never to the last retry: see card_unlock_pin).
  */
 #define CARD_UNLOCK_INTERVAL_MS	5000
+/*
+ * PW1's retry counter when nobody failed since the last good VERIFY:
+ * C4 does not say the card's maximum; 3 is every token's default
+ * (docs/devices.md). A counter below it means someone failed.
+ */
+#define CARD_PW1_MAX		3
 #define CARD_DONE_MAX		(CARD_QUEUE_MAX * 2 + 2)
 #define CARD_PCSC_SOCK		"/run/pcscd/pcscd.comm"	/* pcsclite's default */
 
@@ -513,6 +519,17 @@ card_verify_io(const uint8_t *pin, size_t len, int left, int *retries,
 	return r;
 }
 
+/* With card.mtx held: the stored PIN is wiped and forgotten. */
+static void
+card_pin_forget_locked(void)
+{
+	sodium_memzero(card.pin, KEY_PIN_MAX + 1);
+	card.pin_len = 0;
+	card.pin_ok = 0;
+	card.pin_fresh = 0;
+	card.pin_gen++;
+}
+
 /*
  * With card.mtx held: a PIN from card unlock meets a card with one retry
  * left and no UnlockLastTry: not sent, forgotten, answered -EDQUOT.
@@ -520,11 +537,7 @@ card_verify_io(const uint8_t *pin, size_t len, int left, int *retries,
 static void
 card_unlock_last_try_locked(void)
 {
-	sodium_memzero(card.pin, KEY_PIN_MAX + 1);
-	card.pin_len = 0;
-	card.pin_ok = 0;
-	card.pin_fresh = 0;
-	card.pin_gen++;
+	card_pin_forget_locked();
 	log_audit(LOG_WARNING, "op=verify backend=openpgp source=unlock "
 	    "result=refused reason=last-retry retries_left=1");
 	if (card.st.state == KEY_CARD_LOCKED)
@@ -532,6 +545,29 @@ card_unlock_last_try_locked(void)
 		    "card unlock refused (UnlockLastTry = no); verify with "
 		    "gpg --card-edit, or set UnlockLastTry = yes");
 	card_pin_answer_locked(-EDQUOT, 1);
+}
+
+/*
+ * With card.mtx held: the configuration's PIN, not yet verified here,
+ * meets a card whose counter is below CARD_PW1_MAX: someone failed
+ * since the last good VERIFY (this PIN at an earlier start, perhaps), so
+ * it is not sent automatically (each restart would spend a retry) but
+ * forgotten, and the card waits for wgcardctl card unlock.
+ */
+static void
+card_pin_suspect_locked(int left)
+{
+	char	why[sizeof(card.st.reason)];
+
+	card_pin_forget_locked();
+	log_audit(LOG_WARNING, "op=verify backend=openpgp source=configuration "
+	    "result=refused reason=pin-suspect retries_left=%d", left);
+	snprintf(why, sizeof(why), "pin-suspect: %d of %d PIN retries left, "
+	    "someone entered a wrong PIN since the last good one; the "
+	    "configured PIN is not sent: run wgcardctl card unlock", left,
+	    CARD_PW1_MAX);
+	card_set_state_locked(KEY_CARD_LOCKED, why);
+	card_pin_answer_locked(-ENOLCK, left);
 }
 
 /*
@@ -602,6 +638,12 @@ card_verify(void)
 	if (fresh && card.pin_unlock && left == 1 && !card.unlock_last_try) {
 		/* Kept when the card was away; now it has one retry left. */
 		card_unlock_last_try_locked();
+		pthread_mutex_unlock(&card.mtx);
+		sodium_free(pin);
+		return;
+	}
+	if (fresh && !card.pin_unlock && left >= 0 && left < CARD_PW1_MAX) {
+		card_pin_suspect_locked(left);
 		pthread_mutex_unlock(&card.mtx);
 		sodium_free(pin);
 		return;

@@ -291,6 +291,11 @@ keyd_pin_result(int status, int retries)
 	else if (status == -EAGAIN)
 		log_warnx("card PIN: another card unlock came less than 5 s "
 		    "ago: not sent to the card, no retry spent");
+	else if (status == -ENOLCK)
+		log_warnx("card PIN: pin-suspect: %d retries left, someone "
+		    "entered a wrong PIN since the last good one: the "
+		    "configured PIN is not sent; run wgcardctl card unlock",
+		    retries);
 	else if (status == -EDQUOT)
 		log_warnx("card PIN: one retry left and UnlockLastTry = no: "
 		    "not sent to the card");

@@ -162,6 +162,18 @@ t_check "same wrong PIN again: refused without the card" wait_for 5 \
     logged 'reason=known-wrong-pin'
 t_eq "same wrong PIN again: nothing spent" "$(pw1)" $((r0 - 1))
 t_eq "same wrong PIN again: no VERIFY" "$(logged_count 'op=verify backend=openpgp result=wrong')" 0
+# A restart with the same wrong PinFile: the new broker has no memory of
+# the refused PIN, but the counter below 3 says someone failed since the
+# last good VERIFY, so the configured PIN is not sent (each restart used
+# to spend a retry; three blocked the card).
+mark
+impl_stop "$IF_A"
+start_conf "$NS_A" "$IF_A" "$T_TMP/$IF_A.conf" || t_fatal "wgcardd A again"
+PID_A=${T_IF_PID[$IF_A]}
+t_check "restart, same wrong PIN: pin-suspect, not sent" wait_for 10 \
+    logged 'result=refused reason=pin-suspect'
+t_eq "restart, same wrong PIN: nothing spent" "$(pw1)" $((r0 - 1))
+t_eq "restart, same wrong PIN: no VERIFY" "$(logged_count 'op=verify backend=openpgp result=wrong')" 0
 printf '%s\n' "$PIN_A" | ctl_a card unlock >/dev/null 2>&1
 t_check "right PIN by card unlock: ready" wait_for 10 logged 'card: ready'
 t_eq "right PIN: counter back to 3" "$(pw1)" 3
