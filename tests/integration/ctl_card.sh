@@ -16,6 +16,7 @@
 # VERIFY: one VERIFY, locked, not lost, not resent.
 T_ID=cc
 . "$(dirname "$0")/../lib/common.sh"
+t_excl ctlsock || t_fatal "the ctlsock lock (tests/lib/common.sh t_excl)"
 . "$(dirname "$0")/../lib/card.sh"
 
 WGCARDCTL=${WGCARDCTL:-$T_ROOT/build/wgcardctl}

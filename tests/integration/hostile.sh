@@ -13,6 +13,7 @@
 # twelve guesses leave the card unblocked with one retry.
 T_ID=ho
 . "$(dirname "$0")/../lib/common.sh"
+t_excl ctlsock || t_fatal "the ctlsock lock (tests/lib/common.sh t_excl)"
 . "$(dirname "$0")/../lib/card.sh"
 
 H=$T_ROOT/build/hostile

@@ -7,6 +7,7 @@
 # The daemon must stay up and the card must stay usable.
 T_ID=hc
 . "$(dirname "$0")/../lib/common.sh"
+t_excl ctlsock || t_fatal "the ctlsock lock (tests/lib/common.sh t_excl)"
 . "$T_ROOT/tests/lib/card.sh"
 
 H=$T_ROOT/build/hostile

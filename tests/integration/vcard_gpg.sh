@@ -19,6 +19,7 @@
 
 T_ID=vg
 . "$(dirname "$0")/../lib/common.sh"
+t_excl ctlsock || t_fatal "the ctlsock lock (tests/lib/common.sh t_excl)"
 . "$(dirname "$0")/../lib/card.sh"
 
 ADMIN_PIN=12345678

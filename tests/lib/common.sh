@@ -690,6 +690,19 @@ flood_lock()
 	t_log "# flood lock taken after $(( ($(now_ms) - t0) / 1000 )) s"
 }
 
+# t_excl NAME [SECONDS]: an exclusive lock between test scripts (flock on
+# /tmp/wgcard-NAME.lock, waiting up to SECONDS, default 600), held until
+# the script exits. "ctlsock": the hostile-sibling daemons leave control
+# sockets whose handshake process never answers, and `wgcardctl card
+# init` asks every daemon's socket whether it uses the card (and refuses
+# when one cannot say): the scripts that do either take turns.
+t_excl()
+{
+	local fd
+	exec {fd}>"/tmp/wgcard-$1.lock" || return 1
+	flock -w "${2:-600}" "$fd" || return 1
+}
+
 flood_unlock()
 {
 	[ -n "${T_FLOOD_LOCK:-}" ] && flock -u "$T_FLOOD_LOCK"
