@@ -180,6 +180,8 @@ struct card_state {
 	int			 pin_fresh;	/* from the user, not tried */
 	int			 pin_gen;	/* bumped by card_set_pin */
 	int			 pin_unlock;	/* from card unlock, not config */
+	int			 verify_lost;	/* counter before a VERIFY whose
+						 * answer never came, -1 none */
 	int			 unlock_last_try; /* UnlockLastTry */
 	uint64_t		 last_unlock;	/* us, last unlock PIN taken */
 	int			 pin_res_pending, pin_res_status;
@@ -204,6 +206,7 @@ struct card_state {
 
 static struct card_state	card = {
 	.efd = -1,
+	.verify_lost = -1,
 	.mtx = PTHREAD_MUTEX_INITIALIZER,
 };
 
@@ -635,6 +638,23 @@ card_verify(void)
 	fresh = card.pin_fresh;
 	gen = card.pin_gen;
 	left = card.st.pw1_retries;
+	if (fresh && card.verify_lost > 0 && left >= 0 &&
+	    left < card.verify_lost) {
+		/*
+		 * The last VERIFY of this PIN got no answer, and the counter
+		 * (read when the card was opened again) dropped since: it
+		 * was wrong. Never resent (docs/devices.md item 4).
+		 */
+		card.verify_lost = -1;
+		log_audit(LOG_WARNING, "op=verify backend=openpgp result=lost "
+		    "reason=counter-dropped retries_left=%d", left);
+		card_pin_refused_locked(-EACCES, left);
+		card_pin_answer_locked(-EACCES, left);
+		pthread_mutex_unlock(&card.mtx);
+		sodium_free(pin);
+		return;
+	}
+	card.verify_lost = -1;
 	if (fresh && card.pin_unlock && left == 1 && !card.unlock_last_try) {
 		/* Kept when the card was away; now it has one retry left. */
 		card_unlock_last_try_locked();
@@ -652,8 +672,14 @@ card_verify(void)
 
 	r = card_verify_io(pin, len, left, &retries, &same, pub);
 	sodium_free(pin);
-	if (card_after_hang())
+	if (card_after_hang()) {
+		/* No answer: the counter tells, once the card is back. */
+		pthread_mutex_lock(&card.mtx);
+		if (fresh && gen == card.pin_gen)
+			card.verify_lost = left;
+		pthread_mutex_unlock(&card.mtx);
 		return;
+	}
 	if (same == 0) {
 		card_key_replaced(pub);
 		pthread_mutex_lock(&card.mtx);
@@ -694,6 +720,7 @@ card_verify(void)
 		pthread_mutex_lock(&card.mtx);
 	} else {
 		/* The card went away mid-VERIFY: the PIN stays as it was. */
+		card.verify_lost = fresh ? left : -1;
 		pthread_mutex_unlock(&card.mtx);
 		card_lost(r);
 		pthread_mutex_lock(&card.mtx);
@@ -1398,6 +1425,8 @@ card_set_pin(const uint8_t *pin, size_t len, const char *from)
 	card.pin_fresh = 1;
 	card.pin_gen++;
 	card.pin_unlock = from != NULL;
+	if (!same)
+		card.verify_lost = -1;	/* that was another PIN's */
 	if (card.st.state == KEY_CARD_BLOCKED) {
 		r = -EPERM;
 		card.pin_fresh = 0;

@@ -176,6 +176,33 @@ t_check "card answers again: ready" wait_for 15 logged 'card: ready'
 force_handshake || t_fail "force handshake"
 t_check "card answers again: handshake succeeds" \
     ping_retry "$NS_B" "$IN4_A" 15
+# 6b. A VERIFY whose answer never came (wgcardctl card unlock, a wrong
+# PIN, the card slower than the 2 s limit): once the card answers again
+# the counter is read and, having dropped, the PIN is not resent.
+impl_stop "$IF_A"
+card_conf "$T_TMP/$IF_A.conf" "$PUB_A" "$T_TMP/pin" "Reader = Virtual PCD"
+sed -i '/^PinFile/d' "$T_TMP/$IF_A.conf"
+mark
+start_conf "$NS_A" "$IF_A" "$T_TMP/$IF_A.conf" || t_fatal "wgcardd A"
+wait_for 10 logged 'no PIN: run wgcardctl card unlock' ||
+    t_fail "no PIN: locked" "$(tail -n 3 "$LOG_A")"
+r0=$(pw1)
+card_ctl "set verify=4000" >/dev/null
+mark
+printf 'wrong-5555\n' | ip netns exec "$NS_A" "$CTL" -i "$IF_A" card unlock \
+    >/dev/null 2>&1 &
+T_PIDS+=("$!")
+t_check "lost VERIFY: the broker times out" wait_for 10 logged 'card: not answering'
+card_ctl "set verify=0" >/dev/null
+t_check "lost VERIFY: the dropped counter tells, the PIN is not resent" \
+    wait_for 15 logged 'result=lost reason=counter-dropped'
+sleep 2
+t_eq "lost VERIFY: exactly one retry spent" "$(pw1)" $((r0 - 1))
+sleep 4
+mark
+printf '%s\n' "$PIN" | ip netns exec "$NS_A" "$CTL" -i "$IF_A" card unlock \
+    >/dev/null 2>&1
+t_check "lost VERIFY: the right PIN after it: ready" wait_for 10 logged 'card: ready'
 # 7. The application terminated under the daemon by another client
 # (TERMINATE DF, as before a factory reset): the next key check or
 # DECIPHER answers 6285; keyd says what to run and stops polling it.
