@@ -62,6 +62,7 @@ PUB_A=$(card_init_state "$T_TMP/a.state" --generate --serial 0000A001 \
     t_fatal "card A state"
 card_start_vcard "$T_TMP/a.state" || t_fatal "vcard A"
 CTL_A=$VCARD_CTL
+VLOG_A=$VCARD_LOG
 PID_VA=$CARD_VCARD_PID
 card_wait_present || t_fatal "card A not seen"
 if [ "$IMPL_B" = wgcardd ]; then
@@ -258,6 +259,6 @@ t_check "no peer left unable to handshake" \
 # no other PC/SC client of the card may DECIPHER on the PIN it verified.
 impl_stop "$IF_A"
 t_check "stop: the broker resets PW1 (VERIFY FF 82)" \
-    grep -q 'INS 20 P1 FF P2 82 -> SW 9000' "$VCARD_LOG"
+    grep -q 'INS 20 P1 FF P2 82 -> SW 9000' "$VLOG_A"
 
 t_done
