@@ -397,9 +397,18 @@ keyd_set_key(struct chan *c, struct imsg *imsg)
 		 */
 		if (keyd.keyset_last_us != 0 &&
 		    now - keyd.keyset_last_us < 1000000) {
+			struct key_public	kp;
+
 			sodium_memzero(&ks, sizeof(ks));
 			keyd.keyset_suppressed++;
 			keyd.keyset_from = from;
+			/*
+			 * The sender still gets its answer (a UAPI set waits
+			 * for it); only the parent's log and the audit
+			 * record are spared.
+			 */
+			keyd_public(&kp);
+			chan_send(c, IMSG_KEY_PUBLIC, -1, &kp, sizeof(kp));
 			return;
 		}
 		keyd.keyset_last_us = now;
