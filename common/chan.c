@@ -224,3 +224,13 @@ chan_flush(struct chan *c)
 	chan_update(c);
 	return imsg_pending(&c->ibuf) ? 1 : 0;
 }
+
+void
+chan_log_set(struct chan *c, struct imsg *imsg)
+{
+	int32_t	v;
+
+	(void)c;
+	memcpy(&v, imsg->data, sizeof(v));
+	log_setverbose(v);
+}

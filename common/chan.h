@@ -107,6 +107,11 @@ void	chan_update(struct chan *);
 void	chan_stop(struct chan *);
 /* Stops, wipes and frees the buffers, closes the socket. */
 void	chan_close(struct chan *);
+/*
+ * The shared handler of IMSG_CTL_LOG_SET (an int32_t verbosity, size
+ * checked by the rule): the broker and the forwarder use it as is.
+ */
+void	chan_log_set(struct chan *, struct imsg *);
 /* The name of a process, for messages. */
 const char *chan_proc_name(enum proc_id);
 

@@ -513,15 +513,6 @@ keyd_dh_req(struct chan *c, struct imsg *imsg)
 	keyd_dh(&req);
 }
 
-static void
-keyd_log_set(struct chan *c, struct imsg *imsg)
-{
-	int32_t	v;
-
-	memcpy(&v, imsg->data, sizeof(v));
-	log_setverbose(v);
-}
-
 #define KEYD_P	CHAN_FROM(PROC_PARENT)
 #define KEYD_H	CHAN_FROM(PROC_HANDSHAKE)
 
@@ -541,7 +532,7 @@ static const struct chan_rule keyd_rules[] = {
 	CHAN_RULE(IMSG_KEY_CARD_CONFIG, KEYD_P, sizeof(struct key_card_config),
 	    sizeof(struct key_card_config), CHAN_FD_NO, keyd_card_config),
 	CHAN_RULE(IMSG_CTL_LOG_SET, KEYD_P, sizeof(int32_t), sizeof(int32_t),
-	    CHAN_FD_NO, keyd_log_set),
+	    CHAN_FD_NO, chan_log_set),
 };
 #define KEYD_NRULES	(sizeof(keyd_rules) / sizeof(keyd_rules[0]))
 

@@ -1548,15 +1548,6 @@ fwd_m_mtu(struct chan *c, struct imsg *imsg)
 	fwd.mtu = mtu;
 }
 
-static void
-fwd_m_log_set(struct chan *c, struct imsg *imsg)
-{
-	int32_t	v;
-
-	memcpy(&v, imsg->data, sizeof(v));
-	log_setverbose(v);
-}
-
 #define FWD_FROM_P	CHAN_FROM(PROC_PARENT)
 #define FWD_FROM_H	CHAN_FROM(PROC_HANDSHAKE)
 #define FWD_I32		sizeof(int32_t)
@@ -1576,7 +1567,7 @@ static const struct chan_rule fwd_rules[] = {
 	CHAN_RULE(IMSG_FWD_MTU, FWD_FROM_P, FWD_I32, FWD_I32, CHAN_FD_NO,
 	    fwd_m_mtu),
 	CHAN_RULE(IMSG_CTL_LOG_SET, FWD_FROM_P, FWD_I32, FWD_I32, CHAN_FD_NO,
-	    fwd_m_log_set),
+	    chan_log_set),
 	CHAN_RULE(IMSG_FWD_PEER_ADD, FWD_FROM_H, FWD_U32, FWD_U32, CHAN_FD_NO,
 	    fwd_m_peer_add),
 	CHAN_RULE(IMSG_FWD_PEER_DEL, FWD_FROM_H, FWD_U32, FWD_U32, CHAN_FD_NO,
