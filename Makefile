@@ -82,6 +82,7 @@ VCARD_SRCS	:= $(wildcard tests/vcard/*.c)
 UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS	:= $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRCS	:= $(wildcard tests/bench/*.c)
+TOOL_SRCS	:= $(wildcard tests/tools/*.c)
 
 COMMON_OBJS	:= $(COMMON_SRCS:%.c=$(B)/obj/%.o)
 NETD_LIB_OBJS	:= $(NETD_LIB_SRCS:%.c=$(B)/obj/%.o)
@@ -90,6 +91,7 @@ CTL_OBJS	:= $(CTL_SRCS:%.c=$(B)/obj/%.o)
 VCARD_OBJS	:= $(VCARD_SRCS:%.c=$(B)/obj/%.o)
 UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 BENCH_BINS	:= $(BENCH_SRCS:tests/bench/%.c=$(B)/bench/%)
+TOOL_BINS	:= $(TOOL_SRCS:tests/tools/%.c=$(B)/tools/%)
 
 PROGS		:= $(B)/wgcardd $(B)/wgcard-keyd
 ifneq ($(CTL_SRCS),)
@@ -153,7 +155,14 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o \
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-unit: $(UNIT_BINS)
+# Test helpers (tests/tools/*.c: pcscpeer, a second PC/SC client) are
+# built with the unit tests; the integration scripts run them.
+$(B)/tools/%: $(B)/obj/tests/tools/%.o
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+unit: $(UNIT_BINS) $(TOOL_BINS)
 
 # make hostile: the daemon with the compromised-sibling hook (common/proc.c
 # built with -DWGCARD_HOSTILE: a child can be replaced by a test program)
