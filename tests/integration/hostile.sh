@@ -13,12 +13,8 @@
 # twelve guesses leave the card unblocked with one retry.
 T_ID=ho
 . "$(dirname "$0")/../lib/common.sh"
-t_excl ctlsock || t_fatal "the ctlsock lock (tests/lib/common.sh t_excl)"
 . "$(dirname "$0")/../lib/card.sh"
-
-H=$T_ROOT/build/hostile
-make -s -C "$T_ROOT" -j"$(nproc)" hostile >"$T_TMP/make.log" 2>&1 ||
-    t_fatal "make hostile: $(tail -n 5 "$T_TMP/make.log")"
+. "$(dirname "$0")/../lib/hostile.sh"
 key_new hkey >/dev/null || t_fatal "wg genkey"
 
 # start CASE ROLE N [AUDIT]: the hostile daemon for one case, in the
@@ -42,13 +38,10 @@ start()
 		[ -n "$audit" ] && echo "AuditLog = $audit"
 	} >"$conf"
 	chmod 600 "$conf"
-	ip netns exec "$ns" "${T_PDEATH[@]}" env WGCARD_HOSTILE_ROLE="$role" \
-	    WGCARD_HOSTILE_EXEC="$H/hostile" HOSTILE_CASE="$case" \
-	    "$H/wgcardd" -d -c "$conf" "ho${$}x$n" >"$T_TMP/$case.log" 2>&1 \
-	    </dev/null &
-	PID[$case]=$!
+	hostile_launch "$ns" "$role" "$case" "$conf" "$T_TMP/$case.log" \
+	    "ho${$}x$n"
+	PID[$case]=$HPID
 	T0[$case]=$(now_ms)
-	T_PIDS+=("$!")
 }
 
 # finish CASE [MS]: waits for its daemon (until MS, default 15000, after

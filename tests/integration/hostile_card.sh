@@ -7,12 +7,8 @@
 # The daemon must stay up and the card must stay usable.
 T_ID=hc
 . "$(dirname "$0")/../lib/common.sh"
-t_excl ctlsock || t_fatal "the ctlsock lock (tests/lib/common.sh t_excl)"
 . "$T_ROOT/tests/lib/card.sh"
-
-H=$T_ROOT/build/hostile
-make -s -C "$T_ROOT" -j"$(nproc)" hostile >"$T_TMP/make.log" 2>&1 ||
-    t_fatal "make hostile: $(tail -n 5 "$T_TMP/make.log")"
+. "$T_ROOT/tests/lib/hostile.sh"
 
 card_start_pcscd hc || t_fatal "pcscd"
 PIN=hcPIN-31337
@@ -27,12 +23,9 @@ card_wait_present || t_fatal "card not seen"
 ns=$(ns_name 1)
 ns_new "$ns" || t_fatal "netns"
 LOG=$T_TMP/keyset.log
-ip netns exec "$ns" "${T_PDEATH[@]}" env WGCARD_HOSTILE_ROLE=handshake \
-    WGCARD_HOSTILE_EXEC="$H/hostile" HOSTILE_CASE=hs-keyd-keyset-flood \
-    PCSCLITE_CSOCK_NAME="$PCSCLITE_CSOCK_NAME" \
-    "$H/wgcardd" -d -c "$T_TMP/c.conf" "hc${$}x" >"$LOG" 2>&1 </dev/null &
-pid=$!
-T_PIDS+=("$pid")
+hostile_launch "$ns" handshake hs-keyd-keyset-flood "$T_TMP/c.conf" "$LOG" \
+    "hc${$}x"
+pid=$HPID
 t0=$(now_ms)
 t_check "the hostile handshake process sent its 5000 KEY_SETs" \
     wait_for 20 grep -q "hostile: sent 5000" "$LOG"
