@@ -377,6 +377,19 @@ keyd_dh(const struct key_dh_req *req)
 	sodium_memzero(out, sizeof(out));
 }
 
+/*
+ * The audit record of an ignored KEY_SET (the key is the device's), with
+ * the count of those handled without one since the last record.
+ */
+static void
+keyd_keyset_record(const char *from)
+{
+	log_audit(LOG_INFO, "op=set-key from=%s backend=%s result=ignored "
+	    "suppressed=%llu", from, keyd.backend->name,
+	    (unsigned long long)keyd.keyset_suppressed);
+	keyd.keyset_suppressed = 0;
+}
+
 static void
 keyd_set_key(struct chan *c, struct imsg *imsg)
 {
@@ -417,10 +430,7 @@ keyd_set_key(struct chan *c, struct imsg *imsg)
 			    "is on the card (KeySource = %s)", from,
 			    keyd.backend->name);
 		sodium_memzero(&ks, sizeof(ks));
-		log_audit(LOG_INFO, "op=set-key from=%s backend=%s "
-		    "result=ignored suppressed=%llu", from, keyd.backend->name,
-		    (unsigned long long)keyd.keyset_suppressed);
-		keyd.keyset_suppressed = 0;
+		keyd_keyset_record(from);
 		keyd_announce();
 		return;
 	}
@@ -558,13 +568,8 @@ keyd_load_timer(int fd, short event, void *arg)
 	keyd.load_sent_full = 0;
 	/* KEY_SETs counted away a second ago are written now. */
 	if (keyd.keyset_suppressed > 0 &&
-	    keyd_now_us() - keyd.keyset_last_us >= 1000000) {
-		log_audit(LOG_INFO, "op=set-key from=%s backend=%s "
-		    "result=ignored suppressed=%llu", keyd.keyset_from,
-		    keyd.backend->name,
-		    (unsigned long long)keyd.keyset_suppressed);
-		keyd.keyset_suppressed = 0;
-	}
+	    keyd_now_us() - keyd.keyset_last_us >= 1000000)
+		keyd_keyset_record(keyd.keyset_from);
 	evtimer_add(&keyd.ev_load, &tv);
 }
 
