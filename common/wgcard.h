@@ -178,6 +178,9 @@ struct ctl_result {
 #define KEY_STATE_ABSENT	3	/* card or reader absent */
 #define KEY_STATE_BLOCKED	4	/* PIN blocked */
 #define KEY_STATE_WRONG_CARD	5	/* a card with another key */
+#define KEY_STATE_PIN_SUSPECT	6	/* locked: the configured PIN not sent,
+					 * someone failed since the last good
+					 * VERIFY (the counter is below max) */
 
 struct key_status {
 	uint32_t	id;
@@ -189,10 +192,12 @@ struct key_status {
 	uint8_t		has_pub;
 	uint8_t		pad[3];
 	int32_t		pin_retries;	/* -1: unknown / not applicable */
+	int32_t		pin_retries_max;/* the card's maximum; -1 unknown */
 	uint8_t		pub[32];
 	uint64_t	ops;
 	uint32_t	last_latency_us;
 	uint32_t	queued;
+	char		reason[192];	/* why the state is what it is */
 };
 
 

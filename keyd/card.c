@@ -20,6 +20,11 @@
  *	LOCKED      the right card, no PIN verified: DH requests fail at
  *		    once with -ENOLCK ("card locked: run wgcardctl card
  *		    unlock").
+ *	PIN_SUSPECT the configuration's PIN, not verified by this process,
+ *		    met a card whose retry counter is below its maximum
+ *		    (card_pw1_max): someone failed since the last good
+ *		    VERIFY, so it is not sent (each restart would spend
+ *		    a retry); as LOCKED until wgcardctl card unlock.
  *	BLOCKED     PW1's retry counter is zero: nothing is ever tried.
  *	READY       PIN verified in this card session: requests go to the
  *		    card, one PSO:DECIPHER each.
@@ -90,9 +95,12 @@
  */
 #define CARD_UNLOCK_INTERVAL_MS	5000
 /*
- * PW1's retry counter when nobody failed since the last good VERIFY:
- * C4 does not say the card's maximum; 3 is every token's default
- * (docs/devices.md). A counter below it means someone failed.
+ * PW1's retry counter when nobody failed since the last good VERIFY,
+ * until the card says otherwise: C4 does not say the card's maximum;
+ * 3 is every token's default (docs/devices.md). The counter read right
+ * after a good VERIFY is the card's own maximum, remembered for that
+ * serial (card_pw1_max; docs/decisions.md). A counter below the
+ * maximum means someone failed.
  */
 #define CARD_PW1_MAX		3
 #define CARD_DONE_MAX		(CARD_QUEUE_MAX * 2 + 2)
@@ -108,12 +116,14 @@
 #define KEY_CARD_NO_SERVICE	6	/* no pcscd */
 #define KEY_CARD_HUNG		7	/* an operation did not return */
 #define KEY_CARD_ERROR		8	/* unusable card (see reason) */
+#define KEY_CARD_PIN_SUSPECT	9	/* locked: configured PIN not sent */
 
 struct key_card_status {
 	uint8_t		state;		/* KEY_CARD_* */
 	uint8_t		has_pin;
 	uint8_t		has_pub;
 	int8_t		pw1_retries;	/* -1 unknown */
+	int8_t		pw1_max;	/* the card's maximum (card_pw1_max) */
 	uint32_t	serial;
 	uint16_t	manufacturer;
 	uint32_t	queued;
@@ -197,6 +207,12 @@ struct card_state {
 	uint8_t			 badpin[32];	/* keyed hash of a wrong PIN */
 	int			 has_badpin;
 	uint8_t			 badpin_key[crypto_generichash_KEYBYTES];
+	/*
+	 * PW1's maximum as read after a good VERIFY on the card with
+	 * this serial (0: none read yet: CARD_PW1_MAX is assumed).
+	 */
+	int			 pw1_max_seen;
+	uint32_t		 pw1_max_serial;
 
 	/* The worker's own. */
 	struct pcsc_conn	*conn;
@@ -233,6 +249,8 @@ card_state_name(int s)
 		return "wrong card";
 	case KEY_CARD_BLOCKED:
 		return "PIN blocked";
+	case KEY_CARD_PIN_SUSPECT:
+		return "pin-suspect";
 	case KEY_CARD_NO_SERVICE:
 		return "no pcscd";
 	case KEY_CARD_HUNG:
@@ -274,7 +292,8 @@ card_set_state_locked(int state, const char *reason)
 		log_info("card: ready (reader %s, serial %08X)",
 		    card.st.reader, card.st.serial);
 	else if (state == KEY_CARD_WRONG || state == KEY_CARD_BLOCKED ||
-	    state == KEY_CARD_ERROR || state == KEY_CARD_HUNG)
+	    state == KEY_CARD_ERROR || state == KEY_CARD_HUNG ||
+	    state == KEY_CARD_PIN_SUSPECT)
 		log_warnx("card: %s: %s", card_state_name(state), reason);
 	else
 		log_info("card: %s: %s", card_state_name(state), reason);
@@ -298,6 +317,7 @@ card_state_errno(int state)
 	case KEY_CARD_READY:
 		return 0;
 	case KEY_CARD_LOCKED:
+	case KEY_CARD_PIN_SUSPECT:
 		return -ENOLCK;
 	case KEY_CARD_WRONG:
 		return -EXDEV;
@@ -312,6 +332,50 @@ card_state_errno(int state)
 	default:
 		return -ENODEV;
 	}
+}
+
+/* A state where a PIN is wanted (and card unlock may give one). */
+static int
+card_state_locked(int state)
+{
+	return state == KEY_CARD_LOCKED || state == KEY_CARD_PIN_SUSPECT;
+}
+
+/*
+ * With card.mtx held: PW1's maximum retry count on the card in the
+ * reader: what it said after a good VERIFY (the counter is then at its
+ * maximum), else CARD_PW1_MAX, or the counter itself if it is higher
+ * (no counter exceeds its card's maximum).
+ */
+static int
+card_pw1_max_locked(void)
+{
+	int	max = CARD_PW1_MAX;
+
+	if (card.pw1_max_seen > 0 && card.pw1_max_serial == card.st.serial)
+		max = card.pw1_max_seen;
+	else if (card.st.pw1_retries > max)
+		max = card.st.pw1_retries;
+	return max;
+}
+
+/*
+ * With card.mtx held: a good VERIFY left the counter at retries, the
+ * card's maximum; remembered for this card (said when it is news).
+ */
+static void
+card_pw1_max_learn_locked(int retries)
+{
+	if (retries <= 0)
+		return;
+	if (card.pw1_max_serial == card.st.serial &&
+	    card.pw1_max_seen == retries)
+		return;
+	if (retries != CARD_PW1_MAX || card.pw1_max_seen > 0)
+		log_info("card: serial %08X allows %d PIN retries (the "
+		    "counter after a good VERIFY)", card.st.serial, retries);
+	card.pw1_max_seen = retries;
+	card.pw1_max_serial = card.st.serial;
 }
 
 /* With card.mtx held: an answer for the event loop. */
@@ -543,7 +607,7 @@ card_unlock_last_try_locked(void)
 	card_pin_forget_locked();
 	log_audit(LOG_WARNING, "op=verify backend=openpgp source=unlock "
 	    "result=refused reason=last-retry retries_left=1");
-	if (card.st.state == KEY_CARD_LOCKED)
+	if (card_state_locked(card.st.state))
 		card_set_state_locked(KEY_CARD_LOCKED, "one PIN retry left: "
 		    "card unlock refused (UnlockLastTry = no); verify with "
 		    "gpg --card-edit, or set UnlockLastTry = yes");
@@ -552,24 +616,24 @@ card_unlock_last_try_locked(void)
 
 /*
  * With card.mtx held: the configuration's PIN, not yet verified here,
- * meets a card whose counter is below CARD_PW1_MAX: someone failed
+ * meets a card whose counter is below its maximum: someone failed
  * since the last good VERIFY (this PIN at an earlier start, perhaps), so
  * it is not sent automatically (each restart would spend a retry) but
- * forgotten, and the card waits for wgcardctl card unlock.
+ * forgotten, and the card waits for wgcardctl card unlock (a human).
  */
 static void
-card_pin_suspect_locked(int left)
+card_pin_suspect_locked(int left, int max)
 {
 	char	why[sizeof(card.st.reason)];
 
 	card_pin_forget_locked();
 	log_audit(LOG_WARNING, "op=verify backend=openpgp source=configuration "
-	    "result=refused reason=pin-suspect retries_left=%d", left);
-	snprintf(why, sizeof(why), "pin-suspect: %d of %d PIN retries left, "
-	    "someone entered a wrong PIN since the last good one; the "
-	    "configured PIN is not sent: run wgcardctl card unlock", left,
-	    CARD_PW1_MAX);
-	card_set_state_locked(KEY_CARD_LOCKED, why);
+	    "result=refused reason=pin-suspect retries_left=%d "
+	    "retries_max=%d", left, max);
+	snprintf(why, sizeof(why), "configured PIN not sent: the retry "
+	    "counter is %d of %d since the last good VERIFY (someone entered "
+	    "a wrong PIN); run wgcardctl card unlock", left, max);
+	card_set_state_locked(KEY_CARD_PIN_SUSPECT, why);
 	card_pin_answer_locked(-ENOLCK, left);
 }
 
@@ -626,7 +690,7 @@ card_verify(void)
 {
 	uint8_t	*pin, pub[32];
 	size_t	 len;
-	int	 fresh, gen, r, retries = -1, left, same;
+	int	 fresh, gen, r, retries = -1, left, same, max;
 
 	if ((pin = sodium_malloc(KEY_PIN_MAX + 1)) == NULL) {
 		log_warnx("card: sodium_malloc failed");
@@ -662,8 +726,9 @@ card_verify(void)
 		sodium_free(pin);
 		return;
 	}
-	if (fresh && !card.pin_unlock && left >= 0 && left < CARD_PW1_MAX) {
-		card_pin_suspect_locked(left);
+	max = card_pw1_max_locked();
+	if (fresh && !card.pin_unlock && left >= 0 && left < max) {
+		card_pin_suspect_locked(left, max);
 		pthread_mutex_unlock(&card.mtx);
 		sodium_free(pin);
 		return;
@@ -704,6 +769,7 @@ card_verify(void)
 		card.pin_ok = 1;
 		card.pin_fresh = 0;
 		card.st.pw1_retries = (int8_t)retries;
+		card_pw1_max_learn_locked(retries);
 		card.has_badpin = 0;
 		log_audit(LOG_INFO, "op=verify backend=openpgp result=ok "
 		    "pin=%s source=%s retries_left=%d", fresh ? "new" :
@@ -1365,7 +1431,7 @@ card_unlock_allowed_locked(const char *from)
 		why = "rate-limited";
 		r = -EAGAIN;
 	} else if (card.st.pw1_retries == 1 && !card.unlock_last_try &&
-	    card.st.state == KEY_CARD_LOCKED) {
+	    card_state_locked(card.st.state)) {
 		why = "last-retry";
 		r = -EDQUOT;
 	} else {
@@ -1432,7 +1498,7 @@ card_set_pin(const uint8_t *pin, size_t len, const char *from)
 		card.pin_fresh = 0;
 		goto result;
 	}
-	if (card.st.state != KEY_CARD_LOCKED &&
+	if (!card_state_locked(card.st.state) &&
 	    card.st.state != KEY_CARD_READY) {
 		/* Kept; tried when the (right) card comes. */
 		r = card.st.state == KEY_CARD_WRONG ? -EXDEV : -ENODEV;
@@ -1523,6 +1589,7 @@ card_status(struct key_status *ks)
 		memcpy(st.pub, card.expected, 32);
 		st.has_pub = 1;
 	}
+	st.pw1_max = st.pw1_retries >= 0 ? (int8_t)card_pw1_max_locked() : -1;
 	pthread_mutex_unlock(&card.mtx);
 	switch (st.state) {
 	case KEY_CARD_READY:
@@ -1530,6 +1597,9 @@ card_status(struct key_status *ks)
 		break;
 	case KEY_CARD_LOCKED:
 		ks->state = KEY_STATE_LOCKED;
+		break;
+	case KEY_CARD_PIN_SUSPECT:
+		ks->state = KEY_STATE_PIN_SUSPECT;
 		break;
 	case KEY_CARD_BLOCKED:
 		ks->state = KEY_STATE_BLOCKED;
@@ -1551,6 +1621,8 @@ card_status(struct key_status *ks)
 	ks->has_pub = st.has_pub;
 	memcpy(ks->pub, st.pub, sizeof(ks->pub));
 	ks->pin_retries = st.pw1_retries;
+	ks->pin_retries_max = st.pw1_max;
+	strlcpy(ks->reason, st.reason, sizeof(ks->reason));
 	ks->queued = st.queued;
 }
 

@@ -455,6 +455,7 @@ keyd_status(struct chan *c, struct imsg *imsg)
 	memset(&ks, 0, sizeof(ks));
 	memcpy(&ks.id, imsg->data, sizeof(ks.id));
 	ks.pin_retries = -1;
+	ks.pin_retries_max = -1;
 	keyd.backend->status(&ks);
 	ks.ops = keyd.ops;
 	ks.last_latency_us = keyd.last_latency_us;

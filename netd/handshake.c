@@ -1495,6 +1495,8 @@ hs_key_state_name(uint32_t state)
 		return "blocked";
 	case KEY_STATE_WRONG_CARD:
 		return "wrong-card";
+	case KEY_STATE_PIN_SUSPECT:
+		return "pin-suspect";
 	}
 	return "unknown";
 }
@@ -1706,12 +1708,18 @@ hs_m_key_status(struct chan *c, struct imsg *imsg)
 	struct key_status	ks;
 	struct buf		b;
 	char			b64[WG_KEY_B64_LEN];
+	size_t			i;
 
 	memcpy(&ks, imsg->data, sizeof(ks));
 	ks.backend[sizeof(ks.backend) - 1] = '\0';
 	ks.reader[sizeof(ks.reader) - 1] = '\0';
 	ks.serial[sizeof(ks.serial) - 1] = '\0';
 	ks.fingerprint[sizeof(ks.fingerprint) - 1] = '\0';
+	ks.reason[sizeof(ks.reason) - 1] = '\0';
+	/* One line of the answer: no control character from the broker. */
+	for (i = 0; ks.reason[i] != '\0'; i++)
+		if ((unsigned char)ks.reason[i] < 0x20 || ks.reason[i] == 0x7f)
+			ks.reason[i] = ' ';
 	/* An answer nobody asked for (id 0: no request waits) is dropped. */
 	if (hs.ctl_status_conn == 0 || ks.id != hs.ctl_status_conn)
 		return;
@@ -1731,6 +1739,10 @@ hs_m_key_status(struct chan *c, struct imsg *imsg)
 	}
 	if (ks.pin_retries >= 0)
 		buf_printf(&b, "pin_retries=%d\n", ks.pin_retries);
+	if (ks.pin_retries >= 0 && ks.pin_retries_max > 0)
+		buf_printf(&b, "pin_retries_max=%d\n", ks.pin_retries_max);
+	if (ks.reason[0])
+		buf_printf(&b, "reason=%s\n", ks.reason);
 	buf_printf(&b, "operations=%llu\nlast_latency_us=%u\nqueued=%u\n",
 	    (unsigned long long)ks.ops, ks.last_latency_us, ks.queued);
 	control_finish(ks.id, 0, b.data);

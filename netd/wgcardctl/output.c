@@ -339,11 +339,13 @@ output_card_status(FILE *f, const char *ifname, const struct answer *a)
 	} rows[] = {
 		{ "backend", "backend" },
 		{ "state", "state" },
+		{ "reason", "reason" },
 		{ "reader", "reader" },
 		{ "serial", "serial" },
 		{ "fingerprint", "fingerprint" },
 		{ "public_key", "public key" },
 		{ "pin_retries", "PIN retries left" },
+		{ "pin_retries_max", "PIN retries maximum" },
 		{ "operations", "operations" },
 		{ "last_latency_us", "last latency (us)" },
 		{ "queued", "queued" },

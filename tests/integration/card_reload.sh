@@ -173,6 +173,13 @@ PID_A=${T_IF_PID[$IF_A]}
 t_check "restart, same wrong PIN: pin-suspect, not sent" wait_for 10 \
     logged 'result=refused reason=pin-suspect'
 t_eq "restart, same wrong PIN: nothing spent" "$(pw1)" $((r0 - 1))
+st=$(ctl_a card status)
+t_check "restart, same wrong PIN: card status says pin-suspect" \
+    sh -c "echo '$st' | grep -q '^  state: pin-suspect$'"
+t_check "restart, same wrong PIN: card status says why and what to run" \
+    sh -c "echo '$st' | grep -q '^  reason: configured PIN not sent: the retry counter is $((r0 - 1)) of 3 since the last good VERIFY.*run wgcardctl card unlock$'"
+t_check "restart, same wrong PIN: card status gives the maximum" \
+    sh -c "echo '$st' | grep -q '^  PIN retries maximum: 3$'"
 t_eq "restart, same wrong PIN: no VERIFY" "$(logged_count 'op=verify backend=openpgp result=wrong')" 0
 printf '%s\n' "$PIN_A" | ctl_a card unlock >/dev/null 2>&1
 t_check "right PIN by card unlock: ready" wait_for 10 logged 'card: ready'

@@ -274,10 +274,11 @@ card_wait_present || t_fatal "terminated card not seen"
 out=$(ctl -r "Virtual PCD" card pubkey 2>&1)
 t_check "terminated: card pubkey says to activate and run card init" \
     sh -c "echo '$out' | grep -q 'terminated: activate it.*card init'"
-# (card status has no room for a reason: the log says it.)
 t_check "terminated: the daemon says so, and what to run" wait_for 5 \
     grep -q 'card: unusable: .*terminated: activate it.*card init' \
     "$T_TMP/$IF_A.log"
+t_check "terminated: card status gives the reason" sh -c \
+    "'$WGCARDCTL' -i '$IF_A' card status | grep -q '^  reason: .*terminated: activate it.*card init'"
 s0=$(grep -c 'INS A4' "$VCARD_LOG")
 sleep 2
 s1=$(grep -c 'INS A4' "$VCARD_LOG")
