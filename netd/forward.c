@@ -186,6 +186,7 @@ static struct {
 	/* Send units. */
 	struct fwd_tx	*txs;
 	struct fwd_tx	*free_txs;
+	unsigned	 txs_used;	/* txs[txs_used..] never handed out */
 	/* The staging arena. */
 	uint8_t		*stage;
 	int		 stage_next[FWD_STAGE_SLOTS];
@@ -241,13 +242,13 @@ fwd_alloc(unsigned nbufs)
 	unsigned	i;
 
 	fwd_pool_init(nbufs);
+	/*
+	 * The send units (1.9 KiB each) are handed out in index order the
+	 * first time (fwd.txs_used), so only those a load has needed at
+	 * once are ever touched: a few dozen, not all FWD_TX_MAX.
+	 */
 	if ((fwd.txs = calloc(FWD_TX_MAX, sizeof(*fwd.txs))) == NULL)
 		fatal("calloc");
-	for (i = FWD_TX_MAX; i-- > 0;) {
-		fwd.txs[i].id = i;
-		fwd.txs[i].next = fwd.free_txs;
-		fwd.free_txs = &fwd.txs[i];
-	}
 	fwd.ntxfree = FWD_TX_MAX;
 	fwd.stage = mmap(NULL, (size_t)FWD_STAGE_SLOTS * FWD_STAGE_SLOT,
 	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -271,9 +272,13 @@ fwd_tx_get(enum fwd_tx_kind kind)
 	    (kind == FWD_TX_COOKIE && (fwd.ntxfree <= FWD_TX_RESERVE / 2 ||
 	    fwd.cookie_inflight >= FWD_COOKIE_INFLIGHT)))
 		return NULL;
-	if ((tx = fwd.free_txs) == NULL)
+	if ((tx = fwd.free_txs) != NULL)
+		fwd.free_txs = tx->next;
+	else if (fwd.txs_used < FWD_TX_MAX) {
+		tx = &fwd.txs[fwd.txs_used];
+		tx->id = fwd.txs_used++;
+	} else
 		return NULL;
-	fwd.free_txs = tx->next;
 	fwd.ntxfree--;
 	if (kind == FWD_TX_COOKIE)
 		fwd.cookie_inflight++;
@@ -289,7 +294,7 @@ fwd_tx_get(enum fwd_tx_kind kind)
 struct fwd_tx *
 fwd_tx_by_id(unsigned id)
 {
-	if (id >= FWD_TX_MAX)
+	if (id >= fwd.txs_used)
 		fatalx("%s: bad send id %u", __func__, id);
 	return &fwd.txs[id];
 }
@@ -1773,6 +1778,25 @@ fwd_choose_backend(int want, char *why, size_t whylen)
 	return &fwd_backend_uring;
 }
 
+/*
+ * The pool's size: what the backend that will run keeps posted, plus
+ * FWD_POOL_WORK (fwd_pool.h). Needed before the backend is set up (the
+ * io_uring backend registers the pool): io_uring unless classic is
+ * asked for or the kernel refuses io_uring to everyone. Should io_uring
+ * fail later, classic runs on this pool with smaller batches.
+ */
+static unsigned
+fwd_pool_default(int want)
+{
+	const struct fwd_backend *be = &fwd_backend_uring;
+	unsigned		 n;
+
+	if (want == FWD_BACKEND_CLASSIC || fwd_uring_sysctl() == 2)
+		be = &fwd_backend_classic;
+	n = be->bufs + FWD_POOL_WORK;
+	return n < FWD_POOL_MIN ? FWD_POOL_MIN : n;
+}
+
 static unsigned
 fwd_env_uint(const char *name, unsigned def, unsigned min, unsigned max)
 {
@@ -1843,8 +1867,8 @@ forwarder_main(const struct proc_opts *opts)
 		fatal("ratelimiter_init");
 
 	/* Every buffer the fast path uses, allocated once. */
-	fwd_alloc(fwd_env_uint("WGCARD_FWD_POOL", FWD_POOL_DEFAULT,
-	    FWD_POOL_MIN, FWD_POOL_MAX));
+	fwd_alloc(fwd_env_uint("WGCARD_FWD_POOL",
+	    fwd_pool_default(opts->backend), FWD_POOL_MIN, FWD_POOL_MAX));
 	fwd_conf.offloads = (opts->offloads & FWD_OFFLOAD_ON) != 0;
 	fwd_conf.vnet_hdr = fwd_conf.offloads;
 	fwd_conf.udp_gso = fwd_conf.offloads;

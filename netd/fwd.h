@@ -78,6 +78,12 @@ struct fwd_backend {
 	 */
 	int		(*init)(const char **why);
 	int		 sandbox;	/* flags for sandbox_forwarder */
+	/*
+	 * Pool buffers the backend holds when busy: the reads it keeps
+	 * posted (or takes in one wakeup) and those it leaves free for
+	 * sends of our own. The pool is this plus FWD_POOL_WORK.
+	 */
+	unsigned	 bufs;
 	/* New descriptors from the parent (-1: none); the old are closed. */
 	void		(*set_tun)(int fd);
 	void		(*set_udp)(int fam, int fd);

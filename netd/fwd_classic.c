@@ -267,6 +267,7 @@ cl_run(void)
 
 const struct fwd_backend fwd_backend_classic = {
 	.name = "classic",
+	.bufs = CL_RECV_BATCH + CL_KEEP_FREE,
 	.set_tun = cl_set_tun,
 	.set_udp = cl_set_udp,
 	.tx = cl_tx,

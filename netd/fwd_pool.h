@@ -22,8 +22,16 @@
  */
 #define FWD_BUF_SIZE		(68 * 1024)
 #define FWD_HEADROOM		64	/* >= vnet header + 16 */
-#define FWD_POOL_DEFAULT	160	/* buffers (~10.6 MiB) */
-#define FWD_POOL_MIN		48
+/*
+ * The pool's size comes from the backend (struct fwd_backend's bufs:
+ * the reads it keeps posted) plus FWD_POOL_WORK, what the packet logic
+ * holds on top within one batch: the buffers segments of a TUN
+ * super-packet are packed into (40 segments or more each), a GRO
+ * super-packet gathered for TUN, packets of our own (keepalives, staged
+ * packets going out). WGCARD_FWD_POOL overrides it.
+ */
+#define FWD_POOL_WORK		8
+#define FWD_POOL_MIN		32
 #define FWD_POOL_MAX		1024
 
 struct fwd_buf {

@@ -48,14 +48,28 @@
 #include "sandbox.h"
 #include "sock.h"
 
-#define UR_ENTRIES	1024
-#define UR_CQ_ENTRIES	8192
+/*
+ * Ring sizes. A submission queue that fills is submitted at once
+ * (ur_sqe). The completion queue holds what completes between two
+ * reaps: at most a completion per posted read (UR_PBUF_ENTRIES +
+ * UR_TBUF_ENTRIES), per send unit (FWD_TX_MAX) and per TUN write (one
+ * per pool buffer), and the channels' polls; the kernel keeps an
+ * overflow beyond it (IORING_FEAT_NODROP).
+ */
+#define UR_ENTRIES	256
+#define UR_CQ_ENTRIES	1024
 #define UR_TUN_READS	2	/* without READ_MULTISHOT (see ur_post) */
-#define UR_PBUF_ENTRIES	64	/* receive buffers (power of 2) */
+/*
+ * Receive buffers (a power of 2), 64 KiB each: a UDP GRO receive fills
+ * one with up to 64 KiB of datagrams, so 16 take 1 MiB at a wakeup;
+ * when they run out the receive stays queued in the socket until the
+ * next wakeup posts them again.
+ */
+#define UR_PBUF_ENTRIES	16
 #define UR_PBUF_GROUP	0
-#define UR_TBUF_ENTRIES	16	/* TUN read buffers (power of 2) */
+#define UR_TBUF_ENTRIES	8	/* TUN read buffers (power of 2) */
 #define UR_TBUF_GROUP	1
-#define UR_KEEP_FREE	24	/* buffers kept for sends of our own */
+#define UR_KEEP_FREE	16	/* buffers kept for sends of our own */
 /*
  * A multishot recvmsg lays out, from the start of a (page-aligned) pool
  * buffer: struct io_uring_recvmsg_out, msg_namelen bytes of address, the
@@ -589,6 +603,7 @@ const struct fwd_backend fwd_backend_uring = {
 	.name = "io_uring",
 	.init = ur_init,
 	.sandbox = SANDBOX_FWD_URING,
+	.bufs = UR_PBUF_ENTRIES + UR_TBUF_ENTRIES + UR_KEEP_FREE,
 	.set_tun = ur_set_tun,
 	.set_udp = ur_set_udp,
 	.tx = ur_tx,

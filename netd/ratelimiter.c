@@ -72,8 +72,6 @@ ratelimiter_bucket(const struct ratelimiter *rl, const uint8_t key[static 9])
 int
 ratelimiter_init(struct ratelimiter *rl, size_t max_entries)
 {
-	uint32_t	i;
-
 	memset(rl, 0, sizeof(*rl));
 	if (max_entries == 0)
 		max_entries = RATELIMITER_MAX_ENTRIES;
@@ -91,9 +89,13 @@ ratelimiter_init(struct ratelimiter *rl, size_t max_entries)
 		ratelimiter_destroy(rl);
 		return -1;
 	}
-	for (i = 0; i < rl->max_entries; i++)
-		rl->entries[i].next = i + 2 <= rl->max_entries ? i + 2 : 0;
-	rl->free_head = 1;
+	/*
+	 * Entries are taken in index order the first time (rl->used), so
+	 * the table's pages are touched only as sources come: the two
+	 * tables of the forwarder are 8192 entries each.
+	 */
+	rl->free_head = 0;
+	rl->used = 0;
 	randombytes_buf(rl->hash_key, sizeof(rl->hash_key));
 	return 0;
 }
@@ -139,11 +141,15 @@ ratelimiter_allow(struct ratelimiter *rl, const struct sockaddr *src,
 	}
 
 	/* A new source: refuse it when the table is full. */
-	if (rl->free_head == 0)
+	if (rl->free_head != 0) {
+		i = rl->free_head;
+		e = &rl->entries[i - 1];
+		rl->free_head = e->next;
+	} else if (rl->used < rl->max_entries) {
+		i = ++rl->used;
+		e = &rl->entries[i - 1];
+	} else
 		return 0;
-	i = rl->free_head;
-	e = &rl->entries[i - 1];
-	rl->free_head = e->next;
 	memcpy(e->key, key, sizeof(key));
 	e->last_ms = now_ms;
 	e->tokens = TOKEN_MAX - PACKET_COST;

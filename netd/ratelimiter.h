@@ -32,6 +32,7 @@ struct ratelimiter {
 	uint32_t	 max_entries;
 	uint32_t	 count;
 	uint32_t	 free_head;		/* entry index + 1; 0 none */
+	uint32_t	 used;			/* entries[used..] never used */
 	uint8_t		 hash_key[16];
 };
 
