@@ -17,8 +17,9 @@
  *
  * The AEAD is libcrypto's (aead.h), one lane per thread: the I/O
  * thread is lane 0, worker i lane i + 1, so that two threads never
- * share a cipher context. libcrypto is initialised here, before the
- * threads and the filter.
+ * share a cipher context. libcrypto is initialised before the threads
+ * and the filter: here, unless the caller did it already (the
+ * forwarder does, before its pool is mapped).
  *
  * The workers are started before the seccomp filter is installed; the
  * filter is installed with SECCOMP_FILTER_FLAG_TSYNC, so they run under
@@ -123,7 +124,11 @@ fwd_crypto_init(int nthreads)
 		nthreads = 0;
 	if (nthreads > FWD_CRYPTO_MAX_THREADS)
 		nthreads = FWD_CRYPTO_MAX_THREADS;
-	aead_init(nthreads + 1);
+	if (aead_lanes() == 0)
+		aead_init(nthreads + 1);
+	else if (aead_lanes() < nthreads + 1)
+		fatalx("%s: %d lanes for %d workers", __func__, aead_lanes(),
+		    nthreads);
 	/* Signals stay with the I/O thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
