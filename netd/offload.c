@@ -544,7 +544,10 @@ off_gro_parse(const struct offload_gro *gro, const uint8_t *pkt, size_t len,
 	    (gro->flags & OFFLOAD_GRO_UDP)) {
 		if (l4len < 8 || off_get16(l4 + 4) != l4len)
 			return -1;
-		/* IPv4 UDP without a checksum: it cannot be checked. */
+		/*
+		 * IPv4 UDP without a checksum: its sender asked for none,
+		 * and a super-packet would get one.
+		 */
 		if (l4[6] == 0 && l4[7] == 0)
 			return -1;
 		g->l4hlen = 8;
@@ -597,18 +600,6 @@ off_ip_match(const struct offload_gro_item *it, const struct off_gpkt *g,
 	return memcmp(a, b, 4) == 0 && a[7] == b[7];
 }
 
-/* Is the TCP or UDP checksum of a whole packet good? */
-static int
-off_l4_valid(int family, uint8_t proto, const uint8_t *pkt, size_t len,
-    size_t iphlen)
-{
-	uint64_t	sum;
-
-	sum = off_pseudo(family, pkt, proto, (uint32_t)(len - iphlen));
-	sum = offload_csum_add(sum, pkt + iphlen, len - iphlen);
-	return offload_csum_fold(sum) == 0xffff;
-}
-
 void
 offload_gro_init(struct offload_gro *gro, int flags)
 {
@@ -620,7 +611,7 @@ offload_gro_init(struct offload_gro *gro, int flags)
 /* Tries to append pkt to it; returns 1 when done. */
 static int
 off_gro_merge(struct offload_gro *gro, struct offload_gro_item *it,
-    const struct off_gpkt *g, const uint8_t *pkt, size_t len)
+    const struct off_gpkt *g, const uint8_t *pkt)
 {
 	struct offload_gro_seg	*s;
 	const uint8_t		*first = it->pkt;
@@ -650,19 +641,11 @@ off_gro_merge(struct offload_gro *gro, struct offload_gro_item *it,
 		    pkt + g->iphlen + 20, g->l4hlen - 20) != 0)
 			return 0;
 	}
-	/* Merged packets get NEEDS_CSUM: check their checksums first. */
-	if (!it->checked) {
-		if (!off_l4_valid(it->family, it->proto, first,
-		    (size_t)it->iphlen + it->l4hlen + it->gso_size,
-		    it->iphlen)) {
-			it->hash = 0;	/* never coalesce with it again */
-			return 0;
-		}
-		it->checked = 1;
-	}
-	if (!off_l4_valid(g->family, g->proto, pkt, len, g->iphlen))
-		return -1;
-
+	/*
+	 * No checksum is verified: the packets were authenticated by the
+	 * AEAD, so each checksum is the one its sender computed (see
+	 * offload.h).
+	 */
 	s = &gro->segs[gro->nsegs];
 	s->data = pkt + g->iphlen + g->l4hlen;
 	s->len = g->payload;
@@ -689,7 +672,7 @@ offload_gro_add(struct offload_gro *gro, const uint8_t *pkt, size_t len)
 	struct offload_gro_item	*it;
 	struct offload_gro_seg	*s;
 	struct off_gpkt		 g;
-	int			 cand, i, r, bad = 0;
+	int			 cand, i;
 
 	if (gro->nsegs >= OFFLOAD_GRO_MAX_PKTS ||
 	    gro->nitems >= OFFLOAD_GRO_MAX_PKTS)
@@ -707,13 +690,8 @@ offload_gro_add(struct offload_gro *gro, const uint8_t *pkt, size_t len)
 			it = &gro->items[i];
 			if (!off_same_flow(it, &g, pkt))
 				continue;
-			r = off_gro_merge(gro, it, &g, pkt, len);
-			if (r == 1)
+			if (off_gro_merge(gro, it, &g, pkt))
 				return OFFLOAD_GRO_MERGED;
-			if (r == -1) {
-				bad = 1;
-				break;
-			}
 			if (g.proto == IPPROTO_UDP)
 				break;
 		}
@@ -722,7 +700,7 @@ offload_gro_add(struct offload_gro *gro, const uint8_t *pkt, size_t len)
 	it = &gro->items[gro->nitems];
 	memset(it, 0, sizeof(*it));
 	it->pkt = pkt;
-	if (cand && !bad) {
+	if (cand) {
 		it->hash = g.hash;
 		it->proto = g.proto;
 		it->family = (uint8_t)g.family;

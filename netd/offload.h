@@ -129,9 +129,17 @@ int	offload_segment_at(const struct offload_vnet *vh, const uint8_t *pkt,
  * never copied; iov is valid only during the call. total is the sum
  * of the lengths. A super-packet has
  * NEEDS_CSUM with the pseudo-header sum in its checksum field, gso_type
- * TCPV4/TCPV6/UDP_L4 and gso_size the first segment's payload length;
- * every merged packet's checksum was verified first. Other packets get
- * an all-zero virtio_net_hdr. The table is empty afterwards, whatever
+ * TCPV4/TCPV6/UDP_L4 and gso_size the first segment's payload length.
+ * Other packets get an all-zero virtio_net_hdr (the kernel checks
+ * their checksums).
+ *
+ * The TCP and UDP checksums of the packets merged are not verified: the
+ * table is for packets the AEAD has authenticated, whose bytes are
+ * exactly those their sender wrote, checksum included, so a check here
+ * would only repeat the sender's own arithmetic. The kernel's WireGuard
+ * reasons the same way and marks every decrypted packet
+ * CHECKSUM_UNNECESSARY; a super-packet's CHECKSUM_PARTIAL is what a TUN
+ * write can say to the same effect (it ignores DATA_VALID). The table is empty afterwards, whatever
  * cb returns; flush returns the number of cb calls that returned
  * non-zero.
  *
@@ -175,7 +183,6 @@ struct offload_gro_item {
 	uint8_t		 closed;	/* PSH seen or short last segment */
 	uint8_t		 psh;		/* the last segment has PSH */
 	uint8_t		 idfixed;	/* IPv4 DF packets with a fixed id */
-	uint8_t		 checked;	/* the first packet's checksum is good */
 	uint32_t	 l4word;	/* TCP doff/flags/window, PSH masked */
 	int16_t		 head, tail;	/* segments */
 	const uint8_t	*pkt;		/* the first packet */
