@@ -127,6 +127,16 @@ pcsc_transmit(struct pcsc_conn *c, const uint8_t *apdu, size_t alen,
 	if (!c->has_card)
 		return -ENODEV;
 	pci = c->proto == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;
+	/*
+	 * T=0 has no Le after command data (ISO 7816-3 12.2.4: case 4
+	 * goes as case 3, the answer comes by GET RESPONSE after 61xx).
+	 * A CCID driver in TPDU mode drops it; a reader that passes APDUs
+	 * through does not, and the card then sees a byte too many. Drop
+	 * it here, as OpenSC does (apdu.c, sc_apdu2bytes).
+	 */
+	if (c->proto == SCARD_PROTOCOL_T0 && alen > 5 && apdu[4] != 0 &&
+	    alen == 6 + (size_t)apdu[4])
+		alen--;
 	rv = SCardTransmit(c->card, pci, apdu, (DWORD)alen, NULL, resp, &n);
 	if (rv != SCARD_S_SUCCESS)
 		return pcsc_errno(rv);

@@ -5,7 +5,8 @@
  *
  * Input: one flags byte (bit 0: the decryption key exists, bit 1: PW1
  * verified for PSO:DECIPHER, bit 2: PW3 verified, bits 3-5: the
- * profile, bit 6: a KDF-DO in place), then command APDUs,
+ * profile, bit 6: a KDF-DO in place, bit 7: T=0 alone and at most 7
+ * data bytes per answer, the knobs t0 and respmax), then command APDUs,
  * each a 2-byte big-endian length and that many bytes, sent in turn to
  * one card. Every answer must fit VCARD_OUT_MAX and end with the status
  * word vcard_apdu() returns.
@@ -52,6 +53,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memset(card.kdf, 0, sizeof(card.kdf));
 		card.kdf[0] = 0x81, card.kdf[1] = 0x01, card.kdf[2] = 0x03;
 		card.kdf_len = VCARD_KDF_MAX;
+	}
+	if (flags & 0x80) {
+		card.prof.t0 = 1;
+		card.prof.resp_max = 7;
 	}
 	card.pw1_82_ok = (flags & 2) != 0;
 	card.pw3_ok = (flags & 4) != 0;

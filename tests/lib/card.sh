@@ -121,11 +121,16 @@ card_restart_pcscd()
 # state file gets the defaults (PW1 123456, PW3 12345678, no key); make
 # one with a key first with card_init_state.  With VCARD_PROFILE set
 # (nitrokey3, yubikey5, gnuk, smartpgp; see docs/devices.md) the card
-# behaves like that token, KDF on; knobs go in the args (--set K=V).
+# behaves like that token, KDF on; knobs go in the args (--set K=V) or,
+# for a whole script, in VCARD_KNOBS ("t0=1 respmax=16").
 card_start_vcard()
 {
 	local state=$1
 	shift
+	local k
+	for k in ${VCARD_KNOBS:-}; do
+		set -- --set "$k" "$@"
+	done
 	[ -n "${VCARD_PROFILE:-}" ] && set -- --profile "$VCARD_PROFILE" "$@"
 	[ -x "$VCARD_BIN" ] || { echo "card_start_vcard: $VCARD_BIN is missing (run make)"; return 1; }
 	[ -n "${VCARD_PORT:-}" ] || { echo "card_start_vcard: start pcscd first"; return 1; }

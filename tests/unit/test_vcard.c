@@ -485,14 +485,23 @@ test_keys(void)
 static void
 test_atr(void)
 {
+	struct vcard_profile p;
 	uint8_t atr[32];
-	size_t n = vcard_atr(atr), i;
+	size_t n, i;
 	uint8_t x = 0;
 
+	CHECK(vcard_profile(&p, "default") == 0, "default profile");
+	n = vcard_atr(&p, atr);
 	CHECK(n > 4 && n <= 32 && atr[0] == 0x3B, "ATR");
 	for (i = 1; i < n; i++)
 		x ^= atr[i];
 	CHECK(x == 0, "ATR checksum");
+	CHECK(atr[1] & 0x80 && atr[2] == 0x80 && atr[3] == 0x01,
+	    "ATR offers T=0 and T=1");
+	CHECK(vcard_profile_set(&p, "t0=1") == 0, "knob t0=1");
+	n = vcard_atr(&p, atr);
+	CHECK(n == 2 + (size_t)(atr[1] & 0x0F) && (atr[1] & 0xF0) == 0,
+	    "T=0 ATR: no interface bytes, no TCK");
 }
 
 /* ------------------------------------------------------------ profiles */
@@ -517,6 +526,60 @@ card_with(struct vcard *c, const char *profile)
 	CHECK(vcard_profile(&c->prof, profile) == 0, "profile %s", profile);
 	vcard_apply_profile(c);
 	select_app(c);
+}
+
+/*
+ * t0=1: a case 4 command with its Le is refused (what a T=0 card sees
+ * from a reader that passes APDUs through), without it the answer comes
+ * by 61xx and GET RESPONSE; respmax=N: at most N bytes per answer, the
+ * rest by GET RESPONSE, whatever Le asked.
+ */
+static void
+test_t0_respmax(void)
+{
+	static const uint8_t cv[] = { 0x12, 0x2B, 0x06, 0x01, 0x04, 0x01,
+	    0x97, 0x55, 0x01, 0x05, 0x01 };
+	struct vcard c;
+	uint8_t got[64];
+	size_t have;
+	unsigned int sw;
+
+	card_with(&c, "default");
+	CHECK(vcard_profile_set(&c.prof, "t0=1") == 0, "t0=1");
+	CHECK(verify(&c, 0x83, "12345678") == 0x9000, "T=0: VERIFY (case 3)");
+	CHECK(cmd(&c, 0, 0xDA, 0x00, 0xC2, cv, sizeof(cv), -1) == 0x9000,
+	    "T=0: PUT DATA (case 3)");
+	CHECK(cmd(&c, 0, 0x47, 0x80, 0x00, "\xB8\x00", 2, 0) == 0x6700,
+	    "T=0: case 4 with Le: 6700");
+	sw = cmd(&c, 0, 0x47, 0x80, 0x00, "\xB8\x00", 2, -1);
+	CHECK(sw == 0x6125 && rlen == 2, "T=0: case 4 without Le: 6125, "
+	    "no data (%04x, %zu)", sw, rlen);
+	CHECK(cmd(&c, 0, 0xC0, 0, 0, NULL, 0, 0x25) == 0x9000 &&
+	    rlen == 2 + 37 && rbuf[0] == 0x7F && rbuf[1] == 0x49,
+	    "T=0: GET RESPONSE gives the key");
+	CHECK(cmd(&c, 0, 0xCA, 0x00, 0x4F, NULL, 0, 0) == 0x9000 &&
+	    rlen == 2 + 16, "T=0: GET DATA (case 2)");
+	vcard_wipe(&c);
+
+	card_with(&c, "default");
+	CHECK(vcard_profile_set(&c.prof, "respmax=0") == -1 &&
+	    vcard_profile_set(&c.prof, "respmax=257") == -1,
+	    "respmax out of range");
+	CHECK(vcard_profile_set(&c.prof, "respmax=5") == 0, "respmax=5");
+	sw = cmd(&c, 0, 0xCA, 0x00, 0x4F, NULL, 0, 0);
+	CHECK(sw == 0x610B && rlen == 2 + 5, "AID: 5 bytes, 610B");
+	have = 0;
+	memcpy(got, rbuf, 5);
+	have = 5;
+	while ((sw & 0xFF00) == 0x6100 && have < sizeof(got) - 5) {
+		sw = cmd(&c, 0, 0xC0, 0, 0, NULL, 0, sw & 0xFF);
+		CHECK(rlen >= 2 && rlen - 2 <= 5, "at most 5 bytes a time");
+		memcpy(got + have, rbuf, rlen - 2);
+		have += rlen - 2;
+	}
+	CHECK(sw == 0x9000 && have == 16 && got[0] == 0xD2 && got[5] == 0x01,
+	    "the AID whole after GET RESPONSE (%zu bytes)", have);
+	vcard_wipe(&c);
 }
 
 /* The S2K hash of a PIN under the card's own F9 (salt of PW1 or PW3). */
@@ -849,6 +912,7 @@ main(void)
 	test_verify();
 	test_keys();
 	test_atr();
+	test_t0_respmax();
 	test_s2k();
 	test_profile_knobs();
 	test_kdf();

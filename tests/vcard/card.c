@@ -219,7 +219,7 @@ const char vcard_knobs[] =
     "unselected=SW  foreign=SW  apps=none|piv,oath,mgmt  selectclears=0|1\n"
     "lowpoint=zero|error  attr=plain|ff|bogus  oid=gnupg|rfc  button=0|1\n"
     "manufacturer=HEX  verify=MS  decipher=MS  generate=MS  "
-    "touchtimeout=MS";
+    "touchtimeout=MS\nt0=0|1  respmax=N";
 
 static void
 profile_default(struct vcard_profile *p)
@@ -416,6 +416,12 @@ vcard_profile_set(struct vcard_profile *p, const char *kv)
 		return knob_int(v, 600000, &p->decipher_ms);
 	} else if (strcmp(k, "generate") == 0) {
 		return knob_int(v, 600000, &p->generate_ms);
+	} else if (strcmp(k, "t0") == 0) {
+		return knob_int(v, 1, &p->t0);
+	} else if (strcmp(k, "respmax") == 0) {
+		if (knob_int(v, 256, &x) == -1 || x == 0)
+			return -1;
+		p->resp_max = x == 256 ? 0 : x;
 	} else if (strcmp(k, "touchtimeout") == 0) {
 		if (knob_int(v, 600000, &x) == -1 || x == 0)
 			return -1;
@@ -590,13 +596,23 @@ vcard_wipe(struct vcard *s)
 	sodium_memzero(s, sizeof(*s));
 }
 
+/*
+ * The ATR: T=0 and T=1 (TD1, TD2, TCK), or with the t0 knob T=0 alone
+ * (no interface bytes, hence no TCK: ISO 7816-3 8.2.5), as many
+ * contact cards and some readers' ATRs are.
+ */
 size_t
-vcard_atr(uint8_t *atr)
+vcard_atr(const struct vcard_profile *p, uint8_t *atr)
 {
 	size_t n = 0, i;
 	uint8_t tck = 0;
 
 	atr[n++] = 0x3B;			/* direct convention */
+	if (p->t0) {
+		atr[n++] = sizeof(vcard_hist);	/* T0: K historical */
+		memcpy(atr + n, vcard_hist, sizeof(vcard_hist));
+		return n + sizeof(vcard_hist);
+	}
 	atr[n++] = 0x80 | sizeof(vcard_hist);	/* TD1, K historical */
 	atr[n++] = 0x80;			/* TD1: TD2 follows, T=0 */
 	atr[n++] = 0x01;			/* TD2: T=1 */
@@ -1644,6 +1660,8 @@ respond(struct vcard *s, size_t le, uint8_t *out, size_t *outlen)
 
 	if (le == 0)
 		le = 256;
+	if (s->prof.resp_max != 0 && le > (size_t)s->prof.resp_max)
+		le = s->prof.resp_max;
 	n = left < le ? left : le;
 	memcpy(out, s->resp + s->resp_off, n);
 	s->resp_off += n;
@@ -1748,6 +1766,17 @@ vcard_apdu(struct vcard *s, const uint8_t *in, size_t inlen, uint8_t *out,
 		sw = SW_WRONG_LENGTH;
 		goto done;
 	}
+	/*
+	 * T=0 carries no Le after command data and no extended lengths
+	 * (ISO 7816-3 12.2): a reader that passes the APDU through as it
+	 * came (vpcd does; a CCID driver in TPDU mode drops the Le itself)
+	 * leaves the card a byte too many. Answer what such a card says.
+	 */
+	if (s->prof.t0 && ((a.lc > 0 && a.le != 0) || a.lc > 255 ||
+	    a.le > 256)) {
+		sw = SW_WRONG_LENGTH;
+		goto done;
+	}
 	if ((a.cla & ~0x10) != 0x00) {
 		sw = SW_CLA_UNSUPPORTED;
 		goto done;
@@ -1813,7 +1842,11 @@ vcard_apdu(struct vcard *s, const uint8_t *in, size_t inlen, uint8_t *out,
 	if (sw == SW_OK && ob.len > 0) {
 		s->resp_len = ob.len;
 		s->resp_off = 0;
-		sw = respond(s, a.le, out, &n);
+		/* T=0, case 4: the data only through GET RESPONSE. */
+		if (s->prof.t0 && a.lc > 0)
+			sw = 0x6100 | (ob.len > 0xFF ? 0 : ob.len);
+		else
+			sw = respond(s, a.le, out, &n);
 	} else {
 		sodium_memzero(s->resp, ob.len);
 	}

@@ -97,6 +97,8 @@ struct vcard_profile {
 	uint16_t	manufacturer;
 	int		verify_ms, decipher_ms, generate_ms;
 	int		touch_timeout_ms;
+	int		t0;		/* ATR offers T=0 only: see vcard_apdu */
+	int		resp_max;	/* most data bytes per answer; 0: Le */
 };
 
 struct vcard {
@@ -182,7 +184,7 @@ void	vcard_reset_session(struct vcard *);
 unsigned int	vcard_apdu(struct vcard *, const uint8_t *in, size_t inlen,
 		    uint8_t *out, size_t *outlen);
 /* The ATR (with the historical bytes of DO 5F52); atr holds 32 bytes. */
-size_t	vcard_atr(uint8_t *atr);
+size_t	vcard_atr(const struct vcard_profile *, uint8_t *atr);
 
 /* Generate the decryption key now (as GENERATE would); pub may be NULL. */
 void	vcard_generate(struct vcard *, uint8_t pub[32]);

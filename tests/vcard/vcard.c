@@ -368,7 +368,7 @@ vpcd_message(struct vcard_run *r, const uint8_t *m, size_t n)
 		break;
 	case 4:
 		r->atrs++;
-		atrlen = vcard_atr(atr);
+		atrlen = vcard_atr(&r->card.prof, atr);
 		vpcd_send(r, atr, atrlen);
 		break;
 	default:
