@@ -193,5 +193,7 @@ ratelimiter_count(const struct ratelimiter *rl)
 int
 ratelimiter_full(const struct ratelimiter *rl)
 {
-	return rl->entries != NULL && rl->free_head == 0;
+	/* No entry freed to reuse, and none left untouched. */
+	return rl->entries != NULL && rl->free_head == 0 &&
+	    rl->used >= rl->max_entries;
 }

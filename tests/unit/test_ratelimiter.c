@@ -129,6 +129,13 @@ test_gc_and_full(void)
 	int			ok = 0;
 
 	CHECK(ratelimiter_init(&rl, 64) == 0, "init 64");
+	CHECK(!ratelimiter_full(&rl), "empty: not full");
+	sa.sin_addr.s_addr = htonl(0x0a0000ff);
+	CHECK(ratelimiter_allow(&rl, SA(sa), t) && !ratelimiter_full(&rl),
+	    "one source: not full");
+	ratelimiter_gc(&rl, t + 1001);
+	CHECK(ratelimiter_count(&rl) == 0 && !ratelimiter_full(&rl),
+	    "collected: not full");
 	for (i = 0; i < 64; i++) {
 		sa.sin_addr.s_addr = htonl(0x0a000000 + i);
 		ok += ratelimiter_allow(&rl, SA(sa), t);
