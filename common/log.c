@@ -236,6 +236,68 @@ logit(int pri, const char *fmt, ...)
 	errno = saved_errno;
 }
 
+static uint64_t
+log_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* With lr->mtx held: the count, if any, is written and cleared. */
+static void
+log_repeat_out_locked(struct log_repeat *lr, uint64_t now)
+{
+	if (lr->count > 0)
+		logit(lr->pri, "last message repeated %u time%s: %s",
+		    lr->count, lr->count == 1 ? "" : "s", lr->msg);
+	lr->count = 0;
+	lr->since_ms = now;
+}
+
+void
+log_repeat(struct log_repeat *lr, int pri, const char *fmt, ...)
+{
+	char		msg[LOG_REPEAT_MAX];
+	va_list		ap;
+	uint64_t	now = log_now_ms(), window;
+	int		saved_errno = errno;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	window = lr->window_ms != 0 ? lr->window_ms : LOG_REPEAT_MS;
+	pthread_mutex_lock(&lr->mtx);
+	if (lr->since_ms != 0 && pri == lr->pri &&
+	    strcmp(msg, lr->msg) == 0 && now - lr->since_ms < window) {
+		lr->count++;
+		pthread_mutex_unlock(&lr->mtx);
+		errno = saved_errno;
+		return;
+	}
+	log_repeat_out_locked(lr, now);
+	lr->pri = pri;
+	memcpy(lr->msg, msg, sizeof(lr->msg));
+	logit(pri, "%s", msg);
+	pthread_mutex_unlock(&lr->mtx);
+	errno = saved_errno;
+}
+
+void
+log_repeat_flush(struct log_repeat *lr)
+{
+	uint64_t	now = log_now_ms(), window;
+	int		saved_errno = errno;
+
+	window = lr->window_ms != 0 ? lr->window_ms : LOG_REPEAT_MS;
+	pthread_mutex_lock(&lr->mtx);
+	if (lr->count > 0 && now - lr->since_ms >= window)
+		log_repeat_out_locked(lr, now);
+	pthread_mutex_unlock(&lr->mtx);
+	errno = saved_errno;
+}
+
 void
 log_warn(const char *fmt, ...)
 {

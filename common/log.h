@@ -10,7 +10,9 @@
 #ifndef WGCARD_LOG_H
 #define WGCARD_LOG_H
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <syslog.h>
 
 #ifndef __dead
@@ -47,6 +49,32 @@ void	log_debug(const char *, ...)
 void	log_audit(int pri, const char *, ...)
 	    __attribute__((__format__(__printf__, 2, 3)));
 void	log_set_audit_hook(void (*)(const char *kv));
+/*
+ * A message that may repeat (a card answering every request with the
+ * same error, a reconnect loop), folded as syslogd does: the same text
+ * at the same priority within the window (LOG_REPEAT_MS unless
+ * window_ms is set) of the one last written is counted, not written.
+ * The count comes out as "last message repeated N times: TEXT" before
+ * the next different message, or from log_repeat_flush once the window
+ * has passed. One struct per call site (its repeats fold apart from
+ * other sites'); threads may share one.
+ */
+#define LOG_REPEAT_MS	10000
+#define LOG_REPEAT_MAX	256
+struct log_repeat {
+	pthread_mutex_t	mtx;
+	uint32_t	window_ms;	/* 0: LOG_REPEAT_MS */
+	int		pri;
+	unsigned int	count;		/* repeats not written yet */
+	uint64_t	since_ms;	/* the last written, monotonic */
+	char		msg[LOG_REPEAT_MAX];
+};
+#define LOG_REPEAT_INITIALIZER	{ .mtx = PTHREAD_MUTEX_INITIALIZER }
+
+void	log_repeat(struct log_repeat *, int pri, const char *, ...)
+	    __attribute__((__format__(__printf__, 3, 4)));
+/* Writes a count whose window has passed (call it now and then). */
+void	log_repeat_flush(struct log_repeat *);
 /* Log (fatal: with strerror(errno)) and exit(1). */
 __dead void	fatal(const char *, ...)
 		    __attribute__((__format__(__printf__, 1, 2)));
