@@ -164,7 +164,8 @@ struct key_load {
 	uint32_t	capacity;
 	uint64_t	ops;
 	uint32_t	last_latency_us;
-	uint32_t	pad;
+	uint32_t	answer_ms;	/* a request's answer comes within
+					 * (0: at once); see backend.h */
 };
 
 struct ctl_result {
@@ -198,6 +199,7 @@ struct key_status {
 	uint32_t	last_latency_us;
 	uint32_t	queued;
 	char		reason[192];	/* why the state is what it is */
+	char		touch[32];	/* "decrypt on (fixed)", "" unknown */
 };
 
 
@@ -210,6 +212,11 @@ struct key_card_config {
 	uint8_t		pad;
 	uint32_t	serial;
 	uint8_t		pub[32];
+	/* How long a card operation may take (ms; 0: the broker's default). */
+	uint32_t	verify_timeout_ms;	/* VerifyTimeout */
+	uint32_t	decipher_timeout_ms;	/* DecipherTimeout */
+	uint32_t	touch_timeout_ms;	/* TouchTimeout: DECIPHER with a
+						 * touch policy on */
 };
 
 #define KEY_PIN_MAX	127

@@ -107,6 +107,13 @@ struct keyd_backend {
 	void		(*status)(struct key_status *);
 	/* Requests queued or running now (NULL: none ever wait). */
 	uint32_t	(*queued)(void);
+	/*
+	 * The longest a request may wait for its answer, in ms (queue and
+	 * device; the backend answers it by then, -ETIMEDOUT at worst):
+	 * the handshake process waits that long before it gives up on
+	 * one. NULL: answers come at once.
+	 */
+	uint32_t	(*answer_ms)(void);
 	uint32_t	 capacity;	/* request queue size */
 	/*
 	 * Audit hook: one line for one DH the broker answered (refused: a

@@ -28,8 +28,11 @@
  *	BLOCKED     PW1's retry counter is zero: nothing is ever tried.
  *	READY       PIN verified in this card session: requests go to the
  *		    card, one PSO:DECIPHER each.
- *	HUNG        an operation has not returned for CARD_TIMEOUT_MS:
- *		    the request fails with -ETIMEDOUT, new ones fail at once.
+ *	HUNG        an operation has not returned within its bound (a
+ *		    VERIFY VerifyTimeout, a DECIPHER DecipherTimeout, or
+ *		    TouchTimeout when the card asks for a touch, any other
+ *		    command CARD_IO_TIMEOUT_MS; see card_limit_ms): the
+ *		    request fails with -ETIMEDOUT, new ones fail at once.
  *		    pcsclite has no way to abandon a blocked SCardTransmit
  *		    (SCardCancel only ends SCardGetStatusChange, and every
  *		    other call on the context waits for the blocked one), so
@@ -84,7 +87,34 @@
 #include "sandbox.h"
 
 #define CARD_QUEUE_MAX		16	/* requests waiting for the card */
-#define CARD_TIMEOUT_MS		2000	/* an operation taking longer hangs */
+/*
+ * How long an operation may take before the card counts as hung
+ * (docs/decisions.md 21): a Nitrokey 3 takes ~0.9 s per VERIFY and up to
+ * ~1 s per DECIPHER, a DECIPHER under a touch policy waits for the
+ * user (a YubiKey gives up after 15 s). VERIFY and DECIPHER are set by
+ * VerifyTimeout, DecipherTimeout, TouchTimeout; other commands (SELECT,
+ * GET DATA, reading the public key) answer at once on every token.
+ */
+#define CARD_IO_TIMEOUT_MS	2000
+#define CARD_VERIFY_TIMEOUT_MS	3000	/* VerifyTimeout's default */
+#define CARD_DECIPHER_TIMEOUT_MS 3000	/* DecipherTimeout's */
+#define CARD_TOUCH_TIMEOUT_MS	20000	/* TouchTimeout's */
+/*
+ * A request that waited longer than this for the card is answered
+ * -ESTALE without reaching it: WireGuard retransmits an initiation
+ * after 5 s (REKEY_TIMEOUT) with a new ephemeral key, so a later answer
+ * serves a handshake nobody waits for, and would cost a slow card (or a
+ * user's touch) an operation that the current handshake needs.
+ */
+#define CARD_STALE_MS		5000
+/*
+ * Back-off: a card session that fails again and again without one
+ * DECIPHER answered (a card that answers every VERIFY or DECIPHER with
+ * an error at once, and is reconnected and verified at once) is opened
+ * or verified again only after CARD_POLL_MS, doubled at each failure
+ * up to CARD_BACKOFF_MAX_MS. A card not found (removed) starts afresh.
+ */
+#define CARD_BACKOFF_MAX_MS	8000
 #define CARD_POLL_MS		250	/* card presence and return */
 #define CARD_KEYCHECK_MS	1000	/* is the key still the expected one? */
 /*
@@ -130,6 +160,7 @@ struct key_card_status {
 	uint64_t	ops;
 	uint64_t	errors;
 	uint32_t	last_latency_us;
+	struct opgp_touch touch;	/* 7F74, UIF: read at each session */
 	uint8_t		pub[32];
 	uint8_t		fpr[20];	/* decryption key fingerprint */
 	char		reader[128];
@@ -176,11 +207,11 @@ struct card_state {
 	uint64_t		 busy_since;	/* us, 0: not in card I/O */
 	/*
 	 * How long the running operation may take before the card counts
-	 * as hung (card_watch); set with busy_since by card_busy(). One
-	 * value now (CARD_TIMEOUT_MS); the hook for per-operation limits
-	 * (a slow VERIFY or GENERATE, a touch policy).
+	 * as hung (card_watch); set with busy_since by card_busy(), from
+	 * card_limit_ms().
 	 */
 	uint32_t		 busy_limit_ms;
+	uint32_t		 verify_ms, decipher_ms, touch_ms; /* settings */
 	int			 hung;
 	struct card_res		 done[CARD_DONE_MAX];
 	int			 dhead, dcount;
@@ -214,15 +245,26 @@ struct card_state {
 	int			 pw1_max_seen;
 	uint32_t		 pw1_max_serial;
 
+	/* Log lines that may repeat (log_repeat), flushed by card_watch. */
+	struct log_repeat	 rep_hang, rep_touch, rep_backoff;
+
 	/* The worker's own. */
 	struct pcsc_conn	*conn;
 	int			 verified;
 	uint64_t		 last_keycheck;
+	int			 fails;		/* in a row, see card_failed */
+	uint64_t		 retry_at;	/* us: no new try before */
 };
 
 static struct card_state	card = {
 	.efd = -1,
 	.verify_lost = -1,
+	.verify_ms = CARD_VERIFY_TIMEOUT_MS,
+	.decipher_ms = CARD_DECIPHER_TIMEOUT_MS,
+	.touch_ms = CARD_TOUCH_TIMEOUT_MS,
+	.rep_hang = LOG_REPEAT_INITIALIZER,
+	.rep_touch = LOG_REPEAT_INITIALIZER,
+	.rep_backoff = LOG_REPEAT_INITIALIZER,
 	.mtx = PTHREAD_MUTEX_INITIALIZER,
 };
 
@@ -414,6 +456,38 @@ card_fail_queue_locked(int status)
 	}
 }
 
+/* The bound of one card operation (CARD_OP_*), from the settings. */
+#define CARD_OP_IO		0	/* SELECT, GET DATA, key read */
+#define CARD_OP_VERIFY		1
+#define CARD_OP_DECIPHER	2
+#define CARD_OP_TOUCH		3	/* DECIPHER that waits for a touch */
+
+static uint32_t
+card_limit_ms(int op)
+{
+	uint32_t	ms;
+
+	pthread_mutex_lock(&card.mtx);
+	switch (op) {
+	case CARD_OP_VERIFY:
+		ms = card.verify_ms;
+		break;
+	case CARD_OP_DECIPHER:
+		ms = card.decipher_ms;
+		break;
+	case CARD_OP_TOUCH:
+		/* Never shorter than an untouched DECIPHER may take. */
+		ms = card.touch_ms > card.decipher_ms ? card.touch_ms :
+		    card.decipher_ms;
+		break;
+	default:
+		ms = CARD_IO_TIMEOUT_MS;
+		break;
+	}
+	pthread_mutex_unlock(&card.mtx);
+	return ms;
+}
+
 /* Card I/O starts (limit_ms: how long it may take) or ends (0). */
 static void
 card_busy(uint32_t limit_ms)
@@ -422,6 +496,48 @@ card_busy(uint32_t limit_ms)
 	card.busy_since = limit_ms != 0 ? keyd_now_us() : 0;
 	card.busy_limit_ms = limit_ms;
 	pthread_mutex_unlock(&card.mtx);
+}
+
+/*
+ * The card session failed (lost after it was opened, hung, forgot the
+ * PIN): the next try waits, longer at each failure in a row, so a card
+ * that answers every command with an error at once is not hammered.
+ * Worker only.
+ */
+static void
+card_failed(void)
+{
+	uint64_t	ms;
+
+	if (card.fails < 16)
+		card.fails++;
+	ms = (uint64_t)CARD_POLL_MS << (card.fails - 1);
+	if (ms > CARD_BACKOFF_MAX_MS)
+		ms = CARD_BACKOFF_MAX_MS;
+	card.retry_at = keyd_now_us() + ms * 1000;
+	if (card.fails >= 3)
+		log_repeat(&card.rep_backoff, LOG_ERR, "card: fails again "
+		    "and again; backing off (at most one try every %u ms)",
+		    CARD_BACKOFF_MAX_MS);
+}
+
+/* A DECIPHER answered, or no card at all: no back-off. Worker only. */
+static void
+card_failed_reset(void)
+{
+	card.fails = 0;
+	card.retry_at = 0;
+}
+
+/* Worker only: ms to wait before the card may be tried again, or 0. */
+static int
+card_backoff_ms(void)
+{
+	uint64_t	now = keyd_now_us();
+
+	if (card.retry_at <= now)
+		return 0;
+	return (int)((card.retry_at - now + 999) / 1000);
 }
 
 /*
@@ -441,9 +557,11 @@ card_after_hang(void)
 		    "the card stopped answering");
 	pthread_mutex_unlock(&card.mtx);
 	if (was) {
-		log_info("card: answers again after a hang; reconnecting");
+		log_repeat(&card.rep_hang, LOG_INFO, "card: answers again "
+		    "after a hang; reconnecting");
 		pcsc_close(card.conn);
 		card.verified = 0;
+		card_failed();
 	}
 	return was;
 }
@@ -455,6 +573,7 @@ card_lost(int r)
 	char	why[128];
 
 	card.verified = 0;
+	card_failed();
 	if (r == -ESHUTDOWN) {
 		pcsc_release(card.conn);
 		card_set_state(KEY_CARD_NO_SERVICE, "PC/SC service went away; "
@@ -570,7 +689,7 @@ card_verify_io(const uint8_t *pin, size_t len, int left, int *retries,
 		*retries = 0;
 		return -EPERM;
 	}
-	card_busy(CARD_TIMEOUT_MS);
+	card_busy(card_limit_ms(CARD_OP_VERIFY));
 	if ((r = pcsc_begin(card.conn)) == 0) {
 		if ((*same = card_key_same(&oc, pub)) < 0)
 			r = *same;
@@ -815,7 +934,8 @@ card_set_card_locked(const struct opgp_info *info)
  * as a wrong card until it is removed. Worker only.
  */
 static void
-card_take(const struct opgp_info *info, const uint8_t pub[static 32])
+card_take(const struct opgp_info *info, const uint8_t pub[static 32],
+    const struct opgp_touch *touch)
 {
 	char	why[sizeof(card.st.reason)], b64[WG_KEY_B64_LEN];
 	int	expected_ok;
@@ -844,8 +964,14 @@ card_take(const struct opgp_info *info, const uint8_t pub[static 32])
 	memcpy(card.st.pub, pub, 32);
 	card.st.has_pub = 1;
 	memcpy(card.st.fpr, info->dec_fpr, sizeof(card.st.fpr));
+	card.st.touch = *touch;
 	log_info("card: serial %08X in reader %s, public key %s, PIN retries "
 	    "left %d", info->serial, card.st.reader, b64, info->pw1_retries);
+	if (opgp_uif_on(touch->uif[OPGP_UIF_DEC]))
+		log_info("card: touch policy for decryption %s: every "
+		    "handshake waits for a touch of the token (at most %u ms, "
+		    "TouchTimeout)", opgp_uif_name(touch->uif[OPGP_UIF_DEC]),
+		    card.touch_ms);
 	card.verified = 0;
 	if (info->pw1_retries == 0)
 		card_set_state_locked(KEY_CARD_BLOCKED, "PIN blocked (retry "
@@ -863,11 +989,12 @@ card_connect(void)
 {
 	struct opgp_info	info;
 	struct opgp_card	oc;
+	struct opgp_touch	touch;
 	uint8_t			pub[32];
 	char			why[sizeof(card.st.reason)];
-	int			r;
+	int			r, tr = 0;
 
-	card_busy(CARD_TIMEOUT_MS);
+	card_busy(CARD_IO_TIMEOUT_MS);
 	r = cardtool_open(card.conn, &card.sel, &info, why, sizeof(why));
 	card_busy(0);
 	if (card_after_hang())
@@ -884,13 +1011,15 @@ card_connect(void)
 		return;
 	}
 	if (r != 0) {
+		card_failed_reset();	/* not there: no loop to slow */
 		card_set_state(KEY_CARD_ABSENT, why);
 		return;
 	}
 	oc = cardtool_card(card.conn);
-	card_busy(CARD_TIMEOUT_MS);
+	card_busy(CARD_IO_TIMEOUT_MS);
 	if ((r = pcsc_begin(card.conn)) == 0) {
 		r = opgp_read_pubkey(&oc, pub);
+		tr = opgp_read_touch(&oc, &touch);
 		pcsc_end(card.conn);
 	}
 	card_busy(0);
@@ -898,6 +1027,10 @@ card_connect(void)
 		return;
 	if (r == -ENODEV || r == -ESHUTDOWN || r == -EIO) {
 		card_lost(r);
+		return;
+	}
+	if (r == 0 && tr != 0) {
+		card_lost(tr == -ESHUTDOWN ? tr : -ENODEV);
 		return;
 	}
 	if (r != 0 || !info.is_cv25519) {
@@ -910,7 +1043,54 @@ card_connect(void)
 		card_set_state(KEY_CARD_ERROR, why);
 		return;
 	}
-	card_take(&info, pub);
+	card_take(&info, pub, &touch);
+}
+
+/*
+ * Does this DECIPHER wait for a touch (UIF for decryption on)? Then the
+ * user is told, once for this operation: the token blinks, and nothing
+ * else says why the handshake waits. Worker only.
+ */
+static int
+card_touch_wait(const struct card_req *req)
+{
+	int		on;
+	uint32_t	ms;
+
+	pthread_mutex_lock(&card.mtx);
+	on = opgp_uif_on(card.st.touch.uif[OPGP_UIF_DEC]);
+	pthread_mutex_unlock(&card.mtx);
+	if (on) {
+		ms = card_limit_ms(CARD_OP_TOUCH);
+		log_info("card: touch the token to complete the handshake "
+		    "(peer %s; waiting up to %u.%u s)", req->who[0] ?
+		    req->who : "unknown", ms / 1000, ms % 1000 / 100);
+	}
+	return on;
+}
+
+/*
+ * A DECIPHER that waited for a touch has its answer (r): 6985 is the
+ * token giving up (YubiKey: after 15 s), a failed handshake, not a
+ * lost card: -ETIME. Worker only.
+ */
+static int
+card_touch_done(int r, uint64_t t0)
+{
+	uint64_t	ms = (keyd_now_us() - t0) / 1000;
+
+	if (r == 0)
+		log_debug("card: touched after %llu ms",
+		    (unsigned long long)ms);
+	else if (r == -EOPNOTSUPP) {
+		r = -ETIME;
+		log_repeat(&card.rep_touch, LOG_ERR, "card: not touched in "
+		    "time (the token gave up): the handshake failed, the card "
+		    "stays ready");
+		log_debug("card: the token gave up after %llu ms",
+		    (unsigned long long)ms);
+	}
+	return r;
 }
 
 /* One X25519 on the card. Worker only. */
@@ -920,20 +1100,26 @@ card_dh(struct card_req *req)
 	struct opgp_card	oc = cardtool_card(card.conn);
 	uint8_t			out[32];
 	uint64_t		t0 = keyd_now_us();
-	int			r, lost = 0;
+	int			r, lost = 0, touch;
 
 	memset(out, 0, sizeof(out));
 	if (!pcsc_is_open(card.conn))
 		r = -ENODEV;
 	else if (!card.verified)
 		r = -ENOLCK;
+	else if (t0 - req->t_submit > CARD_STALE_MS * 1000ULL)
+		r = -ESTALE;	/* the peer retransmitted meanwhile */
 	else {
-		card_busy(CARD_TIMEOUT_MS);
+		touch = card_touch_wait(req);
+		card_busy(card_limit_ms(touch ? CARD_OP_TOUCH :
+		    CARD_OP_DECIPHER));
 		if ((r = pcsc_begin(card.conn)) == 0) {
 			r = opgp_decipher(&oc, req->point, out);
 			pcsc_end(card.conn);
 		}
 		card_busy(0);
+		if (touch)
+			r = card_touch_done(r, t0);
 		if (r == -ENODEV || r == -ESHUTDOWN || r == -EIO)
 			lost = 1;
 		else if (r == -ENOTRECOVERABLE)
@@ -945,9 +1131,12 @@ card_dh(struct card_req *req)
 			 * good, so verify it once more; this request fails.
 			 */
 			card.verified = 0;
+			card_failed();
 			card_set_state(KEY_CARD_LOCKED, "the card forgot the "
 			    "PIN (reset by another application?)");
 		}
+		if (r == 0)
+			card_failed_reset();
 	}
 	pthread_mutex_lock(&card.mtx);
 	if (!card.inflight_answered)
@@ -977,7 +1166,7 @@ card_check(void)
 	uint64_t		 now = keyd_now_us();
 	int			 r, same = 1;
 
-	card_busy(CARD_TIMEOUT_MS);
+	card_busy(CARD_IO_TIMEOUT_MS);
 	r = pcsc_check(card.conn);
 	if (r == 0 && now - card.last_keycheck >= CARD_KEYCHECK_MS * 1000ULL &&
 	    pcsc_begin(card.conn) == 0) {
@@ -1026,7 +1215,7 @@ card_release(void)
 	if (!card.verified || !pcsc_is_open(card.conn))
 		return;
 	oc = cardtool_card(card.conn);
-	card_busy(CARD_TIMEOUT_MS);
+	card_busy(card_limit_ms(CARD_OP_VERIFY));
 	if ((r = pcsc_begin(card.conn)) == 0) {
 		r = opgp_reset_verify(&oc, 0x82);
 		pcsc_end(card.conn);
@@ -1046,7 +1235,7 @@ static void *
 card_worker(void *arg)
 {
 	struct card_req	req;
-	int		open, need_verify;
+	int		open, need_verify, wait;
 
 	pthread_mutex_lock(&card.mtx);
 	while (!card.quit) {
@@ -1056,14 +1245,17 @@ card_worker(void *arg)
 			card_release();
 			pcsc_close(card.conn);
 			pcsc_forget_rejects(card.conn);
+			card_failed_reset();
 			pthread_mutex_lock(&card.mtx);
 			continue;
 		}
 		pthread_mutex_unlock(&card.mtx);
 		open = pcsc_is_open(card.conn);
-		if (!open) {
+		wait = card_backoff_ms();
+		if (!open && wait == 0) {
 			card_connect();
 			open = pcsc_is_open(card.conn);
+			wait = card_backoff_ms();
 		}
 		pthread_mutex_lock(&card.mtx);
 		if (card.quit)
@@ -1073,12 +1265,18 @@ card_worker(void *arg)
 			card_fail_queue_locked(card_state_errno(card.st.state));
 			if (card.dcount > 0)
 				card_notify();
-			card_timedwait_locked(CARD_POLL_MS);
+			card_timedwait_locked(wait > CARD_POLL_MS ? wait :
+			    CARD_POLL_MS);
 			continue;
 		}
 		need_verify = card.pin_len > 0 &&
 		    card.st.state != KEY_CARD_BLOCKED &&
 		    (card.pin_fresh || (!card.verified && card.pin_ok));
+		if (need_verify && wait > 0) {
+			/* Requests wait (and go stale) meanwhile. */
+			card_timedwait_locked(wait);
+			continue;
+		}
 		if (need_verify) {
 			pthread_mutex_unlock(&card.mtx);
 			card_verify();
@@ -1219,6 +1417,9 @@ card_watch(int fd, short event, void *arg)
 	pthread_mutex_unlock(&card.mtx);
 	if (notify)
 		card_notify();
+	log_repeat_flush(&card.rep_hang);
+	log_repeat_flush(&card.rep_touch);
+	log_repeat_flush(&card.rep_backoff);
 	evtimer_add(&card.ev_watch, &tv);
 }
 
@@ -1245,8 +1446,14 @@ card_configure(const struct key_card_config *cfg)
 	card.configured = 1;
 	pthread_mutex_lock(&card.mtx);
 	card.unlock_last_try = cfg->unlock_last_try != 0;
+	card.verify_ms = cfg->verify_timeout_ms != 0 ?
+	    cfg->verify_timeout_ms : CARD_VERIFY_TIMEOUT_MS;
+	card.decipher_ms = cfg->decipher_timeout_ms != 0 ?
+	    cfg->decipher_timeout_ms : CARD_DECIPHER_TIMEOUT_MS;
+	card.touch_ms = cfg->touch_timeout_ms != 0 ?
+	    cfg->touch_timeout_ms : CARD_TOUCH_TIMEOUT_MS;
 	if (!first && card_same_selection_locked(cfg)) {
-		/* Only the PIN policy changed: the card session stays. */
+		/* Only the PIN policy or a bound: the card session stays. */
 		pthread_mutex_unlock(&card.mtx);
 		return 0;
 	}
@@ -1568,6 +1775,21 @@ card_public_key(uint8_t pub[static 32])
 	return has;
 }
 
+/*
+ * The touch line of card status: "decrypt on (fixed)", "decrypt off",
+ * or "no button" when the token says neither.
+ */
+static void
+card_touch_text(const struct opgp_touch *t, char *out, size_t len)
+{
+	if (t->uif[OPGP_UIF_DEC] == OPGP_UIF_NONE)
+		snprintf(out, len, "%s", t->button ? "decrypt none (button, "
+		    "no UIF)" : "no button");
+	else
+		snprintf(out, len, "decrypt %s",
+		    opgp_uif_name(t->uif[OPGP_UIF_DEC]));
+}
+
 /* wgcardctl card status. */
 static void
 card_status(struct key_status *ks)
@@ -1624,6 +1846,25 @@ card_status(struct key_status *ks)
 	ks->pin_retries_max = st.pw1_max;
 	strlcpy(ks->reason, st.reason, sizeof(ks->reason));
 	ks->queued = st.queued;
+	if (st.state != KEY_CARD_NONE && st.has_pub)
+		card_touch_text(&st.touch, ks->touch, sizeof(ks->touch));
+}
+
+/*
+ * The longest a request may wait for its answer: CARD_STALE_MS in the
+ * queue, then the bound of a DECIPHER (a touch's when the card has a
+ * policy on); after that the watchdog answers it.
+ */
+static uint32_t
+card_answer_ms(void)
+{
+	int	touch;
+
+	pthread_mutex_lock(&card.mtx);
+	touch = opgp_uif_on(card.st.touch.uif[OPGP_UIF_DEC]);
+	pthread_mutex_unlock(&card.mtx);
+	return CARD_STALE_MS + card_limit_ms(touch ? CARD_OP_TOUCH :
+	    CARD_OP_DECIPHER);
 }
 
 /* Requests queued or running now. */
@@ -1698,6 +1939,7 @@ const struct keyd_backend keyd_backend_openpgp = {
 	.pin = card_pin_submit,
 	.status = card_status,
 	.queued = card_queued,
+	.answer_ms = card_answer_ms,
 	.capacity = CARD_QUEUE_MAX,
 	.audit_dh = card_audit_dh,
 };

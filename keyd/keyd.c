@@ -557,6 +557,8 @@ keyd_send_load(void)
 	kl.capacity = keyd.backend->capacity;
 	kl.ops = keyd.ops;
 	kl.last_latency_us = keyd.last_latency_us;
+	kl.answer_ms = keyd.backend->answer_ms != NULL ?
+	    keyd.backend->answer_ms() : 0;
 	chan_send(&keyd.hs, IMSG_KEY_LOAD, -1, &kl, sizeof(kl));
 }
 

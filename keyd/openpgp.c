@@ -380,6 +380,64 @@ opgp_parse_app_data(const uint8_t *data, size_t len, struct opgp_info *info)
 	return 0;
 }
 
+/* Touch: 7F74 and UIF (D6-D8). */
+
+int
+opgp_parse_features(const uint8_t *data, size_t len)
+{
+	const uint8_t	*v;
+	size_t		 vlen;
+	int		 r;
+
+	/* 81 <bits> inside 7F74 (constructed: found with or without it). */
+	if ((r = opgp_tlv_find(data, len, 0x81, &v, &vlen)) == -1)
+		return -EPROTO;
+	if (r == 0 || vlen == 0)
+		return 0;
+	return (v[0] & 0x20) != 0;
+}
+
+int
+opgp_parse_uif(const uint8_t *data, size_t len)
+{
+	/* D6-D8 with their tag: D7 02 <policy> 20. */
+	if (len >= 3 && data[0] >= 0xd6 && data[0] <= 0xd8 &&
+	    data[1] == len - 2) {
+		data += 2;
+		len -= 2;
+	}
+	if (len < 1 || len > 2)
+		return -EPROTO;
+	return data[0];
+}
+
+int
+opgp_uif_on(int policy)
+{
+	return policy > OPGP_UIF_OFF;
+}
+
+const char *
+opgp_uif_name(int policy)
+{
+	switch (policy) {
+	case OPGP_UIF_NONE:
+		return "none";
+	case OPGP_UIF_OFF:
+		return "off";
+	case OPGP_UIF_ON:
+		return "on";
+	case OPGP_UIF_FIXED:
+		return "on (fixed)";
+	case OPGP_UIF_CACHED:
+		return "on (cached)";
+	case OPGP_UIF_CACHED_FIXED:
+		return "on (cached, fixed)";
+	default:
+		return "on (unknown policy)";
+	}
+}
+
 /* KDF-DO (F9). */
 
 int
@@ -590,6 +648,42 @@ opgp_read_info(struct opgp_card *card, struct opgp_info *info)
 		/* Some cards leave the AID out of 6E. */
 		if (opgp_get_data(card, 0x4f, resp, sizeof(resp), &dlen) == 0)
 			opgp_info_aid(info, resp, dlen);
+	}
+	return 0;
+}
+
+/* -errno of a GET DATA: the card is gone or failed (not "no such DO"). */
+static int
+opgp_card_failed(int r)
+{
+	return r == -ENODEV || r == -ESHUTDOWN || r == -ETIMEDOUT ||
+	    r == -EIO || r == -ENOTRECOVERABLE;
+}
+
+int
+opgp_read_touch(struct opgp_card *card, struct opgp_touch *touch)
+{
+	uint8_t	resp[64];
+	size_t	dlen;
+	int	i, r;
+
+	touch->button = 0;
+	for (i = 0; i < 3; i++)
+		touch->uif[i] = OPGP_UIF_NONE;
+	/* A DO missing or malformed: no button, no policy; never fatal. */
+	r = opgp_get_data(card, 0x7f74, resp, sizeof(resp), &dlen);
+	if (opgp_card_failed(r))
+		return r;
+	if (r == 0 && (r = opgp_parse_features(resp, dlen)) > 0)
+		touch->button = 1;
+	/* A token may have UIF without 7F74 (GnuPG 2.2 never reads it). */
+	for (i = 0; i < 3; i++) {
+		r = opgp_get_data(card, 0xd6 + (unsigned int)i, resp,
+		    sizeof(resp), &dlen);
+		if (opgp_card_failed(r))
+			return r;
+		if (r == 0 && (r = opgp_parse_uif(resp, dlen)) >= 0)
+			touch->uif[i] = r;
 	}
 	return 0;
 }
@@ -860,6 +954,11 @@ opgp_strerror(int err)
 	case -ENOSYS:
 		return "card's KDF setting (DO F9) is one wgcard cannot "
 		    "do; no PIN sent";
+	case -ETIME:
+		return "not touched in time (the token's touch policy)";
+	case -ESTALE:
+		return "waited too long for the card: dropped unasked "
+		    "(the peer has retried meanwhile)";
 	case -ENOTRECOVERABLE:
 		return "OpenPGP application terminated: activate it "
 		    "(gpg --card-edit: admin, factory-reset), then run "

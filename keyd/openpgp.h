@@ -84,6 +84,28 @@ struct opgp_kdf {
 	uint8_t		salt_pw3[8];
 };
 
+/*
+ * Touch: the user interaction flag of each key (UIF, DO D6 sign, D7
+ * decrypt, D8 authenticate: policy byte, then 20 = "a button"), and
+ * DO 7F74 (general feature management: 81 <bits>, 20 = a button).
+ * With a policy on, the card holds the operation's answer until the
+ * button is pressed (YubiKey: for at most 15 s, then an error).
+ */
+#define OPGP_UIF_OFF		0x00
+#define OPGP_UIF_ON		0x01
+#define OPGP_UIF_FIXED		0x02	/* on; only a reset turns it off */
+#define OPGP_UIF_CACHED		0x03	/* on; one touch lasts 15 s */
+#define OPGP_UIF_CACHED_FIXED	0x04
+#define OPGP_UIF_NONE		(-1)	/* no such DO on the card */
+#define OPGP_UIF_SIG		0
+#define OPGP_UIF_DEC		1
+#define OPGP_UIF_AUT		2
+
+struct opgp_touch {
+	int		button;		/* 7F74 says a button; 0 no 7F74 */
+	int		uif[3];		/* OPGP_UIF_*, by OPGP_UIF_SIG.. */
+};
+
 /* BER-TLV. */
 
 /*
@@ -140,6 +162,20 @@ int	opgp_parse_kdf(const uint8_t *data, size_t len, struct opgp_kdf *kdf);
 /* Iterated-salted S2K of pin into out (hashlen: 32 SHA-256, 64 SHA-512). */
 void	opgp_s2k(size_t hashlen, const uint8_t salt[static 8], uint32_t count,
 	    const uint8_t *pin, size_t pinlen, uint8_t *out);
+/*
+ * 7F74's content (or 7F74 with its tag): 1 the token has a button, 0
+ * not; -EPROTO malformed.
+ */
+int	opgp_parse_features(const uint8_t *data, size_t len);
+/*
+ * A UIF DO's content (or the DO with its tag, D6 to D8): the policy
+ * byte (OPGP_UIF_*, any value a card gives, 0-255); -EPROTO malformed.
+ */
+int	opgp_parse_uif(const uint8_t *data, size_t len);
+/* 1 if the policy asks for a touch (any policy but OPGP_UIF_OFF). */
+int	opgp_uif_on(int policy);
+/* The policy as text: "off", "on", "on (fixed)", ..., "none". */
+const char *opgp_uif_name(int policy);
 /* Application related data (6E, data without the status word). */
 int	opgp_parse_app_data(const uint8_t *data, size_t len,
 	    struct opgp_info *info);
@@ -152,6 +188,12 @@ int	opgp_select(struct opgp_card *card);
 int	opgp_read_info(struct opgp_card *card, struct opgp_info *info);
 /* GET DATA F9: the card's KDF setting (off when the card has none). */
 int	opgp_read_kdf(struct opgp_card *card, struct opgp_kdf *kdf);
+/*
+ * GET DATA 7F74, D6, D7, D8: the button and each key's touch policy. A
+ * DO the card does not have is "no button" or OPGP_UIF_NONE; 0, or
+ * -errno when the card or the transport failed.
+ */
+int	opgp_read_touch(struct opgp_card *card, struct opgp_touch *touch);
 /* GET DATA C4: PW1 and PW3 retries left (either may be NULL). */
 int	opgp_read_pw_retries(struct opgp_card *card, int *pw1, int *pw3);
 /* GET DATA C4 only: PW1 retries left, or -errno. */

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -428,6 +429,61 @@ kw_card_public_key(struct config_ctx *ctx, char *value)
 	return 0;
 }
 
+/*
+ * VerifyTimeout, DecipherTimeout, TouchTimeout: milliseconds, within
+ * the bounds of struct config_card_timeout (wgcardd.conf(5)).
+ */
+static const struct config_card_timeout {
+	const char	*key;
+	uint32_t	 min, max;
+	size_t		 off;
+} config_card_timeouts[] = {
+	{ "VerifyTimeout", CONFIG_CARD_TIMEOUT_MIN, CONFIG_CARD_TIMEOUT_MAX,
+	    offsetof(struct config_extra, verify_timeout_ms) },
+	{ "DecipherTimeout", CONFIG_CARD_TIMEOUT_MIN, CONFIG_CARD_TIMEOUT_MAX,
+	    offsetof(struct config_extra, decipher_timeout_ms) },
+	{ "TouchTimeout", CONFIG_TOUCH_TIMEOUT_MIN, CONFIG_TOUCH_TIMEOUT_MAX,
+	    offsetof(struct config_extra, touch_timeout_ms) },
+};
+
+static int
+config_card_timeout(struct config_ctx *ctx, char *value, int which)
+{
+	const struct config_card_timeout	*t = &config_card_timeouts[which];
+	unsigned long				 n;
+	char					*end;
+
+	config_card_key(ctx, t->key);
+	errno = 0;
+	n = strtoul(value, &end, 10);
+	if (!isdigit((unsigned char)value[0]) || *end != '\0' ||
+	    errno != 0 || n < t->min || n > t->max) {
+		config_error(ctx, "not a number of milliseconds from %u to %u",
+		    t->min, t->max);
+		return -1;
+	}
+	*(uint32_t *)((char *)ctx->extra + t->off) = (uint32_t)n;
+	return 0;
+}
+
+static int
+kw_verify_timeout(struct config_ctx *ctx, char *value)
+{
+	return config_card_timeout(ctx, value, 0);
+}
+
+static int
+kw_decipher_timeout(struct config_ctx *ctx, char *value)
+{
+	return config_card_timeout(ctx, value, 1);
+}
+
+static int
+kw_touch_timeout(struct config_ctx *ctx, char *value)
+{
+	return config_card_timeout(ctx, value, 2);
+}
+
 static int
 kw_unlock_last_try(struct config_ctx *ctx, char *value)
 {
@@ -680,6 +736,9 @@ static const struct config_keyword config_keywords[] = {
 	{ "PinFile",		SEC_INTERFACE,	kw_pin_file,	0 },
 	{ "PinCredential",	SEC_INTERFACE,	kw_pin_credential, 0 },
 	{ "UnlockLastTry",	SEC_INTERFACE,	kw_unlock_last_try, 0 },
+	{ "VerifyTimeout",	SEC_INTERFACE,	kw_verify_timeout, 0 },
+	{ "DecipherTimeout",	SEC_INTERFACE,	kw_decipher_timeout, 0 },
+	{ "TouchTimeout",	SEC_INTERFACE,	kw_touch_timeout, 0 },
 	{ "AuditLog",		SEC_INTERFACE,	kw_audit_log,	0 },
 	{ "DNS",		SEC_INTERFACE,	NULL,		KW_WGQUICK },
 	{ "Table",		SEC_INTERFACE,	NULL,		KW_WGQUICK },

@@ -23,6 +23,11 @@ enum config_keysource {
 #define CONFIG_READER_MAX	128
 #define CONFIG_PIN_MIN		6	/* OpenPGP card PW1 */
 #define CONFIG_PIN_MAX		127
+/* VerifyTimeout, DecipherTimeout; TouchTimeout (ms). */
+#define CONFIG_CARD_TIMEOUT_MIN		100
+#define CONFIG_CARD_TIMEOUT_MAX		60000
+#define CONFIG_TOUCH_TIMEOUT_MIN	1000
+#define CONFIG_TOUCH_TIMEOUT_MAX	120000
 
 struct config_extra {
 	enum config_keysource	keysource;
@@ -33,6 +38,9 @@ struct config_extra {
 	int		has_card_pub;			/* CardPublicKey */
 	uint8_t		card_pub[32];
 	int		unlock_last_try;		/* UnlockLastTry */
+	uint32_t	verify_timeout_ms;		/* VerifyTimeout, 0 default */
+	uint32_t	decipher_timeout_ms;		/* DecipherTimeout */
+	uint32_t	touch_timeout_ms;		/* TouchTimeout */
 	char		*pin_file;			/* PinFile */
 	char		*pin_credential;		/* PinCredential */
 	char		*audit_log;			/* AuditLog, any source */

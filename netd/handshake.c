@@ -52,6 +52,12 @@
 #define HS_DH_TIMEOUT_MS	5000
 #define HS_SS_INFLIGHT		8	/* static-static DHs at once */
 #define HS_LOAD_PENDING		8	/* initiations waiting for the broker */
+/*
+ * Or requests waiting for the broker that would take it this long at
+ * its last latency: a slow card (a Nitrokey 3: ~1 s per X25519) is
+ * loaded with two; a touch policy (seconds per operation) with one.
+ */
+#define HS_LOAD_WAIT_MS		2000
 
 enum hs_idx_kind {
 	IDX_HANDSHAKE,
@@ -158,6 +164,8 @@ static struct {
 	size_t			 ndh, ndh_init, ndh_ss;
 	uint64_t		 next_dh_id;
 	uint32_t		 keyd_queued, keyd_capacity;
+	uint32_t		 keyd_latency_us;	/* last operation */
+	uint32_t		 keyd_answer_ms;	/* its longest wait */
 	/* Load: ours as the forwarder was told, and its figures. */
 	int			 loaded;
 	struct fwd_hs_stats	 fwd_stats;
@@ -406,6 +414,18 @@ hs_clear_src(struct hs_peer *p)
 	hs_send(&hs.fwd, IMSG_FWD_PEER_ENDPOINT, &fe, sizeof(fe));
 }
 
+/* Does a response from p wait for the broker's DH? */
+static int
+hs_peer_response_pending(const struct hs_peer *p)
+{
+	const struct hs_dh	*d;
+
+	TAILQ_FOREACH(d, &hs.dh, entry)
+		if (d->kind == DH_RESPONSE && d->peer_id == p->id)
+			return 1;
+	return 0;
+}
+
 static void
 hs_t_retransmit(int fd, short ev, void *arg)
 {
@@ -420,6 +440,18 @@ hs_t_retransmit(int fd, short ev, void *arg)
 		hs_send_u32(&hs.fwd, IMSG_FWD_FLUSH_STAGED, p->id);
 		if (!evtimer_pending(&p->t_zero, NULL))
 			hs_timer_mod(&p->t_zero, WG_REJECT_AFTER_TIME * 3000);
+		return;
+	}
+	if (hs_peer_response_pending(p)) {
+		/*
+		 * Its response waits for the card (a slow one, or a touch):
+		 * a new initiation would make that answer useless and cost
+		 * the card (or the user) another operation.
+		 */
+		log_debug("peer %s: the response waits for the card; not "
+		    "retrying yet", name);
+		hs_timer_mod(&p->t_retransmit, WG_REKEY_TIMEOUT * 1000 +
+		    hs_jitter());
 		return;
 	}
 	p->attempts++;
@@ -1136,6 +1168,8 @@ hs_m_key_load(struct chan *c, struct imsg *imsg)
 	memcpy(&kl, imsg->data, sizeof(kl));
 	hs.keyd_queued = kl.queued;
 	hs.keyd_capacity = kl.capacity;
+	hs.keyd_latency_us = kl.last_latency_us;
+	hs.keyd_answer_ms = kl.answer_ms;
 	hs_load_update();
 }
 
@@ -1152,7 +1186,8 @@ hs_load_update(void)
 	int	load;
 
 	load = hs.ndh_init >= HS_LOAD_PENDING ||
-	    (hs.keyd_capacity && hs.keyd_queued >= hs.keyd_capacity / 2);
+	    (hs.keyd_capacity && hs.keyd_queued >= hs.keyd_capacity / 2) ||
+	    (uint64_t)hs.ndh * hs.keyd_latency_us >= HS_LOAD_WAIT_MS * 1000ULL;
 	if (load != hs.loaded) {
 		hs.loaded = load;
 		hs_send_u32(&hs.fwd, IMSG_FWD_LOAD, (uint32_t)load);
@@ -1702,13 +1737,21 @@ static const struct control_cmd hs_ctl_cmds[] = {
 	{ { NULL }, 0, 0, NULL }
 };
 
+/* A text from the broker made one line of a control answer. */
+static void
+hs_one_line(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+}
+
 static void
 hs_m_key_status(struct chan *c, struct imsg *imsg)
 {
 	struct key_status	ks;
 	struct buf		b;
 	char			b64[WG_KEY_B64_LEN];
-	size_t			i;
 
 	memcpy(&ks, imsg->data, sizeof(ks));
 	ks.backend[sizeof(ks.backend) - 1] = '\0';
@@ -1716,10 +1759,10 @@ hs_m_key_status(struct chan *c, struct imsg *imsg)
 	ks.serial[sizeof(ks.serial) - 1] = '\0';
 	ks.fingerprint[sizeof(ks.fingerprint) - 1] = '\0';
 	ks.reason[sizeof(ks.reason) - 1] = '\0';
-	/* One line of the answer: no control character from the broker. */
-	for (i = 0; ks.reason[i] != '\0'; i++)
-		if ((unsigned char)ks.reason[i] < 0x20 || ks.reason[i] == 0x7f)
-			ks.reason[i] = ' ';
+	ks.touch[sizeof(ks.touch) - 1] = '\0';
+	/* One line of the answer each: no control character from the broker. */
+	hs_one_line(ks.reason);
+	hs_one_line(ks.touch);
 	/* An answer nobody asked for (id 0: no request waits) is dropped. */
 	if (hs.ctl_status_conn == 0 || ks.id != hs.ctl_status_conn)
 		return;
@@ -1743,6 +1786,8 @@ hs_m_key_status(struct chan *c, struct imsg *imsg)
 		buf_printf(&b, "pin_retries_max=%d\n", ks.pin_retries_max);
 	if (ks.reason[0])
 		buf_printf(&b, "reason=%s\n", ks.reason);
+	if (ks.touch[0])
+		buf_printf(&b, "touch=%s\n", ks.touch);
 	buf_printf(&b, "operations=%llu\nlast_latency_us=%u\nqueued=%u\n",
 	    (unsigned long long)ks.ops, ks.last_latency_us, ks.queued);
 	control_finish(ks.id, 0, b.data);
@@ -1938,17 +1983,24 @@ hs_tick(int fd, short event, void *arg)
 	struct timeval	 tv = { 1, 0 };
 	struct hs_dh	*d, *tmp;
 	struct hs_peer	*p;
-	uint64_t	 now = wg_now_ms();
+	uint64_t	 now = wg_now_ms(), limit = HS_DH_TIMEOUT_MS;
+	unsigned int	 dropped = 0;
 
+	/* A slow card, a touch policy: the broker says how long it may take. */
+	if (hs.keyd_answer_ms + 1000ULL > limit)
+		limit = hs.keyd_answer_ms + 1000ULL;
 	TAILQ_FOREACH_SAFE(d, &hs.dh, entry, tmp) {
-		if (now - d->started < HS_DH_TIMEOUT_MS)
+		if (now - d->started < limit)
 			continue;
-		log_warnx("key broker did not answer within %d ms; request "
-		    "dropped", HS_DH_TIMEOUT_MS);
+		dropped++;
 		if (d->kind == DH_SS && (p = hs_peer_by_id(d->peer_id)) != NULL)
 			p->ss_pending = 0;
 		hs_dh_free(d);
 	}
+	if (dropped > 0)
+		log_warnx("key broker did not answer %u request%s within "
+		    "%llu ms; dropped", dropped, dropped == 1 ? "" : "s",
+		    (unsigned long long)limit);
 	hs_load_update();
 	TAILQ_FOREACH(p, &hs.peers, entry)
 		if (p->ss_retry && !p->ss_pending)

@@ -689,7 +689,10 @@ parent_card_changed(const struct config_extra *a,
 	    a->has_serial != b->has_serial || a->serial != b->serial ||
 	    a->has_card_pub != b->has_card_pub ||
 	    memcmp(a->card_pub, b->card_pub, 32) != 0 ||
-	    a->unlock_last_try != b->unlock_last_try;
+	    a->unlock_last_try != b->unlock_last_try ||
+	    a->verify_timeout_ms != b->verify_timeout_ms ||
+	    a->decipher_timeout_ms != b->decipher_timeout_ms ||
+	    a->touch_timeout_ms != b->touch_timeout_ms;
 }
 
 /* A refused reload, logged and audited (quotes made single). */
@@ -1020,6 +1023,9 @@ parent_handover(void)
 		kc.serial = wgd.extra.serial;
 		kc.has_pub = wgd.extra.has_card_pub != 0;
 		kc.unlock_last_try = wgd.extra.unlock_last_try != 0;
+		kc.verify_timeout_ms = wgd.extra.verify_timeout_ms;
+		kc.decipher_timeout_ms = wgd.extra.decipher_timeout_ms;
+		kc.touch_timeout_ms = wgd.extra.touch_timeout_ms;
 		memcpy(kc.pub, wgd.extra.card_pub, sizeof(kc.pub));
 		parent_send(PROC_KEYD, IMSG_KEY_CARD_CONFIG, -1, &kc,
 		    sizeof(kc));

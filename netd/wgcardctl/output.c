@@ -346,6 +346,7 @@ output_card_status(FILE *f, const char *ifname, const struct answer *a)
 		{ "public_key", "public key" },
 		{ "pin_retries", "PIN retries left" },
 		{ "pin_retries_max", "PIN retries maximum" },
+		{ "touch", "touch" },
 		{ "operations", "operations" },
 		{ "last_latency_us", "last latency (us)" },
 		{ "queued", "queued" },

@@ -115,6 +115,14 @@ fuzz_parse(const uint8_t *data, size_t size)
 	    (pw1 < 0 || pw1 > 255 || pw3 < 0 || pw3 > 255))
 		abort();
 	(void)opgp_attr_is_cv25519(data, size);
+	r = opgp_parse_features(data, size);
+	if (r < -EPROTO || r > 1 || (r < 0 && r != -EPROTO))
+		abort();
+	r = opgp_parse_uif(data, size);
+	if (r > 255 || (r < 0 && r != -EPROTO))
+		abort();
+	if (opgp_uif_name(r) == NULL)
+		abort();
 	if (opgp_sw_errno(opgp_sw(data, size), &pw1) > 0)
 		abort();
 }
@@ -125,6 +133,7 @@ fuzz_commands(struct fuzz_in *in, uint8_t flags)
 {
 	struct opgp_card	card = { fuzz_transmit, in };
 	struct opgp_info	info;
+	struct opgp_touch	touch;
 	uint8_t			pub[32], out[32], point[32];
 	static const uint8_t	pin[] = "123456", admin[] = "12345678";
 	int			r, retries, i;
@@ -140,6 +149,12 @@ fuzz_commands(struct fuzz_in *in, uint8_t flags)
 	if ((r = opgp_read_pubkey(&card, pub)) > 0 ||
 	    (r == 0 && sodium_is_zero(pub, 32)))
 		abort();
+	if ((r = opgp_read_touch(&card, &touch)) > 0 ||
+	    (r == 0 && (touch.button < 0 || touch.button > 1)))
+		abort();
+	for (i = 0; r == 0 && i < 3; i++)
+		if (touch.uif[i] < OPGP_UIF_NONE || touch.uif[i] > 255)
+			abort();
 	retries = -2;
 	if ((r = opgp_verify(&card, 0x82, pin, sizeof(pin) - 1,
 	    &retries)) > 0 || retries < -2 || retries > 255)

@@ -319,6 +319,21 @@ card_conf()
 	)
 }
 
+# mark, logged PATTERN, logged_count PATTERN: side A's log ($LOG_A) has
+# PATTERN (how many times) since the last mark.
+MARK=0
+mark() { MARK=$(wc -l <"$LOG_A"); }
+logged() { tail -n +"$((MARK + 1))" "$LOG_A" | grep -q -- "$1"; }
+logged_count() { tail -n +"$((MARK + 1))" "$LOG_A" | grep -c -- "$1"; }
+
+# force_handshake: B forgets its session with A and initiates anew.
+force_handshake()
+{
+	wgx "$NS_B" set "$IF_B" peer "$PUB_A" remove &&
+	wgx "$NS_B" set "$IF_B" peer "$PUB_A" allowed-ips "$IN4_A/32" \
+	    endpoint "$OUT4_A:$PORT_A"
+}
+
 # card_dump_logs: the tail of the pcscd and vcard logs (on failures).
 card_dump_logs()
 {

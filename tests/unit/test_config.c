@@ -117,6 +117,13 @@ format_result(int ret, const char *err, const struct wg_devconf *d,
 	    x->keysource == CONFIG_KEYSOURCE_FILE ? "file" : "openpgp");
 	if (x->unlock_last_try)
 		buf_printf(out, "unlock_last_try=yes\n");
+	if (x->verify_timeout_ms)
+		buf_printf(out, "verify_timeout_ms=%u\n", x->verify_timeout_ms);
+	if (x->decipher_timeout_ms)
+		buf_printf(out, "decipher_timeout_ms=%u\n",
+		    x->decipher_timeout_ms);
+	if (x->touch_timeout_ms)
+		buf_printf(out, "touch_timeout_ms=%u\n", x->touch_timeout_ms);
 }
 
 /* A run of 20 or more base64 characters: a key, or part of one. */

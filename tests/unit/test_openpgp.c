@@ -361,6 +361,9 @@ struct scard {
 	int		verifies, resets, six_c;
 	uint8_t		last[OPGP_APDU_MAX];
 	size_t		lastlen;
+	uint8_t		feat[8], uif[3][4];	/* 7F74, D6-D8 contents */
+	size_t		featlen, uiflen[3];	/* 0: 6A88 */
+	int		gone_at_d7;		/* D7 answers: card removed */
 };
 
 static int
@@ -391,6 +394,19 @@ scard_transmit(void *arg, const uint8_t *apdu, size_t alen, uint8_t *resp,
 				sw = 0x6a88;
 			memcpy(resp, c->f9, c->f9len);
 			n = c->f9len;
+		} else if (apdu[2] == 0x7f && apdu[3] == 0x74) {
+			if (c->featlen == 0)
+				sw = 0x6a88;
+			memcpy(resp, c->feat, c->featlen);
+			n = c->featlen;
+		} else if (apdu[2] == 0 && apdu[3] >= 0xd6 && apdu[3] <= 0xd8) {
+			if (apdu[3] == 0xd7 && c->gone_at_d7)
+				return -ENODEV;
+			if (c->uiflen[apdu[3] - 0xd6] == 0)
+				sw = 0x6a88;
+			memcpy(resp, c->uif[apdu[3] - 0xd6],
+			    c->uiflen[apdu[3] - 0xd6]);
+			n = c->uiflen[apdu[3] - 0xd6];
 		} else if (apdu[3] == 0xc4) {
 			memcpy(resp, "\x00\x7f\x7f\x7f", 4);
 			resp[4] = (uint8_t)c->pw1;
@@ -500,6 +516,80 @@ six_c_transmit(void *arg, const uint8_t *apdu, size_t alen, uint8_t *resp,
 	resp[1] = 0x10;
 	*rlen = 2;
 	return 0;
+}
+
+/* 7F74 and UIF D6-D8: parsing, and reading them from a canned card. */
+static void
+test_touch(void)
+{
+	struct scard		c = { .vsw = 0x9000, .pw1 = 3, .pw3 = 3 };
+	struct opgp_card	card = { scard_transmit, &c };
+	struct opgp_touch	t;
+	uint8_t			buf[8];
+
+	/* 7F74: 81 01 20 (Nitrokey 3, opcard), with or without its tag. */
+	CHECK(opgp_parse_features((const uint8_t *)"\x81\x01\x20", 3) == 1,
+	    "7F74 content: a button");
+	CHECK(opgp_parse_features((const uint8_t *)"\x7f\x74\x03\x81\x01"
+	    "\x20", 6) == 1, "7F74 with its tag: a button");
+	CHECK(opgp_parse_features((const uint8_t *)"\x81\x01\x80", 3) == 0,
+	    "a display, no button");
+	CHECK(opgp_parse_features((const uint8_t *)"\x81\x00", 2) == 0,
+	    "81 empty: no button");
+	CHECK(opgp_parse_features((const uint8_t *)"\x81\x05\x20", 3) ==
+	    -EPROTO, "81 longer than the data: malformed");
+	CHECK(opgp_parse_features(NULL, 0) == 0, "empty: no button");
+
+	/* UIF: policy, then 20. */
+	CHECK(opgp_parse_uif((const uint8_t *)"\x01\x20", 2) == OPGP_UIF_ON,
+	    "D7 01 20: on");
+	CHECK(opgp_parse_uif((const uint8_t *)"\x02\x20", 2) ==
+	    OPGP_UIF_FIXED, "02: fixed");
+	CHECK(opgp_parse_uif((const uint8_t *)"\x00", 1) == OPGP_UIF_OFF,
+	    "one byte 00: off");
+	CHECK(opgp_parse_uif((const uint8_t *)"\xd7\x02\x04\x20", 4) ==
+	    OPGP_UIF_CACHED_FIXED, "with its tag D7: cached fixed");
+	CHECK(opgp_parse_uif((const uint8_t *)"\x01\x20\x00", 3) == -EPROTO,
+	    "three bytes: malformed");
+	CHECK(opgp_parse_uif(buf, 0) == -EPROTO, "empty: malformed");
+	CHECK(opgp_uif_on(OPGP_UIF_ON) && opgp_uif_on(OPGP_UIF_CACHED) &&
+	    opgp_uif_on(0x7f) && !opgp_uif_on(OPGP_UIF_OFF) &&
+	    !opgp_uif_on(OPGP_UIF_NONE), "which policies ask for a touch");
+	CHECK(strcmp(opgp_uif_name(OPGP_UIF_FIXED), "on (fixed)") == 0 &&
+	    strcmp(opgp_uif_name(OPGP_UIF_NONE), "none") == 0 &&
+	    strcmp(opgp_uif_name(0x55), "on (unknown policy)") == 0,
+	    "policy names");
+
+	/* No button, no UIF (our default vcard, Gnuk): all none. */
+	CHECK(opgp_read_touch(&card, &t) == 0 && t.button == 0 &&
+	    t.uif[0] == OPGP_UIF_NONE && t.uif[1] == OPGP_UIF_NONE &&
+	    t.uif[2] == OPGP_UIF_NONE, "no 7F74, no UIF");
+	/* Nitrokey 3 with decryption touch on (fixed). */
+	memcpy(c.feat, "\x81\x01\x20", 3);
+	c.featlen = 3;
+	memcpy(c.uif[0], "\x00\x20", 2);
+	memcpy(c.uif[1], "\x02\x20", 2);
+	memcpy(c.uif[2], "\x01\x20", 2);
+	c.uiflen[0] = c.uiflen[1] = c.uiflen[2] = 2;
+	CHECK(opgp_read_touch(&card, &t) == 0 && t.button == 1 &&
+	    t.uif[OPGP_UIF_SIG] == OPGP_UIF_OFF &&
+	    t.uif[OPGP_UIF_DEC] == OPGP_UIF_FIXED &&
+	    t.uif[OPGP_UIF_AUT] == OPGP_UIF_ON, "button, D6 off, D7 fixed, "
+	    "D8 on");
+	/* UIF without 7F74 (older YubiKeys); a malformed D8 is none. */
+	c.featlen = 0;
+	c.uiflen[2] = 3;
+	CHECK(opgp_read_touch(&card, &t) == 0 && t.button == 0 &&
+	    t.uif[OPGP_UIF_DEC] == OPGP_UIF_FIXED &&
+	    t.uif[OPGP_UIF_AUT] == OPGP_UIF_NONE, "UIF without 7F74");
+	/* A malformed 7F74: no button, not an error. */
+	memcpy(c.feat, "\x81\x09", 2);
+	c.featlen = 2;
+	CHECK(opgp_read_touch(&card, &t) == 0 && t.button == 0,
+	    "malformed 7F74: no button");
+	/* The card went away meanwhile: said, not taken for "no touch". */
+	c.gone_at_d7 = 1;
+	CHECK(opgp_read_touch(&card, &t) == -ENODEV, "card gone: -ENODEV");
 }
 
 static void
@@ -764,6 +854,7 @@ main(void)
 	test_attr();
 	test_kdf();
 	test_verify_kdf();
+	test_touch();
 	test_six_c();
 	test_pubkey_parse();
 	test_commands();

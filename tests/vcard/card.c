@@ -215,7 +215,8 @@ tlv_next(const uint8_t **pp, const uint8_t *end, unsigned int *tag,
 /* ------------------------------------------------------------ profiles */
 
 const char vcard_knobs[] =
-    "kdf=none|compare|SW  kdfput=replace|store  wrongpin=63cx|SW\n"
+    "kdf=none|compare|SW  kdfput=replace|store  wrongpin=63cx|SW  "
+    "verifysw=0|SW\n"
     "unselected=SW  foreign=SW  apps=none|piv,oath,mgmt  selectclears=0|1\n"
     "lowpoint=zero|error  attr=plain|ff|bogus  oid=gnupg|rfc  button=0|1\n"
     "manufacturer=HEX  verify=MS  decipher=MS  generate=MS  "
@@ -371,6 +372,13 @@ vcard_profile_set(struct vcard_profile *p, const char *kv)
 			p->wrong_pin_sw = 0;
 		else if (sw != SW_UNKNOWN && sw != SW_OK)
 			p->wrong_pin_sw = sw;
+		else
+			return -1;
+	} else if (strcmp(k, "verifysw") == 0) {
+		if (strcmp(v, "0") == 0)
+			p->verify_sw = 0;
+		else if (sw != SW_UNKNOWN && sw != SW_OK)
+			p->verify_sw = sw;
 		else
 			return -1;
 	} else if (strcmp(k, "unselected") == 0 || strcmp(k, "foreign") == 0) {
@@ -766,6 +774,9 @@ cmd_verify(struct vcard *s, const struct apdu *a)
 			return SW_BLOCKED;
 		return 0x63C0 | *tries;
 	}
+	/* A token failing inside (verifysw): the same error, at once. */
+	if (s->prof.verify_sw != 0)
+		return s->prof.verify_sw;
 	/* A strict KDF card refuses what cannot be a hash, spending nothing. */
 	if (vcard_kdf_on(s) && s->prof.kdf == VCARD_KDF_STRICT && a->lc != 32)
 		return s->prof.kdf_sw;

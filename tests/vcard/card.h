@@ -86,6 +86,8 @@ struct vcard_profile {
 	unsigned int	kdf_sw;		/* STRICT: the answer to a raw PIN */
 	int		kdf_replace;	/* PUT DATA F9 sets PW1/PW3 to 87/88 */
 	unsigned int	wrong_pin_sw;	/* 0: 63Cx */
+	unsigned int	verify_sw;	/* 0; else every VERIFY with data
+					 * answers it, nothing spent */
 	unsigned int	unselected_sw;	/* commands before SELECT */
 	unsigned int	foreign_sw;	/* OpenPGP commands to another app */
 	int		apps;		/* other AIDs answered: bit per app */
