@@ -972,11 +972,14 @@ hs_dh_ss(struct hs_dh *d, const struct key_dh_res *res)
 		return;
 	}
 	hs_peer_name(p, name);
-	if (res->status == -EAGAIN || res->status == -EBUSY) {
+	if (res->status == -EAGAIN || res->status == -EBUSY ||
+	    res->status == -ESTALE || res->status == -ETIME) {
 		/*
-		 * The broker's queue was full: ask again soon. (A locked or
-		 * absent card announces itself when ready; then every peer
-		 * without its DH asks again.)
+		 * The broker's queue was full, the request waited in it too
+		 * long (a slow card: dropped before it reached the card), or
+		 * the token's touch did not come: ask again soon. (A locked
+		 * or absent card announces itself when ready; then every
+		 * peer without its DH asks again.)
 		 */
 		log_debug("peer %s: static-static DH deferred: %s", name,
 		    strerror(-res->status));
