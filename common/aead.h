@@ -5,8 +5,10 @@
  * X25519 and key memory stay on libsodium (crypto.h).
  *
  * A key is made once per keypair direction (aead_key_new) and holds one
- * keyed EVP_CIPHER_CTX per lane; a packet only sets the nonce of its
- * lane's context: no allocation and no key setup per packet. A lane is
+ * keyed ChaCha20 EVP_CIPHER_CTX per lane; a packet only sets the nonce of
+ * its lane's context and keys the lane's Poly1305 (aead.c says why the
+ * two are composed here): no allocation and no ChaCha20 key setup per
+ * packet. A lane is
  * a thread: the threads that seal or open at the same time with one key
  * use different lanes (the forwarder: 0 its I/O thread, 1..n its crypto
  * workers). aead_key_free wipes the contexts (libcrypto clears the
@@ -46,7 +48,8 @@ void		 aead_key_free(struct aead_key *);	/* NULL: nothing */
  * In place. seal: len bytes of plaintext at buf become len + 16 bytes
  * (the tag after them: buf has room for it). open: len bytes of
  * ciphertext and tag become len - 16 bytes of plaintext; 0, or -1 when
- * len < 16 or the tag is wrong (buf then holds garbage). ad may be NULL
+ * len < 16 or the tag is wrong (the tag is checked first: buf is then
+ * left as it was). ad may be NULL
  * when adlen is 0 (the data path has none). len is at most INT_MAX.
  */
 void		 aead_seal(struct aead_key *, int lane, uint8_t *buf,

@@ -219,6 +219,58 @@ test_against_libsodium(void)
 	sodium_memzero(key, sizeof(key));
 }
 
+/*
+ * Around the end of aead.c's scratch (4096 bytes: the key block and the
+ * text in one call below it, in two above) and far past it, with and
+ * without additional data: as libsodium, and a flipped bit refused with
+ * the buffer left as it was.
+ */
+static void
+test_long(void)
+{
+	static const size_t	 sizes[] = {
+		4031, 4032, 4033, 4095, 4096, 4097, 4098, 4160, 9000, 65000,
+	};
+	static uint8_t		 pt[65000], ref[65000 + 16], buf[65000 + 16];
+	static uint8_t		 ad[37];
+	struct aead_key		*k;
+	uint8_t			 key[32];
+	size_t			 s, adlen, bad = 0, badopen = 0, badforge = 0;
+	size_t			 n = sizeof(sizes) / sizeof(sizes[0]);
+
+	randombytes_buf(key, sizeof(key));
+	randombytes_buf(ad, sizeof(ad));
+	k = aead_key_new(key);
+	for (s = 0; s < 2 * n; s++) {
+		size_t	len = sizes[s % n];
+
+		adlen = s < n ? 0 : sizeof(ad);
+		randombytes_buf(pt, len);
+		wg_aead_encrypt(ref, pt, len, adlen ? ad : NULL, adlen, s,
+		    key);
+		memcpy(buf, pt, len);
+		aead_seal(k, (int)(s % TA_LANES), buf, len, ad, adlen, s);
+		if (memcmp(buf, ref, len + 16) != 0)
+			bad++;
+		if (aead_open(k, (int)((s + 1) % TA_LANES), buf, len + 16, ad,
+		    adlen, s) != 0 || memcmp(buf, pt, len) != 0)
+			badopen++;
+		memcpy(buf, ref, len + 16);
+		buf[len / 2] ^= 4;
+		if (aead_open(k, 0, buf, len + 16, ad, adlen, s) == 0 ||
+		    buf[len / 2] != (ref[len / 2] ^ 4) ||
+		    memcmp(buf + len, ref + len, 16) != 0)
+			badforge++;
+	}
+	aead_key_free(k);
+	CHECK(bad == 0, "long packets: %zu of %zu sealed unlike libsodium",
+	    bad, 2 * n);
+	CHECK(badopen == 0, "long packets: %zu not opened", badopen);
+	CHECK(badforge == 0, "long packets: %zu forgeries opened or the "
+	    "buffer changed", badforge);
+	sodium_memzero(key, sizeof(key));
+}
+
 /* Too short to hold a tag; and two lanes of one key do not meet. */
 static void
 test_edges(void)
@@ -290,6 +342,7 @@ main(void)
 	aead_init(TA_LANES);
 	test_rfc8439();
 	test_against_libsodium();
+	test_long();
 	test_edges();
 	test_no_allocation();
 	return test_done();
