@@ -184,8 +184,15 @@ stats()
 median()
 {
 	printf '%s\n' "$@" | sort -g | awk 'NF { v[n++] = $1 }
-	END { if (n) printf("%g", n % 2 ? v[(n - 1) / 2] :
-	    (v[n / 2 - 1] + v[n / 2]) / 2) }'
+	END {
+		if (n == 0)
+			exit
+		if (n % 2)
+			m = v[(n - 1) / 2]
+		else
+			m = (v[n / 2 - 1] + v[n / 2]) / 2
+		printf("%g", m)
+	}'
 }
 
 # ratio A B: A / B, nothing when either is missing or B is 0.
@@ -729,13 +736,13 @@ report_targets()
 	case " $LIST " in
 	*" wggo "*)
 		m=$(median $(ratios_of "$v" wggo tcp1))
-		verdict=$(awk -v m="$m" 'BEGIN { print (m != "" && m >= 10) ? "met" : "not met" }')
+		verdict=$(awk -v m="$m" 'BEGIN { print ((m != "" && m >= 10) ? "met" : "not met") }')
 		echo "- at least 10x wireguard-go: $(fmt %.2f "$m")x, $verdict" ;;
 	esac
 	case " $LIST " in
 	*" raw "*)
 		m=$(median $(ratios_of "$v" raw tcp1))
-		verdict=$(awk -v m="$m" 'BEGIN { print (m != "" && m >= 0.25) ? "met" : "not met" }')
+		verdict=$(awk -v m="$m" 'BEGIN { print ((m != "" && m >= 0.25) ? "met" : "not met") }')
 		echo "- at least 25 % of raw veth: $(fmt %.1f "$(awk -v m="${m:-0}" 'BEGIN { print 100 * m }')") %, $verdict" ;;
 	esac
 }
