@@ -182,6 +182,7 @@ struct ctl_result {
 #define KEY_STATE_PIN_SUSPECT	6	/* locked: the configured PIN not sent,
 					 * someone failed since the last good
 					 * VERIFY (the counter is below max) */
+#define KEY_STATE_HELD		7	/* another PC/SC client holds the card */
 
 struct key_status {
 	uint32_t	id;
@@ -209,7 +210,7 @@ struct key_card_config {
 	uint8_t		has_serial;	/* CardSerial */
 	uint8_t		has_pub;	/* CardPublicKey */
 	uint8_t		unlock_last_try; /* UnlockLastTry */
-	uint8_t		pad;
+	uint8_t		exclusive;	/* Exclusive: SCARD_SHARE_EXCLUSIVE */
 	uint32_t	serial;
 	uint8_t		pub[32];
 	/* How long a card operation may take (ms; 0: the broker's default). */

@@ -28,6 +28,16 @@
  *	BLOCKED     PW1's retry counter is zero: nothing is ever tried.
  *	READY       PIN verified in this card session: requests go to the
  *		    card, one PSO:DECIPHER each.
+ *	HELD        another PC/SC client holds the card: it connected
+ *		    exclusively (GnuPG's scdaemon without pcsc-shared), or,
+ *		    with Exclusive = yes, is connected at all (a sharing
+ *		    violation), or it holds a transaction for longer than
+ *		    CARD_HELD_MS (pcsclite then waits in
+ *		    SCardBeginTransaction and SCardStatus as long as it
+ *		    lasts). Requests fail at once with -EBUSY; the connect
+ *		    is tried again with a back-off up to
+ *		    CARD_HELD_POLL_MAX_MS, a waiting transaction goes on by
+ *		    itself.
  *	HUNG        an operation has not returned within its bound (a
  *		    VERIFY VerifyTimeout, a DECIPHER DecipherTimeout, or
  *		    TouchTimeout when the card asks for a touch, any other
@@ -56,6 +66,19 @@
  * and is refused when the card has one retry left unless UnlockLastTry
  * is set: whatever the handshake process sends, it cannot block the
  * card. Every PIN is audited with its source.
+ *
+ * Another program on the card (docs/devices.md item 5): when a command
+ * that worked before (DECIPHER, the idle key check) answers as if the
+ * OpenPGP application were not selected (6D00, 6E00, 6A82, 6A88, 6985,
+ * or 6982: PIN state gone) or the card was reset by another client
+ * (SCARD_W_RESET_CARD), the card is selected again (after
+ * SCardReconnect for a reset), its key checked and the stored PIN,
+ * which proved good in this card session, verified again; the request
+ * is then retried once (card_recover, audited as op=card-reselect).
+ * After any SELECT the PIN state counts as gone (SmartPGP clears it).
+ * A recovery that fails, or a retry that meets the same answer, takes
+ * the lost-card path (closed, looked for again after the back-off):
+ * never a loop on the card.
  *
  * Settings (reader, serial, expected key) may change while running
  * (wgcardctl reload): the worker then closes the card session, forgets
@@ -118,6 +141,12 @@
 #define CARD_POLL_MS		250	/* card presence and return */
 #define CARD_KEYCHECK_MS	1000	/* is the key still the expected one? */
 /*
+ * Waiting this long for another client's PC/SC transaction makes the
+ * card HELD (requests fail at once instead of queueing behind it).
+ */
+#define CARD_HELD_MS		500
+#define CARD_HELD_POLL_MAX_MS	2000	/* connect back-off while held */
+/*
  * Between two PINs from the handshake process (wgcardctl card unlock)
  * that may reach the card: a person retyping a PIN is slower than that,
  * a compromised handshake process guessing is held to the same pace
@@ -147,6 +176,7 @@
 #define KEY_CARD_HUNG		7	/* an operation did not return */
 #define KEY_CARD_ERROR		8	/* unusable card (see reason) */
 #define KEY_CARD_PIN_SUSPECT	9	/* locked: configured PIN not sent */
+#define KEY_CARD_HELD		10	/* held by another PC/SC client */
 
 struct key_card_status {
 	uint8_t		state;		/* KEY_CARD_* */
@@ -213,6 +243,11 @@ struct card_state {
 	uint32_t		 busy_limit_ms;
 	uint32_t		 verify_ms, decipher_ms, touch_ms; /* settings */
 	int			 hung;
+	uint64_t		 wait_since;	/* us, pcsc_begin waiting */
+	int			 held_txn;	/* HELD by a transaction */
+	uint8_t			 held_prev;	/* the state before it */
+	char			 held_prev_reason[192];
+	int			 exclusive;	/* Exclusive = yes */
 	struct card_res		 done[CARD_DONE_MAX];
 	int			 dhead, dcount;
 	uint8_t			*pin;		/* KEY_PIN_MAX + 1, locked */
@@ -254,6 +289,7 @@ struct card_state {
 	uint64_t		 last_keycheck;
 	int			 fails;		/* in a row, see card_failed */
 	uint64_t		 retry_at;	/* us: no new try before */
+	uint32_t		 held_poll_ms;	/* back-off while HELD */
 };
 
 static struct card_state	card = {
@@ -299,6 +335,8 @@ card_state_name(int s)
 		return "not answering";
 	case KEY_CARD_ERROR:
 		return "unusable";
+	case KEY_CARD_HELD:
+		return "held by another program";
 	default:
 		return "none";
 	}
@@ -335,7 +373,7 @@ card_set_state_locked(int state, const char *reason)
 		    card.st.reader, card.st.serial);
 	else if (state == KEY_CARD_WRONG || state == KEY_CARD_BLOCKED ||
 	    state == KEY_CARD_ERROR || state == KEY_CARD_HUNG ||
-	    state == KEY_CARD_PIN_SUSPECT)
+	    state == KEY_CARD_PIN_SUSPECT || state == KEY_CARD_HELD)
 		log_warnx("card: %s: %s", card_state_name(state), reason);
 	else
 		log_info("card: %s: %s", card_state_name(state), reason);
@@ -371,6 +409,8 @@ card_state_errno(int state)
 		return -ETIMEDOUT;
 	case KEY_CARD_ERROR:
 		return -ENOKEY;
+	case KEY_CARD_HELD:
+		return -EBUSY;
 	default:
 		return -ENODEV;
 	}
@@ -495,6 +535,17 @@ card_busy(uint32_t limit_ms)
 	pthread_mutex_lock(&card.mtx);
 	card.busy_since = limit_ms != 0 ? keyd_now_us() : 0;
 	card.busy_limit_ms = limit_ms;
+	card.wait_since = 0;
+	if (limit_ms == 0 && card.held_txn) {
+		/* The other program's transaction ended: as before it. */
+		card.held_txn = 0;
+		if (card.st.state == KEY_CARD_HELD) {
+			log_info("card: the other program's transaction "
+			    "ended");
+			card_set_state_locked(card.held_prev,
+			    card.held_prev_reason);
+		}
+	}
 	pthread_mutex_unlock(&card.mtx);
 }
 
@@ -983,6 +1034,36 @@ card_take(const struct opgp_info *info, const uint8_t pub[static 32],
 	pthread_mutex_unlock(&card.mtx);
 }
 
+/*
+ * No card to take but one another PC/SC client holds (a sharing
+ * violation; pcsc_open's why names the reader): HELD, said with what
+ * frees it, looked at again after 250 ms, doubling up to
+ * CARD_HELD_POLL_MAX_MS (a failed connect costs the card nothing).
+ * Worker only.
+ */
+static void
+card_held(const char *why)
+{
+	char	msg[PCSC_READER_MAX + 256];	/* cut to the reason's size */
+
+	card.held_poll_ms = card.held_poll_ms == 0 ? CARD_POLL_MS :
+	    card.held_poll_ms * 2;
+	if (card.held_poll_ms > CARD_HELD_POLL_MAX_MS)
+		card.held_poll_ms = CARD_HELD_POLL_MAX_MS;
+	card.retry_at = keyd_now_us() + card.held_poll_ms * 1000ULL;
+	pthread_mutex_lock(&card.mtx);
+	if (card.exclusive)
+		snprintf(msg, sizeof(msg), "%s; Exclusive = yes waits for "
+		    "every other program to let go (gpgconf --kill "
+		    "scdaemon)", why);
+	else
+		snprintf(msg, sizeof(msg), "%s (scdaemon? pcsc-shared and "
+		    "disable-ccid in scdaemon.conf, or gpgconf --kill "
+		    "scdaemon)", why);
+	card_set_state_locked(KEY_CARD_HELD, msg);
+	pthread_mutex_unlock(&card.mtx);
+}
+
 /* Finds, opens and checks the card. Worker only. */
 static void
 card_connect(void)
@@ -1010,6 +1091,11 @@ card_connect(void)
 		card_set_state(KEY_CARD_ERROR, why);	/* 6285 */
 		return;
 	}
+	if (r == -EBUSY) {
+		card_held(why);
+		return;
+	}
+	card.held_poll_ms = 0;
 	if (r != 0) {
 		card_failed_reset();	/* not there: no loop to slow */
 		card_set_state(KEY_CARD_ABSENT, why);
@@ -1025,7 +1111,7 @@ card_connect(void)
 	card_busy(0);
 	if (card_after_hang())
 		return;
-	if (r == -ENODEV || r == -ESHUTDOWN || r == -EIO) {
+	if (r == -ENODEV || r == -ESHUTDOWN || r == -EIO || r == -ECONNRESET) {
 		card_lost(r);
 		return;
 	}
@@ -1093,11 +1179,153 @@ card_touch_done(int r, uint64_t t0)
 	return r;
 }
 
-/* One X25519 on the card. Worker only. */
+/*
+ * An answer that says another program came between us and the card:
+ * it selected another application (6D00, 6E00: -EOPNOTSUPP with 6985;
+ * 6A82: -ENOENT; 6A88: -ENOKEY) or the PIN state is gone (6982:
+ * -EACCES), or it reset the card (-ECONNRESET).
+ */
+static int
+card_foreign(int r)
+{
+	return r == -EOPNOTSUPP || r == -ENOENT || r == -ENOKEY ||
+	    r == -EACCES || r == -ECONNRESET;
+}
+
+/*
+ * The card answered card_foreign(cause) to a command that worked
+ * before (after: "decipher", "check"). SCardReconnect if it was reset,
+ * then in one transaction SELECT OpenPGP, the key check and, when the
+ * stored PIN proved good in this card session, VERIFY with it (a
+ * SELECT ends the PIN state on some cards, and another application did
+ * on all). One try, audited (op=card-reselect). 0: the card is ours
+ * again (card.verified says whether the PIN is verified); else -errno
+ * and the card took the path of a lost, replaced, terminated or
+ * refusing one. Worker only.
+ */
+static int
+card_recover(int cause, const char *after)
+{
+	struct opgp_card	 oc = cardtool_card(card.conn);
+	uint8_t			*pin = NULL, pub[32];
+	size_t			 len = 0;
+	uint64_t		 t0 = keyd_now_us(), dt;
+	int			 r = 0, same = 1, retries = -1, gen, step = 0;
+	const char		*res;
+
+	pthread_mutex_lock(&card.mtx);
+	card.verified = 0;
+	gen = card.pin_gen;
+	if (card.pin_ok && card.pin_len > 0 &&
+	    (pin = sodium_malloc(KEY_PIN_MAX + 1)) != NULL) {
+		len = card.pin_len;
+		memcpy(pin, card.pin, len);
+	}
+	pthread_mutex_unlock(&card.mtx);
+
+	card_busy(card_limit_ms(CARD_OP_VERIFY));
+	if (cause == -ECONNRESET)
+		r = pcsc_reconnect(card.conn);
+	if (r == 0 && (r = pcsc_begin(card.conn)) == 0) {
+		step = 1;
+		if ((r = opgp_select(&oc)) == 0) {
+			step = 2;
+			if ((same = card_key_same(&oc, pub)) < 0)
+				r = same;
+		}
+		if (r == 0 && same && pin != NULL) {
+			step = 3;
+			r = opgp_verify(&oc, 0x82, pin, len, &retries);
+			if (r == 0 &&
+			    (retries = opgp_read_pw1_retries(&oc)) < 0)
+				retries = -1;
+		}
+		pcsc_end(card.conn);
+	}
+	card_busy(0);
+	if (pin != NULL)
+		sodium_free(pin);
+	dt = keyd_now_us() - t0;
+	if (card_after_hang())
+		r = -ETIMEDOUT;
+	res = r == -ETIMEDOUT ? "timeout" : same == 0 ? "wrong-card" :
+	    r != 0 ? "failed" : step == 3 ? "ok" : "ok-locked";
+	log_audit(r == 0 ? LOG_INFO : LOG_WARNING, "op=card-reselect "
+	    "after=%s cause=\"%s\" result=%s%s%s%s retries_left=%d "
+	    "latency_ms=%u.%03u", after, opgp_strerror(cause), res,
+	    r != 0 ? " error=\"" : "", r != 0 ? opgp_strerror(r) : "",
+	    r != 0 ? "\"" : "", retries, (unsigned)(dt / 1000),
+	    (unsigned)(dt % 1000));
+	if (r == -ETIMEDOUT)
+		return r;		/* card_after_hang reconnects */
+	if (same == 0) {
+		card_key_replaced(pub);
+		return -EXDEV;
+	}
+	if (r == -ENOTRECOVERABLE) {
+		card_terminated();
+		return r;
+	}
+	pthread_mutex_lock(&card.mtx);
+	if (r == 0 && step == 3) {
+		card.verified = 1;
+		if (retries >= 0)
+			card.st.pw1_retries = (int8_t)retries;
+		log_info("card: another program used the card (%s); "
+		    "OpenPGP selected and the PIN verified again",
+		    opgp_strerror(cause));
+		card_set_state_locked(KEY_CARD_READY, "PIN verified");
+	} else if (r == 0) {
+		if (card.st.state == KEY_CARD_READY)
+			card_set_state_locked(KEY_CARD_LOCKED, "another "
+			    "program used the card and its PIN state is gone; "
+			    "no PIN kept: run wgcardctl card unlock");
+	} else if (step == 3 && gen == card.pin_gen && (r == -EACCES ||
+	    r == -EPERM || r == -EINVAL || r == -EBADMSG || r == -ENOSYS)) {
+		/* The PIN that was good is refused (changed meanwhile?). */
+		card_pin_refused_locked(r, retries);
+		r = -ENOLCK;
+	} else {
+		pthread_mutex_unlock(&card.mtx);
+		/* No second try: the lost card's path, with its back-off. */
+		card_lost(r);
+		return r;
+	}
+	card_notify();
+	pthread_mutex_unlock(&card.mtx);
+	return r;
+}
+
+/*
+ * One PSO:DECIPHER in its own transaction; touch: it waits for the
+ * user's touch (card_touch_wait said so). Worker only.
+ */
+static int
+card_decipher_io(const uint8_t point[static 32], uint8_t out[static 32],
+    int touch, uint64_t t0)
+{
+	struct opgp_card	oc = cardtool_card(card.conn);
+	int			r;
+
+	card_busy(card_limit_ms(touch ? CARD_OP_TOUCH : CARD_OP_DECIPHER));
+	if ((r = pcsc_begin(card.conn)) == 0) {
+		r = opgp_decipher(&oc, point, out);
+		pcsc_end(card.conn);
+	}
+	card_busy(0);
+	if (touch)
+		r = card_touch_done(r, t0);
+	return r;
+}
+
+/*
+ * One X25519 on the card; after another program came in between
+ * (card_foreign), the card is recovered and the request retried once.
+ * Worker only.
+ */
 static void
 card_dh(struct card_req *req)
 {
-	struct opgp_card	oc = cardtool_card(card.conn);
 	uint8_t			out[32];
 	uint64_t		t0 = keyd_now_us();
 	int			r, lost = 0, touch;
@@ -1111,30 +1339,23 @@ card_dh(struct card_req *req)
 		r = -ESTALE;	/* the peer retransmitted meanwhile */
 	else {
 		touch = card_touch_wait(req);
-		card_busy(card_limit_ms(touch ? CARD_OP_TOUCH :
-		    CARD_OP_DECIPHER));
-		if ((r = pcsc_begin(card.conn)) == 0) {
-			r = opgp_decipher(&oc, req->point, out);
-			pcsc_end(card.conn);
+		r = card_decipher_io(req->point, out, touch, t0);
+		if (card_foreign(r) && !card_after_hang()) {
+			if ((r = card_recover(r, "decipher")) == 0) {
+				if (!card.verified)
+					r = -ENOLCK;
+				else if (card_foreign(r = card_decipher_io(
+				    req->point, out, touch, t0)))
+					lost = 1;	/* not twice */
+			} else
+				lost = -1;	/* card_recover saw to it */
 		}
-		card_busy(0);
-		if (touch)
-			r = card_touch_done(r, t0);
-		if (r == -ENODEV || r == -ESHUTDOWN || r == -EIO)
+		if (lost == -1)
+			lost = 0;
+		else if (r == -ENODEV || r == -ESHUTDOWN || r == -EIO)
 			lost = 1;
 		else if (r == -ENOTRECOVERABLE)
 			lost = 2;	/* 6285: terminated */
-		else if (r == -EACCES) {
-			/*
-			 * Security status lost (another application reset
-			 * the card): a new card session. The stored PIN was
-			 * good, so verify it once more; this request fails.
-			 */
-			card.verified = 0;
-			card_failed();
-			card_set_state(KEY_CARD_LOCKED, "the card forgot the "
-			    "PIN (reset by another application?)");
-		}
 		if (r == 0)
 			card_failed_reset();
 	}
@@ -1174,8 +1395,13 @@ card_check(void)
 		card.last_keycheck = now;
 		same = card_key_same(&oc, pub);
 		pcsc_end(card.conn);
-		/* Only a lost card counts; an odd answer is asked again. */
-		if (same == -ENODEV || same == -ESHUTDOWN || same == -EIO)
+		/*
+		 * Only a lost or reset card counts; an odd answer is asked
+		 * again (another application selected: put right by the
+		 * next request, so as not to cut in on the other program).
+		 */
+		if (same == -ENODEV || same == -ESHUTDOWN || same == -EIO ||
+		    same == -ECONNRESET)
 			r = same;
 	}
 	card_busy(0);
@@ -1185,6 +1411,9 @@ card_check(void)
 		card_key_replaced(pub);
 	else if (same == -ENOTRECOVERABLE)
 		card_terminated();
+	else if (r == -ECONNRESET)
+		/* Reset by another client: ours again at once. */
+		(void)card_recover(r, "check");
 	else if (r != 0)
 		card_lost(r);
 }
@@ -1235,7 +1464,7 @@ static void *
 card_worker(void *arg)
 {
 	struct card_req	req;
-	int		open, need_verify, wait;
+	int		open, need_verify, wait, excl;
 
 	pthread_mutex_lock(&card.mtx);
 	while (!card.quit) {
@@ -1249,10 +1478,12 @@ card_worker(void *arg)
 			pthread_mutex_lock(&card.mtx);
 			continue;
 		}
+		excl = card.exclusive;
 		pthread_mutex_unlock(&card.mtx);
 		open = pcsc_is_open(card.conn);
 		wait = card_backoff_ms();
 		if (!open && wait == 0) {
+			pcsc_set_exclusive(card.conn, excl);
 			card_connect();
 			open = pcsc_is_open(card.conn);
 			wait = card_backoff_ms();
@@ -1396,10 +1627,39 @@ card_watch(int fd, short event, void *arg)
 	struct timeval	tv = { 0, CARD_POLL_MS * 1000 };
 	uint64_t	now = keyd_now_us();
 	int		notify = 0;
-	char		why[96];
+	char		why[128];
 
 	pthread_mutex_lock(&card.mtx);
-	if (card.busy_since != 0 && !card.hung &&
+	if (card.busy_since != 0 && !card.hung && card.conn != NULL &&
+	    pcsc_waiting(card.conn)) {
+		/*
+		 * Waiting for another client's transaction: not a hang (the
+		 * card's own clock starts when the transaction is ours), but
+		 * held by that client once it lasts.
+		 */
+		if (card.wait_since == 0)
+			card.wait_since = now;
+		else if (now - card.wait_since > CARD_HELD_MS * 1000ULL &&
+		    !card.held_txn) {
+			card.held_txn = 1;
+			card.held_prev = card.st.state;
+			snprintf(card.held_prev_reason,
+			    sizeof(card.held_prev_reason), "%s",
+			    card.st.reason);
+			snprintf(why, sizeof(why), "another program holds a "
+			    "PC/SC transaction on the card; requests fail "
+			    "until it ends");
+			card_set_state_locked(KEY_CARD_HELD, why);
+			if (card.has_inflight && !card.inflight_answered) {
+				card_post_locked(&card.inflight, -EBUSY, NULL,
+				    0);
+				card.inflight_answered = 1;
+			}
+			card_fail_queue_locked(-EBUSY);
+			notify = 1;
+		}
+		card.busy_since = now;
+	} else if (card.busy_since != 0 && !card.hung &&
 	    now - card.busy_since > card.busy_limit_ms * 1000ULL) {
 		card.hung = 1;
 		snprintf(why, sizeof(why), "no answer from the card within "
@@ -1433,7 +1693,7 @@ card_same_selection_locked(const struct key_card_config *cfg)
 	    cfg->serial == card.sel.serial &&
 	    (cfg->has_pub != 0) == (card.has_configured_pub != 0) &&
 	    (!cfg->has_pub || sodium_memcmp(cfg->pub, card.expected,
-	    32) == 0);
+	    32) == 0) && (cfg->exclusive != 0) == (card.exclusive != 0);
 }
 
 /* The settings (IMSG_KEY_CARD_CONFIG): 1 the first time, else 0. */
@@ -1467,6 +1727,7 @@ card_configure(const struct key_card_config *cfg)
 	card.sel.reader[sizeof(card.sel.reader) - 1] = '\0';
 	card.sel.has_serial = cfg->has_serial;
 	card.sel.serial = cfg->serial;
+	card.exclusive = cfg->exclusive != 0;
 	if (cfg->has_pub) {
 		memcpy(card.expected, cfg->pub, 32);
 		card.has_expected = 1;
@@ -1828,6 +2089,9 @@ card_status(struct key_status *ks)
 		break;
 	case KEY_CARD_WRONG:
 		ks->state = KEY_STATE_WRONG_CARD;
+		break;
+	case KEY_CARD_HELD:
+		ks->state = KEY_STATE_HELD;
 		break;
 	default:
 		ks->state = KEY_STATE_ABSENT;

@@ -959,6 +959,11 @@ opgp_strerror(int err)
 	case -ESTALE:
 		return "waited too long for the card: dropped unasked "
 		    "(the peer has retried meanwhile)";
+	case -EBUSY:
+		return "card held by another program (scdaemon without "
+		    "pcsc-shared?)";
+	case -ECONNRESET:
+		return "card reset by another program";
 	case -ENOTRECOVERABLE:
 		return "OpenPGP application terminated: activate it "
 		    "(gpg --card-edit: admin, factory-reset), then run "

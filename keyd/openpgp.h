@@ -17,7 +17,9 @@
  * -EBADMSG the card refused a PIN's format (6985/6700 to VERIFY: KDF
  * on and a raw PIN sent, or the other way round; nothing spent),
  * -ENOSYS a KDF setting we cannot do (no PIN sent), -ENOTRECOVERABLE
- * the application is terminated (6285: needs ACTIVATE).
+ * the application is terminated (6285: needs ACTIVATE); from the
+ * transport (pcsc.h): -EBUSY the card is held by another PC/SC client,
+ * -ECONNRESET another client reset it.
  */
 #ifndef WGCARD_OPENPGP_H
 #define WGCARD_OPENPGP_H

@@ -28,6 +28,9 @@ struct pcsc_conn {
 	char			reader[PCSC_READER_MAX];
 	struct pcsc_reject	reject[PCSC_REJECT_MAX];
 	int			nreject;
+	int			exclusive;	/* SCARD_SHARE_EXCLUSIVE */
+	int			waiting;	/* in SCardBeginTransaction
+						 * (atomic: read by others) */
 };
 
 int
@@ -36,9 +39,10 @@ pcsc_errno(long rv)
 	switch ((unsigned long)rv) {
 	case SCARD_S_SUCCESS:
 		return 0;
+	case SCARD_W_RESET_CARD:
+		return -ECONNRESET;
 	case SCARD_W_REMOVED_CARD:
 	case SCARD_E_NO_SMARTCARD:
-	case SCARD_W_RESET_CARD:
 	case SCARD_W_UNPOWERED_CARD:
 	case SCARD_W_UNRESPONSIVE_CARD:
 	case SCARD_E_READER_UNAVAILABLE:
@@ -146,6 +150,12 @@ pcsc_transmit(struct pcsc_conn *c, const uint8_t *apdu, size_t alen,
 	return 0;
 }
 
+/*
+ * pcsclite's SCardBeginTransaction does not fail while another client
+ * holds a transaction: it asks pcscd again and again until that one
+ * ends (SCardStatus waits too). waiting says so to the caller's
+ * watchdog.
+ */
 int
 pcsc_begin(struct pcsc_conn *c)
 {
@@ -153,7 +163,34 @@ pcsc_begin(struct pcsc_conn *c)
 
 	if (!c->has_card)
 		return -ENODEV;
+	__atomic_store_n(&c->waiting, 1, __ATOMIC_RELEASE);
 	rv = SCardBeginTransaction(c->card);
+	__atomic_store_n(&c->waiting, 0, __ATOMIC_RELEASE);
+	return pcsc_errno(rv);
+}
+
+int
+pcsc_waiting(const struct pcsc_conn *c)
+{
+	return __atomic_load_n(&c->waiting, __ATOMIC_ACQUIRE);
+}
+
+void
+pcsc_set_exclusive(struct pcsc_conn *c, int on)
+{
+	c->exclusive = on != 0;
+}
+
+int
+pcsc_reconnect(struct pcsc_conn *c)
+{
+	LONG	rv;
+
+	if (!c->has_card)
+		return -ENODEV;
+	rv = SCardReconnect(c->card, c->exclusive ? SCARD_SHARE_EXCLUSIVE :
+	    SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
+	    SCARD_LEAVE_CARD, &c->proto);
 	return pcsc_errno(rv);
 }
 
@@ -177,7 +214,10 @@ pcsc_check(struct pcsc_conn *c)
 	if (!c->has_card)
 		return -ENODEV;
 	atrlen = sizeof(atr);
+	/* SCardStatus too waits out another client's transaction. */
+	__atomic_store_n(&c->waiting, 1, __ATOMIC_RELEASE);
 	rv = SCardStatus(c->card, name, &nlen, &state, &proto, atr, &atrlen);
+	__atomic_store_n(&c->waiting, 0, __ATOMIC_RELEASE);
 	if (rv != SCARD_S_SUCCESS)
 		return pcsc_errno(rv);
 	if ((state & SCARD_PRESENT) == 0)
@@ -214,7 +254,10 @@ pcsc_reject(struct pcsc_conn *c, const char *name, DWORD event)
 	c->reject[i].event = event;
 }
 
-/* Tries one reader: 1 taken, 0 not ours, 2 turned down, -errno. */
+/*
+ * Tries one reader: 1 taken, 0 not ours, 2 turned down, 3 held by
+ * another client, -errno.
+ */
 static int
 pcsc_try_reader(struct pcsc_conn *c, const char *name, pcsc_probe_fn probe,
     void *arg, char *why, size_t whylen)
@@ -222,12 +265,20 @@ pcsc_try_reader(struct pcsc_conn *c, const char *name, pcsc_probe_fn probe,
 	LONG	rv;
 	int	r;
 
-	rv = SCardConnect(c->ctx, name, SCARD_SHARE_SHARED,
-	    SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &c->card, &c->proto);
+	rv = SCardConnect(c->ctx, name, c->exclusive ? SCARD_SHARE_EXCLUSIVE :
+	    SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
+	    &c->card, &c->proto);
 	if (rv != SCARD_S_SUCCESS) {
 		r = pcsc_errno(rv);
 		if (r == -ESHUTDOWN)
 			return r;
+		if (r == -EBUSY) {
+			snprintf(why, whylen, "reader %s: %s", name,
+			    c->exclusive ? "another PC/SC client is "
+			    "connected" : "another PC/SC client holds it "
+			    "exclusively");
+			return 3;
+		}
 		snprintf(why, whylen, "reader %s: %s", name,
 		    pcsc_stringify_error(rv));
 		return 0;
@@ -292,7 +343,8 @@ pcsc_open(struct pcsc_conn *c, const char *hint, pcsc_probe_fn probe,
 	SCARD_READERSTATE	 st;
 	char			*readers, *name;
 	LONG			 rv;
-	int			 r, found = 0, any = 0, turned_down = 0;
+	int			 r, found = 0, any = 0, turned_down = 0, held = 0;
+	char			 heldwhy[PCSC_READER_MAX + 128] = "";
 
 	snprintf(why, whylen, "no reader");
 	pcsc_close(c);
@@ -335,6 +387,10 @@ pcsc_open(struct pcsc_conn *c, const char *hint, pcsc_probe_fn probe,
 		}
 		if (r == 2)
 			pcsc_reject(c, name, st.dwEventState >> 16);
+		if (r == 3 && !held) {
+			held = 1;
+			snprintf(heldwhy, sizeof(heldwhy), "%s", why);
+		}
 	}
 	free(readers);
 	/*
@@ -345,6 +401,11 @@ pcsc_open(struct pcsc_conn *c, const char *hint, pcsc_probe_fn probe,
 	 */
 	if (!found && turned_down)
 		return -EXDEV;
+	/* Likewise a card someone else holds: said until it is let go. */
+	if (!found && held) {
+		snprintf(why, whylen, "%s", heldwhy);
+		return -EBUSY;
+	}
 	if (!any)
 		snprintf(why, whylen, hint != NULL && hint[0] != '\0' ?
 		    "no reader matches \"%s\"" : "no reader%s",

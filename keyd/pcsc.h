@@ -8,10 +8,16 @@
  * name contains the hint (any reader when NULL or ""), that holds a
  * card not turned down before, and whose card the probe takes. The card
  * is opened SCARD_SHARE_SHARED, so GnuPG's scdaemon (pcsc-shared) can
- * use it too; each operation runs inside a transaction (pcsc_begin).
+ * use it too, or SCARD_SHARE_EXCLUSIVE (pcsc_set_exclusive: no other
+ * PC/SC client may even connect); each operation runs inside a
+ * transaction (pcsc_begin).
  *
  * Errors are -errno as in openpgp.h: -ENODEV card or reader gone,
- * -ESHUTDOWN no pcscd, -ETIMEDOUT, -EBUSY, -ENOMEM, -EIO.
+ * -ESHUTDOWN no pcscd, -ETIMEDOUT, -ENOMEM, -EIO; -EBUSY another PC/SC
+ * client holds the card (a sharing violation: it connected exclusively,
+ * or we asked for exclusive and it is connected); -ECONNRESET another
+ * client reset the card (SCARD_W_RESET_CARD: every PIN state and the
+ * selected application are gone; pcsc_reconnect, then SELECT again).
  */
 #ifndef WGCARD_PCSC_H
 #define WGCARD_PCSC_H
@@ -38,10 +44,23 @@ void	pcsc_free(struct pcsc_conn *);
  * Establishes the context if needed, then connects the first card that
  * the probe takes. 0; -ENODEV no such card (why names the reason);
  * -EXDEV none, and a card turned down (probe 2, pcsc_reject_current)
- * is still in its reader; -ESHUTDOWN no pcscd; -errno.
+ * is still in its reader; -EBUSY none, and a reader's card is held by
+ * another client (why says which); -ESHUTDOWN no pcscd; -errno.
  */
 int	pcsc_open(struct pcsc_conn *, const char *reader_hint,
 	    pcsc_probe_fn probe, void *arg, char *why, size_t whylen);
+/* Exclusive (1) or shared (0, the default) from the next pcsc_open. */
+void	pcsc_set_exclusive(struct pcsc_conn *, int);
+/*
+ * After -ECONNRESET: the same card again on the same handle
+ * (SCardReconnect, the card left as it is). 0 or -errno.
+ */
+int	pcsc_reconnect(struct pcsc_conn *);
+/*
+ * 1 while pcsc_begin or pcsc_check is in the pcsclite call that waits
+ * as long as another client's transaction lasts; from any thread.
+ */
+int	pcsc_waiting(const struct pcsc_conn *);
 /* Disconnects the card (SCARD_LEAVE_CARD); keeps the context. */
 void	pcsc_close(struct pcsc_conn *);
 /* Turns the open reader's card down until it is removed or reset. */
@@ -51,7 +70,8 @@ void	pcsc_forget_rejects(struct pcsc_conn *);
 /* Releases the context too (after a pcscd restart). */
 void	pcsc_release(struct pcsc_conn *);
 int	pcsc_is_open(const struct pcsc_conn *);
-/* 0 card still there, -ENODEV gone or reset, -ESHUTDOWN no pcscd. */
+/* 0 card still there, -ENODEV gone, -ECONNRESET reset by another
+ * client, -ESHUTDOWN no pcscd. */
 int	pcsc_check(struct pcsc_conn *);
 /* Transactions around an operation: 0 or -errno. */
 int	pcsc_begin(struct pcsc_conn *);

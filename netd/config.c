@@ -484,19 +484,36 @@ kw_touch_timeout(struct config_ctx *ctx, char *value)
 	return config_card_timeout(ctx, value, 2);
 }
 
+/* A card setting of yes or no (name) into *out: 0, or -1 said. */
 static int
-kw_unlock_last_try(struct config_ctx *ctx, char *value)
+config_card_yes_no(struct config_ctx *ctx, const char *name, char *value,
+    int *out)
 {
-	config_card_key(ctx, "UnlockLastTry");
+	config_card_key(ctx, name);
 	if (strcmp(value, "yes") == 0)
-		ctx->extra->unlock_last_try = 1;
+		*out = 1;
 	else if (strcmp(value, "no") == 0)
-		ctx->extra->unlock_last_try = 0;
+		*out = 0;
 	else {
 		config_error(ctx, "not yes or no");
 		return -1;
 	}
 	return 0;
+}
+
+/* Exclusive = yes|no: the broker takes the card SCARD_SHARE_EXCLUSIVE. */
+static int
+kw_exclusive(struct config_ctx *ctx, char *value)
+{
+	return config_card_yes_no(ctx, "Exclusive", value,
+	    &ctx->extra->exclusive);
+}
+
+static int
+kw_unlock_last_try(struct config_ctx *ctx, char *value)
+{
+	return config_card_yes_no(ctx, "UnlockLastTry", value,
+	    &ctx->extra->unlock_last_try);
 }
 
 static int
@@ -739,6 +756,7 @@ static const struct config_keyword config_keywords[] = {
 	{ "VerifyTimeout",	SEC_INTERFACE,	kw_verify_timeout, 0 },
 	{ "DecipherTimeout",	SEC_INTERFACE,	kw_decipher_timeout, 0 },
 	{ "TouchTimeout",	SEC_INTERFACE,	kw_touch_timeout, 0 },
+	{ "Exclusive",		SEC_INTERFACE,	kw_exclusive,	0 },
 	{ "AuditLog",		SEC_INTERFACE,	kw_audit_log,	0 },
 	{ "DNS",		SEC_INTERFACE,	NULL,		KW_WGQUICK },
 	{ "Table",		SEC_INTERFACE,	NULL,		KW_WGQUICK },

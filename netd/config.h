@@ -41,6 +41,7 @@ struct config_extra {
 	uint32_t	verify_timeout_ms;		/* VerifyTimeout, 0 default */
 	uint32_t	decipher_timeout_ms;		/* DecipherTimeout */
 	uint32_t	touch_timeout_ms;		/* TouchTimeout */
+	int		exclusive;			/* Exclusive */
 	char		*pin_file;			/* PinFile */
 	char		*pin_credential;		/* PinCredential */
 	char		*audit_log;			/* AuditLog, any source */

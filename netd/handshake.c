@@ -1535,6 +1535,8 @@ hs_key_state_name(uint32_t state)
 		return "wrong-card";
 	case KEY_STATE_PIN_SUSPECT:
 		return "pin-suspect";
+	case KEY_STATE_HELD:
+		return "held";
 	}
 	return "unknown";
 }

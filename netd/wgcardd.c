@@ -692,7 +692,8 @@ parent_card_changed(const struct config_extra *a,
 	    a->unlock_last_try != b->unlock_last_try ||
 	    a->verify_timeout_ms != b->verify_timeout_ms ||
 	    a->decipher_timeout_ms != b->decipher_timeout_ms ||
-	    a->touch_timeout_ms != b->touch_timeout_ms;
+	    a->touch_timeout_ms != b->touch_timeout_ms ||
+	    a->exclusive != b->exclusive;
 }
 
 /* A refused reload, logged and audited (quotes made single). */
@@ -1026,6 +1027,7 @@ parent_handover(void)
 		kc.verify_timeout_ms = wgd.extra.verify_timeout_ms;
 		kc.decipher_timeout_ms = wgd.extra.decipher_timeout_ms;
 		kc.touch_timeout_ms = wgd.extra.touch_timeout_ms;
+		kc.exclusive = wgd.extra.exclusive != 0;
 		memcpy(kc.pub, wgd.extra.card_pub, sizeof(kc.pub));
 		parent_send(PROC_KEYD, IMSG_KEY_CARD_CONFIG, -1, &kc,
 		    sizeof(kc));

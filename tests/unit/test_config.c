@@ -124,6 +124,8 @@ format_result(int ret, const char *err, const struct wg_devconf *d,
 		    x->decipher_timeout_ms);
 	if (x->touch_timeout_ms)
 		buf_printf(out, "touch_timeout_ms=%u\n", x->touch_timeout_ms);
+	if (x->exclusive)
+		buf_printf(out, "exclusive=yes\n");
 }
 
 /* A run of 20 or more base64 characters: a key, or part of one. */
