@@ -33,7 +33,12 @@
  * Timer events (data sent/received, authenticated packets) are collected
  * per peer and reported to the handshake process at most every
  * FWD_EVENT_MS, with the time of the last event of each kind so it can
- * tell their order.
+ * tell their order. Those a handshake waits for (WANT_HANDSHAKE,
+ * CONFIRMED) go at the end of the wakeup that raised them; the others
+ * FWD_EVENT_MS after the first of them, in a wakeup of their own: the
+ * message wakes the handshake process, which then takes the CPU from
+ * this one, and a packet of an idle tunnel (a ping) would otherwise
+ * wait for it on every hop (70-200 us here, docs/performance.md).
  *
  * Handshake messages are screened here, before they cost the handshake
  * process a wakeup, as the kernel screens them in its receive path:
@@ -96,6 +101,7 @@
 #define FWD_STAGE_SLOT		2048
 #define FWD_STAGE_SLOTS		512	/* 1 MiB of staged packets in all */
 #define FWD_EVENT_MS		5
+#define FWD_EVENT_URGENT	(HS_EV_WANT_HANDSHAKE | HS_EV_CONFIRMED)
 #define FWD_INDEX_BUCKETS	4096
 #define FWD_PEER_BUCKETS	1024
 #define FWD_HS_QUEUE_MAX	(1024 * 1024)
@@ -182,6 +188,8 @@ static struct {
 	uint64_t	 now;
 	uint64_t	 last_flush, last_house;
 	int		 ndirty;
+	int		 urgent;	/* a dirty peer has FWD_EVENT_URGENT */
+	uint64_t	 first_dirty;	/* when ndirty left 0 */
 	struct aip_table *aips;
 	struct fwd_peer	*peers[FWD_PEER_BUCKETS];
 	struct fwd_kp	*index[FWD_INDEX_BUCKETS];
@@ -512,9 +520,12 @@ fwd_event(struct fwd_peer *p, uint32_t ev)
 	if (ev & HS_EV_AUTH_RECEIVED)
 		p->t_auth_received = fwd.now;
 	p->events |= ev;
+	if (ev & FWD_EVENT_URGENT)
+		fwd.urgent = 1;
 	if (!p->dirty) {
+		if (fwd.ndirty++ == 0)
+			fwd.first_dirty = fwd.now;
 		p->dirty = 1;
-		fwd.ndirty++;
 	}
 }
 
@@ -547,6 +558,7 @@ fwd_flush_events(void)
 			p->dirty = 0;
 		}
 	fwd.ndirty = 0;
+	fwd.urgent = 0;
 	fwd.last_flush = fwd.now;
 }
 
@@ -1699,14 +1711,21 @@ fwd_set_now(void)
 int
 fwd_tick(void)
 {
-	if (fwd.ndirty && fwd.now - fwd.last_flush >= FWD_EVENT_MS)
+	uint64_t	due;
+
+	/* Events are due FWD_EVENT_MS after the first, or the last flush. */
+	due = (fwd.urgent ? fwd.last_flush : fwd.first_dirty) + FWD_EVENT_MS;
+	if (fwd.ndirty && fwd.now >= due)
 		fwd_flush_events();
 	if (fwd.now - fwd.last_house >= 1000) {
 		fwd.last_house = fwd.now;
 		fwd_housekeeping();
 	}
 	(void)fwd_chan_flush();
-	return fwd.ndirty ? FWD_EVENT_MS : 1000;
+	if (fwd.ndirty == 0)
+		return 1000;
+	due = (fwd.urgent ? fwd.last_flush : fwd.first_dirty) + FWD_EVENT_MS;
+	return fwd.now < due ? (int)(due - fwd.now) : 1;
 }
 
 #ifdef WGCARD_TEST_HOOKS

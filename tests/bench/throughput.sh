@@ -47,6 +47,9 @@
 #		call graphs); the report lists their top entries
 #
 # Defaults on two CPUs take about 15 minutes.
+# Then tests/bench/memory.sh (peak RSS with 1, 100 and 1000 peers, about
+# 2 minutes) and tests/bench/latency.sh (idle ping RTT, about 3 minutes)
+# print the rest of issue 15's figures.
 T_ID=tp
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -251,21 +254,6 @@ fwd_pids()
 	done
 }
 
-# cpu_ticks PID...: utime + stime, in clock ticks, summed over PIDs.
-# /proc/PID/stat holds the whole thread group's times (every thread in
-# /proc/PID/task, including threads that already exited).
-cpu_ticks()
-{
-	local p t sum=0
-	for p in "$@"; do
-		# The command name may hold blanks: cut after its ')'.
-		t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null |
-		    awk '{ print $12 + $13 }')
-		sum=$((sum + ${t:-0}))
-	done
-	echo "$sum"
-}
-
 # hwm_kib PID...: the sum of VmHWM (KiB) over PIDs.
 hwm_kib()
 {
@@ -340,15 +328,8 @@ bench_setup()
 	local v=$1 base=${1%@alt} impl tag nw
 	DST='' IF_A='' IF_B=''
 	if [ "$v" = raw ]; then
-		NS_A=$(ns_name ra) NS_B=$(ns_name rb)
-		VETH_A="ve${T_ID}$$ra" VETH_B="ve${T_ID}$$rb"
-		ns_new "$NS_A" && ns_new "$NS_B" &&
-		    veth_pair "$NS_A" "$VETH_A" "$NS_B" "$VETH_B" &&
-		    addr_add "$NS_A" "$VETH_A" "$OUT4_A/$OUT4_PLEN" &&
-		    addr_add "$NS_B" "$VETH_B" "$OUT4_B/$OUT4_PLEN" || return 1
-		ping_retry "$NS_A" "$OUT4_B" 5 || return 1
-		DST=$OUT4_B
-		return 0
+		raw_pair
+		return
 	fi
 	case $base in
 	wggo)		impl=wggo tag=go ;;
@@ -854,4 +835,6 @@ report_targets
 report_scaling
 report_runs
 report_profiles
+"$(dirname "$0")/memory.sh" || t_fail "memory.sh" "see its output above"
+VARIANTS="raw wggo wgcardd${ALT:+ base}" WGCARDD_BASE=${ALT:-} "$(dirname "$0")/latency.sh" || t_fail "latency.sh" "see its output above"
 t_done

@@ -245,6 +245,21 @@ stop_pid()
 	return 0
 }
 
+# cpu_ticks PID...: utime + stime, in clock ticks, summed over PIDs.
+# /proc/PID/stat holds the whole thread group's times (every thread in
+# /proc/PID/task, including threads that already exited).
+cpu_ticks()
+{
+	local p t sum=0
+	for p in "$@"; do
+		# The command name may hold blanks: cut after its ')'.
+		t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null |
+		    awk '{ print $12 + $13 }')
+		sum=$((sum + ${t:-0}))
+	done
+	echo "$sum"
+}
+
 # ---------------------------------------------------------------- polling
 
 # wait_for TIMEOUT CMD...: poll CMD every 0.1 s until it succeeds.
@@ -586,6 +601,21 @@ pair_net()
 	addr_add "$NS_B" "$VETH_B" "$OUT4_B/$OUT4_PLEN" &&
 	addr_add "$NS_A" "$VETH_A" "$OUT6_A/$OUT6_PLEN" &&
 	addr_add "$NS_B" "$VETH_B" "$OUT6_B/$OUT6_PLEN"
+}
+
+# raw_pair: for the benchmarks' baseline, namespaces A and B joined by a
+# veth pair with the outer v4 addresses and no tunnel, answering pings.
+# Sets NS_A NS_B VETH_A VETH_B, and DST (B's address).
+raw_pair()
+{
+	NS_A=$(ns_name ra) NS_B=$(ns_name rb)
+	VETH_A="ve${T_ID}$$ra" VETH_B="ve${T_ID}$$rb"
+	ns_new "$NS_A" && ns_new "$NS_B" &&
+	    veth_pair "$NS_A" "$VETH_A" "$NS_B" "$VETH_B" &&
+	    addr_add "$NS_A" "$VETH_A" "$OUT4_A/$OUT4_PLEN" &&
+	    addr_add "$NS_B" "$VETH_B" "$OUT4_B/$OUT4_PLEN" || return 1
+	ping_retry "$NS_A" "$OUT4_B" 5 || return 1
+	DST=$OUT4_B
 }
 
 # pair_start [TAG [IMPL_A IMPL_B]]: on NS_A and NS_B (pair_net's, or a
