@@ -829,6 +829,20 @@ test_quirks(void)
 	    rlen == 15 + 2 && rbuf[0] == 14 &&
 	    (v = find_tag(rbuf + 1, rlen - 3, 0x05, &vlen)) != NULL &&
 	    vlen == 3 && v[0] == 5 && v[1] == 2, "read config: version 5.2");
+	select_app(&c);
+	CHECK(cmd(&c, 0, 0xF1, 0x00, 0x00, NULL, 0, 0) == 0x9000 &&
+	    rlen == 3 + 2 && rbuf[0] == 0x05 && rbuf[1] == 0x02 &&
+	    rbuf[2] == 0x07, "yubikey5: GET VERSION 05 02 07 (BCD)");
+	CHECK(vcard_profile_set(&c.prof, "fw=5.12.1") == 0 &&
+	    cmd(&c, 0, 0xF1, 0x00, 0x00, NULL, 0, 0) == 0x9000 &&
+	    rbuf[0] == 0x05 && rbuf[1] == 0x12 && rbuf[2] == 0x01,
+	    "fw=5.12.1: GET VERSION 05 12 01");
+	CHECK(vcard_profile_set(&c.prof, "fw=5.2") == -1 &&
+	    vcard_profile_set(&c.prof, "fw=5.2.100") == -1, "fw: X.Y.Z only");
+	vcard_wipe(&c);
+	card_with(&c, "default");
+	CHECK(cmd(&c, 0, 0xF1, 0x00, 0x00, NULL, 0, 0) == 0x6D00,
+	    "default: no GET VERSION (6D00)");
 	vcard_wipe(&c);
 
 	/* Gnuk: 6982 for a wrong PIN, zero for a low-order point. */

@@ -219,7 +219,7 @@ const char vcard_knobs[] =
     "verifysw=0|SW\n"
     "unselected=SW  foreign=SW  apps=none|piv,oath,mgmt  selectclears=0|1\n"
     "lowpoint=zero|error  attr=plain|ff|bogus  oid=gnupg|rfc  button=0|1\n"
-    "manufacturer=HEX  verify=MS  decipher=MS  generate=MS  "
+    "manufacturer=HEX  fw=X.Y.Z  verify=MS  decipher=MS  generate=MS  "
     "touchtimeout=MS\nt0=0|1  respmax=N";
 
 static void
@@ -260,6 +260,9 @@ vcard_profile(struct vcard_profile *p, const char *name)
 		    1 << VCARD_APP_MGMT;
 		p->button = 1;
 		p->manufacturer = 0x0006;
+		p->fw[0] = 5;
+		p->fw[1] = 2;
+		p->fw[2] = 7;
 	} else if (strcmp(name, "gnuk") == 0) {
 		p->kdf = VCARD_KDF_STRICT;
 		p->kdf_sw = SW_CONDITIONS;
@@ -418,6 +421,16 @@ vcard_profile_set(struct vcard_profile *p, const char *kv)
 		if (*v == '\0' || *e != '\0' || m > 0xFFFF)
 			return -1;
 		p->manufacturer = m;
+	} else if (strcmp(k, "fw") == 0) {
+		unsigned int a, b, c;
+		char e;
+
+		if (sscanf(v, "%u.%u.%u%c", &a, &b, &c, &e) != 3 || a > 99 ||
+		    b > 99 || c > 99)
+			return -1;
+		p->fw[0] = a;
+		p->fw[1] = b;
+		p->fw[2] = c;
 	} else if (strcmp(k, "verify") == 0) {
 		return knob_int(v, 600000, &p->verify_ms);
 	} else if (strcmp(k, "decipher") == 0) {
@@ -543,10 +556,15 @@ kdf_enable(struct vcard *s)
 	s->dirty = 1;
 }
 
+/*
+ * A KDF profile turns KDF on when the card has no F9 yet; an F9 that
+ * says "off" (81 01 00, a state written so, or KDF turned off) is left
+ * so: a card that can do KDF with KDF off (wgcardctl card init --kdf).
+ */
 void
 vcard_apply_profile(struct vcard *s)
 {
-	if (s->prof.kdf != VCARD_KDF_NONE && !vcard_kdf_on(s))
+	if (s->prof.kdf != VCARD_KDF_NONE && s->kdf_len == 0)
 		kdf_enable(s);
 }
 
@@ -1709,11 +1727,28 @@ mgmt_config(const struct vcard *s, struct obuf *ob)
 	ob_byte(ob, 0x01);		/* USB-A keychain */
 	ob_byte(ob, 0x05);
 	ob_byte(ob, 0x03);
-	ob_byte(ob, 0x05);		/* firmware 5.2.7 */
-	ob_byte(ob, 0x02);
-	ob_byte(ob, 0x07);
+	ob_byte(ob, s->prof.fw[0]);	/* firmware (fw=, 5.2.7) */
+	ob_byte(ob, s->prof.fw[1]);
+	ob_byte(ob, s->prof.fw[2]);
 	if (!ob->err)
 		ob->p[start - 1] = ob->len - start;
+	return ob->err ? SW_WRONG_LENGTH : SW_OK;
+}
+
+/*
+ * Yubico's GET VERSION (INS F1) on the OpenPGP application: the
+ * firmware as three BCD bytes (yubikey-manager's OpenPGP controller,
+ * INS.GET_VERSION). Only cards with a firmware version (YubiKeys).
+ */
+static unsigned int
+cmd_get_version(const struct vcard *s, struct obuf *ob)
+{
+	int i;
+
+	if (s->prof.fw[0] == 0 && s->prof.fw[1] == 0 && s->prof.fw[2] == 0)
+		return SW_INS_UNSUPPORTED;
+	for (i = 0; i < 3; i++)
+		ob_byte(ob, (s->prof.fw[i] / 10) << 4 | s->prof.fw[i] % 10);
 	return ob->err ? SW_WRONG_LENGTH : SW_OK;
 }
 
@@ -1759,6 +1794,8 @@ dispatch(struct vcard *s, const struct apdu *a, struct obuf *ob)
 		return cmd_terminate(s, a);
 	case 0x44:
 		return cmd_activate(s, a);
+	case 0xF1:
+		return cmd_get_version(s, ob);
 	default:
 		return SW_INS_UNSUPPORTED;
 	}

@@ -97,6 +97,9 @@ struct vcard_profile {
 	int		oid_rfc;	/* X25519 as OID 1.3.101.110 */
 	int		button;		/* 7F74 and UIF DOs D6-D8 */
 	uint16_t	manufacturer;
+	uint8_t		fw[3];		/* YubiKey firmware (GET VERSION F1,
+					 * management read config); 0.0.0:
+					 * not a YubiKey, F1 unknown */
 	int		verify_ms, decipher_ms, generate_ms;
 	int		touch_timeout_ms;
 	int		t0;		/* ATR offers T=0 only: see vcard_apdu */
