@@ -92,8 +92,8 @@ cardtool_open(struct pcsc_conn *c, const struct cardtool_sel *sel,
  * *c is set (pcsc_free it) whatever the result: 0 or -errno.
  */
 static int
-cardtool_tool_open(struct pcsc_conn **c, const char *hint, int peek,
-    struct opgp_info *info)
+cardtool_tool_open_serial(struct pcsc_conn **c, const char *hint, int peek,
+    int has_serial, uint32_t serial, struct opgp_info *info)
 {
 	struct cardtool_sel	sel;
 	char			why[256];
@@ -104,7 +104,16 @@ cardtool_tool_open(struct pcsc_conn **c, const char *hint, int peek,
 	if (hint != NULL)
 		snprintf(sel.reader, sizeof(sel.reader), "%s", hint);
 	sel.peek = peek;
+	sel.has_serial = has_serial;
+	sel.serial = serial;
 	return cardtool_open(*c, &sel, info, why, sizeof(why));
+}
+
+static int
+cardtool_tool_open(struct pcsc_conn **c, const char *hint, int peek,
+    struct opgp_info *info)
+{
+	return cardtool_tool_open_serial(c, hint, peek, 0, 0, info);
 }
 
 int
@@ -161,23 +170,84 @@ openpgp_peek_serial(const char *reader_hint, uint32_t *serial)
 }
 
 int
-openpgp_card_init(const char *reader_hint, const uint8_t *admin_pin,
-    size_t pinlen, uint8_t pub[static 32], int *retries)
+openpgp_card_probe(const char *reader_hint, struct cardtool_probe_info *pi)
+{
+	struct pcsc_conn	*c;
+	struct opgp_card	 oc;
+	struct opgp_kdf		 kdf;
+	int			 r;
+
+	memset(pi, 0, sizeof(*pi));
+	pi->algo = -1;
+	if ((r = cardtool_tool_open(&c, reader_hint, 0, &pi->info)) == 0) {
+		oc = cardtool_card(c);
+		snprintf(pi->reader, sizeof(pi->reader), "%s", pcsc_reader(c));
+		if ((r = pcsc_begin(c)) == 0) {
+			if (pi->info.is_cv25519 &&
+			    opgp_read_pubkey(&oc, pi->pub) == 0)
+				pi->has_pub = 1;
+			pi->has_key = pi->has_pub || pi->info.has_dec_fpr ||
+			    pi->info.dec_key_status > 0;
+			if (opgp_read_kdf(&oc, &kdf) == 0)
+				pi->kdf_on = kdf.on;
+			if ((r = opgp_read_algo_info(&oc)) >= 0)
+				pi->algo = r;
+			r = 0;
+			if (pi->info.manufacturer == OPGP_MFR_YUBICO &&
+			    opgp_read_version(&oc, pi->fw) == 0)
+				pi->has_fw = 1;
+			pcsc_end(c);
+		}
+	}
+	pcsc_free(c);
+	return r;
+}
+
+int
+cardtool_no_cv25519(const struct cardtool_probe_info *pi)
+{
+	const uint8_t	*f = pi->fw;
+
+	/* Yubico: cv25519 (X25519, Ed25519) from firmware 5.2.3 on. */
+	return pi->has_fw && (f[0] < 5 || (f[0] == 5 &&
+	    (f[1] < 2 || (f[1] == 2 && f[2] < 3))));
+}
+
+int
+openpgp_card_init(const char *reader_hint, const struct cardtool_init *in,
+    uint8_t pub[static 32], int *retries, int *kdf_done)
 {
 	struct pcsc_conn	*c;
 	struct opgp_info	 info;
 	struct opgp_card	 oc;
-	int			 r;
+	int			 r, replaces;
 
-	if ((r = cardtool_tool_open(&c, reader_hint, 0, &info)) == 0) {
+	*kdf_done = 0;
+	if ((r = cardtool_tool_open_serial(&c, reader_hint, 0, 1, in->serial,
+	    &info)) == 0) {
 		oc = cardtool_card(c);
 		if (retries != NULL)
 			*retries = info.pw3_retries;
+		/* Cards that take F9's 87/88 as their PINs (GnuPG's list). */
+		replaces = info.manufacturer == OPGP_MFR_YUBICO ||
+		    info.manufacturer == OPGP_MFR_FSIJ;
 		if (info.pw3_retries == 0)
 			r = -EPERM;	/* blocked: spend nothing */
 		else if ((r = pcsc_begin(c)) == 0) {
-			r = opgp_generate_cv25519(&oc, admin_pin, pinlen,
-			    pub, retries);
+			if (in->kdf) {
+				r = opgp_kdf_setup(&oc, replaces,
+				    in->admin_pin, in->admin_len, in->user_pin,
+				    in->user_len, retries);
+				if (r == 0)
+					*kdf_done = 1;
+				else if (r == -EALREADY)
+					r = 0;
+			}
+			if (r == 0)
+				r = opgp_generate_cv25519(&oc, in->admin_pin,
+				    in->admin_len, pub, retries);
+			else
+				(void)opgp_reset_verify(&oc, 0x83);
 			pcsc_end(c);
 			if (r == 0 && retries != NULL)
 				*retries = -1;	/* reset by the good PIN */

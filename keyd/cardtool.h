@@ -49,13 +49,44 @@ int	openpgp_read_info(const char *reader_hint, struct opgp_info *info,
  * holds the card): on some cards a SELECT ends every PIN session.
  */
 int	openpgp_peek_serial(const char *reader_hint, uint32_t *serial);
+/* What card init shows of a card and checks before it asks a PIN. */
+struct cardtool_probe_info {
+	struct opgp_info	info;
+	char			reader[PCSC_READER_MAX];
+	uint8_t			pub[32];	/* the decryption key's, */
+	int			has_pub;	/* when it is cv25519 */
+	int			has_key;	/* any key in the slot */
+	int			kdf_on;		/* F9 says KDF on */
+	uint8_t			fw[3];		/* a YubiKey's firmware */
+	int			has_fw;
+	int			algo;		/* FA lists cv25519 for
+						 * decryption: 1, 0; -1 no FA */
+};
+/* Reads it, without a PIN: 0 or -errno. */
+int	openpgp_card_probe(const char *reader_hint,
+	    struct cardtool_probe_info *);
+/* 1 if a YubiKey older than 5.2.3, which cannot do cv25519. */
+int	cardtool_no_cv25519(const struct cardtool_probe_info *);
+
+/* card init's request: the admin PIN (PW3), and what to do. */
+struct cardtool_init {
+	uint32_t	 serial;	/* the card probed: no other */
+	const uint8_t	*admin_pin;
+	size_t		 admin_len;
+	int		 kdf;		/* turn KDF on first (if off) */
+	const uint8_t	*user_pin;	/* --kdf: PW1 to set; NULL 123456 */
+	size_t		 user_len;
+};
 /*
- * card init: with the admin PIN (PW3), sets the decryption slot to
- * cv25519 and generates a key on the card. pub gets the new public key
- * (the interface's WireGuard public key); retries the admin PIN's
- * retries left after a wrong PIN. Replaces any key in that slot.
+ * card init: with the admin PIN (PW3), turns KDF on if asked
+ * (opgp_kdf_setup: *kdf_done 1 done, 0 on already), sets the
+ * decryption slot to cv25519 and generates a key on the card. pub gets
+ * the new public key (the interface's WireGuard public key); retries the
+ * admin PIN's retries left after a wrong PIN. Replaces any key in that
+ * slot (the caller asks first). PW3 is reset at the end, whatever the
+ * outcome.
  */
-int	openpgp_card_init(const char *reader_hint, const uint8_t *admin_pin,
-	    size_t pinlen, uint8_t pub[static 32], int *retries);
+int	openpgp_card_init(const char *reader_hint, const struct cardtool_init *,
+	    uint8_t pub[static 32], int *retries, int *kdf_done);
 
 #endif /* WGCARD_CARDTOOL_H */

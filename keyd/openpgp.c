@@ -358,6 +358,7 @@ opgp_parse_app_data(const uint8_t *data, size_t len, struct opgp_info *info)
 	memset(info, 0, sizeof(*info));
 	info->pw1_retries = -1;
 	info->pw3_retries = -1;
+	info->dec_key_status = -1;
 	if ((r = opgp_tlv_find(data, len, 0x4f, &v, &vlen)) == -1)
 		return -EPROTO;
 	if (r == 1)
@@ -377,6 +378,16 @@ opgp_parse_app_data(const uint8_t *data, size_t len, struct opgp_info *info)
 		memcpy(info->dec_fpr, v + 20, 20);
 		info->has_dec_fpr = !sodium_is_zero(info->dec_fpr, 20);
 	}
+	if ((r = opgp_tlv_find(data, len, 0xc0, &v, &vlen)) == -1)
+		return -EPROTO;
+	if (r == 1 && vlen >= 1)
+		info->has_kdf_do = (v[0] & 0x01) != 0;
+	/* Key information (3.3 and later): pairs of key reference, status. */
+	if ((r = opgp_tlv_find(data, len, 0xde, &v, &vlen)) == -1)
+		return -EPROTO;
+	for (; r == 1 && vlen >= 2; v += 2, vlen -= 2)
+		if (v[0] == 0x02)
+			info->dec_key_status = v[1];
 	return 0;
 }
 
@@ -436,6 +447,71 @@ opgp_uif_name(int policy)
 	default:
 		return "on (unknown policy)";
 	}
+}
+
+int
+opgp_parse_version(const uint8_t *resp, size_t len, uint8_t fw[static 3])
+{
+	size_t	i;
+
+	if (len != 3 + 2 || opgp_sw(resp, len) != OPGP_SW_OK)
+		return -EPROTO;
+	for (i = 0; i < 3; i++) {
+		if ((resp[i] >> 4) > 9 || (resp[i] & 0x0f) > 9)
+			return -EPROTO;
+		fw[i] = (resp[i] >> 4) * 10 + (resp[i] & 0x0f);
+	}
+	return 0;
+}
+
+int
+opgp_parse_algo_info(const uint8_t *data, size_t len)
+{
+	const uint8_t	*p, *end, *v;
+	unsigned int	 tag;
+	size_t		 vlen;
+	int		 r, found = 0;
+
+	if (data == NULL)
+		return -EPROTO;
+	/* Some cards answer with the DO in its own tag. */
+	p = data;
+	if (opgp_tlv_next(&p, data + len, &tag, &v, &vlen) == 1 &&
+	    tag == 0xfa) {
+		data = v;
+		len = vlen;
+	}
+	p = data;
+	end = data + len;
+	while ((r = opgp_tlv_next(&p, end, &tag, &v, &vlen)) == 1)
+		if (tag == 0xc2 && opgp_attr_is_cv25519(v, vlen))
+			found = 1;
+	return r == -1 ? -EPROTO : found;
+}
+
+void
+opgp_build_kdf_do(uint8_t f9[static OPGP_KDF_DO_LEN], uint32_t count,
+    const uint8_t salts[static 24])
+{
+	size_t	i;
+
+	f9[0] = 0x81, f9[1] = 0x01, f9[2] = 0x03;	/* ITERSALTED_S2K */
+	f9[3] = 0x82, f9[4] = 0x01, f9[5] = 0x08;	/* SHA-256 */
+	f9[6] = 0x83, f9[7] = 0x04;
+	f9[8] = (uint8_t)(count >> 24);
+	f9[9] = (uint8_t)(count >> 16);
+	f9[10] = (uint8_t)(count >> 8);
+	f9[11] = (uint8_t)count;
+	for (i = 0; i < 3; i++) {
+		f9[12 + 10 * i] = 0x84 + i;		/* PW1, RC, PW3 */
+		f9[13 + 10 * i] = 0x08;
+		memcpy(f9 + 14 + 10 * i, salts + 8 * i, 8);
+	}
+	f9[42] = 0x87, f9[43] = 0x20;
+	opgp_s2k(32, salts, count, (const uint8_t *)"123456", 6, f9 + 44);
+	f9[76] = 0x88, f9[77] = 0x20;
+	opgp_s2k(32, salts + 16, count, (const uint8_t *)"12345678", 8,
+	    f9 + 78);
 }
 
 /* KDF-DO (F9). */
@@ -615,22 +691,37 @@ opgp_select(struct opgp_card *card)
 	    -ENOENT : opgp_sw_errno(sw, NULL);
 }
 
-/* GET DATA tag into resp; data length (without SW) in *dlen. */
+/*
+ * A case-2 command (ins, P1 P2 = tag, Le 00) whose answer a card may
+ * refuse: the answer in resp (*dlen: its length without the status
+ * word), and 1 on 9000, 0 on any other status word; or -errno.
+ */
 static int
-opgp_get_data(struct opgp_card *card, unsigned int tag, uint8_t *resp,
-    size_t cap, size_t *dlen)
+opgp_read_do(struct opgp_card *card, uint8_t ins, unsigned int tag,
+    uint8_t *resp, size_t cap, size_t *dlen)
 {
 	uint8_t	apdu[OPGP_APDU_MAX];
 	size_t	alen, rlen;
 	int	r;
 
 	alen = opgp_build_get_data(apdu, tag);
+	apdu[1] = ins;
 	if ((r = opgp_xfer(card, apdu, alen, resp, cap, &rlen)) != 0)
 		return r;
-	if ((r = opgp_sw_errno(opgp_sw(resp, rlen), NULL)) != 0)
-		return r;
 	*dlen = rlen - 2;
-	return 0;
+	return opgp_sw(resp, rlen) == OPGP_SW_OK;
+}
+
+/* GET DATA tag into resp; data length (without SW) in *dlen. */
+static int
+opgp_get_data(struct opgp_card *card, unsigned int tag, uint8_t *resp,
+    size_t cap, size_t *dlen)
+{
+	int	r;
+
+	if ((r = opgp_read_do(card, 0xca, tag, resp, cap, dlen)) < 0)
+		return r;
+	return r == 1 ? 0 : opgp_sw_errno(opgp_sw(resp, *dlen + 2), NULL);
 }
 
 int
@@ -729,18 +820,163 @@ opgp_read_pubkey(struct opgp_card *card, uint8_t pub[static 32])
 int
 opgp_read_kdf(struct opgp_card *card, struct opgp_kdf *kdf)
 {
-	uint8_t	apdu[OPGP_APDU_MAX], resp[512];
-	size_t	alen, rlen;
+	uint8_t	resp[512];
+	size_t	dlen = 0;
 	int	r;
 
 	memset(kdf, 0, sizeof(*kdf));
-	alen = opgp_build_get_data(apdu, 0xf9);
-	if ((r = opgp_xfer(card, apdu, alen, resp, sizeof(resp), &rlen)) != 0)
-		return r;
 	/* A card without a KDF-DO refuses the GET DATA: no KDF. */
-	if (opgp_sw(resp, rlen) != OPGP_SW_OK)
-		return 0;
-	return opgp_parse_kdf(resp, rlen - 2, kdf);
+	if ((r = opgp_read_do(card, 0xca, 0xf9, resp, sizeof(resp),
+	    &dlen)) != 1)
+		return r;
+	return opgp_parse_kdf(resp, dlen, kdf);
+}
+
+int
+opgp_read_version(struct opgp_card *card, uint8_t fw[static 3])
+{
+	uint8_t	resp[64];
+	size_t	dlen = 0;
+	int	r;
+
+	/* GET VERSION: 00 F1 00 00, Le. */
+	if ((r = opgp_read_do(card, 0xf1, 0, resp, sizeof(resp), &dlen)) != 1)
+		return r == 0 ? -EOPNOTSUPP : r;
+	return opgp_parse_version(resp, dlen + 2, fw);
+}
+
+int
+opgp_read_algo_info(struct opgp_card *card)
+{
+	uint8_t	resp[2048];
+	size_t	dlen = 0;
+	int	r;
+
+	/* Before 3.4 there is no FA: the card does not say. */
+	if ((r = opgp_read_do(card, 0xca, 0xfa, resp, sizeof(resp),
+	    &dlen)) != 1)
+		return r == 0 ? -ENOENT : r;
+	return opgp_parse_algo_info(resp, dlen);
+}
+
+/* One command whose answer is a status word only (data wiped after). */
+static int
+opgp_cmd(struct opgp_card *card, const uint8_t hdr[static 4],
+    const uint8_t *data, size_t len, int *retries)
+{
+	uint8_t	apdu[OPGP_APDU_MAX], resp[64];
+	size_t	rlen;
+	int	r;
+
+	if (len > 255)
+		return -EINVAL;
+	memcpy(apdu, hdr, 4);
+	apdu[4] = (uint8_t)len;
+	if (len > 0)
+		memcpy(apdu + 5, data, len);
+	r = opgp_xfer(card, apdu, 5 + len, resp, sizeof(resp), &rlen);
+	sodium_memzero(apdu, sizeof(apdu));
+	if (r != 0)
+		return r;
+	return opgp_sw_errno(opgp_sw(resp, rlen), retries);
+}
+
+/*
+ * CHANGE REFERENCE DATA PW3 from old to new, both 32-byte S2K hashes
+ * or PINs as the card takes them now.
+ */
+static int
+opgp_change_pw3(struct opgp_card *card, const uint8_t *old, size_t oldlen,
+    const uint8_t *new, size_t newlen, int *retries)
+{
+	static const uint8_t	hdr[4] = { 0x00, 0x24, 0x00, 0x83 };
+	uint8_t			buf[2 * OPGP_PIN_MAX];
+	int			r;
+
+	if (oldlen > OPGP_PIN_MAX || newlen > OPGP_PIN_MAX)
+		return -EINVAL;
+	memcpy(buf, old, oldlen);
+	memcpy(buf + oldlen, new, newlen);
+	r = opgp_cmd(card, hdr, buf, oldlen + newlen, retries);
+	sodium_memzero(buf, sizeof(buf));
+	return r;
+}
+
+/* RESET RETRY COUNTER of PW1 to pin, PW3 verified (P1 02). */
+static int
+opgp_reset_pw1(struct opgp_card *card, const uint8_t *pin, size_t len)
+{
+	static const uint8_t	hdr[4] = { 0x00, 0x2c, 0x02, 0x81 };
+
+	return opgp_cmd(card, hdr, pin, len, NULL);
+}
+
+static int
+opgp_kdf_setup_io(struct opgp_card *card, int replaces,
+    const uint8_t *admin_pin, size_t adminlen, const uint8_t *user_pin,
+    size_t userlen, int *retries, uint8_t f9[static OPGP_KDF_DO_LEN],
+    uint8_t h[static 32])
+{
+	static const uint8_t	put_f9[4] = { 0x00, 0xda, 0x00, 0xf9 };
+	static const uint8_t	put_d3[4] = { 0x00, 0xda, 0x00, 0xd3 };
+	struct opgp_kdf		kdf;
+	uint8_t			salts[24];
+	int			r;
+
+	if ((r = opgp_read_kdf(card, &kdf)) != 0)
+		return r;
+	if (kdf.on)
+		return -EALREADY;
+	randombytes_buf(salts, sizeof(salts));
+	opgp_build_kdf_do(f9, OPGP_KDF_COUNT_INIT, salts);
+	if (replaces) {
+		/* The card takes 87 and 88 as its PINs (GnuPG: YubiKey, Gnuk). */
+		if ((r = opgp_verify(card, 0x83, admin_pin, adminlen,
+		    retries)) != 0)
+			return r;
+	} else {
+		/* GnuPG's way for every other card: PW3 := 88, PW1 := 87. */
+		if ((r = opgp_change_pw3(card, admin_pin, adminlen, f9 + 78, 32,
+		    retries)) != 0)
+			return r;
+		if ((r = opgp_verify(card, 0x83, f9 + 78, 32, retries)) != 0 ||
+		    (r = opgp_reset_pw1(card, f9 + 44, 32)) != 0 ||
+		    (r = opgp_cmd(card, put_d3, NULL, 0, NULL)) != 0)
+			return r;
+	}
+	if ((r = opgp_cmd(card, put_f9, f9, OPGP_KDF_DO_LEN, NULL)) != 0)
+		return r;
+	/* KDF on, the factory PINs hashed: the admin's PINs back. */
+	opgp_s2k(32, salts + 16, OPGP_KDF_COUNT_INIT, admin_pin, adminlen, h);
+	r = opgp_change_pw3(card, f9 + 78, 32, h, 32, retries);
+	if (r != 0)
+		return r;
+	if ((r = opgp_verify(card, 0x83, admin_pin, adminlen, retries)) != 0)
+		return r;
+	if (user_pin != NULL) {
+		opgp_s2k(32, salts, OPGP_KDF_COUNT_INIT, user_pin, userlen, h);
+		r = opgp_reset_pw1(card, h, 32);
+	}
+	return r;
+}
+
+int
+opgp_kdf_setup(struct opgp_card *card, int replaces,
+    const uint8_t *admin_pin, size_t adminlen, const uint8_t *user_pin,
+    size_t userlen, int *retries)
+{
+	uint8_t	f9[OPGP_KDF_DO_LEN], h[32];
+	int	r;
+
+	if (adminlen < OPGP_ADMIN_PIN_MIN || adminlen > OPGP_PIN_MAX ||
+	    (user_pin != NULL && (userlen < OPGP_PIN_MIN ||
+	    userlen > OPGP_PIN_MAX)))
+		return -EINVAL;
+	r = opgp_kdf_setup_io(card, replaces, admin_pin, adminlen, user_pin,
+	    userlen, retries, f9, h);
+	sodium_memzero(f9, sizeof(f9));
+	sodium_memzero(h, sizeof(h));
+	return r;
 }
 
 int

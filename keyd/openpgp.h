@@ -43,6 +43,17 @@
 
 /* OpenPGP's largest iterated S2K count (RFC 4880 3.7.1.3, c = 0xff). */
 #define OPGP_KDF_COUNT_MAX	65011712
+/*
+ * What card init --kdf writes: 8 MiB hashed per PIN (c = 0xd0; tens of
+ * ms on the host, once per card session; docs/wgcardctl.8).
+ */
+#define OPGP_KDF_COUNT_INIT	8388608
+#define OPGP_KDF_DO_LEN		110	/* F9's long form (three salts) */
+
+/* Manufacturers (AID bytes 8-9) whose card init needs telling apart. */
+#define OPGP_MFR_YUBICO		0x0006
+#define OPGP_MFR_NITROKEY	0x000f
+#define OPGP_MFR_FSIJ		0xf517	/* Gnuk */
 
 /* The algorithm attributes of a cv25519 decryption key (C2), without an
  * optional trailing import-format byte. */
@@ -69,6 +80,9 @@ struct opgp_info {
 	int		has_dec_fpr;	/* not all zero */
 	int		pw1_retries;	/* C4 byte 5; -1 unknown */
 	int		pw3_retries;	/* C4 byte 7; -1 unknown */
+	int		has_kdf_do;	/* C0 bit 0: the card has a KDF-DO */
+	int		dec_key_status;	/* DE for key 02: 0 none, 1
+					 * generated, 2 imported; -1 unknown */
 };
 
 /*
@@ -181,6 +195,27 @@ const char *opgp_uif_name(int policy);
 /* Application related data (6E, data without the status word). */
 int	opgp_parse_app_data(const uint8_t *data, size_t len,
 	    struct opgp_info *info);
+/*
+ * Yubico's GET VERSION (00 F1 00 00 on the OpenPGP application, as
+ * yubikey-manager sends it): the firmware as three BCD bytes, into fw
+ * as numbers (05 02 07: 5.2.7). 0, or -EPROTO.
+ */
+int	opgp_parse_version(const uint8_t *resp, size_t len,
+	    uint8_t fw[static 3]);
+/*
+ * Algorithm information (FA, OpenPGP card 3.4 4.4.3.11), with or
+ * without its own tag: 1 if the decryption key (C2) may be cv25519, 0
+ * if the list has no cv25519 for it, -EPROTO malformed.
+ */
+int	opgp_parse_algo_info(const uint8_t *data, size_t len);
+/*
+ * F9's long form as GnuPG's kdf-setup writes it: ITERSALTED_S2K,
+ * SHA-256, count, the salts of PW1, RC and PW3 (8 bytes each, in that
+ * order in salts), and the hashes of the factory PINs 123456 and
+ * 12345678 (87, 88), which a YubiKey or Gnuk then takes as its PINs.
+ */
+void	opgp_build_kdf_do(uint8_t f9[static OPGP_KDF_DO_LEN], uint32_t count,
+	    const uint8_t salts[static 24]);
 
 /* Commands (through card->transmit). */
 
@@ -202,6 +237,25 @@ int	opgp_read_pw_retries(struct opgp_card *card, int *pw1, int *pw3);
 int	opgp_read_pw1_retries(struct opgp_card *card);
 /* The decryption key's public point (GENERATE P1=81). */
 int	opgp_read_pubkey(struct opgp_card *card, uint8_t pub[static 32]);
+/* GET VERSION (Yubico): 0 and fw, -EOPNOTSUPP no such command, -errno. */
+int	opgp_read_version(struct opgp_card *card, uint8_t fw[static 3]);
+/* GET DATA FA: as opgp_parse_algo_info; -ENOENT the card has no FA. */
+int	opgp_read_algo_info(struct opgp_card *card);
+/*
+ * card init --kdf: turns KDF on (PUT DATA F9, fresh salts, count
+ * OPGP_KDF_COUNT_INIT) with the admin PIN, as GnuPG's kdf-setup does:
+ * a card that replaces its PINs by F9's 87/88 (replaces: YubiKey,
+ * Gnuk) gets VERIFY PW3 and the PUT; any other first gets PW3 changed
+ * to 88 and PW1 reset to 87, the resetting code removed (PUT DATA D3
+ * empty). Both then hold the factory PINs, hashed; unlike kdf-setup,
+ * PW3 is changed back to admin_pin and PW1 set to user_pin (when not
+ * NULL), now hashed. -EALREADY KDF was on (nothing done); -ENOSYS the
+ * card has no KDF-DO; else as opgp_verify. PW3 stays verified: the
+ * caller resets it.
+ */
+int	opgp_kdf_setup(struct opgp_card *card, int replaces,
+	    const uint8_t *admin_pin, size_t adminlen, const uint8_t *user_pin,
+	    size_t userlen, int *retries);
 /*
  * VERIFY (mode 0x82 PW1 for decipher, 0x83 PW3 admin), with the card's
  * KDF (F9 read first) applied to the PIN. 0; -EACCES wrong PIN (63Cx or

@@ -47,6 +47,8 @@
 #define CTL_BUSY_TRIES		20	/* card status EBUSY, 50 ms apart */
 
 static const char	*reader_hint;
+static int		 init_force;	/* card init --force */
+static int		 init_kdf;	/* card init --kdf */
 
 /* On a bad command line to stderr (exit 1); asked for, to stdout. */
 static __attribute__((__noreturn__)) void
@@ -57,6 +59,7 @@ usage_exit(int code)
 	fprintf(f,
 	    "usage: wgcardctl [--json | --prometheus] [-r reader] [-s socket] "
 	    "[-i ifname] command [argument ...]\n"
+	    "       wgcardctl [-r reader] card init [--force] [--kdf]\n"
 	    "       wgcardctl -h | --help | --version\n");
 	parse_usage_commands(f);
 	exit(code);
@@ -355,6 +358,29 @@ ctl_card_pubkey_source(const char *sock, const char *name)
 }
 
 /*
+ * ctl_card_status for card init's question: a daemon that is starting
+ * or stopping may close the connection without an answer (EPROTO) or
+ * time out; asked again, 200 ms apart, for up to a second, before card
+ * init gives up on it. A socket nobody listens on is no daemon.
+ */
+static int
+ctl_card_status_settled(const char *sock, struct answer *a)
+{
+	struct timespec	pause = { 0, 200 * 1000 * 1000 };
+	int		t;
+
+	for (t = 0; t < 5; t++) {
+		if (ctl_card_status(sock, a) == 0)
+			return 0;
+		if (errno == ENOENT || errno == ECONNREFUSED ||
+		    errno == EACCES || errno == EPERM)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	return -1;
+}
+
+/*
  * Does a running daemon use the card that card init would take? A new
  * key would cut that interface's tunnels without a word (its peers know
  * the old one), so card init is refused then: 1 (and said why), 0 none.
@@ -386,7 +412,7 @@ ctl_card_in_use(void)
 			free(socks[i]);
 			continue;
 		}
-		if (ctl_card_status(socks[i], &a) == -1) {
+		if (ctl_card_status_settled(socks[i], &a) == -1) {
 			/* A stale socket is no daemon. */
 			if (errno != ENOENT && errno != ECONNREFUSED) {
 				fprintf(stderr, "wgcardctl: card init: cannot "
@@ -422,28 +448,148 @@ ctl_card_in_use(void)
 	return busy;
 }
 
+/* A manufacturer's name (AID bytes 8-9; GnuPG's list, in part). */
+static const char *
+ctl_manufacturer(uint16_t m)
+{
+	switch (m) {
+	case OPGP_MFR_YUBICO:
+		return "Yubico";
+	case OPGP_MFR_NITROKEY:
+		return "Nitrokey";
+	case OPGP_MFR_FSIJ:
+		return "FSIJ (Gnuk)";
+	case 0x0005:
+		return "ZeitControl";
+	case 0xff00:
+	case 0xffff:
+		return "test";
+	default:
+		return "unknown";
+	}
+}
+
+/*
+ * card init's first look at the card, before any PIN: what it is, what
+ * its decryption slot holds. 0 to go on, else the exit status (said).
+ */
+static int
+ctl_card_init_check(const struct cardtool_probe_info *pi)
+{
+	const struct opgp_info	*in = &pi->info;
+	char			 fpr[41], b64[WG_KEY_B64_LEN];
+	size_t			 i;
+
+	fprintf(stderr, "wgcardctl: card init: reader \"%s\": %s card "
+	    "(manufacturer %04X), serial %08X, OpenPGP application %u.%u",
+	    output_vis(pi->reader), ctl_manufacturer(in->manufacturer),
+	    in->manufacturer, in->serial, in->version[0], in->version[1]);
+	if (pi->has_fw)
+		fprintf(stderr, ", YubiKey firmware %u.%u.%u", pi->fw[0],
+		    pi->fw[1], pi->fw[2]);
+	fprintf(stderr, "; KDF %s\n", pi->kdf_on ? "on" : in->has_kdf_do ?
+	    "off" : "not supported");
+	if (cardtool_no_cv25519(pi)) {
+		fprintf(stderr, "wgcardctl: card init: a YubiKey with firmware "
+		    "%u.%u.%u has no cv25519 (Yubico: 5.2.3 and later). Nothing "
+		    "done\n", pi->fw[0], pi->fw[1], pi->fw[2]);
+		return EXIT_USAGE;
+	}
+	if (pi->algo == 0) {
+		fprintf(stderr, "wgcardctl: card init: the card's algorithm "
+		    "information (DO FA) has no cv25519 for the decryption "
+		    "key. Nothing done\n");
+		return EXIT_USAGE;
+	}
+	if (init_kdf && !pi->kdf_on && !in->has_kdf_do) {
+		fprintf(stderr, "wgcardctl: card init: --kdf: this card has no "
+		    "KDF-DO (extended capabilities, DO C0). Nothing done\n");
+		return EXIT_USAGE;
+	}
+	if (!pi->has_key)
+		return 0;
+	for (i = 0; i < 20; i++)
+		snprintf(fpr + 2 * i, 3, "%02X", in->dec_fpr[i]);
+	if (pi->has_pub)
+		key_to_base64(b64, pi->pub);
+	fprintf(stderr, "wgcardctl: card init: the decryption slot holds %s "
+	    "key%s%s%s%s%s\n", pi->has_pub ? "a cv25519" : "another",
+	    in->has_dec_fpr ? ", OpenPGP fingerprint " : "",
+	    in->has_dec_fpr ? fpr : "", pi->has_pub ? ", WireGuard public "
+	    "key " : "", pi->has_pub ? b64 : "", init_force ?
+	    ": replaced (--force)" : "");
+	if (init_force)
+		return 0;
+	fprintf(stderr, "wgcardctl: card init: a new key would replace it for "
+	    "good (every peer and every OpenPGP use of it would lose it). "
+	    "Nothing done; to replace it: wgcardctl card init --force\n");
+	return EXIT_USAGE;
+}
+
 /*
  * card init: with the admin PIN, sets the decryption slot to cv25519 and
  * generates the key on the card; prints the WireGuard public key. Talks
  * to the card directly (PC/SC, shared), not to a daemon, and refuses
- * while a daemon uses a card it could reach.
+ * while a daemon uses a card it could reach, and when the card cannot
+ * do cv25519 or already has a key (unless --force), before any PIN.
  */
 static int
 ctl_card_init(void)
 {
-	uint8_t	 pub[32];
-	char	 b64[WG_KEY_B64_LEN], *pin;
-	int	 r, retries = -1;
+	struct cardtool_probe_info	 pi;
+	struct cardtool_init		 in;
+	uint8_t				 pub[32];
+	char				 b64[WG_KEY_B64_LEN], *pin, *upin = NULL;
+	int				 r, retries = -1, kdf_done = 0;
 
 	if (ctl_card_in_use())
 		return EXIT_USAGE;
+	if ((r = openpgp_card_probe(reader_hint, &pi)) != 0) {
+		fprintf(stderr, "wgcardctl: card init: %s\n", opgp_strerror(r));
+		return EXIT_KEY;
+	}
+	if ((r = ctl_card_init_check(&pi)) != 0)
+		return r;
 	if ((pin = ctl_read_pin("Admin PIN")) == NULL) {
 		fprintf(stderr, "wgcardctl: no admin PIN given\n");
 		return EXIT_USAGE;
 	}
-	r = openpgp_card_init(reader_hint, (const uint8_t *)pin, strlen(pin),
-	    pub, &retries);
+	if (init_kdf && !pi.kdf_on &&
+	    (upin = ctl_read_pin("User PIN to set under KDF (empty: the "
+	    "factory 123456)")) != NULL && (strlen(upin) < OPGP_PIN_MIN ||
+	    strlen(upin) > OPGP_PIN_MAX)) {
+		fprintf(stderr, "wgcardctl: card init: the user PIN has %zu "
+		    "characters, not %d to %d. Nothing done\n", strlen(upin),
+		    OPGP_PIN_MIN, OPGP_PIN_MAX);
+		sodium_free(pin);
+		sodium_free(upin);
+		return EXIT_USAGE;
+	}
+	memset(&in, 0, sizeof(in));
+	in.serial = pi.info.serial;
+	in.admin_pin = (const uint8_t *)pin;
+	in.admin_len = strlen(pin);
+	in.kdf = init_kdf;
+	if (upin != NULL) {
+		in.user_pin = (const uint8_t *)upin;
+		in.user_len = strlen(upin);
+	}
+	r = openpgp_card_init(reader_hint, &in, pub, &retries, &kdf_done);
 	sodium_free(pin);
+	if (upin != NULL)
+		sodium_free(upin);
+	if (kdf_done)
+		fprintf(stderr, "wgcardctl: card init: KDF on (SHA-256, %d "
+		    "bytes hashed); the admin PIN is the one given, the user "
+		    "PIN %s, both sent hashed from now on%s\n",
+		    OPGP_KDF_COUNT_INIT, in.user_pin != NULL ? "the one given" :
+		    "the factory 123456 (change it: gpg --card-edit, passwd)",
+		    pi.info.manufacturer == OPGP_MFR_YUBICO ||
+		    pi.info.manufacturer == OPGP_MFR_FSIJ ? "" :
+		    "; the resetting code is removed");
+	else if (init_kdf && r == 0)
+		fprintf(stderr, "wgcardctl: card init: KDF was on already; "
+		    "PINs unchanged\n");
 	if (r != 0) {
 		if (r == -EACCES)
 			fprintf(stderr, "wgcardctl: card init: wrong admin "
@@ -639,6 +785,8 @@ main(int argc, char *argv[])
 		{ "prometheus",	no_argument,	NULL,	'P' },
 		{ "help",	no_argument,	NULL,	'h' },
 		{ "version",	no_argument,	NULL,	'V' },
+		{ "force",	no_argument,	NULL,	'F' },
+		{ "kdf",	no_argument,	NULL,	'K' },
 		{ NULL,		0,		NULL,	0 }
 	};
 	struct parse_result	 res;
@@ -661,6 +809,12 @@ main(int argc, char *argv[])
 				usage();
 			format = ch;
 			break;
+		case 'F':
+			init_force = 1;
+			break;
+		case 'K':
+			init_kdf = 1;
+			break;
 		case 'r':
 			reader_hint = optarg;
 			break;
@@ -681,6 +835,8 @@ main(int argc, char *argv[])
 	if (res.ifname != NULL)
 		ifname = res.ifname;
 	if (format != 0 && res.action != CTL_SHOW)
+		usage();
+	if ((init_force || init_kdf) && res.action != CTL_CARD_INIT)
 		usage();
 	if (sodium_init() == -1)
 		return EXIT_USAGE;

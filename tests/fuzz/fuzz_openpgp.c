@@ -3,7 +3,8 @@
  * parsing (keyd/openpgp.c): BER-TLV, application related data (6E),
  * key attributes (C2), PW status (C4), the public key DO (7F49/86),
  * status words, PSO:DECIPHER results and response chaining (61xx,
- * 6Cxx).
+ * 6Cxx), Yubico's GET VERSION, algorithm information (FA), and card
+ * init's commands (KDF setup).
  *
  * Input: one flags byte, then a stream of card answers, each a 2-byte
  * big-endian length and that many bytes (lengths from 0xfff0 up are
@@ -101,7 +102,8 @@ fuzz_parse(const uint8_t *data, size_t size)
 	r = opgp_parse_app_data(data, size, &info);
 	if (r == 0 && (info.aid_len > sizeof(info.aid) ||
 	    info.pw1_retries < -1 || info.pw1_retries > 255 ||
-	    info.pw3_retries < -1 || info.pw3_retries > 255))
+	    info.pw3_retries < -1 || info.pw3_retries > 255 ||
+	    info.dec_key_status < -1 || info.dec_key_status > 255))
 		abort();
 	if (r != 0 && r != -EPROTO)
 		abort();
@@ -122,6 +124,12 @@ fuzz_parse(const uint8_t *data, size_t size)
 	if (r > 255 || (r < 0 && r != -EPROTO))
 		abort();
 	if (opgp_uif_name(r) == NULL)
+		abort();
+	if (opgp_parse_version(data, size, out) == 0 &&
+	    (out[0] > 99 || out[1] > 99 || out[2] > 99))
+		abort();
+	if ((r = opgp_parse_algo_info(data, size)) != 0 && r != 1 &&
+	    r != -EPROTO)
 		abort();
 	if (opgp_sw_errno(opgp_sw(data, size), &pw1) > 0)
 		abort();
@@ -165,6 +173,16 @@ fuzz_commands(struct fuzz_in *in, uint8_t flags)
 		memset(out, 0, sizeof(out));
 		if ((r = opgp_decipher(&card, point, out)) > 0 ||
 		    (r == 0 && sodium_is_zero(out, 32)))
+			abort();
+	}
+	if ((r = opgp_read_version(&card, out)) > 0 ||
+	    (r = opgp_read_algo_info(&card)) > 1)
+		abort();
+	if (flags & 8) {
+		retries = -2;
+		r = opgp_kdf_setup(&card, flags & 16, admin, sizeof(admin) - 1,
+		    (flags & 32) ? pin : NULL, sizeof(pin) - 1, &retries);
+		if (r > 0 || retries < -2 || retries > 255)
 			abort();
 	}
 	if (flags & 4) {

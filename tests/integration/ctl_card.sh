@@ -51,6 +51,28 @@ pub=$(echo "$ADMIN" | ctl card init 2>"$T_TMP/init.err")
 t_check "card init with the admin PIN" test -n "$pub"
 t_eq "card init: the printed key is the card's" "$pub" \
     "$(card_ctl pubkey)"
+t_check "card init: says which card (reader, manufacturer, serial, version)" \
+    grep -q 'card init: reader "Virtual PCD.*": test card (manufacturer FF00), serial 0000C001, OpenPGP application 3\.4; KDF not supported' "$T_TMP/init.err"
+# A second card init finds the key: refused before any PIN, unless --force.
+v83() { grep -c 'INS 20 P1 00 P2 83' "$VCARD_LOG"; }
+n83=$(v83)
+out=$(echo "$ADMIN" | ctl card init 2>&1)
+t_eq "card init over a key: refused, exit 1" "$?" 1
+t_check "card init over a key: names it and says --force" \
+    sh -c "echo '$out' | grep -q 'the decryption slot holds a cv25519 key, OpenPGP fingerprint [0-9A-F]\{40\}, WireGuard public key $pub' && echo '$out' | grep -q 'Nothing done; to replace it: wgcardctl card init --force'"
+t_eq "card init over a key: no PIN sent" "$(v83)" "$n83"
+t_eq "card init over a key: the key stays" "$(card_ctl pubkey)" "$pub"
+out=$(echo "$ADMIN" | ctl card init --force 2>&1 >"$T_TMP/init2.out")
+t_eq "card init --force: exit 0" "$?" 0
+t_check "card init --force: says the key is replaced" \
+    sh -c "echo '$out' | grep -q 'public key $pub: replaced (--force)'"
+pub2=$(cat "$T_TMP/init2.out")
+t_check "card init --force: a new key" test -n "$pub2" -a "$pub2" != "$pub"
+t_eq "card init --force: the printed key is the card's" "$pub2" \
+    "$(card_ctl pubkey)"
+pub=$pub2
+out=$(ctl card status --force 2>&1)
+t_eq "--force with another command: usage, exit 1" "$?" 1
 t_eq "card pubkey -r without a daemon" \
     "$(ctl -r "Virtual PCD" card pubkey 2>"$T_TMP/pk.err")" "$pub"
 t_check "card pubkey -r: says it read the card" \
@@ -233,11 +255,13 @@ else
 fi
 t_check "daemon alive" pid_alive "${T_IF_PID[$IF_A]}"
 
-# ---- card init on KDF cards (the vcard's nitrokey3 profile compares a
-# raw PIN and spends a retry, gnuk answers 6985): the admin PIN goes as
-# its S2K hash, no retry is spent, PW3 is reset at the end (VERIFY FF 83).
+# ---- card init on every profile; with KDF on (nitrokey3, yubikey5: a
+# raw PIN is compared and spends a retry; gnuk 6985, smartpgp 6700) the
+# admin PIN goes as its S2K hash, no retry is spent, PW3 is reset at the
+# end (VERIFY FF 83). A second init without --force is refused before
+# any PIN, with --force it replaces the key.
 n=0
-for prof in nitrokey3 gnuk; do
+for prof in default nitrokey3 yubikey5 gnuk smartpgp; do
 	n=$((n + 1))
 	card_stop_vcard
 	card_wait_absent 5 || t_fail "$prof" "the previous card is still seen"
@@ -247,17 +271,104 @@ for prof in nitrokey3 gnuk; do
 	VCARD_PROFILE=$prof card_start_vcard "$T_TMP/k$n.state" ||
 	    t_fatal "$prof vcard"
 	card_wait_present || t_fatal "$prof card not seen"
-	t_eq "$prof: the card has KDF on" "$(card_status_field kdf)" 1
+	kdf=$(card_status_field kdf)
+	t_eq "$prof: KDF as the profile has it" "$kdf" \
+	    "$([ "$prof" = default ] && echo 0 || echo 1)"
 	kpub=$(echo "$ADMIN" | ctl -r "Virtual PCD" card init 2>"$T_TMP/k$n.err")
-	t_check "$prof: card init with the admin PIN (KDF on)" test -n "$kpub"
+	t_check "$prof: card init with the admin PIN (KDF $kdf)" test -n "$kpub"
 	[ -n "$kpub" ] || sed 's/^/# /' "$T_TMP/k$n.err"
 	t_eq "$prof: the printed key is the card's" "$kpub" "$(card_ctl pubkey)"
 	t_eq "$prof: no admin PIN retry spent" "$(card_status_field pw3)" 3
 	t_check "$prof: PW3 reset at the end (VERIFY FF 83)" \
 	    grep -q 'INS 20 P1 FF P2 83' "$VCARD_LOG"
-	t_eq "$prof: the raw admin PIN never sent (no 6985, no 63Cx)" \
-	    "$(grep -c 'INS 20 P1 00 P2 83 -> SW \(6985\|63C\)' "$VCARD_LOG")" 0
+	t_eq "$prof: the raw admin PIN never refused (no 6985, 6700, 63Cx)" \
+	    "$(grep -c 'INS 20 P1 00 P2 83 -> SW \(6985\|6700\|63C\)' "$VCARD_LOG")" 0
+	n83=$(v83)
+	echo "$ADMIN" | ctl -r "Virtual PCD" card init >/dev/null 2>&1
+	t_eq "$prof: card init over the key: refused" "$?" 1
+	t_eq "$prof: card init over the key: no PIN sent" "$(v83)" "$n83"
+	fpub=$(echo "$ADMIN" | ctl -r "Virtual PCD" card init --force 2>/dev/null)
+	t_check "$prof: card init --force: a new key" \
+	    test -n "$fpub" -a "$fpub" != "$kpub"
+	t_eq "$prof: card init --force: the card's key" "$fpub" \
+	    "$(card_ctl pubkey)"
+	t_eq "$prof: card init --force: no admin PIN retry spent" \
+	    "$(card_status_field pw3)" 3
+	if [ "$prof" = yubikey5 ]; then
+		t_check "yubikey5: the firmware said (GET VERSION)" grep -q \
+		    'Yubico card (manufacturer 0006), serial 0000C0F3, .*YubiKey firmware 5\.2\.7; KDF on' \
+		    "$T_TMP/k$n.err"
+		card_ctl "set fw=5.2.1" >/dev/null
+		n83=$(v83)
+		out=$(echo "$ADMIN" | ctl -r "Virtual PCD" card init --force 2>&1)
+		t_eq "yubikey5 5.2.1: card init refused" "$?" 1
+		t_check "yubikey5 5.2.1: says why (cv25519 from 5.2.3)" \
+		    sh -c "echo '$out' | grep -q 'firmware 5.2.1 has no cv25519 (Yubico: 5.2.3 and later). Nothing done'"
+		t_eq "yubikey5 5.2.1: no PIN sent" "$(v83)" "$n83"
+		t_eq "yubikey5 5.2.1: the key stays" "$(card_ctl pubkey)" "$fpub"
+	fi
 done
+
+# ---- card init --kdf: a card that can do KDF with KDF off (F9 81 01
+# 00). nitrokey3 keeps its PINs when F9 is written (wgcardctl changes
+# them, as GnuPG does), yubikey5 replaces them by F9's factory hashes:
+# either way KDF ends on with the admin PIN and the user PIN given,
+# nothing spent; a default card (no KDF-DO) is refused before any PIN.
+for prof in nitrokey3 yubikey5 default; do
+	n=$((n + 1))
+	card_stop_vcard
+	card_wait_absent 5 || t_fail "kdf $prof" "the previous card is still seen"
+	card_init_state "$T_TMP/k$n.state" --serial 0000C0E$n \
+	    --pin "$PIN" --admin-pin "$ADMIN" >/dev/null || t_fatal "card state"
+	sed -i 's/^kdf -$/kdf 810100/' "$T_TMP/k$n.state"
+	VCARD_PROFILE=$prof card_start_vcard "$T_TMP/k$n.state" \
+	    --set verify=0 --set generate=0 || t_fatal "kdf $prof vcard"
+	card_wait_present || t_fatal "kdf $prof card not seen"
+	t_eq "kdf $prof: KDF off at first" "$(card_status_field kdf)" 0
+	n83=$(v83)
+	kpub=$(printf '%s\n%s\n' "$ADMIN" "$PIN" |
+	    ctl -r "Virtual PCD" card init --kdf 2>"$T_TMP/k$n.err")
+	rc=$?
+	if [ "$prof" = default ]; then
+		t_eq "kdf default: refused" "$rc" 1
+		t_check "kdf default: says the card has no KDF-DO" grep -q \
+		    -- '--kdf: this card has no KDF-DO' "$T_TMP/k$n.err"
+		t_eq "kdf default: no PIN sent" "$(v83)" "$n83"
+		continue
+	fi
+	t_check "kdf $prof: card init --kdf" test "$rc" -eq 0 -a -n "$kpub"
+	[ "$rc" -eq 0 ] || sed 's/^/# /' "$T_TMP/k$n.err"
+	t_eq "kdf $prof: KDF on" "$(card_status_field kdf)" 1
+	t_check "kdf $prof: says so, and that the PINs are the ones given" \
+	    grep -q 'KDF on (SHA-256, 8388608 bytes hashed); the admin PIN is the one given, the user PIN the one given' "$T_TMP/k$n.err"
+	t_eq "kdf $prof: no retry spent (PW1, PW3)" \
+	    "$(card_status_field pw1) $(card_status_field pw3)" "3 3"
+	t_eq "kdf $prof: the printed key is the card's" "$kpub" "$(card_ctl pubkey)"
+	# The admin PIN, now hashed: another init takes it, nothing spent.
+	fpub=$(echo "$ADMIN" | ctl -r "Virtual PCD" card init --force --kdf 2>"$T_TMP/k$n.err2")
+	t_check "kdf $prof: the admin PIN works hashed (card init --force)" \
+	    test -n "$fpub" -a "$fpub" != "$kpub"
+	t_check "kdf $prof: --kdf again: KDF was on, PINs unchanged" \
+	    grep -q 'KDF was on already; PINs unchanged' "$T_TMP/k$n.err2"
+	t_eq "kdf $prof: still no retry spent" "$(card_status_field pw3)" 3
+done
+# The user PIN under KDF: the broker of a daemon with that PIN in its
+# PinFile verifies it (the last card: yubikey5, the card's own reset).
+IF_K="wg${T_ID}$$k"
+(umask 077; echo "$PIN" >"$T_TMP/k.pin"
+ printf '[Interface]\nKeySource = openpgp\nCardSerial = 0000C0E%s\nPinFile = %s\nListenPort = 51822\n' \
+    "$((n - 1))" "$T_TMP/k.pin" >"$T_TMP/$IF_K.conf")
+card_stop_vcard
+card_wait_absent 5 || t_fail "kdf daemon" "the previous card is still seen"
+VCARD_PROFILE=yubikey5 card_start_vcard "$T_TMP/k$((n - 1)).state" ||
+    t_fatal "kdf yubikey5 vcard again"
+card_wait_present || t_fatal "kdf yubikey5 card not seen"
+start_conf "$NS_A" "$IF_K" "$T_TMP/$IF_K.conf" &&
+    wait_for 10 test -S "/var/run/wgcard/$IF_K.sock" || t_fatal "daemon K"
+t_check "kdf: the user PIN given to card init --kdf unlocks the card" \
+    wait_for 10 grep -q 'card: ready' "$T_TMP/$IF_K.log"
+t_eq "kdf: and spends nothing" "$(card_status_field pw1)" 3
+impl_stop "$IF_K"
 
 # ---- a terminated application (6285 to SELECT and to everything but
 # ACTIVATE): the tools and the daemon say what to run, and the daemon
@@ -320,7 +431,9 @@ t_eq "6985: the same PIN by unlock is not sent again" "$(fv)" 1
 # pull and insert.
 TRY=$T_TMP/try
 tport=$(card_pick_port try) || t_fatal "no free port pair for the try"
-VCARD_PORT=$tport "$T_ROOT/contrib/virtual-card.sh" start "$TRY" >"$T_TMP/try.out" 2>&1
+# (Its pcscd and card outlive the call: not with the ctlsock lock.)
+VCARD_PORT=$tport "$T_ROOT/contrib/virtual-card.sh" start "$TRY" \
+    >"$T_TMP/try.out" 2>&1 {T_EXCL_FD}>&-
 t_eq "virtual-card.sh start: exit 0" "$?" 0
 for f in "$TRY/pcscd.pid" "$TRY/card.pid"; do
 	[ -f "$f" ] && T_PIDS+=("$(cat "$f")")
@@ -333,7 +446,10 @@ t_check "virtual-card.sh: its card answers with the key it printed" \
 "$T_ROOT/contrib/virtual-card.sh" remove "$TRY" >/dev/null
 t_check "virtual-card.sh remove: the card is gone" \
     wait_for 5 sh -c "! env PCSCLITE_CSOCK_NAME='$tsock' '$WGCARDCTL' -r '' card pubkey >/dev/null 2>&1"
-"$T_ROOT/contrib/virtual-card.sh" insert "$TRY" >/dev/null
+"$T_ROOT/contrib/virtual-card.sh" insert "$TRY" >/dev/null {T_EXCL_FD}>&-
+for f in "$TRY/card.pid"; do
+	[ -f "$f" ] && T_PIDS+=("$(cat "$f")")
+done
 t_check "virtual-card.sh insert: it is back" \
     wait_for 5 sh -c "test \"\$(env PCSCLITE_CSOCK_NAME='$tsock' '$WGCARDCTL' -r '' card pubkey 2>/dev/null)\" = '$tpub'"
 tpids="$(cat "$TRY/pcscd.pid" "$TRY/card.pid" 2>/dev/null)"

@@ -241,8 +241,12 @@ fi
 # time, as GnuPG's own keys do; checked with an independent SHA-1.
 scd_kill
 WGCARDCTL=$T_ROOT/build/wgcardctl
-pub=$(echo "$ADMIN_PIN" | "$WGCARDCTL" card init 2>"$T_TMP/init.err")
-t_check "wgcardctl card init replaces the key" test -n "$pub"
+echo "$ADMIN_PIN" | "$WGCARDCTL" card init >/dev/null 2>"$T_TMP/init.err"
+t_eq "wgcardctl card init over gpg's key: refused without --force" "$?" 1
+t_check "wgcardctl card init over gpg's key: names its fingerprint" \
+    grep -q 'the decryption slot holds a cv25519 key, OpenPGP fingerprint [0-9A-F]\{40\}' "$T_TMP/init.err"
+pub=$(echo "$ADMIN_PIN" | "$WGCARDCTL" card init --force 2>"$T_TMP/init.err")
+t_check "wgcardctl card init --force replaces the key" test -n "$pub"
 if gpgq --card-status; then
 	gfpr=$(sed -n 's/^Encryption key\.*: *//p' "$T_TMP/gpg.out" | tr -d ' ')
 	created=$(sed -n '/^Encryption key/,/^[A-Z]/s/^ *created \.*: *//p' "$T_TMP/gpg.out" | head -n 1)

@@ -726,11 +726,13 @@ flood_lock()
 # sockets whose handshake process never answers, and `wgcardctl card
 # init` asks every daemon's socket whether it uses the card (and refuses
 # when one cannot say): the scripts that do either take turns.
+# T_EXCL_FD is the lock's descriptor: a process meant to outlive the
+# script's own (a daemonizing helper) must be started with it closed,
+# `cmd {T_EXCL_FD}>&-`, or it holds the lock after the script is gone.
 t_excl()
 {
-	local fd
-	exec {fd}>"/tmp/wgcard-$1.lock" || return 1
-	flock -w "${2:-600}" "$fd" || return 1
+	exec {T_EXCL_FD}>"/tmp/wgcard-$1.lock" || return 1
+	flock -w "${2:-600}" "$T_EXCL_FD" || return 1
 }
 
 flood_unlock()

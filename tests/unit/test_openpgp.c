@@ -236,6 +236,69 @@ test_attr(void)
 	CHECK(!opgp_attr_is_cv25519(a, 11), "EdDSA with the GnuPG OID");
 }
 
+/* card init's reading: GET VERSION, FA, C0 and DE in 6E, F9's layout. */
+static void
+test_card_init_parse(void)
+{
+	static const uint8_t	ver[] = { 0x05, 0x02, 0x07, 0x90, 0x00 };
+	static const uint8_t	badver[] = { 0x05, 0x0a, 0x07, 0x90, 0x00 };
+	/* FA: C1 RSA 2048, C2 RSA 2048 and cv25519, C3 ed25519. */
+	static const uint8_t	fa[] = {
+		0xfa, 0x29,
+		0xc1, 0x06, 0x01, 0x08, 0x00, 0x00, 0x20, 0x00,
+		0xc2, 0x06, 0x01, 0x08, 0x00, 0x00, 0x20, 0x00,
+		0xc2, 0x0b, 0x12, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x97, 0x55,
+		0x01, 0x05, 0x01,
+		0xc3, 0x0a, 0x16, 0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47,
+		0x0f, 0x01,
+	};
+	/* 6E with C0 (KDF bit) and DE (decryption key generated). */
+	static const uint8_t	app[] = {
+		0x73, 0x10,
+		0xc0, 0x0a, 0x7d, 0, 0, 0xff, 0, 0, 0, 0xff, 0, 0,
+		0xde, 0x02, 0x02, 0x01,
+	};
+	struct opgp_info	info;
+	struct opgp_kdf		kdf;
+	uint8_t			fw[3], f9[OPGP_KDF_DO_LEN], salts[24], h[32];
+	size_t			i;
+
+	CHECK(opgp_parse_version(ver, sizeof(ver), fw) == 0 && fw[0] == 5 &&
+	    fw[1] == 2 && fw[2] == 7, "GET VERSION 05 02 07: 5.2.7");
+	CHECK(opgp_parse_version(badver, sizeof(badver), fw) == -EPROTO,
+	    "GET VERSION: not BCD");
+	CHECK(opgp_parse_version(ver, 4, fw) == -EPROTO, "GET VERSION short");
+	CHECK(opgp_parse_algo_info(fa, sizeof(fa)) == 1, "FA lists cv25519");
+	CHECK(opgp_parse_algo_info(fa + 2, sizeof(fa) - 2) == 1,
+	    "FA without its tag");
+	CHECK(opgp_parse_algo_info(fa + 2, 16) == 0,
+	    "FA with RSA only for decryption");
+	CHECK(opgp_parse_algo_info(fa + 2, sizeof(fa) - 3) == -EPROTO,
+	    "FA cut short");
+	CHECK(opgp_parse_app_data(app, sizeof(app), &info) == 0 &&
+	    info.has_kdf_do && info.dec_key_status == 1, "C0 KDF bit, DE");
+	CHECK(opgp_parse_app_data((const uint8_t *)"\x73\x00", 2, &info) == 0 &&
+	    !info.has_kdf_do &&
+	    info.dec_key_status == -1, "no C0, no DE");
+	for (i = 0; i < sizeof(salts); i++)
+		salts[i] = (uint8_t)i;
+	opgp_build_kdf_do(f9, OPGP_KDF_COUNT_INIT, salts);
+	CHECK(opgp_parse_kdf(f9, sizeof(f9), &kdf) == 0 && kdf.on &&
+	    kdf.hashlen == 32 && kdf.count == OPGP_KDF_COUNT_INIT &&
+	    memcmp(kdf.salt_pw1, salts, 8) == 0 &&
+	    memcmp(kdf.salt_rc, salts + 8, 8) == 0 &&
+	    memcmp(kdf.salt_pw3, salts + 16, 8) == 0,
+	    "card init's F9 reads back: SHA-256, count, three salts");
+	CHECK(f9[42] == 0x87 && f9[43] == 0x20 && f9[76] == 0x88 &&
+	    f9[77] == 0x20, "F9: 87 and 88 at GnuPG's offsets");
+	opgp_s2k(32, salts, OPGP_KDF_COUNT_INIT, (const uint8_t *)"123456", 6,
+	    h);
+	CHECK(memcmp(f9 + 44, h, 32) == 0, "F9 87: S2K of 123456, PW1 salt");
+	opgp_s2k(32, salts + 16, OPGP_KDF_COUNT_INIT,
+	    (const uint8_t *)"12345678", 8, h);
+	CHECK(memcmp(f9 + 78, h, 32) == 0, "F9 88: S2K of 12345678, PW3 salt");
+}
+
 /* The long form of F9 (GnuPG kdf-setup), salts 01.., 11.., 21... */
 static size_t
 kdf_f9(uint8_t *f9, uint8_t hash, uint32_t count, int single)
@@ -852,6 +915,7 @@ main(void)
 	test_pw_status();
 	test_tlv();
 	test_attr();
+	test_card_init_parse();
 	test_kdf();
 	test_verify_kdf();
 	test_touch();
