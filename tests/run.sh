@@ -34,7 +34,7 @@ SCRIPT_TIMEOUT=${SCRIPT_TIMEOUT:-900}
 SLOW=${SLOW:-"soak.sh rekey.sh card_rekey.sh sanitize.sh fuzz.sh badinput.sh basic.sh"}	# started first (longest)
 # Scripts about side A alone (B is not an implementation choice there, or
 # they use fixed host resources): run once, with the first pair.
-ONCE=${ONCE:-"soak.sh ct.sh demo.sh rundirs.sh hardening.sh services.sh manpages.sh ctl.sh ctl_card.sh card_neighbours.sh privsep.sh custody.sh config.sh vcard_gpg.sh fwd_sandbox.sh audit.sh card_reload.sh fuzz.sh sanitize.sh flood_card.sh wgquick.sh polkit.sh hostile.sh hostile_card.sh msgtable.sh"}
+ONCE=${ONCE:-"soak.sh ct.sh demo.sh rundirs.sh hardening.sh services.sh manpages.sh ctl.sh ctl_card.sh card_neighbours.sh card_profiles.sh privsep.sh custody.sh config.sh vcard_gpg.sh fwd_sandbox.sh audit.sh card_reload.sh fuzz.sh sanitize.sh flood_card.sh wgquick.sh polkit.sh hostile.sh hostile_card.sh msgtable.sh"}
 PATH=$PATH:/usr/sbin:/sbin
 
 if [ "$mode" != unit ] && [ "$(id -u)" -ne 0 ]; then

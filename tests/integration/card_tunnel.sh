@@ -13,29 +13,6 @@ T_ID=ct
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/card.sh"
 
-# cardd_conf FILE IFNAME PINFILE CARDPUB SERIAL PORT PEERPUB EP ALLOWED IN4 IN6
-cardd_conf()
-{
-	(
-		umask 077
-		cat >"$1" <<EOC
-[Interface]
-KeySource = openpgp
-CardSerial = $5
-CardPublicKey = $4
-PinFile = $3
-ListenPort = $6
-Address = ${10}/$IN4_PLEN
-Address = ${11}/$IN6_PLEN
-
-[Peer]
-PublicKey = $7
-AllowedIPs = $9
-${8:+Endpoint = $8}
-EOC
-	)
-}
-
 # audit_ok LOG: card X25519 operations that succeeded, per keyd's audit.
 audit_ok()
 {

@@ -345,3 +345,28 @@ card_dump_logs()
 		echo "----"
 	done
 }
+
+# cardd_conf FILE IFNAME PINFILE CARDPUB SERIAL PORT PEERPUB EP ALLOWED IN4 IN6:
+# a wgcardd.conf for a card-keyed interface with one peer (EP may be
+# empty).
+cardd_conf()
+{
+	(
+		umask 077
+		cat >"$1" <<EOC
+[Interface]
+KeySource = openpgp
+CardSerial = $5
+CardPublicKey = $4
+PinFile = $3
+ListenPort = $6
+Address = ${10}/$IN4_PLEN
+Address = ${11}/$IN6_PLEN
+
+[Peer]
+PublicKey = $7
+AllowedIPs = $9
+${8:+Endpoint = $8}
+EOC
+	)
+}
