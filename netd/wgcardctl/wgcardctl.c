@@ -432,6 +432,7 @@ ctl_card_in_use(void)
 		if (st != NULL && sn != NULL && strcmp(sn, want) == 0 &&
 		    (strcmp(st, "ready") == 0 || strcmp(st, "locked") == 0 ||
 		    strcmp(st, "pin-suspect") == 0 ||
+		    strcmp(st, "held") == 0 ||
 		    strcmp(st, "blocked") == 0)) {
 			fprintf(stderr, "wgcardctl: card init: card %s in "
 			    "reader \"%s\" is in use by wgcardd on %s (state "
