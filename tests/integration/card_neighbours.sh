@@ -17,8 +17,8 @@
 #    the same;
 # and on the default profile:
 #  - another client holding the card exclusively when the daemon starts:
-#    `card status` says held, the log says what frees it; ready once the
-#    other program lets go;
+#    `card status` says held and what frees it, so does the log; ready
+#    once the other program lets go;
 #  - another client's PC/SC transaction held for 5 s: held, then ready;
 #  - Exclusive = yes: another client's connect is a sharing violation,
 #    so it cannot use the verified PIN (with Exclusive = no it can: the
@@ -160,6 +160,8 @@ mark
 start_conf "$NS_A" "$IF_A" "$CONF" || t_fatal "wgcardd A (held)"
 t_check "held exclusively: card status says held" wait_for 5 \
     status_says 'state: held'
+t_check "held exclusively: card status says what frees it" \
+    status_says 'reason: .*holds it exclusively (scdaemon? pcsc-shared and disable-ccid'
 t_check "held exclusively: the log says what frees it" \
     logged 'card: held by another program: .*pcsc-shared and disable-ccid'
 t_check "held exclusively: ready once the other program lets go" \
