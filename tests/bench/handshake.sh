@@ -5,6 +5,11 @@
 # virtual OpenPGP card (pcscd + vsmartcard-vpcd + build/wgcard-vcard).
 #
 #	sudo tests/bench/handshake.sh		(BENCH_N=20, BENCH_BURST=12)
+#	sudo VCARD_PROFILE=nitrokey3 tests/bench/handshake.sh
+#
+# VCARD_PROFILE makes the virtual card behave as that token
+# (docs/devices.md): nitrokey3 answers VERIFY after 0.9 s and each
+# PSO:DECIPHER after 1 s, with KDF on, as a Nitrokey 3 does.
 #
 # 1. Latency: the RTT of `ping -c 1` through a tunnel whose peers were
 #    just removed and added again on both sides (no session, no cached
@@ -35,6 +40,14 @@ t_log "# (IMPL_A/IMPL_B are not used here: each setup fixes its own)"
 N=${BENCH_N:-20}
 BURST=${BENCH_BURST:-12}
 SETTLE=${BENCH_SETTLE:-0.1}
+# A slow token (VCARD_PROFILE) answers about once a second: the bursts
+# get longer to finish and the card's pauses between operations are
+# that long.
+if [ -n "${VCARD_PROFILE:-}" ]; then
+	BURST_WAIT=${BENCH_BURST_WAIT:-40} GAP=${BENCH_GAP:-2.5}
+else
+	BURST_WAIT=${BENCH_BURST_WAIT:-12} GAP=${BENCH_GAP:-1}
+fi
 WGCARDCTL=${WGCARDCTL:-$T_ROOT/build/wgcardctl}
 PIN=hbPIN-51c0de
 RES=$T_TMP/results
@@ -45,7 +58,7 @@ if [ "$BURST" -gt 16 ]; then
 	t_log "#   static-static DHs past the 16th are refused, those peers cannot handshake"
 fi
 
-t_log "# command: $0 $* (BENCH_N=$N BENCH_BURST=$BURST)"
+t_log "# command: $0 $* (BENCH_N=$N BENCH_BURST=$BURST VCARD_PROFILE=${VCARD_PROFILE:-default})"
 t_log "# machine: nproc=$(nproc) kernel=$(uname -r) load=$(cut -d' ' -f1-3 /proc/loadavg)"
 t_log "# $(wireguard-go --version 2>/dev/null | head -n 1)"
 
@@ -124,7 +137,8 @@ hb_start_vcard()
 	VCARD_LOG=$T_TMP/vcard-hb.log
 	rm -f "$VCARD_CTL"
 	"${T_PDEATH[@]}" "$VCARD_BIN" --state "$1" --port "$VCARD_PORT" \
-	    --control "$VCARD_CTL" -v </dev/null \
+	    --control "$VCARD_CTL" -v \
+	    ${VCARD_PROFILE:+--profile "$VCARD_PROFILE"} </dev/null \
 	    > >(perl -MTime::HiRes=time -ne \
 		'$| = 1; printf("%.6f %s", time, $_)' >"$VCARD_LOG") 2>&1 &
 	CARD_VCARD_PID=$!
@@ -272,6 +286,12 @@ burst_setup()
 	BK_SET=("${set[@]}")
 }
 
+# _card_idle: the broker has nothing queued or running.
+_card_idle()
+{
+	"$WGCARDCTL" -i "$IF_A" card status 2>/dev/null | grep -q '^  queued: 0$'
+}
+
 declare -a BK_PUB BK_SET
 burst_ok=0 ops_ss=- ops_wave=-
 if burst_setup; then
@@ -314,7 +334,7 @@ if [ "$burst_ok" = 1 ]; then
 	wait_for 30 _audit_at_least "$LOG_A" $((n0 + BURST))
 	ss_ok=$(($(audit_ok "$LOG_A") - ok0))
 	ss_dec=$(($(card_status_field deciphers) - dd0))
-	read -r ss_n ss_ms ops_ss <<<"$(card_span "$l0" 1)"
+	read -r ss_n ss_ms ops_ss <<<"$(card_span "$l0" "$GAP")"
 	t_eq "burst 1: $BURST static-static DHs succeeded" "$ss_ok" "$BURST"
 fi
 
@@ -324,7 +344,7 @@ fi
 # then "span MS" (first request sent to last reply).
 burst_ping()
 {
-	ip netns exec "$NS_B" "${T_PDEATH[@]}" python3 - "$BURST" 12 <<'EOP'
+	ip netns exec "$NS_B" "${T_PDEATH[@]}" python3 - "$BURST" "$BURST_WAIT" <<'EOP'
 import os, select, socket, struct, sys, time
 
 def csum(b):
@@ -372,8 +392,9 @@ if [ "$burst_ok" = 1 ]; then
 	ck0=$("$WGCARDCTL" -i "$IF_A" show 2>/dev/null |
 	    sed -n 's/.*cookie replies sent: //p')
 	burst_ping >"$RES/burst.out" 2>&1
-	# The last answers' audit lines may still be on their way.
-	sleep 0.3
+	# The last answers' audit lines may still be on their way (and a
+	# slow card's last operation may still be running).
+	wait_for "$BURST_WAIT" _card_idle
 	hs_n=$(($(audit_n "$LOG_A") - n0))
 	hs_dec=$(($(card_status_field deciphers) - dd0))
 	ck1=$("$WGCARDCTL" -i "$IF_A" show 2>/dev/null |
@@ -384,7 +405,7 @@ if [ "$burst_ok" = 1 ]; then
 	ck=-
 	[ -n "$ck0" ] && [ -n "$ck1" ] && ck=$((ck1 - ck0))
 	hs_ms=$(awk '$1 == "span" { print $2 }' "$RES/burst.out")
-	read -r wave_n wave_ms ops_wave <<<"$(card_span "$l0" 1)"
+	read -r wave_n wave_ms ops_wave <<<"$(card_span "$l0" "$GAP")"
 	t_eq "burst 2: all $BURST simultaneous first pings answered" \
 	    "$hs_ans" "$BURST"
 	t_eq "burst 2: vcard DECIPHERs = keyd audit lines" "$hs_dec" "$hs_n"
@@ -413,7 +434,7 @@ row "sw   wgcardd(sw) <- wireguard-go (resp.)"	"$RES/sw.B2A"
 row "card wgcardd(card) <- wireguard-go (resp.)"	"$RES/card.B2A"
 
 echo
-echo "== card operations (virtual card, PSO:DECIPHER through pcscd/vpcd)"
+echo "== card operations (virtual card, profile ${VCARD_PROFILE:-default}, PSO:DECIPHER through pcscd/vpcd)"
 read -r on omn omd op9 omx omean <<<"$(stats "$RES/card.ops")"
 printf 'per-op latency (keyd audit, %s ops): min %s median %s p90 %s max %s mean %s ms\n' \
     "$on" "$omn" "$omd" "$op9" "$omx" "$omean"
