@@ -79,10 +79,12 @@ stats()
 	}'
 }
 
-# audit_n LOG: card X25519 operations keyd has finished (any result).
+# audit_n LOG: card X25519 operations keyd has finished (any result; not
+# the requests a slow card's queue dropped unasked, "waited too long").
 audit_n()
 {
-	grep -c 'audit: op=ecdh backend=openpgp .*latency_ms=' "$1"
+	grep 'audit: op=ecdh backend=openpgp .*latency_ms=' "$1" |
+	    grep -vc 'waited too long'
 }
 
 audit_ok()
@@ -93,6 +95,11 @@ audit_ok()
 _audit_at_least()
 {
 	[ "$(audit_n "$1")" -ge "$2" ]
+}
+
+_audit_ok_at_least()
+{
+	[ "$(audit_ok "$1")" -ge "$2" ]
 }
 
 # first_rtt NS DST: the RTT (ms) of one echo request, nothing if lost.
@@ -319,7 +326,8 @@ card_span()
 	END {
 		ms = (last - first) * 1000
 		if (n < 2 || ms <= 0) { printf("%d - -\n", n); exit }
-		printf("%d %.1f %.0f\n", n, ms, (n - 1) * 1000 / ms)
+		r = (n - 1) * 1000 / ms
+		printf(r < 10 ? "%d %.1f %.2f\n" : "%d %.1f %.0f\n", n, ms, r)
 	}'
 }
 
@@ -331,7 +339,9 @@ if [ "$burst_ok" = 1 ]; then
 	ok0=$(audit_ok "$LOG_A")
 	dd0=$(card_status_field deciphers)
 	wgx "$NS_A" set "$IF_A" "${BK_SET[@]}" || t_fail "burst 1" "wg set"
-	wait_for 30 _audit_at_least "$LOG_A" $((n0 + BURST))
+	# (a slow card's queue drops requests older than 5 s unasked: those
+	# come again, so the successes are what is counted)
+	wait_for "$BURST_WAIT" _audit_ok_at_least "$LOG_A" $((ok0 + BURST))
 	ss_ok=$(($(audit_ok "$LOG_A") - ok0))
 	ss_dec=$(($(card_status_field deciphers) - dd0))
 	read -r ss_n ss_ms ops_ss <<<"$(card_span "$l0" "$GAP")"
@@ -438,8 +448,13 @@ echo "== card operations (virtual card, profile ${VCARD_PROFILE:-default}, PSO:D
 read -r on omn omd op9 omx omean <<<"$(stats "$RES/card.ops")"
 printf 'per-op latency (keyd audit, %s ops): min %s median %s p90 %s max %s mean %s ms\n' \
     "$on" "$omn" "$omd" "$op9" "$omx" "$omean"
-ops_audit=$(awk -v m="$omean" 'BEGIN { if (m > 0) printf("%.0f", 1000 / m); else print "-" }')
-ops_med=$(awk -v m="$omd" 'BEGIN { if (m > 0) printf("%.0f", 1000 / m); else print "-" }')
+# ops/s: whole numbers, two decimals below 10 (a slow token's ~1/s)
+ops_rate()
+{
+	awk -v m="$1" 'BEGIN { if (m > 0) printf(1000 / m < 10 ? "%.2f" : "%.0f", 1000 / m); else print "-" }'
+}
+ops_audit=$(ops_rate "$omean")
+ops_med=$(ops_rate "$omd")
 printf 'ops/s from audit latency: %s (1000 / mean), %s (1000 / median)\n' \
     "$ops_audit" "$ops_med"
 printf 'vcard DECIPHER count during the latency runs: %s (audit lines: %s)\n' \
