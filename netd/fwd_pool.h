@@ -24,13 +24,15 @@
 #define FWD_HEADROOM		64	/* >= vnet header + 16 */
 /*
  * The pool's size comes from the backend (struct fwd_backend's bufs:
- * the reads it keeps posted) plus FWD_POOL_WORK, what the packet logic
- * holds on top within one batch: the buffers segments of a TUN
- * super-packet are packed into (40 segments or more each), a GRO
- * super-packet gathered for TUN, packets of our own (keepalives, staged
- * packets going out). WGCARD_FWD_POOL overrides it.
+ * the reads it keeps posted and the buffers it leaves free for the
+ * packet logic: those segments of a TUN super-packet are packed into,
+ * 40 or more to a buffer, GRO super-packets gathered for TUN, packets
+ * of our own) plus FWD_POOL_WORK, so that all its reads are posted
+ * again while a few buffers are still out (TUN writes in flight);
+ * holding more only posts fewer reads until they come back.
+ * WGCARD_FWD_POOL overrides it.
  */
-#define FWD_POOL_WORK		8
+#define FWD_POOL_WORK		4
 #define FWD_POOL_MIN		32
 #define FWD_POOL_MAX		1024
 
