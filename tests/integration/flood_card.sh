@@ -65,23 +65,19 @@ t_check "the card is still ready" \
     bash -c "! tail -n 50 '$T_TMP/$IF_A.log' | grep -q 'card: \(hung\|not answering\|absent\)'"
 t_check "same daemon" pid_alive "${T_IF_PID[$IF_A]}"
 
-# The same card as a Nitrokey 3 (vcard profile nitrokey3: VERIFY 0.9 s,
-# DECIPHER 1 s, KDF turned on in its state): about one X25519 a second.
-# The flood must still not reach it beyond that: DECIPHERs per second at
-# most the card's, its queue short (the handshake process asks for
-# cookies once the broker's backlog is 2 s of work), no card "lost",
-# the tunnel carries on, and a new handshake gets through.
-impl_stop "$IF_A"
-card_stop_vcard
-VCARD_PROFILE=nitrokey3 card_start_vcard "$T_TMP/a.state" ||
-    t_fatal "vcard A as nitrokey3"
-card_wait_present || t_fatal "nitrokey3 card not seen"
-: >"$T_TMP/$IF_A.log"
-start_conf "$NS_A" "$IF_A" "$T_TMP/$IF_A.conf" || t_fatal "wgcardd A (nitrokey3)"
-t_check "nitrokey3: card ready" wait_for 15 grep -q 'card: ready' "$T_TMP/$IF_A.log"
-# B forgets the session of A's last run (else it waits 15 s to notice).
+# The same card as slow as a Nitrokey 3 (the vcard's nitrokey3 profile
+# timings, set on the running card: DECIPHER 1 s, VERIFY 0.9 s): about
+# one X25519 a second. The flood must still not reach it beyond that:
+# DECIPHERs per second at most the card's, its queue short (the
+# handshake process asks for cookies once the broker's backlog is 2 s of
+# work), no card "lost", the tunnel carries on, and a new handshake
+# gets through. (Restarting the vcard with --profile nitrokey3 instead
+# races vpcd's listener when other card tests run beside this one.)
+card_ctl "set decipher=1000" >/dev/null && card_ctl "set verify=900" >/dev/null ||
+    t_fatal "nitrokey3 timings"
+MARK_NK=$(wc -l <"$T_TMP/$IF_A.log")
 force_handshake || t_fail "nitrokey3: B forgets A" "wg set"
-t_check "nitrokey3: tunnel up" ping_retry "$NS_B" "$IN4_A" 15
+t_check "nitrokey3: a handshake at 1 s a DECIPHER" ping_retry "$NS_B" "$IN4_A" 15
 d0=$(card_status_field deciphers)
 ping_bg "$NS_B" "$IN4_A" "$T_TMP/ping3.log"
 ppid=$T_LASTPID
@@ -125,7 +121,7 @@ t_check "nitrokey3: ... and is new" \
     wait_handshake "$NS_B" "$IF_B" "$PUB_A" 5 $((t0 - 1))
 wait "$fpid"
 t_check "nitrokey3: the card was never lost or hung" \
-    bash -c "! grep -q 'card: \(hung\|not answering\|absent\)' '$T_TMP/$IF_A.log'"
+    bash -c "! tail -n +$((MARK_NK + 1)) '$T_TMP/$IF_A.log' | grep -q 'card: \(hung\|not answering\|absent\)'"
 t_check "nitrokey3: same daemon" pid_alive "${T_IF_PID[$IF_A]}"
 flood_unlock
 t_done
