@@ -432,9 +432,8 @@ t_eq "6985: the same PIN by unlock is not sent again" "$(fv)" 1
 # pull and insert.
 TRY=$T_TMP/try
 tport=$(card_pick_port try) || t_fatal "no free port pair for the try"
-# (Its pcscd and card outlive the call: not with the ctlsock lock.)
 VCARD_PORT=$tport "$T_ROOT/contrib/virtual-card.sh" start "$TRY" \
-    >"$T_TMP/try.out" 2>&1 {T_EXCL_FD}>&-
+    >"$T_TMP/try.out" 2>&1
 t_eq "virtual-card.sh start: exit 0" "$?" 0
 for f in "$TRY/pcscd.pid" "$TRY/card.pid"; do
 	[ -f "$f" ] && T_PIDS+=("$(cat "$f")")
@@ -447,7 +446,7 @@ t_check "virtual-card.sh: its card answers with the key it printed" \
 "$T_ROOT/contrib/virtual-card.sh" remove "$TRY" >/dev/null
 t_check "virtual-card.sh remove: the card is gone" \
     wait_for 5 sh -c "! env PCSCLITE_CSOCK_NAME='$tsock' '$WGCARDCTL' -r '' card pubkey >/dev/null 2>&1"
-"$T_ROOT/contrib/virtual-card.sh" insert "$TRY" >/dev/null {T_EXCL_FD}>&-
+"$T_ROOT/contrib/virtual-card.sh" insert "$TRY" >/dev/null
 for f in "$TRY/card.pid"; do
 	[ -f "$f" ] && T_PIDS+=("$(cat "$f")")
 done

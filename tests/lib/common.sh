@@ -726,13 +726,25 @@ flood_lock()
 # sockets whose handshake process never answers, and `wgcardctl card
 # init` asks every daemon's socket whether it uses the card (and refuses
 # when one cannot say): the scripts that do either take turns.
-# T_EXCL_FD is the lock's descriptor: a process meant to outlive the
-# script's own (a daemonizing helper) must be started with it closed,
-# `cmd {T_EXCL_FD}>&-`, or it holds the lock after the script is gone.
+# The lock is held by a process of its own (flock -o: the command does
+# not inherit the descriptor), which ends when the script does (tail
+# --pid, polling once a second; its output must not be the pipe: tail -f
+# ends as soon as a pipe's reader has gone) or at t_cleanup (by pid):
+# the script and what it starts hold no
+# descriptor of the lock, so a process left behind cannot keep it (one
+# did, and every other script waited its 600 s).
 t_excl()
 {
-	exec {T_EXCL_FD}>"/tmp/wgcard-$1.lock" || return 1
-	flock -w "${2:-600}" "$T_EXCL_FD" || return 1
+	local fifo=$T_TMP/excl-$1 line=
+
+	mkfifo "$fifo" || return 1
+	flock -o -w "${2:-600}" "/tmp/wgcard-$1.lock" \
+	    sh -c "echo locked; exec tail --pid=$$ -f /dev/null >/dev/null" \
+	    >"$fifo" 2>/dev/null </dev/null &
+	T_PIDS+=("$!")
+	read -r line <"$fifo"
+	rm -f "$fifo"
+	[ "$line" = locked ]
 }
 
 flood_unlock()
