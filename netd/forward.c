@@ -143,7 +143,8 @@ struct fwd_peer {
 	uint32_t		 id;
 	struct wg_endpoint	 ep;
 	struct fwd_kp		*current, *previous, *next;
-	struct fwd_staged	 staged[FWD_STAGED_MAX];
+	/* FWD_STAGED_MAX of them, allocated by the first packet staged. */
+	struct fwd_staged	*staged;
 	int			 staged_head, nstaged;
 	int			 flush_queued;
 	int			 sent_lastminute;
@@ -451,6 +452,11 @@ fwd_stage(struct fwd_peer *p, const uint8_t *pkt, size_t len)
 	int			 slot;
 	size_t			 off, n;
 
+	if (p->staged == NULL && (p->staged = calloc(FWD_STAGED_MAX,
+	    sizeof(*p->staged))) == NULL) {
+		p->drops++;
+		return;
+	}
 	if (p->nstaged == FWD_STAGED_MAX) {
 		/* Drop the oldest, as the kernel does. */
 		fwd_staged_pop(p);
@@ -577,6 +583,7 @@ fwd_peer_del(uint32_t id)
 	aip_remove_owner(fwd.aips, p);
 	fwd_peer_clear_keys(p, 0);
 	fwd_staged_clear(p);
+	free(p->staged);
 	if (p->dirty)
 		fwd.ndirty--;
 	sodium_memzero(p, sizeof(*p));
