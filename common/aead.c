@@ -35,6 +35,7 @@
 #include <sodium.h>
 
 #include "aead.h"
+#include "ct.h"
 #include "log.h"
 
 #define AEAD_STR(x)	#x
@@ -190,8 +191,14 @@ aead_crypt(EVP_CIPHER_CTX *ctx, struct aead_lane *l, int enc, uint8_t *buf,
 			goto done;
 		r = aead_mac(l, ks, ad, adlen, buf, len, tag);
 	} else {
-		if (aead_mac(l, ks, ad, adlen, buf, len, mine) == -1 ||
-		    crypto_verify_16(mine, tag) != 0)
+		int	bad;
+
+		if (aead_mac(l, ks, ad, adlen, buf, len, mine) == -1)
+			goto done;
+		bad = crypto_verify_16(mine, tag);
+		/* Public: whether the tag matched is what the peer sees. */
+		CT_PUBLIC(&bad, sizeof(bad));
+		if (bad != 0)
 			goto done;
 		if (text != NULL)
 			memcpy(buf, text, len);
