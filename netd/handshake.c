@@ -1276,7 +1276,7 @@ hs_events(const struct hs_events *ev)
 {
 	struct hs_peer	*p;
 	uint32_t	 e = ev->events;
-	int		 sent_last;
+	int		 sent_last, received_last;
 
 	if ((p = hs_peer_by_id(ev->peer_id)) == NULL)
 		return;
@@ -1285,25 +1285,44 @@ hs_events(const struct hs_events *ev)
 	p->drops = ev->drops;
 	if (e & HS_EV_ENDPOINT)
 		p->ep = ev->ep;
-	/* Data sent and authenticated received: the later one wins. */
-	sent_last = (e & HS_EV_DATA_SENT) && (!(e & HS_EV_AUTH_RECEIVED) ||
-	    ev->t_data_sent >= ev->t_auth_received);
-	if (sent_last) {
-		if (!evtimer_pending(&p->t_new_handshake, NULL))
-			hs_timer_mod(&p->t_new_handshake,
-			    (WG_KEEPALIVE_TIMEOUT + WG_REKEY_TIMEOUT) *
-			    1000ULL + hs_jitter());
-	} else if (e & HS_EV_AUTH_RECEIVED)
+	/*
+	 * The events of one report are replayed in the order they
+	 * happened, as the kernel's timers see them one by one: an
+	 * authenticated packet received stops the new-handshake timer,
+	 * data sent starts it unless it runs; data received starts the
+	 * keepalive timer (or asks for another), an authenticated packet
+	 * sent stops it. Both kinds of a pair in one report: the times
+	 * say which came first. (Taking only the later of the two left a
+	 * responder's timer running: each report held a request received
+	 * and then the reply sent, so the timer was never stopped and the
+	 * responder began a handshake every 15 s under steady traffic.)
+	 */
+	sent_last = (e & HS_EV_DATA_SENT) && (e & HS_EV_AUTH_RECEIVED) &&
+	    ev->t_data_sent >= ev->t_auth_received;
+	if ((e & HS_EV_AUTH_RECEIVED) && ((e & HS_EV_DATA_SENT) == 0 ||
+	    sent_last))
 		evtimer_del(&p->t_new_handshake);
-	/* Data received and authenticated sent: likewise. */
-	if ((e & HS_EV_DATA_RECEIVED) && (!(e & HS_EV_AUTH_SENT) ||
-	    ev->t_data_received > ev->t_auth_sent)) {
+	if ((e & HS_EV_DATA_SENT) &&
+	    !evtimer_pending(&p->t_new_handshake, NULL))
+		hs_timer_mod(&p->t_new_handshake,
+		    (WG_KEEPALIVE_TIMEOUT + WG_REKEY_TIMEOUT) * 1000ULL +
+		    hs_jitter());
+	if ((e & HS_EV_AUTH_RECEIVED) && (e & HS_EV_DATA_SENT) && !sent_last)
+		evtimer_del(&p->t_new_handshake);
+	received_last = (e & HS_EV_DATA_RECEIVED) && (e & HS_EV_AUTH_SENT) &&
+	    ev->t_data_received > ev->t_auth_sent;
+	if ((e & HS_EV_AUTH_SENT) && ((e & HS_EV_DATA_RECEIVED) == 0 ||
+	    received_last))
+		evtimer_del(&p->t_keepalive);
+	if (e & HS_EV_DATA_RECEIVED) {
 		if (!evtimer_pending(&p->t_keepalive, NULL))
 			hs_timer_mod(&p->t_keepalive,
 			    WG_KEEPALIVE_TIMEOUT * 1000ULL);
 		else
 			p->need_another_keepalive = 1;
-	} else if (e & HS_EV_AUTH_SENT)
+	}
+	if ((e & HS_EV_AUTH_SENT) && (e & HS_EV_DATA_RECEIVED) &&
+	    !received_last)
 		evtimer_del(&p->t_keepalive);
 	if (e & HS_EV_CONFIRMED)
 		hs_timers_handshake_complete(p);
