@@ -109,29 +109,6 @@ first_rtt()
 	    sed -n 's/.* time=\([0-9.]*\) ms.*/\1/p'
 }
 
-# cardd_conf FILE PINFILE CARDPUB SERIAL PORT PEERPUB EP ALLOWED IN4 IN6
-cardd_conf()
-{
-	(
-		umask 077
-		cat >"$1" <<EOC
-[Interface]
-KeySource = openpgp
-CardSerial = $4
-CardPublicKey = $3
-PinFile = $2
-ListenPort = $5
-Address = $9/$IN4_PLEN
-Address = ${10}/$IN6_PLEN
-
-[Peer]
-PublicKey = $6
-AllowedIPs = $8
-Endpoint = $7
-EOC
-	)
-}
-
 # hb_start_vcard STATEFILE: card_start_vcard (tests/lib/card.sh), but
 # its -v log (one line per APDU, written as the card answers) goes
 # through a filter that puts the wall-clock time in front of every line:
@@ -247,7 +224,7 @@ PUB_A=$CARD_PUB
 PUB_B=$(key_new cB) || t_fatal "key B"
 CONF_A=$T_TMP/$IF_A.conf
 LOG_A=$T_TMP/$IF_A.log
-cardd_conf "$CONF_A" "$T_TMP/pin" "$PUB_A" 0000B5E1 "$PORT_A" "$PUB_B" \
+cardd_conf "$CONF_A" "$IF_A" "$T_TMP/pin" "$PUB_A" 0000B5E1 "$PORT_A" "$PUB_B" \
     "$OUT4_B:$PORT_B" "$IN4_B/32" "$IN4_A" "$IN6_A"
 start_impl "$NS_B" wggo "$IF_B" || t_fatal "wireguard-go B"
 wgx "$NS_B" set "$IF_B" private-key "$T_TMP/cB.key" listen-port "$PORT_B" \
