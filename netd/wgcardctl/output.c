@@ -175,6 +175,17 @@ output_ago(FILE *f, const char *v)
 	fprintf(f, "%llu seconds ago\n", d % 60);
 }
 
+/*
+ * Does the card status touch line ("decrypt on (fixed)", "decrypt off",
+ * "no button", ...) say that a DECIPHER waits for a touch?
+ */
+static int
+output_touch_on(const char *v)
+{
+	return strcmp(v, "decrypt on") == 0 ||
+	    strncmp(v, "decrypt on (", 12) == 0;
+}
+
 /* The key state line of show, from the card status answer. */
 static void
 output_key_line(FILE *f, const struct answer *st)
@@ -440,6 +451,7 @@ output_json_key(FILE *f, const struct answer *st)
 		fprintf(f, ",\"pin_retries\":%llu", n);
 	else
 		fputs(",\"pin_retries\":null", f);
+	output_json_str_or_null(f, "touch", answer_get(st, "touch"), 1);
 	output_json_uint(f, "operations", answer_get(st, "operations"), 1);
 	output_json_uint(f, "last_latency_us",
 	    answer_get(st, "last_latency_us"), 1);
@@ -836,7 +848,21 @@ output_prometheus(FILE *f, const struct ctl_iface *ifcs, size_t n)
 		    &ifcs[i].status, "state")) ? v : "", 1);
 		output_prom_label(f, "forwarder", (v = answer_get(a,
 		    "forwarder")) ? v : "", 1);
+		output_prom_label(f, "key_touch", (v = answer_get(
+		    &ifcs[i].status, "touch")) ? v : "", 1);
 		fputs("} 1\n", f);
+	}
+	/* The touch line as a number, for alerts: 1 when it says "on". */
+	fprintf(f, "# HELP wgcard_card_touch_required 1 if every key "
+	    "operation waits for a touch of the token\n# TYPE "
+	    "wgcard_card_touch_required gauge\n");
+	for (i = 0; i < n; i++) {
+		if (ifcs[i].error != NULL ||
+		    (v = answer_get(&ifcs[i].status, "touch")) == NULL)
+			continue;
+		fputs("wgcard_card_touch_required{", f);
+		output_prom_label(f, "interface", ifcs[i].name, 0);
+		fprintf(f, "} %d\n", output_touch_on(v));
 	}
 	fprintf(f, "# HELP wgcard_peer_info a peer's endpoint and allowed "
 	    "IPs\n# TYPE wgcard_peer_info gauge\n");

@@ -6,8 +6,8 @@
 #    answering";
 #  - DecipherTimeout is the bound that counts: a DECIPHER slower than it
 #    (3.5 s for 2 s here) makes the card "not answering", one faster does not;
-#  - UIF for decryption on (read at the next card session): card status
-#    says so; a handshake waits for the touch, the broker says "touch the
+#  - UIF for decryption on (read at the next card session): card status,
+#    show --json and show --prometheus say so; a handshake waits for the touch, the broker says "touch the
 #    token" once for that wait, the touch completes it;
 #  - no touch: the token gives up (3 s here), a failed handshake, the
 #    card stays ready (no reconnect, no VERIFY); the next one gets through
@@ -32,6 +32,38 @@ status_a()
 
 touchwait() { [ "$(card_status_field touchwait)" = 1 ]; }
 
+# touch_shown WANT GAUGE: show --json on A validates against the schema
+# with key.touch WANT, and show --prometheus has wgcard_info's key_touch
+# label WANT and wgcard_card_touch_required GAUGE (parsed by
+# prometheus_client). Prints what it saw when it did not.
+touch_shown()
+{
+	ip netns exec "$NS_A" "$CTL" -i "$IF_A" show --json \
+	    >"$T_TMP/touch.json" 2>&1 &&
+	ip netns exec "$NS_A" "$CTL" -i "$IF_A" show --prometheus \
+	    >"$T_TMP/touch.prom" 2>&1 || { tail -n 3 "$T_TMP/touch.json"; return 1; }
+	/usr/bin/python3 - "$T_ROOT/docs/wgcardctl-show.schema.json" \
+	    "$T_TMP/touch.json" "$T_TMP/touch.prom" "$IF_A" "$1" "$2" <<'EOP' 2>&1
+import json, sys, jsonschema
+from prometheus_client.parser import text_string_to_metric_families
+schema, js, prom, ifname, want, gauge = sys.argv[1:]
+d = json.load(open(js))
+jsonschema.Draft202012Validator(json.load(open(schema))).validate(d)
+j = d['interfaces'][0]['key']['touch']
+info = req = None
+for fam in text_string_to_metric_families(open(prom).read()):
+    for s in fam.samples:
+        if s.labels.get('interface') != ifname:
+            continue
+        if s.name == 'wgcard_info':
+            info = s.labels.get('key_touch')
+        elif s.name == 'wgcard_card_touch_required':
+            req = s.value
+print("json %r, key_touch %r, touch_required %r" % (j, info, req))
+sys.exit(0 if j == want and info == want and req == float(gauge) else 1)
+EOP
+}
+
 card_start_pcscd cs || t_fatal "pcscd"
 PUB_A=$(card_init_state "$T_TMP/a.state" --generate --pin "$PIN") ||
     t_fatal "card A"
@@ -49,6 +81,8 @@ start_conf "$NS_A" "$IF_A" "$T_TMP/$IF_A.conf" || t_fatal "wgcardd A"
 t_check "slow token: ready (VERIFY 0.9 s)" wait_for 10 logged 'card: ready'
 t_check "slow token: tunnel up (DECIPHER 1 s)" ping_retry "$NS_B" "$IN4_A" 15
 t_eq "slow token: no touch policy" "$(status_a touch)" "decrypt off"
+t_check "slow token: show --json and --prometheus say so too" \
+    touch_shown "decrypt off" 0
 t_check "slow token: never 'not answering'" \
     bash -c "! grep -q 'not answering' '$LOG_A'"
 
@@ -76,6 +110,8 @@ t_check "touch: card back, ready" wait_for 10 logged 'card: ready'
 t_check "touch: the policy is read and logged" \
     logged 'touch policy for decryption on (fixed)'
 t_eq "touch: card status shows it" "$(status_a touch)" "decrypt on (fixed)"
+t_check "touch: show --json (schema-valid) and --prometheus show it" \
+    touch_shown "decrypt on (fixed)" 1
 mark
 force_handshake || t_fail "force handshake"
 ping_one "$NS_B" "$IN4_A"

@@ -73,6 +73,22 @@ test_json_string(void)
 	free(buf);
 }
 
+/* ifc's card with the touch line touch: wgcard_card_touch_required want. */
+static void
+touch_required(struct ctl_iface *ifc, const char *touch, int want)
+{
+	char	*doc, *v, end[8];
+
+	answer_free(&ifc->status);
+	add(&ifc->status, "touch", touch);
+	doc = render(output_prometheus, ifc, 1);
+	snprintf(end, sizeof(end), "} %d\n", want);
+	CHECK((v = strstr(doc, "\nwgcard_card_touch_required{")) != NULL &&
+	    (v = strchr(v, '}')) != NULL && strncmp(v, end, strlen(end)) == 0,
+	    "touch \"%s\": required %d: %s", touch, want, doc);
+	free(doc);
+}
+
 static void
 test_documents(void)
 {
@@ -106,6 +122,7 @@ test_documents(void)
 	add(&ifc[0].show, "peer", "P3");		/* truncated answer */
 	add(&ifc[0].status, "backend", "openpgp");
 	add(&ifc[0].status, "pin_retries", "three");
+	add(&ifc[0].status, "touch", "decrypt on (fixed)\"\n");
 	strcpy(ifc[1].name, "wg1");
 	ifc[1].error = strdup("Connection refused \x80");
 
@@ -120,6 +137,8 @@ test_documents(void)
 	    strstr(doc, "\"latest_handshake\":0") != NULL &&
 	    strstr(doc, "\"pin_retries\":null") != NULL,
 	    "non-numbers are not printed as numbers: %s", doc);
+	CHECK(strstr(doc, "\"touch\":\"decrypt on (fixed)\\\"\\u000a\"") != NULL,
+	    "touch: the card status line, escaped: %s", doc);
 	CHECK(strstr(doc, "\"error\":\"Connection refused \\ufffd\"") != NULL,
 	    "an unreachable daemon: error kept: %s", doc);
 	CHECK(strstr(doc, "\"drops_by_cause\":{\"no_key\":0,\"bad_mac1\":4,") !=
@@ -145,7 +164,16 @@ test_documents(void)
 	    "drops by cause: one series per cause given as a number: %s", doc);
 	CHECK(strstr(doc, "wgcard_card_pin_retries{") == NULL,
 	    "a non-number is left out");
+	CHECK(strstr(doc, "key_touch=\"decrypt on (fixed)\\\"\\n\"} 1\n") !=
+	    NULL && strstr(doc, "wgcard_card_touch_required{interface="
+	    "\"wg\\\"0\"} 1\n") != NULL && strstr(doc,
+	    "wgcard_card_touch_required{interface=\"wg1\"}") == NULL,
+	    "touch: info label escaped; required 1 for \"decrypt on (...\", "
+	    "none when unknown: %s", doc);
 	free(doc);
+	touch_required(&ifc[0], "decrypt only", 0);
+	touch_required(&ifc[0], "decrypt off", 0);
+	touch_required(&ifc[0], "decrypt on", 1);
 	answer_free(&ifc[0].show);
 	answer_free(&ifc[0].status);
 	free(ifc[1].error);
