@@ -1,6 +1,7 @@
 /*
  * proc.c: starting, naming and confining wgcard's processes.
  */
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -11,6 +12,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -242,12 +244,59 @@ proc_nocore(void)
  * Wipes the stack below the caller: library code (printf's work areas,
  * base64 temporaries) may leave copies of what it formatted there, and
  * the parent formats the config file's preshared keys once.
+ *
+ * Only pages the process has touched can hold anything, and those are
+ * resident: the PROC_WIPE_MAX bytes below the caller are zeroed page by
+ * page where mincore(2) finds one, so the wipe no longer makes the whole
+ * area resident (a 256 KiB local array did, every page of it probed: it
+ * was the parent's largest mapping after libc). Those pages are below
+ * the stack pointer, written through a pointer with every signal blocked
+ * (a handler's frame would land there) by proc_wipe_below, all but the
+ * PROC_WIPE_GAP bytes under proc_wipe_stack's own small frame, where
+ * proc_wipe_below and its calls keep theirs: proc_wipe_gap's local array
+ * lies over those and is zeroed last. What stays is the few bytes of
+ * the two frames' padding.
  */
-__attribute__((noinline)) void
-proc_wipe_stack(void)
+#define PROC_WIPE_MAX	(256 * 1024)
+#define PROC_WIPE_GAP	(16 * 1024)
+
+static __attribute__((noinline)) void
+proc_wipe_below(uintptr_t top, uintptr_t lo)
 {
-	volatile uint8_t	area[256 * 1024];
+	sigset_t	all, old;
+	uintptr_t	pg, a, start, end;
+	unsigned char	vec;
+
+	pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	for (a = (top - 1) & ~(pg - 1); a + pg > lo; a -= pg) {
+		/* ENOMEM: below the stack's mapping, never touched. */
+		if (mincore((void *)a, pg, &vec) == -1)
+			break;
+		if (!(vec & 1))
+			continue;
+		start = a > lo ? a : lo;
+		end = a + pg < top ? a + pg : top;
+		sodium_memzero((void *)start, end - start);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+static __attribute__((noinline)) void
+proc_wipe_gap(void)
+{
+	volatile uint8_t	area[PROC_WIPE_GAP];
 
 	sodium_memzero((void *)area, sizeof(area));
 	__asm__ __volatile__("" : : "r"(area) : "memory");
+}
+
+__attribute__((noinline)) void
+proc_wipe_stack(void)
+{
+	uintptr_t	frame = (uintptr_t)__builtin_frame_address(0);
+
+	proc_wipe_below(frame - PROC_WIPE_GAP, frame - PROC_WIPE_MAX);
+	proc_wipe_gap();
 }

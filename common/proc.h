@@ -25,7 +25,10 @@ void	proc_settitle(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2)));
 /* Core dumps off, as early as possible (secrets in memory). */
 void	proc_nocore(void);
-/* Zeroes 256 KiB of stack below the caller (stale copies of secrets). */
+/*
+ * Zeroes the stack below the caller, 256 KiB deep, where it is resident
+ * (stale copies of secrets; untouched pages are left unmapped).
+ */
 void	proc_wipe_stack(void);
 /* Path of the running executable, resolved at start. */
 const char *proc_self_path(void);

@@ -1,0 +1,74 @@
+/*
+ * test_proc.c: proc_wipe_stack zeroes what a deeper call left on the
+ * stack, and makes no untouched page of it resident.
+ */
+#include <sys/mman.h>
+
+#include <stdint.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "test.h"
+
+#define FILL_LEN	(64 * 1024)
+#define FILL_BYTE	0xa5
+
+/* What a deeper call leaves behind (on the real stack, not ASan's). */
+static __attribute__((noinline, no_sanitize("address"))) uintptr_t
+fill(void)
+{
+	volatile uint8_t	area[FILL_LEN];
+	size_t			i;
+
+	for (i = 0; i < sizeof(area); i++)
+		area[i] = FILL_BYTE;
+	return (uintptr_t)area;
+}
+
+static __attribute__((noinline, no_sanitize("address"))) size_t
+count(uintptr_t at)
+{
+	const volatile uint8_t	*p = (const volatile uint8_t *)at;
+	size_t			 i, n = 0;
+
+	for (i = 0; i < FILL_LEN; i++)
+		n += p[i] == FILL_BYTE;
+	return n;
+}
+
+/* Is the page at addr resident? -1: not mapped. */
+static int
+resident(uintptr_t addr)
+{
+	uintptr_t	pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	unsigned char	vec;
+
+	if (mincore((void *)(addr & ~(pg - 1)), pg, &vec) == -1)
+		return -1;
+	return vec & 1;
+}
+
+int
+main(void)
+{
+	volatile uint8_t	here;
+	uintptr_t		at, deep;
+	int			before;
+
+	/* Without a wipe what fill wrote is still there (the check can fail). */
+	at = fill();
+	CHECK(count(at) == FILL_LEN, "the filled area is not where it was "
+	    "(%zu of %d bytes)", count(at), FILL_LEN);
+	at = fill();
+	proc_wipe_stack();
+	CHECK(count(at) == 0, "%zu bytes left after the wipe", count(at));
+
+	/* 200 KiB down, below anything this test touched. */
+	deep = (uintptr_t)&here - 200 * 1024;
+	before = resident(deep);
+	CHECK(before != 1, "the page 200 KiB down is resident before the wipe");
+	proc_wipe_stack();
+	CHECK(resident(deep) == before, "the wipe made an untouched page "
+	    "resident (%d -> %d)", before, resident(deep));
+	return test_done();
+}
