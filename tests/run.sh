@@ -48,6 +48,7 @@ TOTAL_PASS=0
 TOTAL_FAIL=0
 TOTAL_SKIP=0
 BAD=()
+BAD_LOG=()
 
 declare -A JOB_NAME=() JOB_LOG=() JOB_START=()
 
@@ -104,6 +105,7 @@ account()
 	    "$secs" "$verdict" "$name" "$p" "$f" "$s" "$note"
 	if [ $verdict = FAIL ]; then
 		BAD+=("$name")
+		BAD_LOG+=("$log")
 		echo "-------- log of $name (last 300 lines)"
 		if ! grep -q '^---- failures:' "$log"; then
 			grep '^FAIL ' "$log" | head -n 50 | sed 's/^/| /'
@@ -237,8 +239,16 @@ integration)	run_integration ;;
 all)		run_unit; run_integration ;;
 esac
 
+# The failed checks again, last: a CI that keeps only the tail of the
+# output still shows which checks failed, not only which scripts.
 if [ ${#BAD[@]} -gt 0 ]; then
-	echo "== failed: ${BAD[*]}"
+	for i in "${!BAD[@]}"; do
+		echo "== failed: ${BAD[$i]}"
+		grep -E '^(FAIL|SKIP) |^not ok ' "${BAD_LOG[$i]}" |
+		    awk '{ k = $0; sub(/ \[at [0-9]+s\]$/, "", k) } !seen[k]++' |
+		    head -n 8 |
+		    cut -c1-200 | sed 's/^/==   /'
+	done
 fi
 [ -n "${KEEP_LOGS:-}" ] && echo "== logs kept in $LOGDIR"
 echo "$TOTAL_PASS passed, $TOTAL_FAIL failed, $TOTAL_SKIP skipped"

@@ -64,7 +64,7 @@ t_fail()
 {
 	local ifc
 	T_FAIL=$((T_FAIL + 1))
-	printf 'FAIL %s: %s\n' "$1" "${2:-failed}"
+	printf 'FAIL %s: %s [at %ss]\n' "$1" "${2:-failed}" "$SECONDS"
 	T_FAIL_LINES+=("FAIL $1: ${2:-failed}")
 	# The logs of the daemons running now are printed at the end.
 	for ifc in "${!T_IF_PID[@]}"; do
