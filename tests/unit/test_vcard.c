@@ -643,6 +643,22 @@ test_profile_knobs(void)
 	CHECK(vcard_profile_set(&p, "kdf=9000") == -1, "kdf=9000 refused");
 	CHECK(vcard_profile_set(&p, "wrongpin=6982") == 0 &&
 	    p.wrong_pin_sw == 0x6982, "wrongpin=6982");
+	CHECK(vcard_profile_set(&p, "wrongpin=9000") == -1 &&
+	    vcard_profile_set(&p, "wrongpin=0") == -1 &&
+	    p.wrong_pin_sw == 0x6982, "wrongpin=9000, =0 refused, unchanged");
+	CHECK(vcard_profile_set(&p, "wrongpin=63cx") == 0 &&
+	    p.wrong_pin_sw == 0, "wrongpin=63cx");
+	CHECK(vcard_profile_set(&p, "verifysw=6F00") == 0 &&
+	    p.verify_sw == 0x6F00 && vcard_profile_set(&p, "verifysw=63cx") ==
+	    -1 && vcard_profile_set(&p, "verifysw=0") == 0 && p.verify_sw == 0,
+	    "verifysw=6F00, =63cx refused, =0");
+	CHECK(vcard_profile_set(&p, "selectsw=6A82") == 0 &&
+	    p.select_sw == 0x6A82 && vcard_profile_set(&p, "selectsw=9000") ==
+	    -1 && vcard_profile_set(&p, "selectsw=0") == 0 && p.select_sw == 0,
+	    "selectsw=6A82, =9000 refused, =0");
+	CHECK(vcard_profile_set(&p, "unselected=0") == -1 &&
+	    vcard_profile_set(&p, "foreign=6E00") == 0 &&
+	    p.foreign_sw == 0x6E00, "unselected=0 refused, foreign=6E00");
 	CHECK(vcard_profile_set(&p, "apps=piv,oath") == 0 &&
 	    p.apps == (1 << VCARD_APP_PIV | 1 << VCARD_APP_OATH), "apps");
 	CHECK(vcard_profile_set(&p, "apps=piv,nfc") == -1, "unknown app");
@@ -820,6 +836,15 @@ test_quirks(void)
 	vcard_select_app(&c, VCARD_APP_OATH);
 	CHECK(pin_status(&c, 0x82) == 0x6D00,
 	    "OATH selected by someone else: 6D00");
+	/* selectsw: SELECT OpenPGP fails, OATH stays selected. */
+	CHECK(vcard_profile_set(&c.prof, "selectsw=6A82") == 0 &&
+	    select_app(&c) == 0x6A82 && c.app == VCARD_APP_OATH &&
+	    pin_status(&c, 0x82) == 0x6D00, "selectsw=6A82: SELECT OpenPGP "
+	    "6A82, the other application still selected");
+	CHECK(vcard_profile_set(&c.prof, "selectsw=0") == 0 &&
+	    select_app(&c) == 0x9000 && c.app == VCARD_APP_OPENPGP,
+	    "selectsw=0: SELECT OpenPGP again");
+	vcard_select_app(&c, VCARD_APP_OATH);
 	/* GnuPG's YubiKey detection: 3F00 fails, the management app reads. */
 	CHECK(cmd(&c, 0, 0xA4, 0x00, 0x0C, "\x3F\x00", 2, -1) == 0x6D00,
 	    "yubikey5: SELECT 3F00 6D00");

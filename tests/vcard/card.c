@@ -216,7 +216,7 @@ tlv_next(const uint8_t **pp, const uint8_t *end, unsigned int *tag,
 
 const char vcard_knobs[] =
     "kdf=none|compare|SW  kdfput=replace|store  wrongpin=63cx|SW  "
-    "verifysw=0|SW\n"
+    "verifysw=0|SW\nselectsw=0|SW  "
     "unselected=SW  foreign=SW  apps=none|piv,oath,mgmt  selectclears=0|1\n"
     "lowpoint=zero|error  attr=plain|ff|bogus  oid=gnupg|rfc  button=0|1\n"
     "manufacturer=HEX  fw=X.Y.Z  verify=MS  decipher=MS  generate=MS  "
@@ -300,6 +300,25 @@ knob_sw(const char *v)
 	return x;
 }
 
+/*
+ * An error status word knob (not 9000) in *out; the word off (when not
+ * NULL: "0", "63cx") is 0, the knob's usual behaviour. -1 if neither.
+ */
+static int
+knob_err_sw(const char *v, const char *off, unsigned int *out)
+{
+	unsigned int sw;
+
+	if (off != NULL && strcmp(v, off) == 0) {
+		*out = 0;
+		return 0;
+	}
+	if ((sw = knob_sw(v)) == SW_UNKNOWN || sw == SW_OK)
+		return -1;
+	*out = sw;
+	return 0;
+}
+
 static int
 knob_int(const char *v, long max, int *out)
 {
@@ -346,7 +365,6 @@ vcard_profile_set(struct vcard_profile *p, const char *kv)
 {
 	const char *v;
 	char k[16];
-	unsigned int sw;
 	size_t n;
 	int x;
 
@@ -355,42 +373,29 @@ vcard_profile_set(struct vcard_profile *p, const char *kv)
 	memcpy(k, kv, n);
 	k[n] = '\0';
 	v++;
-	sw = knob_sw(v);
 	if (strcmp(k, "kdf") == 0) {
 		if (strcmp(v, "none") == 0)
 			p->kdf = VCARD_KDF_NONE;
 		else if (strcmp(v, "compare") == 0)
 			p->kdf = VCARD_KDF_COMPARE;
-		else if (sw != SW_UNKNOWN && sw != SW_OK) {
+		else if (knob_err_sw(v, NULL, &p->kdf_sw) == 0)
 			p->kdf = VCARD_KDF_STRICT;
-			p->kdf_sw = sw;
-		} else
+		else
 			return -1;
 	} else if (strcmp(k, "kdfput") == 0) {
 		if (strcmp(v, "replace") != 0 && strcmp(v, "store") != 0)
 			return -1;
 		p->kdf_replace = v[0] == 'r';
 	} else if (strcmp(k, "wrongpin") == 0) {
-		if (strcmp(v, "63cx") == 0)
-			p->wrong_pin_sw = 0;
-		else if (sw != SW_UNKNOWN && sw != SW_OK)
-			p->wrong_pin_sw = sw;
-		else
-			return -1;
+		return knob_err_sw(v, "63cx", &p->wrong_pin_sw);
 	} else if (strcmp(k, "verifysw") == 0) {
-		if (strcmp(v, "0") == 0)
-			p->verify_sw = 0;
-		else if (sw != SW_UNKNOWN && sw != SW_OK)
-			p->verify_sw = sw;
-		else
-			return -1;
-	} else if (strcmp(k, "unselected") == 0 || strcmp(k, "foreign") == 0) {
-		if (sw == SW_UNKNOWN || sw == SW_OK)
-			return -1;
-		if (k[0] == 'u')
-			p->unselected_sw = sw;
-		else
-			p->foreign_sw = sw;
+		return knob_err_sw(v, "0", &p->verify_sw);
+	} else if (strcmp(k, "selectsw") == 0) {
+		return knob_err_sw(v, "0", &p->select_sw);
+	} else if (strcmp(k, "unselected") == 0) {
+		return knob_err_sw(v, NULL, &p->unselected_sw);
+	} else if (strcmp(k, "foreign") == 0) {
+		return knob_err_sw(v, NULL, &p->foreign_sw);
 	} else if (strcmp(k, "apps") == 0) {
 		return knob_apps(v, &p->apps);
 	} else if (strcmp(k, "selectclears") == 0) {
@@ -1568,6 +1573,9 @@ cmd_select(struct vcard *s, const struct apdu *a)
 		s->selected = 0;
 		return SW_FILE_NOT_FOUND;
 	}
+	/* A token failing inside (selectsw): nothing changes. */
+	if (s->prof.select_sw != 0)
+		return s->prof.select_sw;
 	/*
 	 * Selecting the application starts over: no PIN is verified (on
 	 * the tokens whose profile says so; all forget them when another

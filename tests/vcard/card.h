@@ -88,6 +88,8 @@ struct vcard_profile {
 	unsigned int	wrong_pin_sw;	/* 0: 63Cx */
 	unsigned int	verify_sw;	/* 0; else every VERIFY with data
 					 * answers it, nothing spent */
+	unsigned int	select_sw;	/* 0; else SELECT of OpenPGP answers
+					 * it, the selection unchanged */
 	unsigned int	unselected_sw;	/* commands before SELECT */
 	unsigned int	foreign_sw;	/* OpenPGP commands to another app */
 	int		apps;		/* other AIDs answered: bit per app */
