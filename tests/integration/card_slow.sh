@@ -31,6 +31,8 @@ status_a()
 }
 
 touchwait() { [ "$(card_status_field touchwait)" = 1 ]; }
+# nudge: a packet from A to B (one echo request), then touchwait.
+nudge() { ping_one "$NS_A" "$IN4_B"; touchwait; }
 
 # touch_shown WANT GAUGE: show --json on A validates against the schema
 # with key.touch WANT, and show --prometheus has wgcard_info's key_touch
@@ -74,7 +76,7 @@ pair_b_only "$PUB_A" endpoint || t_fatal "side B"
 LOG_A=$T_TMP/$IF_A.log
 : >"$LOG_A"
 card_conf "$T_TMP/$IF_A.conf" "$PUB_A" "$T_TMP/pin" \
-    "DecipherTimeout = 2000" "TouchTimeout = 10000"
+    "DecipherTimeout = 2000" "TouchTimeout = 15000"
 start_conf "$NS_A" "$IF_A" "$T_TMP/$IF_A.conf" || t_fatal "wgcardd A"
 
 # 1. The token's own timings.
@@ -140,9 +142,69 @@ t_check "no touch: B retries, the next wait is touched" wait_for 8 touchwait
 card_touch
 t_check "no touch: then the handshake completes" \
     ping_retry "$NS_B" "$IN4_A" 6
+
+# 5. A initiates and the touch comes after 8 s: longer than REKEY_TIMEOUT
+# (5 s, when A would retransmit) and than the handshake process's own
+# wait for the broker (5 s), within what the broker says its answer may
+# take (key_load.answer_ms: 5 s in its queue and TouchTimeout, 15 s).
+# A's retransmits are held, its request is not dropped: one initiation
+# leaves A, one DECIPHER (B's response) reaches the card, no storm; the
+# touch completes the handshake. A forgets B first (removed and added
+# again), so that A initiates: the new static-static DH is a DECIPHER
+# too, touched at once.
+card_ctl "set touchtimeout=20000" >/dev/null
+ip netns exec "$NS_A" "$CTL" -i "$IF_A" log verbose >/dev/null 2>&1 ||
+    t_fail "hold: wgcardctl log verbose"
+# inits: UDP datagrams of an initiation's size (148 bytes, 176 with the
+# IPv4 and UDP headers; no data message has that size) from A to B.
+inits() {
+	ip netns exec "$NS_A" iptables -w -nvxL OUTPUT |
+	    awk '/length 176/ { print $1; exit }'
+}
+if ! ip netns exec "$NS_A" iptables -w -A OUTPUT -p udp -d "$OUT4_B" \
+    --dport "$PORT_B" -m length --length 176 2>"$T_TMP/ipt.err"; then
+	t_skip "hold: initiations not counted" \
+	    "iptables in $NS_A: $(head -n 1 "$T_TMP/ipt.err")"
+fi
+mark
+d0=$(card_status_field deciphers)
+i0=$(inits)
+wgx "$NS_A" set "$IF_A" peer "$PUB_B" remove &&
+wgx "$NS_A" set "$IF_A" peer "$PUB_B" allowed-ips "$IN4_B/32" \
+    endpoint "$OUT4_B:$PORT_B" || t_fail "hold: A re-adds B"
+ping_one "$NS_A" "$IN4_B"
+t_check "hold: the static-static DH waits for a touch" wait_for 5 touchwait
+card_touch
+t_check "hold: the static-static DH done" wait_for 5 logged 'op=ecdh .*result=ok'
+t_check "hold: A initiates on traffic; B's response waits for a touch" \
+    wait_for 10 nudge
+sleep 8
+d1=$(card_status_field deciphers)
+i1=$(inits)
+t_log "# hold: after 8 s untouched: $((d1 - d0)) DECIPHERs, $((${i1:-0} - ${i0:-0})) initiations from A"
+t_check "hold: still waiting for the touch after 8 s" touchwait
+t_check "hold: A's retransmit held (the response waits for the card)" \
+    logged 'the response waits for the card; not retrying yet'
+t_check "hold: no retransmit" \
+    bash -c "! tail -n +$((MARK + 1)) '$LOG_A' | grep -q 'retrying (try'"
+t_check "hold: the request to the broker not dropped" \
+    bash -c "! tail -n +$((MARK + 1)) '$LOG_A' | grep -q 'did not answer'"
+t_eq "hold: two DECIPHERs (static-static, B's response), no more" \
+    $((d1 - d0)) 2
+[ -n "$i0" ] && t_eq "hold: one initiation sent by A" $((i1 - i0)) 1
+card_touch
+t_check "hold: touched, the handshake completes" \
+    ping_retry "$NS_A" "$IN4_B" 5
+t_check "hold: A has the handshake" wait_handshake "$NS_A" "$IF_A" "$PUB_B" 5
+t_eq "hold: still two DECIPHERs" \
+    $(($(card_status_field deciphers) - d0)) 2
+[ -n "$i0" ] && t_eq "hold: still one initiation" $(($(inits) - i0)) 1
+t_eq "hold: one \"touch the token\" line per wait" \
+    "$(logged_count 'touch the token to complete')" 2
+ip netns exec "$NS_A" "$CTL" -i "$IF_A" log brief >/dev/null 2>&1
 card_ctl "uif dec 0" >/dev/null
 
-# 5. A token that answers every VERIFY at once with an error (6F00,
+# 6. A token that answers every VERIFY at once with an error (6F00,
 # nothing spent): each answer ends the card session and the next one
 # VERIFYs again; the broker backs off (0.25, 0.5, 1, 2, 4, 8 s), and
 # the log does not fill.
