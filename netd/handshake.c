@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@
 #include "noise.h"
 #include "proc.h"
 #include "sandbox.h"
+#include "timerq.h"
 #include "uapi.h"
 #include "wgcard.h"
 #include "wgcardd.h"
@@ -71,6 +73,16 @@ struct hs_index {
 	enum hs_idx_kind	 kind;
 };
 
+/* A peer's timers, named for the kernel's (entries of hs.timers). */
+enum hs_timer {
+	HS_T_RETRANSMIT,	/* handshake not answered: initiate again */
+	HS_T_KEEPALIVE,		/* data received, none sent: a keepalive */
+	HS_T_NEW_HANDSHAKE,	/* data sent, nothing received: initiate */
+	HS_T_ZERO,		/* no new session for 3 x REJECT_AFTER_TIME */
+	HS_T_PERSISTENT,	/* persistent keepalive */
+	HS_T_MAX
+};
+
 struct hs_peer {
 	TAILQ_ENTRY(hs_peer)	 entry;
 	struct hs_peer		*hnext;		/* by id */
@@ -90,8 +102,7 @@ struct hs_peer {
 	uint64_t		 last_sent_handshake;	/* ms, 0: never */
 	uint32_t		 hs_index;	/* handshake in progress, 0: none */
 	int			 need_another_keepalive;
-	struct event		 t_retransmit, t_keepalive, t_new_handshake;
-	struct event		 t_zero, t_persistent;
+	struct timerq_entry	 t[HS_T_MAX];	/* tag: its enum hs_timer */
 };
 
 enum hs_dh_kind {
@@ -142,6 +153,10 @@ static struct {
 	struct chan		 parent, keyd, fwd;
 	int			 uapi_started;	/* IMSG_CFG_UAPI_FD came (once) */
 	struct event		 ev_tick;
+	/* Every peer's timers, behind one event at the earliest deadline. */
+	struct timerq		 timers;
+	struct event		 ev_timer;
+	uint64_t		 timer_due;	/* ev_timer's, ms; 0: unarmed */
 	TAILQ_HEAD(, hs_wait)	 waits;		/* in the order made */
 	/* Identity: public data only. */
 	int			 has_key;
@@ -302,14 +317,48 @@ hs_audit_hook(const char *kv)
 	hs_send(&hs.parent, IMSG_AUDIT, buf, strlen(buf) + 1);
 }
 
+/* Keeps hs.ev_timer at the earliest deadline. */
 static void
-hs_timer_mod(struct event *ev, uint64_t ms)
+hs_timer_sync(void)
 {
-	struct timeval	tv;
+	struct timerq_entry	*e;
+	struct timeval		 tv;
+	uint64_t		 now, ms;
 
+	if ((e = timerq_first(&hs.timers)) == NULL) {
+		if (hs.timer_due != 0)
+			evtimer_del(&hs.ev_timer);
+		hs.timer_due = 0;
+		return;
+	}
+	if (e->due == hs.timer_due)
+		return;
+	hs.timer_due = e->due;
+	now = wg_now_ms();
+	ms = e->due > now ? e->due - now : 0;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(ev, &tv);
+	evtimer_add(&hs.ev_timer, &tv);
+}
+
+static void
+hs_timer_mod(struct hs_peer *p, enum hs_timer t, uint64_t ms)
+{
+	timerq_add(&hs.timers, &p->t[t], wg_now_ms() + ms);
+	hs_timer_sync();
+}
+
+static void
+hs_timer_del(struct hs_peer *p, enum hs_timer t)
+{
+	timerq_del(&hs.timers, &p->t[t]);
+	hs_timer_sync();
+}
+
+static int
+hs_timer_pending(const struct hs_peer *p, enum hs_timer t)
+{
+	return timerq_pending(&p->t[t]);
 }
 
 static uint64_t
@@ -427,19 +476,18 @@ hs_peer_response_pending(const struct hs_peer *p)
 }
 
 static void
-hs_t_retransmit(int fd, short ev, void *arg)
+hs_t_retransmit(struct hs_peer *p)
 {
-	struct hs_peer	*p = arg;
 	char		 name[12];
 
 	hs_peer_name(p, name);
 	if (p->attempts > WG_MAX_TIMER_HANDSHAKES) {
 		log_debug("peer %s: handshake did not complete after %d "
 		    "attempts, giving up", name, p->attempts + 2);
-		evtimer_del(&p->t_keepalive);
+		hs_timer_del(p, HS_T_KEEPALIVE);
 		hs_send_u32(&hs.fwd, IMSG_FWD_FLUSH_STAGED, p->id);
-		if (!evtimer_pending(&p->t_zero, NULL))
-			hs_timer_mod(&p->t_zero, WG_REJECT_AFTER_TIME * 3000);
+		if (!hs_timer_pending(p, HS_T_ZERO))
+			hs_timer_mod(p, HS_T_ZERO, WG_REJECT_AFTER_TIME * 3000);
 		return;
 	}
 	if (hs_peer_response_pending(p)) {
@@ -450,7 +498,7 @@ hs_t_retransmit(int fd, short ev, void *arg)
 		 */
 		log_debug("peer %s: the response waits for the card; not "
 		    "retrying yet", name);
-		hs_timer_mod(&p->t_retransmit, WG_REKEY_TIMEOUT * 1000 +
+		hs_timer_mod(p, HS_T_RETRANSMIT, WG_REKEY_TIMEOUT * 1000 +
 		    hs_jitter());
 		return;
 	}
@@ -462,21 +510,19 @@ hs_t_retransmit(int fd, short ev, void *arg)
 }
 
 static void
-hs_t_keepalive(int fd, short ev, void *arg)
+hs_t_keepalive(struct hs_peer *p)
 {
-	struct hs_peer	*p = arg;
 
 	hs_send_keepalive(p);
 	if (p->need_another_keepalive) {
 		p->need_another_keepalive = 0;
-		hs_timer_mod(&p->t_keepalive, WG_KEEPALIVE_TIMEOUT * 1000);
+		hs_timer_mod(p, HS_T_KEEPALIVE, WG_KEEPALIVE_TIMEOUT * 1000);
 	}
 }
 
 static void
-hs_t_new_handshake(int fd, short ev, void *arg)
+hs_t_new_handshake(struct hs_peer *p)
 {
-	struct hs_peer	*p = arg;
 	char		 name[12];
 
 	hs_peer_name(p, name);
@@ -487,40 +533,63 @@ hs_t_new_handshake(int fd, short ev, void *arg)
 }
 
 static void
-hs_t_zero(int fd, short ev, void *arg)
+hs_t_zero(struct hs_peer *p)
 {
-	struct hs_peer	*p = arg;
 
 	hs_send_u32(&hs.fwd, IMSG_FWD_CLEAR_KEYS, p->id);
 	hs_peer_clear_handshake(p);
 }
 
 static void
-hs_t_persistent(int fd, short ev, void *arg)
+hs_t_persistent(struct hs_peer *p)
 {
-	struct hs_peer	*p = arg;
 
 	if (p->keepalive)
 		hs_send_keepalive(p);
+}
+
+static void (*const hs_timer_fn[HS_T_MAX])(struct hs_peer *) = {
+	[HS_T_RETRANSMIT] = hs_t_retransmit,
+	[HS_T_KEEPALIVE] = hs_t_keepalive,
+	[HS_T_NEW_HANDSHAKE] = hs_t_new_handshake,
+	[HS_T_ZERO] = hs_t_zero,
+	[HS_T_PERSISTENT] = hs_t_persistent,
+};
+
+/* hs.ev_timer: every timer due now, in the order of their deadlines. */
+static void
+hs_timer_fire(int fd, short ev, void *arg)
+{
+	struct timerq_entry	*e;
+	struct hs_peer		*p;
+	uint64_t		 now = wg_now_ms();
+
+	hs.timer_due = 0;
+	while ((e = timerq_expired(&hs.timers, now)) != NULL) {
+		p = (struct hs_peer *)((char *)(e - e->tag) -
+		    offsetof(struct hs_peer, t));
+		hs_timer_fn[e->tag](p);
+	}
+	hs_timer_sync();
 }
 
 static void
 hs_timers_traversal(struct hs_peer *p)
 {
 	if (p->keepalive)
-		hs_timer_mod(&p->t_persistent, p->keepalive * 1000ULL);
+		hs_timer_mod(p, HS_T_PERSISTENT, p->keepalive * 1000ULL);
 }
 
 static void
 hs_timers_session_derived(struct hs_peer *p)
 {
-	hs_timer_mod(&p->t_zero, WG_REJECT_AFTER_TIME * 3000ULL);
+	hs_timer_mod(p, HS_T_ZERO, WG_REJECT_AFTER_TIME * 3000ULL);
 }
 
 static void
 hs_timers_handshake_complete(struct hs_peer *p)
 {
-	evtimer_del(&p->t_retransmit);
+	hs_timer_del(p, HS_T_RETRANSMIT);
 	p->attempts = 0;
 	clock_gettime(CLOCK_REALTIME, &p->last_handshake);
 }
@@ -585,8 +654,8 @@ hs_send_initiation(struct hs_peer *p, int is_retry)
 	sodium_memzero(&msg, sizeof(msg));
 	/* Traversal, authenticated packet sent, handshake initiated. */
 	hs_timers_traversal(p);
-	evtimer_del(&p->t_keepalive);
-	hs_timer_mod(&p->t_retransmit, WG_REKEY_TIMEOUT * 1000ULL +
+	hs_timer_del(p, HS_T_KEEPALIVE);
+	hs_timer_mod(p, HS_T_RETRANSMIT, WG_REKEY_TIMEOUT * 1000ULL +
 	    hs_jitter());
 }
 
@@ -597,6 +666,7 @@ hs_peer_new(const uint8_t pubkey[static 32])
 {
 	struct hs_peer	*p;
 	char		 name[12];
+	int		 t;
 
 	if (hs.npeers >= WG_MAX_PEERS)
 		return NULL;
@@ -607,11 +677,8 @@ hs_peer_new(const uint8_t pubkey[static 32])
 	} while (p->id == 0 || hs_peer_by_id(p->id) != NULL);
 	noise_peer_init(&p->noise, pubkey);
 	cookie_maker_init(&p->cm, pubkey);
-	evtimer_set(&p->t_retransmit, hs_t_retransmit, p);
-	evtimer_set(&p->t_keepalive, hs_t_keepalive, p);
-	evtimer_set(&p->t_new_handshake, hs_t_new_handshake, p);
-	evtimer_set(&p->t_zero, hs_t_zero, p);
-	evtimer_set(&p->t_persistent, hs_t_persistent, p);
+	for (t = 0; t < HS_T_MAX; t++)
+		p->t[t].tag = t;
 	TAILQ_INSERT_TAIL(&hs.peers, p, entry);
 	p->hnext = hs.peer_hash[p->id % HS_PEER_BUCKETS];
 	hs.peer_hash[p->id % HS_PEER_BUCKETS] = p;
@@ -628,15 +695,14 @@ hs_peer_remove(struct hs_peer *p)
 {
 	struct hs_peer	**pp;
 	char		  name[12];
+	int		  t;
 
 	hs_peer_name(p, name);
 	log_audit(LOG_INFO, "op=peer-remove peer=%s peers=%zu", name,
 	    hs.npeers - 1);
-	evtimer_del(&p->t_retransmit);
-	evtimer_del(&p->t_keepalive);
-	evtimer_del(&p->t_new_handshake);
-	evtimer_del(&p->t_zero);
-	evtimer_del(&p->t_persistent);
+	for (t = 0; t < HS_T_MAX; t++)
+		timerq_del(&hs.timers, &p->t[t]);
+	hs_timer_sync();
 	hs_send_u32(&hs.fwd, IMSG_FWD_PEER_DEL, p->id);
 	hs_idx_free_peer(p->id);
 	aip_remove_owner(hs.aips, p);
@@ -767,7 +833,7 @@ hs_apply_peer(struct wg_peerconf *pc, struct hs_aip_batch *b)
 		if (p->keepalive && p->keepalive != old)
 			hs_send_keepalive(p);
 		if (!p->keepalive)
-			evtimer_del(&p->t_persistent);
+			hs_timer_del(p, HS_T_PERSISTENT);
 	}
 	return 0;
 }
@@ -1050,7 +1116,7 @@ hs_dh_initiation(struct hs_dh *d, const struct key_dh_res *res)
 	/* Authenticated: the endpoint follows it. */
 	hs_peer_set_endpoint(p, &d->ep);
 	hs_timers_traversal(p);
-	evtimer_del(&p->t_new_handshake);	/* authenticated received */
+	hs_timer_del(p, HS_T_NEW_HANDSHAKE);	/* authenticated received */
 
 	if (p->hs_index != 0)
 		hs_idx_free(p->hs_index);
@@ -1067,7 +1133,7 @@ hs_dh_initiation(struct hs_dh *d, const struct key_dh_res *res)
 	hs_send_keypair(p, &kp);
 	log_debug("peer %s: sending handshake response", name);
 	hs_send_packet(p, &p->ep, &resp, sizeof(resp));
-	evtimer_del(&p->t_keepalive);		/* authenticated sent */
+	hs_timer_del(p, HS_T_KEEPALIVE);		/* authenticated sent */
 	hs_timers_session_derived(p);
 	/*
 	 * The handshake is complete (and dated) when the initiator's first
@@ -1107,7 +1173,7 @@ hs_dh_response(struct hs_dh *d, const struct key_dh_res *res)
 	hs_peer_set_endpoint(p, &d->ep);
 	hs_send_keypair(p, &kp);
 	hs_timers_traversal(p);
-	evtimer_del(&p->t_new_handshake);	/* authenticated received */
+	hs_timer_del(p, HS_T_NEW_HANDSHAKE);	/* authenticated received */
 	hs_timers_handshake_complete(p);
 	hs_timers_session_derived(p);
 	/* Staged packets, or a keepalive to confirm the session. */
@@ -1301,29 +1367,29 @@ hs_events(const struct hs_events *ev)
 	    ev->t_data_sent >= ev->t_auth_received;
 	if ((e & HS_EV_AUTH_RECEIVED) && ((e & HS_EV_DATA_SENT) == 0 ||
 	    sent_last))
-		evtimer_del(&p->t_new_handshake);
+		hs_timer_del(p, HS_T_NEW_HANDSHAKE);
 	if ((e & HS_EV_DATA_SENT) &&
-	    !evtimer_pending(&p->t_new_handshake, NULL))
-		hs_timer_mod(&p->t_new_handshake,
+	    !hs_timer_pending(p, HS_T_NEW_HANDSHAKE))
+		hs_timer_mod(p, HS_T_NEW_HANDSHAKE,
 		    (WG_KEEPALIVE_TIMEOUT + WG_REKEY_TIMEOUT) * 1000ULL +
 		    hs_jitter());
 	if ((e & HS_EV_AUTH_RECEIVED) && (e & HS_EV_DATA_SENT) && !sent_last)
-		evtimer_del(&p->t_new_handshake);
+		hs_timer_del(p, HS_T_NEW_HANDSHAKE);
 	received_last = (e & HS_EV_DATA_RECEIVED) && (e & HS_EV_AUTH_SENT) &&
 	    ev->t_data_received > ev->t_auth_sent;
 	if ((e & HS_EV_AUTH_SENT) && ((e & HS_EV_DATA_RECEIVED) == 0 ||
 	    received_last))
-		evtimer_del(&p->t_keepalive);
+		hs_timer_del(p, HS_T_KEEPALIVE);
 	if (e & HS_EV_DATA_RECEIVED) {
-		if (!evtimer_pending(&p->t_keepalive, NULL))
-			hs_timer_mod(&p->t_keepalive,
+		if (!hs_timer_pending(p, HS_T_KEEPALIVE))
+			hs_timer_mod(p, HS_T_KEEPALIVE,
 			    WG_KEEPALIVE_TIMEOUT * 1000ULL);
 		else
 			p->need_another_keepalive = 1;
 	}
 	if ((e & HS_EV_AUTH_SENT) && (e & HS_EV_DATA_RECEIVED) &&
 	    !received_last)
-		evtimer_del(&p->t_keepalive);
+		hs_timer_del(p, HS_T_KEEPALIVE);
 	if (e & HS_EV_CONFIRMED)
 		hs_timers_handshake_complete(p);
 	if (e & HS_EV_TRAVERSAL)
@@ -2042,6 +2108,8 @@ hs_state_init(void)
 	buf_init(&hs.cfg);
 	if ((hs.aips = aip_new()) == NULL)
 		fatal("aip_new");
+	timerq_init(&hs.timers);
+	evtimer_set(&hs.ev_timer, hs_timer_fire, NULL);
 }
 
 void
@@ -2060,7 +2128,6 @@ handshake_main(const struct proc_opts *opts)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
-	hs_state_init();
 
 	{
 		struct group	*gr;
@@ -2071,6 +2138,7 @@ handshake_main(const struct proc_opts *opts)
 	}
 	proc_privdrop(WGCARD_USER, WGCARD_CHROOT);
 	event_init();
+	hs_state_init();
 	sandbox_handshake();
 
 	hs_chans_init(PROC_PARENT_FD, PROC_SIBLING_FD, PROC_SIBLING2_FD);

@@ -149,6 +149,8 @@ fuzz_teardown(int fatal)
 		}
 	aip_free(hs.aips);
 	buf_free(&hs.cfg);
+	evtimer_del(&hs.ev_timer);
+	timerq_free(&hs.timers);
 	if (fuzz_uapi_fd != -1)
 		close(fuzz_uapi_fd);
 	if (fuzz_ctl_fd != -1)
