@@ -78,7 +78,9 @@
  * After any SELECT the PIN state counts as gone (SmartPGP clears it).
  * A recovery that fails, or a retry that meets the same answer, takes
  * the lost-card path (closed, looked for again after the back-off):
- * never a loop on the card.
+ * never a loop on the card. The card closed so, while it stays in its
+ * reader, is not turned down when its SELECT fails (pcsc_close_lost,
+ * cardtool_open -EAGAIN): it is asked again after the back-off.
  *
  * Settings (reader, serial, expected key) may change while running
  * (wgcardctl reload): the worker then closes the card session, forgets
@@ -633,7 +635,7 @@ card_lost(int r)
 	}
 	snprintf(why, sizeof(why), "%s (reader %s); waiting for it",
 	    opgp_strerror(r), pcsc_reader(card.conn));
-	pcsc_close(card.conn);
+	pcsc_close_lost(card.conn);
 	card_set_state(KEY_CARD_ABSENT, why);
 }
 
@@ -1096,6 +1098,12 @@ card_connect(void)
 		return;
 	}
 	card.held_poll_ms = 0;
+	if (r == -EAGAIN) {
+		/* Our card, still in, answers with an error: back off. */
+		card_failed();
+		card_set_state(KEY_CARD_ABSENT, why);
+		return;
+	}
 	if (r != 0) {
 		card_failed_reset();	/* not there: no loop to slow */
 		card_set_state(KEY_CARD_ABSENT, why);

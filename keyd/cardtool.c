@@ -15,7 +15,8 @@ struct cardtool_probe {
 	const struct cardtool_sel	*sel;
 	struct opgp_info		*info;
 	int				 terminated;	/* 6285 seen */
-	char				 twhy[160];	/* what it said */
+	int				 again;		/* the lost card failed */
+	char				 twhy[160];	/* what either said */
 };
 
 static int
@@ -61,6 +62,18 @@ cardtool_probe(struct pcsc_conn *c, void *arg, char *why, size_t whylen)
 			p->terminated = 1;
 			snprintf(p->twhy, sizeof(p->twhy), "%s", why);
 		}
+		/*
+		 * The card that was ours in this reader and has not been
+		 * removed since (another program selected another
+		 * application and our SELECT failed, say): not turned
+		 * down, looked at again after the caller's back-off.
+		 */
+		else if (pcsc_lost_here(c) && r != -ENODEV) {
+			p->again = 1;
+			snprintf(p->twhy, sizeof(p->twhy), "%s; asked again "
+			    "after a back-off", why);
+			return 0;
+		}
 		return r == -ENOENT || r == -ENOTRECOVERABLE ? 2 : 0;
 	}
 	if (p->sel->has_serial && p->info->serial != p->sel->serial) {
@@ -75,15 +88,16 @@ int
 cardtool_open(struct pcsc_conn *c, const struct cardtool_sel *sel,
     struct opgp_info *info, char *why, size_t whylen)
 {
-	struct cardtool_probe	p = { sel, info, 0, "" };
+	struct cardtool_probe	p = { sel, info, 0, 0, "" };
 	int			r;
 
 	r = pcsc_open(c, sel->reader, cardtool_probe, &p, why, whylen);
-	if (r == 0 || r == -ESHUTDOWN || !p.terminated)
+	if (r == 0 || r == -ESHUTDOWN ||
+	    (!p.terminated && !(p.again && r == -ENODEV)))
 		return r;
 	/* Said over what the reader's other, empty slots said. */
 	snprintf(why, whylen, "%s", p.twhy);
-	return -ENOTRECOVERABLE;
+	return p.terminated ? -ENOTRECOVERABLE : -EAGAIN;
 }
 
 /*

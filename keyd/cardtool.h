@@ -26,7 +26,10 @@ struct cardtool_sel {
  * Opens the first card that answers SELECT of the OpenPGP application
  * and, when a serial is given, whose application identifier carries it
  * (a card with another serial, or without the application, is turned
- * down until removed); info gets its application data. As pcsc_open.
+ * down until removed); info gets its application data. As pcsc_open,
+ * and -EAGAIN: none, and the card closed by pcsc_close_lost is still
+ * in its reader but answered with an error (why says which): ask
+ * again later, not at once.
  */
 int	cardtool_open(struct pcsc_conn *, const struct cardtool_sel *,
 	    struct opgp_info *, char *why, size_t whylen);

@@ -28,6 +28,9 @@ struct pcsc_conn {
 	char			reader[PCSC_READER_MAX];
 	struct pcsc_reject	reject[PCSC_REJECT_MAX];
 	int			nreject;
+	struct pcsc_reject	lost;		/* pcsc_close_lost's card */
+	int			has_lost;
+	int			lost_here;	/* the probe looks at it */
 	int			exclusive;	/* SCARD_SHARE_EXCLUSIVE */
 	int			waiting;	/* in SCardBeginTransaction
 						 * (atomic: read by others) */
@@ -104,6 +107,37 @@ pcsc_close(struct pcsc_conn *c)
 	c->has_card = 0;
 }
 
+/* The event counter of reader name's slot in *event: 0, or -1. */
+static int
+pcsc_event(struct pcsc_conn *c, const char *name, DWORD *event)
+{
+	SCARD_READERSTATE	st;
+
+	memset(&st, 0, sizeof(st));
+	st.szReader = name;
+	st.dwCurrentState = SCARD_STATE_UNAWARE;
+	if (SCardGetStatusChange(c->ctx, 0, &st, 1) != SCARD_S_SUCCESS)
+		return -1;
+	*event = st.dwEventState >> 16;
+	return 0;
+}
+
+void
+pcsc_close_lost(struct pcsc_conn *c)
+{
+	c->has_lost = c->has_ctx && c->has_card && c->reader[0] != '\0' &&
+	    pcsc_event(c, c->reader, &c->lost.event) == 0;
+	if (c->has_lost)
+		snprintf(c->lost.name, sizeof(c->lost.name), "%s", c->reader);
+	pcsc_close(c);
+}
+
+int
+pcsc_lost_here(const struct pcsc_conn *c)
+{
+	return c->lost_here;
+}
+
 void
 pcsc_forget_rejects(struct pcsc_conn *c)
 {
@@ -118,6 +152,7 @@ pcsc_release(struct pcsc_conn *c)
 		SCardReleaseContext(c->ctx);
 	c->has_ctx = 0;
 	c->nreject = 0;
+	c->has_lost = 0;	/* a new pcscd counts events afresh */
 }
 
 int
@@ -372,11 +407,20 @@ pcsc_open(struct pcsc_conn *c, const char *hint, pcsc_probe_fn probe,
 			turned_down = 1;
 			continue;
 		}
+		/* The card lost here: still in, or removed since? */
+		if (c->has_lost && strcmp(c->lost.name, name) == 0 &&
+		    (c->lost.event != st.dwEventState >> 16 ||
+		    (st.dwEventState & SCARD_STATE_PRESENT) == 0))
+			c->has_lost = 0;
 		if ((st.dwEventState & SCARD_STATE_PRESENT) == 0) {
 			snprintf(why, whylen, "reader %s: no card", name);
 			continue;
 		}
+		c->lost_here = c->has_lost && strcmp(c->lost.name, name) == 0;
 		r = pcsc_try_reader(c, name, probe, arg, why, whylen);
+		if (r == 1 && c->lost_here)
+			c->has_lost = 0;	/* ours again */
+		c->lost_here = 0;
 		if (r == -ESHUTDOWN) {
 			free(readers);
 			return r;
@@ -416,13 +460,10 @@ pcsc_open(struct pcsc_conn *c, const char *hint, pcsc_probe_fn probe,
 void
 pcsc_reject_current(struct pcsc_conn *c)
 {
-	SCARD_READERSTATE	st;
+	DWORD	event;
 
 	if (!c->has_ctx || c->reader[0] == '\0')
 		return;
-	memset(&st, 0, sizeof(st));
-	st.szReader = c->reader;
-	st.dwCurrentState = SCARD_STATE_UNAWARE;
-	if (SCardGetStatusChange(c->ctx, 0, &st, 1) == SCARD_S_SUCCESS)
-		pcsc_reject(c, c->reader, st.dwEventState >> 16);
+	if (pcsc_event(c, c->reader, &event) == 0)
+		pcsc_reject(c, c->reader, event);
 }

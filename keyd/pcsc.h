@@ -63,6 +63,14 @@ int	pcsc_reconnect(struct pcsc_conn *);
 int	pcsc_waiting(const struct pcsc_conn *);
 /* Disconnects the card (SCARD_LEAVE_CARD); keeps the context. */
 void	pcsc_close(struct pcsc_conn *);
+/*
+ * pcsc_close, remembering the card as lost in its reader: until it is
+ * removed (or taken again), the probe that pcsc_open runs on it sees
+ * pcsc_lost_here() 1.
+ */
+void	pcsc_close_lost(struct pcsc_conn *);
+/* In a probe: 1 if this card is the one pcsc_close_lost closed. */
+int	pcsc_lost_here(const struct pcsc_conn *);
 /* Turns the open reader's card down until it is removed or reset. */
 void	pcsc_reject_current(struct pcsc_conn *);
 /* Forgets the cards turned down (the selection rules changed). */

@@ -13,6 +13,10 @@
 #    unchanged (the vcard's own count);
 #  - the card reset by another client (SCARD_RESET_CARD): the same, and
 #    the card is never taken for absent;
+#  - on default, a recovery that fails (vcard knobs: SELECT of OpenPGP
+#    6A82, or VERIFY 6F00): the lost card's path with its back-off, no
+#    loop, state and reason shown, no retry spent, ready once the card
+#    answers again;
 #  - on smartpgp, another client's SELECT of OpenPGP (the PIN state goes):
 #    the same;
 # and on the default profile:
@@ -76,6 +80,52 @@ recovered()
 	    "$(card_status_field app)" openpgp
 }
 
+# apdus PATTERN: the current vcard's APDUs so far that match PATTERN.
+apdus() { grep -c -- "$1" "$VCARD_LOG"; }
+
+# failed_recovery KNOB REASON WHAT: PIV selected by another program while
+# the vcard's KNOB makes the broker's recovery fail (selectsw=6A82: its
+# SELECT of OpenPGP; verifysw=6F00: its VERIFY with the kept PIN). The
+# broker takes the lost card's path with its back-off: no loop (a few
+# SELECTs and VERIFYs in 8 s), card status says absent and why (REASON),
+# no PIN retry spent; once KNOB is cleared the card is ready again and
+# the tunnel works.
+failed_recovery()
+{
+	local knob=$1 reason=$2 what=$3 s0 v0 s1 v1 n
+	mark
+	card_ctl "set $knob" >/dev/null
+	card_select_app piv
+	s0=$(apdus 'INS A4 P1 04')
+	v0=$(apdus 'INS 20 ')
+	force_handshake || t_fail "$what: force handshake"
+	ping_one "$NS_B" "$IN4_A"
+	t_check "$what: the recovery fails (audit)" wait_for 8 \
+	    logged 'op=card-reselect .*result=failed'
+	sleep 8
+	s1=$(apdus 'INS A4 P1 04')
+	v1=$(apdus 'INS 20 ')
+	t_log "# $what: $((s1 - s0)) SELECTs, $((v1 - v0)) VERIFYs in the 8 s after"
+	t_check "$what: no loop ($((s1 - s0)) SELECTs, $((v1 - v0)) VERIFYs)" \
+	    test $((s1 - s0)) -le 8 -a $((v1 - v0)) -le 8
+	t_check "$what: the lost card's back-off, said" \
+	    logged 'card: fails again and again; backing off'
+	n=$(tail -n +"$((MARK + 1))" "$LOG_A" | grep -vc 'audit:')
+	t_check "$what: the log stays short ($n lines, audit aside)" \
+	    test "$n" -le 40
+	t_check "$what: card status says absent" status_says 'state: absent'
+	t_check "$what: card status says why" status_says "reason: .*$reason"
+	t_eq "$what: PIN retry counter unchanged" "$(pw1)" 3
+	card_ctl "set ${knob%%=*}=0" >/dev/null
+	t_check "$what: ready once the card answers again" wait_for 12 \
+	    logged 'card: ready'
+	force_handshake || t_fail "$what: force handshake"
+	t_check "$what: then the tunnel works" ping_retry "$NS_B" "$IN4_A" 10
+	t_eq "$what: PIN retry counter still unchanged" "$(pw1)" 3
+	t_eq "$what: OpenPGP is the card's application" \
+	    "$(card_status_field app)" openpgp
+}
+
 T0=$(now_ms)
 card_start_pcscd nb || t_fatal "pcscd"
 (umask 077; echo "$PIN" >"$T_TMP/pin") || t_fatal "pin file"
@@ -128,6 +178,12 @@ for prof in default nitrokey3 smartpgp gnuk; do
 		recovered "$prof: PIV selected (vcard control)"
 		;;
 	esac
+	if [ "$prof" = default ]; then
+		failed_recovery selectsw=6A82 'no OpenPGP application' \
+		    "$prof: recovery's SELECT fails"
+		failed_recovery verifysw=6F00 'reader ' \
+		    "$prof: recovery's VERIFY fails"
+	fi
 
 	mark
 	t_log "# $prof: pcscpeer select PIV: $(peer select A000000308)"
