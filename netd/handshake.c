@@ -1884,48 +1884,54 @@ hs_m_key_status(struct chan *c, struct imsg *imsg)
 	buf_free(&b);
 }
 
+/*
+ * What wgcardctl card unlock says for each answer of the key broker to
+ * a PIN; any other status says its strerror. A text's one conversion,
+ * where it has one, is a %d for the retries left.
+ */
+static const struct {
+	int		 status;
+	const char	*text;
+} hs_pin_texts[] = {
+	{ 0,		"unlocked=yes\npin_retries=%d\n" },
+	{ -EACCES,	"wrong PIN, %d retries left" },
+	{ -EALREADY,	"the same wrong PIN as before: not sent to the card, "
+			"no retry spent (%d left)" },
+	{ -EINVAL,	"a PIN has 6 to 127 characters: not sent to the card, "
+			"no retry spent" },
+	{ -EXDEV,	"the card in the reader is not the expected one "
+			"(wrong-card): the PIN is kept, not sent" },
+	{ -EPERM,	"the PIN is blocked: reset it with the admin PIN (see "
+			"the operations guide)" },
+	{ -EAGAIN,	"another unlock less than 5 s ago: not sent to the "
+			"card, no retry spent; try again" },
+	{ -EDQUOT,	"one retry left: not sent (UnlockLastTry = no); verify "
+			"with gpg --card-edit" },
+	{ -ENODEV,	"no card now: the PIN is kept and verified when the "
+			"card comes" },
+	{ -EOPNOTSUPP,	"the key backend takes no PIN" },	/* = ENOTSUP */
+};
+_Static_assert(ENOTSUP == EOPNOTSUPP, "one row for ENOTSUP, EOPNOTSUPP");
+
 static void
 hs_m_pin_result(struct chan *c, struct imsg *imsg)
 {
 	struct key_pin_result	r;
 	char			msg[128];
+	size_t			i;
 
 	memcpy(&r, imsg->data, sizeof(r));
 	if (!imsg_status_ok(r.status))
 		fatalx("bad PIN status %d from key broker", r.status);
 	if (hs.ctl_pin_conn == 0)
 		return;
-	if (r.status == 0)
-		snprintf(msg, sizeof(msg), "unlocked=yes\npin_retries=%d\n",
-		    r.retries);
-	else if (r.status == -EACCES)
-		snprintf(msg, sizeof(msg), "wrong PIN, %d retries left",
-		    r.retries);
-	else if (r.status == -EALREADY)
-		snprintf(msg, sizeof(msg), "the same wrong PIN as before: not "
-		    "sent to the card, no retry spent (%d left)", r.retries);
-	else if (r.status == -EINVAL)
-		snprintf(msg, sizeof(msg), "a PIN has 6 to 127 characters: "
-		    "not sent to the card, no retry spent");
-	else if (r.status == -EXDEV)
-		snprintf(msg, sizeof(msg), "the card in the reader is not the "
-		    "expected one (wrong-card): the PIN is kept, not sent");
-	else if (r.status == -EPERM)
-		snprintf(msg, sizeof(msg), "the PIN is blocked: reset it "
-		    "with the admin PIN (see the operations guide)");
-	else if (r.status == -EAGAIN)
-		snprintf(msg, sizeof(msg), "another unlock less than 5 s "
-		    "ago: not sent to the card, no retry spent; try again");
-	else if (r.status == -EDQUOT)
-		snprintf(msg, sizeof(msg), "one retry left: not sent "
-		    "(UnlockLastTry = no); verify with gpg --card-edit");
-	else if (r.status == -ENODEV)
-		snprintf(msg, sizeof(msg), "no card now: the PIN is kept and "
-		    "verified when the card comes");
-	else if (r.status == -ENOTSUP || r.status == -EOPNOTSUPP)
-		snprintf(msg, sizeof(msg), "the key backend takes no PIN");
-	else
-		snprintf(msg, sizeof(msg), "%s", strerror(-r.status));
+	snprintf(msg, sizeof(msg), "%s", strerror(-r.status));
+	for (i = 0; i < sizeof(hs_pin_texts) / sizeof(hs_pin_texts[0]); i++)
+		if (hs_pin_texts[i].status == r.status) {
+			snprintf(msg, sizeof(msg), hs_pin_texts[i].text,
+			    r.retries);
+			break;
+		}
 	control_finish(hs.ctl_pin_conn, -r.status, msg);
 	hs.ctl_pin_conn = 0;
 }
