@@ -7,10 +7,12 @@
 #include <sys/types.h>
 
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <link.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -299,4 +301,62 @@ proc_wipe_stack(void)
 
 	proc_wipe_below(frame - PROC_WIPE_GAP, frame - PROC_WIPE_MAX);
 	proc_wipe_gap();
+}
+
+/*
+ * Start-up (the dynamic linker's relocations, library initialisation:
+ * libcrypto's in the forwarder) has faulted in file pages of the shared
+ * objects that the process never uses again: symbol and relocation
+ * tables, code and constants of what ran once, and their neighbours (the
+ * kernel maps 64 KiB around each fault). proc_trim drops them from the
+ * process, so that what it allocates later (the forwarder's pool, the
+ * handshake process's peers) does not add to them in its peak RSS; what
+ * it uses faults back in from the page cache, where they all stay. Only
+ * segments that are never written: a read-only PT_LOAD holds no
+ * relocated data (RELRO lies in a writable one), and an object with text
+ * relocations is left alone. What it releases in each process is
+ * measured in docs/performance.md.
+ */
+static int
+proc_trim_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	const ElfW(Phdr)	*ph;
+	const ElfW(Dyn)		*d;
+	uintptr_t		 pg = *(uintptr_t *)arg, start, end;
+	int			 i;
+
+	(void)size;
+	if (strncmp(info->dlpi_name, "linux-vdso", 10) == 0)
+		return 0;
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_DYNAMIC)
+			continue;
+		for (d = (const ElfW(Dyn) *)(info->dlpi_addr + ph->p_vaddr);
+		    d->d_tag != DT_NULL; d++)
+			if (d->d_tag == DT_TEXTREL || (d->d_tag == DT_FLAGS &&
+			    (d->d_un.d_val & DF_TEXTREL)))
+				return 0;
+	}
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
+			continue;
+		/* Whole pages inside the segment only. */
+		start = (info->dlpi_addr + ph->p_vaddr + pg - 1) & ~(pg - 1);
+		end = (info->dlpi_addr + ph->p_vaddr + ph->p_filesz) &
+		    ~(pg - 1);
+		if (end > start)
+			(void)madvise((void *)start, end - start,
+			    MADV_DONTNEED);
+	}
+	return 0;
+}
+
+void
+proc_trim(void)
+{
+	uintptr_t	pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+
+	(void)dl_iterate_phdr(proc_trim_object, &pg);
 }

@@ -30,6 +30,11 @@ void	proc_nocore(void);
  * (stale copies of secrets; untouched pages are left unmapped).
  */
 void	proc_wipe_stack(void);
+/*
+ * Drops the file pages of the loaded objects' read-only segments that
+ * start-up faulted in (MADV_DONTNEED); used ones fault back in.
+ */
+void	proc_trim(void);
 /* Path of the running executable, resolved at start. */
 const char *proc_self_path(void);
 

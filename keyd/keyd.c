@@ -591,6 +591,7 @@ main(int argc, char *argv[])
 	size_t		 i;
 	struct timeval	 tv = { 1, 0 };
 
+	proc_trim();
 	proc_init_title(argc, argv);
 	while ((ch = getopt(argc, argv, "dvi:K:")) != -1) {
 		switch (ch) {

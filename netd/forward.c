@@ -63,10 +63,8 @@
 #include <netinet/in.h>
 #include <netinet/udp.h>
 
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <link.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1807,63 +1805,6 @@ fwd_choose_backend(int want, char *why, size_t whylen)
 }
 
 /*
- * Start-up (the dynamic linker's relocations, libcrypto's
- * initialisation) has faulted in file pages of the shared objects that
- * the data path never uses again: symbol and relocation tables, code
- * and constants of what ran once, and their neighbours (the kernel maps
- * 64 KiB around each fault). They are dropped from this process before
- * the pool is mapped, so the peak RSS does not hold both; what the data
- * path uses faults back in from the page cache, where they all stay.
- * Only segments that are never written: a read-only PT_LOAD holds no
- * relocated data (RELRO lies in a writable one), and an object with
- * text relocations is left alone. The 1.5 MiB of libcrypto and libc
- * this releases are measured in docs/performance.md.
- */
-static int
-fwd_trim_object(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	const ElfW(Phdr)	*ph;
-	const ElfW(Dyn)		*d;
-	uintptr_t		 pg = *(uintptr_t *)arg, start, end;
-	int			 i;
-
-	(void)size;
-	if (strncmp(info->dlpi_name, "linux-vdso", 10) == 0)
-		return 0;
-	for (i = 0; i < info->dlpi_phnum; i++) {
-		ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_DYNAMIC)
-			continue;
-		for (d = (const ElfW(Dyn) *)(info->dlpi_addr + ph->p_vaddr);
-		    d->d_tag != DT_NULL; d++)
-			if (d->d_tag == DT_TEXTREL || (d->d_tag == DT_FLAGS &&
-			    (d->d_un.d_val & DF_TEXTREL)))
-				return 0;
-	}
-	for (i = 0; i < info->dlpi_phnum; i++) {
-		ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
-			continue;
-		/* Whole pages inside the segment only. */
-		start = (info->dlpi_addr + ph->p_vaddr + pg - 1) & ~(pg - 1);
-		end = (info->dlpi_addr + ph->p_vaddr + ph->p_filesz) &
-		    ~(pg - 1);
-		if (end > start)
-			(void)madvise((void *)start, end - start,
-			    MADV_DONTNEED);
-	}
-	return 0;
-}
-
-static void
-fwd_trim(void)
-{
-	uintptr_t	pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-
-	(void)dl_iterate_phdr(fwd_trim_object, &pg);
-}
-
-/*
  * The pool's size: what the backend that will run keeps posted, plus
  * FWD_POOL_WORK (fwd_pool.h). Needed before the backend is set up (the
  * io_uring backend registers the pool): io_uring unless classic is
@@ -1958,7 +1899,7 @@ forwarder_main(const struct proc_opts *opts)
 	nthreads = fwd_env_uint("WGCARD_FWD_THREADS", fwd_default_threads(),
 	    0, 64);
 	aead_init(nthreads + 1);
-	fwd_trim();
+	proc_trim();
 	fwd_alloc(fwd_env_uint("WGCARD_FWD_POOL",
 	    fwd_pool_default(opts->backend), FWD_POOL_MIN, FWD_POOL_MAX));
 	fwd_conf.offloads = (opts->offloads & FWD_OFFLOAD_ON) != 0;

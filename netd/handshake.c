@@ -2152,6 +2152,8 @@ handshake_main(const struct proc_opts *opts)
 	evtimer_set(&hs.ev_tick, hs_tick, NULL);
 	evtimer_add(&hs.ev_tick, &tv);
 
+	/* Start-up's file pages go before the peers come (proc_trim). */
+	proc_trim();
 	event_dispatch();
 	exit(0);
 }

@@ -1585,6 +1585,7 @@ main(int argc, char *argv[])
 	char			 err[CONFIG_ERR_MAX];
 	int			 checkonly = 0;
 
+	proc_trim();
 	proc_init_title(argc, argv);
 	if ((procflag = parent_options(argc, argv, &checkonly)) != NULL) {
 		wgd.opts.ifname = wgd.ifname;

@@ -1,10 +1,13 @@
 /*
  * test_proc.c: proc_wipe_stack zeroes what a deeper call left on the
- * stack, and makes no untouched page of it resident.
+ * stack, and makes no untouched page of it resident; proc_trim drops
+ * resident pages of the read-only segments of the loaded objects.
  */
 #include <sys/mman.h>
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -48,6 +51,35 @@ resident(uintptr_t addr)
 	return vec & 1;
 }
 
+/* kB resident in the read-only file mappings (read whole first). */
+static long
+ro_file_rss(void)
+{
+	static char	text[1 << 20];
+	char		*line, *save, perms[5];
+	FILE		*f;
+	size_t		 n;
+	long		 rss = 0, kb;
+	int		 ro = 0;
+
+	if ((f = fopen("/proc/self/smaps", "r")) == NULL)
+		return -1;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "%*x-%*x %4s", perms) == 1 &&
+		    strchr(line, '/') != NULL)
+			ro = perms[1] == '-';
+		else if (sscanf(line, "%*x-%*x %4s", perms) == 1)
+			ro = 0;
+		else if (ro && sscanf(line, "Rss: %ld kB", &kb) == 1)
+			rss += kb;
+	}
+	return rss;
+}
+
 int
 main(void)
 {
@@ -70,5 +102,16 @@ main(void)
 	proc_wipe_stack();
 	CHECK(resident(deep) == before, "the wipe made an untouched page "
 	    "resident (%d -> %d)", before, resident(deep));
+
+	/* What start-up faulted in goes; what runs after comes back. */
+	{
+		long	kb_before = ro_file_rss(), kb_after;
+
+		proc_trim();
+		kb_after = ro_file_rss();
+		CHECK(kb_before > 0 && kb_after >= 0 && kb_after < kb_before,
+		    "read-only file pages: %ld kB before the trim, %ld after",
+		    kb_before, kb_after);
+	}
 	return test_done();
 }
