@@ -3,7 +3,9 @@
  * address family. Every node holds a prefix (key masked to cidr bits);
  * nodes without an owner are glue joining two subtrees. Addresses are
  * kept as two host-order 64-bit words (IPv4 in the top 32 bits of the
- * first), so matching a node is two masked compares.
+ * first), so matching a node is two masked compares (the mask made from
+ * its cidr: a node is 72 bytes, two per prefix at most, in both the
+ * handshake process and the forwarder).
  *
  * Lookup allocates nothing and takes no lock: the forwarder owns its
  * table. Each owner has a list of its nodes (in insertion order) found
@@ -23,15 +25,13 @@ struct aip_owner;
 /* What lookup reads comes first. */
 struct aip_node {
 	uint64_t		 key[2];	/* masked to cidr */
-	uint64_t		 mask[2];
 	struct aip_node		*child[2];
-	void			*owner;		/* NULL for glue nodes */
-	uint8_t			 cidr;
-	uint8_t			 family;
 	struct aip_node		*parent;
-	struct aip_owner	*oent;
+	struct aip_owner	*oent;		/* NULL for glue nodes */
 	struct aip_node		*lnext;		/* the owner's list */
 	struct aip_node		*lprev;
+	uint8_t			 cidr;
+	uint8_t			 family;
 };
 
 struct aip_owner {
@@ -115,8 +115,11 @@ aip_bit(const uint64_t key[2], unsigned int b)
 static inline int
 aip_match(const struct aip_node *n, const uint64_t key[2])
 {
-	return (((key[0] ^ n->key[0]) & n->mask[0]) |
-	    ((key[1] ^ n->key[1]) & n->mask[1])) == 0;
+	uint64_t	mask[2];
+
+	aip_cidr_mask(mask, n->cidr);
+	return (((key[0] ^ n->key[0]) & mask[0]) |
+	    ((key[1] ^ n->key[1]) & mask[1])) == 0;
 }
 
 /* The number of leading bits two keys share. */
@@ -145,13 +148,14 @@ static struct aip_node *
 aip_node_new(int family, const uint64_t key[2], unsigned int cidr)
 {
 	struct aip_node	*n;
+	uint64_t	 mask[2];
 
 	if ((n = malloc(sizeof(*n))) == NULL)
 		return NULL;
 	memset(n, 0, sizeof(*n));
-	aip_cidr_mask(n->mask, cidr);
-	n->key[0] = key[0] & n->mask[0];
-	n->key[1] = key[1] & n->mask[1];
+	aip_cidr_mask(mask, cidr);
+	n->key[0] = key[0] & mask[0];
+	n->key[1] = key[1] & mask[1];
 	n->cidr = (uint8_t)cidr;
 	n->family = (uint8_t)family;
 	return n;
@@ -245,7 +249,6 @@ static void
 aip_list_append(struct aip_owner *o, struct aip_node *n)
 {
 	n->oent = o;
-	n->owner = o->owner;
 	n->lnext = NULL;
 	n->lprev = o->tail;
 	if (o->tail != NULL)
@@ -271,7 +274,6 @@ aip_list_unlink(struct aip_node *n)
 		o->tail = n->lprev;
 	n->lnext = n->lprev = NULL;
 	n->oent = NULL;
-	n->owner = NULL;
 }
 
 /*
@@ -283,7 +285,7 @@ aip_node_release(struct aip_table *t, struct aip_node *n)
 {
 	struct aip_node	*child, *parent;
 
-	while (n != NULL && n->owner == NULL) {
+	while (n != NULL && n->oent == NULL) {
 		if (n->child[0] != NULL && n->child[1] != NULL)
 			break;
 		child = n->child[0] != NULL ? n->child[0] : n->child[1];
@@ -362,7 +364,7 @@ aip_node_set_owner(struct aip_table *t, struct aip_node *n, void *owner)
 {
 	struct aip_owner	*o, *old;
 
-	if (n->owner == owner)
+	if (n->oent != NULL && n->oent->owner == owner)
 		return 0;
 	if ((o = aip_owner_get(t, owner)) == NULL)
 		return -1;
@@ -491,7 +493,7 @@ aip_remove(struct aip_table *t, int family, const uint8_t *addr,
 	key[0] &= mask[0];
 	key[1] &= mask[1];
 	n = aip_find_exact(t, family, key, cidr);
-	if (n == NULL || n->owner == NULL || n->owner != owner)
+	if (n == NULL || n->oent == NULL || n->oent->owner != owner)
 		return -1;
 	o = n->oent;
 	aip_list_unlink(n);
@@ -514,7 +516,6 @@ aip_remove_owner(struct aip_table *t, void *owner)
 		next = n->lnext;
 		n->lnext = n->lprev = NULL;
 		n->oent = NULL;
-		n->owner = NULL;
 		t->count--;
 		aip_node_release(t, n);
 	}
@@ -526,8 +527,8 @@ void *
 aip_lookup(const struct aip_table *t, int family, const uint8_t *addr)
 {
 	const struct aip_node	*n;
+	const struct aip_owner	*best = NULL;
 	uint64_t		 key[2];
-	void			*best = NULL;
 	unsigned int		 maxbits;
 
 	if (family == AF_INET) {
@@ -540,13 +541,13 @@ aip_lookup(const struct aip_table *t, int family, const uint8_t *addr)
 		return NULL;
 	aip_addr_to_key(key, family, addr);
 	while (n != NULL && aip_match(n, key)) {
-		if (n->owner != NULL)
-			best = n->owner;
+		if (n->oent != NULL)
+			best = n->oent;
 		if (n->cidr == maxbits)
 			break;
 		n = n->child[aip_bit(key, n->cidr)];
 	}
-	return best;
+	return best != NULL ? best->owner : NULL;
 }
 
 void
