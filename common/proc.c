@@ -285,7 +285,8 @@ proc_wipe_below(uintptr_t top, uintptr_t lo)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
-static __attribute__((noinline)) void
+/* Not instrumented: ASan's redzones around area would keep what lay there. */
+static __attribute__((noinline, no_sanitize("address"))) void
 proc_wipe_gap(void)
 {
 	volatile uint8_t	area[PROC_WIPE_GAP];
@@ -294,7 +295,7 @@ proc_wipe_gap(void)
 	__asm__ __volatile__("" : : "r"(area) : "memory");
 }
 
-__attribute__((noinline)) void
+__attribute__((noinline, no_sanitize("address"))) void
 proc_wipe_stack(void)
 {
 	uintptr_t	frame = (uintptr_t)__builtin_frame_address(0);
