@@ -121,6 +121,37 @@ ctl_connect(const char *path)
 	return fd;
 }
 
+/*
+ * len bytes of p to the daemon: 0, or -1 (errno). MSG_NOSIGNAL: a
+ * daemon that is starting or stopping may have closed the connection
+ * already, and SIGPIPE would end wgcardctl without a word.
+ */
+static int
+ctl_send(int fd, const char *p, size_t len)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		if ((n = send(fd, p, len, MSG_NOSIGNAL)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* s and a newline to the daemon: 0, or -1 (errno). */
+static int
+ctl_send_line(int fd, const char *s)
+{
+	if (ctl_send(fd, s, strlen(s)) == -1)
+		return -1;
+	return ctl_send(fd, "\n", 1);
+}
+
 /* Sends request (and secret), reads the answer. 0, or -1 on I/O error. */
 static int
 ctl_request(const char *path, const char *request, const char *secret,
@@ -135,9 +166,11 @@ ctl_request(const char *path, const char *request, const char *secret,
 	memset(a, 0, sizeof(*a));
 	if ((fd = ctl_connect(path)) == -1)
 		return -1;
-	if (dprintf(fd, "%s\n", request) < 0 ||
-	    (secret != NULL && dprintf(fd, "%s\n", secret) < 0)) {
+	if (ctl_send_line(fd, request) == -1 ||
+	    (secret != NULL && ctl_send_line(fd, secret) == -1)) {
+		saved = errno;
 		close(fd);
+		errno = saved;
 		return -1;
 	}
 	if ((f = fdopen(fd, "r")) == NULL) {

@@ -13,7 +13,8 @@
 # prometheus_client) while locked (exit 3) and once ready. `card init`
 # on the nitrokey3 and gnuk profiles (KDF on): hashed admin PIN, nothing
 # spent, PW3 reset. A terminated card (6285): said, not polled. 6985 to
-# VERIFY: one VERIFY, locked, not lost, not resent.
+# VERIFY: one VERIFY, locked, not lost, not resent. A daemon that closes
+# the connection at once: said, exit 2, no SIGPIPE.
 T_ID=cc
 . "$(dirname "$0")/../lib/common.sh"
 t_excl ctlsock || t_fatal "the ctlsock lock (tests/lib/common.sh t_excl)"
@@ -33,6 +34,31 @@ card_init_state "$T_TMP/c.state" --serial 0000C001 --pin "$PIN" \
     --admin-pin "$ADMIN" >/dev/null || t_fatal "card state"
 card_start_vcard "$T_TMP/c.state" || t_fatal "vcard"
 card_wait_present || t_fatal "card not seen"
+
+# ---- a daemon that closes the connection at once (one starting or
+# stopping may; card init asks every daemon): wgcardctl says so and
+# exits 2, never killed by SIGPIPE without a word (seen as a silent card
+# init under load, when another test's daemon stopped).
+python3 -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+s.listen(64)
+while True:
+    s.accept()[0].close()' "$T_TMP/closer.sock" &
+T_PIDS+=("$!")
+wait_for 5 test -S "$T_TMP/closer.sock" || t_fail "closing server" "no socket"
+n141=0
+nsaid=0
+for i in $(seq 1 40); do
+	ctl -s "$T_TMP/closer.sock" card status >/dev/null 2>"$T_TMP/closer.err"
+	rc=$?
+	[ "$rc" -eq 141 ] && n141=$((n141 + 1))
+	[ "$rc" -eq 2 ] && grep -q 'closer.sock: ' "$T_TMP/closer.err" &&
+	    nsaid=$((nsaid + 1))
+done
+t_eq "a daemon closing at once: never killed by SIGPIPE (40 tries)" "$n141" 0
+t_eq "a daemon closing at once: exit 2 and said, each time" "$nsaid" 40
 
 # ---- no daemon
 out=$(ctl -r "Virtual PCD" card pubkey 2>&1)
