@@ -65,6 +65,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1861,6 +1862,53 @@ fwd_default_threads(void)
 	return n > 7 ? 7 : (int)n;
 }
 
+/*
+ * The I/O thread's time slice (Linux 6.12 and later, EEVDF): a task
+ * with a shorter slice than the one running gets the earlier deadline
+ * when it wakes, so a forwarder woken by a packet runs at once instead
+ * of after the running task's slice (1.4 ms on two CPUs). It gets no
+ * more CPU than its share: it is preempted sooner as well. Any task may
+ * shorten its own slice (the kernel clamps it to 0.1-100 ms); older
+ * kernels ignore it. WGCARD_FWD_SLICE, microseconds, 0 for the kernel's
+ * default. The policy and nice value stay as they were (a real-time
+ * policy set by the administrator is left alone). Set before the
+ * seccomp filter, which has no sched_setattr. docs/decisions.md 23.
+ */
+#define FWD_SLICE_US	100
+
+struct fwd_sched_attr {		/* struct sched_attr, sched_setattr(2) */
+	uint32_t	size;
+	uint32_t	sched_policy;
+	uint64_t	sched_flags;
+	int32_t		sched_nice;
+	uint32_t	sched_priority;
+	uint64_t	sched_runtime;
+	uint64_t	sched_deadline;
+	uint64_t	sched_period;
+};
+
+static void
+fwd_sched(void)
+{
+	struct fwd_sched_attr	a;
+	unsigned		us;
+
+	us = fwd_env_uint("WGCARD_FWD_SLICE", FWD_SLICE_US, 0, 100000);
+	if (us == 0)
+		return;
+	memset(&a, 0, sizeof(a));
+	if (syscall(SYS_sched_getattr, 0, &a, sizeof(a), 0) == -1) {
+		log_warn("sched_getattr");
+		return;
+	}
+	if (a.sched_policy != SCHED_OTHER && a.sched_policy != SCHED_BATCH)
+		return;
+	a.size = sizeof(a);
+	a.sched_runtime = (uint64_t)us * 1000;
+	if (syscall(SYS_sched_setattr, 0, &a, 0) == -1)
+		log_warn("sched_setattr: a slice of %u us", us);
+}
+
 void
 forwarder_main(const struct proc_opts *opts)
 {
@@ -1914,6 +1962,7 @@ forwarder_main(const struct proc_opts *opts)
 	fwd.gro = fwd_offload_init(fwd_conf.tun_uso, fwd.be->tun_write);
 	proc_privdrop(WGCARD_USER, WGCARD_CHROOT);
 	fwd_crypto_init(nthreads);
+	fwd_sched();	/* the I/O thread only */
 	/* After the threads exist: the filter covers them all (TSYNC). */
 	sandbox_forwarder(fwd.be->sandbox);
 	log_info("%s backend (%s), %d crypto worker%s, "
