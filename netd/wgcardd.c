@@ -121,7 +121,7 @@ struct parent_conf {
 };
 
 static void	parent_shutdown(int);
-static void	parent_wait_child(struct child *);
+static void	parent_wait_child(struct child *, pid_t, int);
 static void	parent_forget_psks(void);
 static void	parent_reload(struct chan *, struct imsg *);
 static void	parent_reload_reply(int, const char *);
@@ -419,7 +419,7 @@ parent_chan_closed(struct chan *ch)
 	struct child	*c = ch->arg;
 
 	log_warnx("%s closed its socket", c->name);
-	parent_wait_child(c);
+	parent_wait_child(c, 0, 0);
 	parent_shutdown(1);
 }
 
@@ -447,13 +447,16 @@ parent_log_exit(struct child *c, pid_t pid, int status)
 }
 
 /*
- * A child closed its socket: its siblings follow within milliseconds (each
- * loses a channel). Collect them all for up to half a second, then name
- * the one that started it: killed by a signal first, then a non-zero
- * exit, else the one whose socket closed.
+ * A child closed its socket (c), or was reaped (c, pid0 and status0): its
+ * siblings follow within milliseconds (each loses a channel). Collect
+ * them all for up to half a second, then name the one that started it:
+ * killed by a signal first, then a non-zero exit, else c. (Under load
+ * the first one reaped is not always the first that died: a killed key
+ * broker and the forwarder that followed it may be reaped in either
+ * order.)
  */
 static void
-parent_wait_child(struct child *c)
+parent_wait_child(struct child *c, pid_t pid0, int status0)
 {
 	struct child	*culprit = NULL;
 	pid_t		 pids[PROC_MAX] = { 0 };
@@ -462,6 +465,13 @@ parent_wait_child(struct child *c)
 	pid_t		 pid;
 	int		 st;
 
+	if (pid0 > 0) {
+		i = (int)(c - children);
+		pids[i] = pid0;
+		status[i] = status0;
+		done[i] = 1;
+		c->pid = 0;
+	}
 	for (n = 0; n < 50; n++) {
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 			for (i = 0; i < PROC_MAX; i++)
@@ -510,10 +520,11 @@ parent_reap(void)
 		for (i = 0; i < PROC_MAX; i++) {
 			if (children[i].pid != pid)
 				continue;
-			children[i].pid = 0;
-			if (wgd.shutting_down)
+			if (wgd.shutting_down) {
+				children[i].pid = 0;
 				break;
-			parent_log_exit(&children[i], pid, status);
+			}
+			parent_wait_child(&children[i], pid, status);
 			parent_shutdown(1);
 		}
 	}
