@@ -1676,11 +1676,12 @@ fwd_housekeeping(void)
 	uint64_t	 drops;
 	int		 i, j;
 
-	drops = fwd.drops_noroute + fwd.drops_nobuf + fwd_offload_drops();
+	drops = fwd.drops_noroute + fwd.drops_nobuf + fwd_offload_nobuf() +
+	    fwd_offload_drops();
 	if (drops != fwd.drops_logged) {
 		log_debug("drops: %llu no route, %llu no buffer, %llu offload",
 		    (unsigned long long)fwd.drops_noroute,
-		    (unsigned long long)fwd.drops_nobuf,
+		    (unsigned long long)(fwd.drops_nobuf + fwd_offload_nobuf()),
 		    (unsigned long long)fwd_offload_drops());
 		fwd.drops_logged = drops;
 	}

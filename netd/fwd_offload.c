@@ -30,7 +30,8 @@ struct fwd_gro {
 	struct fwd_buf		*held[OFFLOAD_GRO_MAX_PKTS];
 	int			 nheld;
 	int			 cursor;	/* in held: last found */
-	uint64_t		 drops;
+	uint64_t		 drops;		/* refused: bad header */
+	uint64_t		 nobuf;		/* the pool was empty */
 	void			(*emit)(struct fwd_buf *, uint32_t,
 				    uint32_t);
 };
@@ -106,7 +107,7 @@ fwd_offload_tun_in(struct fwd_buf *b,
 			ob = NULL;
 		}
 		if (ob == NULL) {
-			fo_gro.drops += n - i;
+			fo_gro.nobuf += n - i;
 			break;
 		}
 		if (seg <= 0) {
@@ -206,9 +207,12 @@ fo_flush_cb(void *arg, const struct iovec *iov, int iovcnt, size_t total)
 		return 0;
 	}
 	/* A super-packet: gathered into a buffer of its own. */
-	if (total > FWD_BUF_SIZE - FWD_HEADROOM || (ob = fwd_buf_get()) ==
-	    NULL) {
+	if (total > FWD_BUF_SIZE - FWD_HEADROOM) {
 		gro->drops++;
+		return -1;
+	}
+	if ((ob = fwd_buf_get()) == NULL) {
+		gro->nobuf++;
 		return -1;
 	}
 	for (i = 0, off = FWD_HEADROOM; i < iovcnt; i++) {
@@ -241,6 +245,12 @@ uint64_t
 fwd_offload_drops(void)
 {
 	return fo_gro.drops;
+}
+
+uint64_t
+fwd_offload_nobuf(void)
+{
+	return fo_gro.nobuf;
 }
 
 void

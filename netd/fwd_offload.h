@@ -31,8 +31,10 @@ void		 fwd_offload_tun_out(struct fwd_gro *, struct fwd_buf *b,
 		    uint32_t off, uint32_t len);
 /* End of batch: writes what was held back for coalescing. */
 void		 fwd_offload_flush(struct fwd_gro *);
-/* Packets refused or dropped here (bad header, no buffer). */
+/* Packets refused here (a header or size it cannot take). */
 uint64_t	 fwd_offload_drops(void);
+/* Packets dropped here for want of a pool buffer (load, not input). */
+uint64_t	 fwd_offload_nobuf(void);
 /* UDP_GRO on a socket, when the kernel has it. */
 void		 fwd_offload_sock_gro(int fd);
 

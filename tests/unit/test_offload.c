@@ -1446,6 +1446,7 @@ test_tun_in_pool(void)
 	struct spec	 sp;
 	struct fwd_buf	*b;
 	uint64_t	 drops0 = fwd_offload_drops();
+	uint64_t	 nobuf0 = fwd_offload_nobuf();
 	size_t		 i, n;
 	int		 ok = 1;
 
@@ -1463,11 +1464,13 @@ test_tun_in_pool(void)
 		fwd_buf_put(fo_b[i]);
 	fo_n = 0;
 	fake_pool_limit(0);
-	CHECK(ok && n > 0 && n < 600 && fwd_offload_drops() - drops0 ==
-	    600 - n && fake_pool_out() == 0, "TUN-in split with 2 free "
-	    "buffers: %zu of 600 segments out, %llu drops counted, %u "
-	    "buffers left", n, (unsigned long long)(fwd_offload_drops() -
-	    drops0), fake_pool_out());
+	CHECK(ok && n > 0 && n < 600 && fwd_offload_nobuf() - nobuf0 ==
+	    600 - n && fwd_offload_drops() == drops0 &&
+	    fake_pool_out() == 0, "TUN-in split with 2 free buffers: %zu of "
+	    "600 segments out, %llu counted as no buffer, %llu as refused, "
+	    "%u buffers left", n, (unsigned long long)(fwd_offload_nobuf() -
+	    nobuf0), (unsigned long long)(fwd_offload_drops() - drops0),
+	    fake_pool_out());
 
 	/* A refused header: dropped, counted, buffer released. */
 	b = fwd_buf_get();
