@@ -22,6 +22,15 @@ buf_init(struct buf *b)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+	b->used = 0;
+}
+
+/* Bytes up to end have been written. */
+static void
+buf_touched(struct buf *b, size_t end)
+{
+	if (end > b->used)
+		b->used = end;
 }
 
 /* Makes room for need more bytes plus the NUL. */
@@ -51,13 +60,20 @@ buf_reserve(struct buf *b, size_t need)
 	}
 	if (b->data != NULL) {
 		memcpy(n, b->data, b->len);
-		sodium_memzero(b->data, b->cap);
+		sodium_memzero(b->data, b->used);
 		free(b->data);
 	}
 	n[b->len] = '\0';
 	b->data = n;
 	b->cap = cap;
+	b->used = b->len + 1;
 	return 0;
+}
+
+int
+buf_expect(struct buf *b, size_t n)
+{
+	return buf_reserve(b, n);
 }
 
 int
@@ -69,6 +85,7 @@ buf_append(struct buf *b, const void *data, size_t len)
 		memcpy(b->data + b->len, data, len);
 	b->len += len;
 	b->data[b->len] = '\0';
+	buf_touched(b, b->len + 1);
 	return 0;
 }
 
@@ -85,6 +102,8 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
 	if (n < 0) {
+		/* (It may have written anything up to the end.) */
+		buf_touched(b, b->cap);
 		b->data[b->len] = '\0';
 		errno = EINVAL;
 		return -1;
@@ -92,18 +111,21 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	if ((size_t)n >= b->cap - b->len) {
 		/* Too small: wipe the partial text, grow, format again. */
 		sodium_memzero(b->data + b->len, b->cap - b->len);
+		buf_touched(b, b->cap);
 		if (buf_reserve(b, (size_t)n) == -1)
 			return -1;
 		va_start(ap, fmt);
 		n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
 		va_end(ap);
 		if (n < 0) {
+			buf_touched(b, b->cap);
 			b->data[b->len] = '\0';
 			errno = EINVAL;
 			return -1;
 		}
 	}
 	b->len += (size_t)n;
+	buf_touched(b, b->len + 1);
 	return 0;
 }
 
@@ -111,8 +133,9 @@ void
 buf_reset(struct buf *b)
 {
 	if (b->data != NULL) {
-		sodium_memzero(b->data, b->cap);
+		sodium_memzero(b->data, b->used);
 		b->data[0] = '\0';
+		b->used = 1;
 	}
 	b->len = 0;
 }
@@ -121,7 +144,7 @@ void
 buf_free(struct buf *b)
 {
 	if (b->data != NULL) {
-		sodium_memzero(b->data, b->cap);
+		sodium_memzero(b->data, b->used);
 		free(b->data);
 	}
 	buf_init(b);

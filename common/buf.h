@@ -2,7 +2,9 @@
  * buf.h: a growable byte buffer for text that may hold secrets (the
  * UAPI text carries preshared keys). Growing copies into new memory
  * and wipes the old block; buf_free wipes before it frees. The data
- * is always NUL-terminated once anything was appended.
+ * is always NUL-terminated once anything was appended. A wipe covers
+ * the bytes written since the block was allocated or last wiped (used),
+ * not the whole block: a large block's untouched pages stay unmapped.
  */
 #ifndef WGCARD_BUF_H
 #define WGCARD_BUF_H
@@ -13,6 +15,7 @@ struct buf {
 	char	*data;
 	size_t	 len;		/* bytes used, not counting the NUL */
 	size_t	 cap;		/* bytes allocated */
+	size_t	 used;		/* bytes written since the last wipe */
 };
 
 void	buf_init(struct buf *);
@@ -20,6 +23,11 @@ void	buf_init(struct buf *);
 int	buf_append(struct buf *, const void *, size_t);
 int	buf_printf(struct buf *, const char *, ...)
 	    __attribute__((__format__(__printf__, 2, 3)));
+/*
+ * Room for n more bytes at once, for a size known ahead (one block, no
+ * copies as it fills). 0, or -1 with errno ENOMEM.
+ */
+int	buf_expect(struct buf *, size_t n);
 /* Drops the content (wiped) but keeps the memory. */
 void	buf_reset(struct buf *);
 /* Wipes and frees; the buffer is empty and reusable afterwards. */

@@ -60,6 +60,10 @@
  * loaded with two; a touch policy (seconds per operation) with one.
  */
 #define HS_LOAD_WAIT_MS		2000
+/* Bounds of a UAPI get's lines (hs_uapi_get). */
+#define HS_UAPI_DEVICE_MAX	128
+#define HS_UAPI_PEER_MAX	512
+#define HS_UAPI_AIP_MAX		64
 
 enum hs_idx_kind {
 	IDX_HANDSHAKE,
@@ -1457,6 +1461,16 @@ hs_uapi_get(struct buf *out)
 	struct uapi_peer_info	 info;
 	struct hs_peer		*p;
 
+	/*
+	 * The whole answer's room at once: growing by doubling held the
+	 * old block and its copy together (with 1000 peers 256 + 512 KiB
+	 * for a 300 KiB answer). The bound is above any peer's lines (a
+	 * key, a psk, an IPv6 endpoint with a scope, 20-digit counters)
+	 * and any prefix's; what is not written stays unmapped. (Without
+	 * it, the answer grows as it is written.)
+	 */
+	(void)buf_expect(out, HS_UAPI_DEVICE_MAX + hs.npeers *
+	    HS_UAPI_PEER_MAX + aip_count(hs.aips) * HS_UAPI_AIP_MAX);
 	uapi_fmt_device(out, hs.port, hs.fwmark);
 	TAILQ_FOREACH(p, &hs.peers, entry) {
 		memset(&info, 0, sizeof(info));
