@@ -1981,6 +1981,8 @@ forwarder_main(const struct proc_opts *opts)
 		fi.pool_bufs = fwd_pool_nbufs();
 		fwd_hs_send(IMSG_HS_FWD_INFO, &fi, sizeof(fi));
 	}
+	/* And what the rest of start-up touched (the filter's build...). */
+	proc_trim();
 	fwd_set_now();
 	fwd.be->run();
 }
