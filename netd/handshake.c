@@ -1924,6 +1924,10 @@ static const struct {
 	{ -ENODEV,	"no card now: the PIN is kept and verified when the "
 			"card comes" },
 	{ -EOPNOTSUPP,	"the key backend takes no PIN" },	/* = ENOTSUP */
+	{ -EBADMSG,	"the card refused the PIN's format (its KDF "
+			"setting?); nothing spent" },
+	{ -ENOSYS,	"the card's KDF setting (DO F9) is one wgcard cannot "
+			"do; no PIN sent" },
 };
 _Static_assert(ENOTSUP == EOPNOTSUPP, "one row for ENOTSUP, EOPNOTSUPP");
 

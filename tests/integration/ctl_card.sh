@@ -452,6 +452,10 @@ t_check "6985: the card is not taken for lost (state locked)" sh -c \
     "'$WGCARDCTL' -i '$IF_F' card status | grep -q 'state: locked'"
 echo wrong-form-55 | ctl -i "$IF_F" card unlock >/dev/null 2>&1
 t_eq "6985: the same PIN by unlock is not sent again" "$(fv)" 1
+echo wrong-form-66 | ctl -i "$IF_F" card unlock >"$T_TMP/f.out" 2>&1
+t_eq "6985: another PIN by unlock is sent" "$(fv)" 2
+t_check "6985: unlock says the card refused the PIN's format" \
+    grep -q "refused the PIN's format (its KDF setting?)" "$T_TMP/f.out"
 
 # ---- contrib/virtual-card.sh: "try it without hardware" as the
 # operations guide gives it: its own pcscd and card, what to export,
