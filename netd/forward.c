@@ -1864,18 +1864,20 @@ fwd_default_threads(void)
 }
 
 /*
- * The I/O thread's time slice (Linux 6.12 and later, EEVDF): a task
- * with a shorter slice than the one running gets the earlier deadline
- * when it wakes, so a forwarder woken by a packet runs at once instead
- * of after the running task's slice (1.4 ms on two CPUs). It gets no
+ * The I/O thread's time slice (Linux 6.12 and later, EEVDF), if
+ * WGCARD_FWD_SLICE asks for one (microseconds; 0, the default, keeps
+ * the kernel's, 1.4 ms on two CPUs): a task with a shorter slice than
+ * the one running gets the earlier deadline when it wakes, so it may
+ * run at once instead of after the running task's slice. It gets no
  * more CPU than its share: it is preempted sooner as well. Any task may
  * shorten its own slice (the kernel clamps it to 0.1-100 ms); older
- * kernels ignore it. WGCARD_FWD_SLICE, microseconds, 0 for the kernel's
- * default. The policy and nice value stay as they were (a real-time
- * policy set by the administrator is left alone). Set before the
- * seccomp filter, which has no sched_setattr. docs/decisions.md 23.
+ * kernels ignore it. Off by default: 100 us did not lower the idle
+ * echo's RTT measurably on a loaded two-CPU machine (docs/decisions.md
+ * 23). The policy and nice value stay as they were (a real-time policy
+ * set by the administrator is left alone). Set before the seccomp
+ * filter, which has no sched_setattr.
  */
-#define FWD_SLICE_US	100
+#define FWD_SLICE_US	0
 
 struct fwd_sched_attr {		/* struct sched_attr, sched_setattr(2) */
 	uint32_t	size;

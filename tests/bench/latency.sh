@@ -25,10 +25,11 @@
 #
 # RUNS		runs (default 3), each over all variants
 # COUNT		echoes per measurement (default 50, 0.2 s apart)
-# VARIANTS	any of: raw wggo wgcardd wgcardd-classic wgcardd-slice0
+# VARIANTS	any of: raw wggo wgcardd wgcardd-classic wgcardd-slice
 #		(default "raw wggo wgcardd"); wgcardd-classic is
-#		WGCARD_FWD_BACKEND=classic, wgcardd-slice0 is
-#		WGCARD_FWD_SLICE=0 (the kernel's time slice, see wgcardd(8))
+#		WGCARD_FWD_BACKEND=classic, wgcardd-slice is
+#		WGCARD_FWD_SLICE=SLICE_US (default 100; the forwarder's time
+#		slice in microseconds, see wgcardd(8))
 # TOGETHER	1 (default): the variants measured at the same time; 0: in
 #		turn
 # SESSIONS	1: each daemon started in a session of its own (setsid),
@@ -64,10 +65,10 @@ if [ "$SESSIONS" = 1 ]; then
 fi
 for v in $VARIANTS; do
 	case $v in
-	raw|wggo|wgcardd|wgcardd-classic|wgcardd-slice0) ;;
+	raw|wggo|wgcardd|wgcardd-classic|wgcardd-slice) ;;
 	base)	[ -x "${WGCARDD_BASE:-}" ] ||
 		    t_fatal "variant base: WGCARDD_BASE is not an executable" ;;
-	*)	t_fatal "unknown variant '$v' (raw wggo wgcardd wgcardd-classic wgcardd-slice0 base)" ;;
+	*)	t_fatal "unknown variant '$v' (raw wggo wgcardd wgcardd-classic wgcardd-slice base)" ;;
 	esac
 done
 
@@ -103,8 +104,8 @@ setup()
 	wgcardd-classic)
 		export WGCARD_FWD_BACKEND=classic
 		impl=wgcardd ;;
-	wgcardd-slice0)
-		export WGCARD_FWD_SLICE=0
+	wgcardd-slice)
+		export WGCARD_FWD_SLICE=${SLICE_US:-100}
 		impl=wgcardd ;;
 	base)		impl=wgcardd WGCARDD=$WGCARDD_BASE ;;
 	esac
