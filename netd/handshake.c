@@ -881,8 +881,16 @@ hs_apply(struct wg_devconf *c, int *waits)
 			hs_peer_remove(p);
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		fatal("calloc");
-	for (i = 0; i < c->npeers && r == 0; i++)
+	for (i = 0; i < c->npeers && r == 0; i++) {
 		r = hs_apply_peer(&c->peers[i], b);
+		/*
+		 * Each peer's messages into the forwarder's socket as they
+		 * are made (as the loop would write them, only sooner):
+		 * queued until the loop runs, a thousand peers' were some
+		 * hundreds of kB of heap, and the holes they left.
+		 */
+		chan_flush(&hs.fwd);
+	}
 	free(b);
 	return r;
 }
