@@ -24,9 +24,30 @@ WGCARDCTL=${WGCARDCTL:-$T_ROOT/build/wgcardctl}
 PIN=cc-pin-4711
 ADMIN=12345678
 
+# ctl ARGS: wgcardctl with this script's pcscd, and in a mount namespace
+# whose /var/run/wgcard holds only this script's daemons' control
+# sockets: card init asks every daemon there whether it uses the card
+# and refuses when one cannot say; the other scripts' daemons (starting,
+# stopping, frozen, flooded, under a load of 20) are not this test's.
 ctl()
 {
-	env PCSCLITE_CSOCK_NAME="$PCSCLITE_CSOCK_NAME" "$WGCARDCTL" "$@"
+	local socks=() ifc
+	for ifc in "${!T_IF_PID[@]}"; do
+		[ -S "/var/run/wgcard/$ifc.sock" ] && socks+=("$ifc.sock")
+	done
+	mkdir -p "$T_TMP/ctlview"
+	env PCSCLITE_CSOCK_NAME="$PCSCLITE_CSOCK_NAME" \
+	    unshare --mount --propagation private sh -c '
+		v=$1 d=/var/run/wgcard; shift
+		n=$1; shift
+		mkdir -p "$d" && mount --bind "$d" "$v" &&
+		    mount -t tmpfs -o mode=0755 wgcard-ctlview "$d" || exit 70
+		while [ "$n" -gt 0 ]; do
+			: >"$d/$1" && mount --bind "$v/$1" "$d/$1" || exit 70
+			shift; n=$((n - 1))
+		done
+		exec "$@"' sh "$T_TMP/ctlview" "${#socks[@]}" "${socks[@]}" \
+	    "$WGCARDCTL" "$@"
 }
 
 card_start_pcscd cc || t_fatal "pcscd"
