@@ -1349,12 +1349,69 @@ hs_packet(const struct wg_endpoint *ep, uint32_t flags, uint8_t *msg,
 	hs_request_dh(DH_RESPONSE, p, point, d);
 }
 
+/* What the forwarder's timer events do to a peer's two data timers. */
+static void
+hs_ev_handshake_stop(struct hs_peer *p)
+{
+	hs_timer_del(p, HS_T_NEW_HANDSHAKE);
+}
+
+static void
+hs_ev_handshake_start(struct hs_peer *p)
+{
+	if (!hs_timer_pending(p, HS_T_NEW_HANDSHAKE))
+		hs_timer_mod(p, HS_T_NEW_HANDSHAKE,
+		    (WG_KEEPALIVE_TIMEOUT + WG_REKEY_TIMEOUT) * 1000ULL +
+		    hs_jitter());
+}
+
+static void
+hs_ev_keepalive_stop(struct hs_peer *p)
+{
+	hs_timer_del(p, HS_T_KEEPALIVE);
+}
+
+static void
+hs_ev_keepalive_start(struct hs_peer *p)
+{
+	if (!hs_timer_pending(p, HS_T_KEEPALIVE))
+		hs_timer_mod(p, HS_T_KEEPALIVE, WG_KEEPALIVE_TIMEOUT * 1000ULL);
+	else
+		p->need_another_keepalive = 1;
+}
+
+/*
+ * One timer's pair of events from a report: ev_stop stops it, ev_start
+ * starts it. When the report holds both, they are replayed in the order
+ * their times give (at equal times start goes last if start_on_tie).
+ * Taking only the later of the two left a responder's timer running:
+ * each report held a request received and then the reply sent, so the
+ * timer was never stopped and the responder began a handshake every 15
+ * s under steady traffic.
+ */
+static void
+hs_events_pair(struct hs_peer *p, uint32_t e, uint32_t ev_stop,
+    uint64_t t_stop, uint32_t ev_start, uint64_t t_start, int start_on_tie,
+    void (*stop)(struct hs_peer *), void (*start)(struct hs_peer *))
+{
+	int	both, start_last;
+
+	both = (e & ev_stop) && (e & ev_start);
+	start_last = both && (t_start > t_stop ||
+	    (start_on_tie && t_start == t_stop));
+	if ((e & ev_stop) && (!(e & ev_start) || start_last))
+		stop(p);
+	if (e & ev_start)
+		start(p);
+	if (both && !start_last)
+		stop(p);
+}
+
 static void
 hs_events(const struct hs_events *ev)
 {
 	struct hs_peer	*p;
 	uint32_t	 e = ev->events;
-	int		 sent_last, received_last;
 
 	if ((p = hs_peer_by_id(ev->peer_id)) == NULL)
 		return;
@@ -1369,39 +1426,14 @@ hs_events(const struct hs_events *ev)
 	 * authenticated packet received stops the new-handshake timer,
 	 * data sent starts it unless it runs; data received starts the
 	 * keepalive timer (or asks for another), an authenticated packet
-	 * sent stops it. Both kinds of a pair in one report: the times
-	 * say which came first. (Taking only the later of the two left a
-	 * responder's timer running: each report held a request received
-	 * and then the reply sent, so the timer was never stopped and the
-	 * responder began a handshake every 15 s under steady traffic.)
+	 * sent stops it.
 	 */
-	sent_last = (e & HS_EV_DATA_SENT) && (e & HS_EV_AUTH_RECEIVED) &&
-	    ev->t_data_sent >= ev->t_auth_received;
-	if ((e & HS_EV_AUTH_RECEIVED) && ((e & HS_EV_DATA_SENT) == 0 ||
-	    sent_last))
-		hs_timer_del(p, HS_T_NEW_HANDSHAKE);
-	if ((e & HS_EV_DATA_SENT) &&
-	    !hs_timer_pending(p, HS_T_NEW_HANDSHAKE))
-		hs_timer_mod(p, HS_T_NEW_HANDSHAKE,
-		    (WG_KEEPALIVE_TIMEOUT + WG_REKEY_TIMEOUT) * 1000ULL +
-		    hs_jitter());
-	if ((e & HS_EV_AUTH_RECEIVED) && (e & HS_EV_DATA_SENT) && !sent_last)
-		hs_timer_del(p, HS_T_NEW_HANDSHAKE);
-	received_last = (e & HS_EV_DATA_RECEIVED) && (e & HS_EV_AUTH_SENT) &&
-	    ev->t_data_received > ev->t_auth_sent;
-	if ((e & HS_EV_AUTH_SENT) && ((e & HS_EV_DATA_RECEIVED) == 0 ||
-	    received_last))
-		hs_timer_del(p, HS_T_KEEPALIVE);
-	if (e & HS_EV_DATA_RECEIVED) {
-		if (!hs_timer_pending(p, HS_T_KEEPALIVE))
-			hs_timer_mod(p, HS_T_KEEPALIVE,
-			    WG_KEEPALIVE_TIMEOUT * 1000ULL);
-		else
-			p->need_another_keepalive = 1;
-	}
-	if ((e & HS_EV_AUTH_SENT) && (e & HS_EV_DATA_RECEIVED) &&
-	    !received_last)
-		hs_timer_del(p, HS_T_KEEPALIVE);
+	hs_events_pair(p, e, HS_EV_AUTH_RECEIVED, ev->t_auth_received,
+	    HS_EV_DATA_SENT, ev->t_data_sent, 1, hs_ev_handshake_stop,
+	    hs_ev_handshake_start);
+	hs_events_pair(p, e, HS_EV_AUTH_SENT, ev->t_auth_sent,
+	    HS_EV_DATA_RECEIVED, ev->t_data_received, 0, hs_ev_keepalive_stop,
+	    hs_ev_keepalive_start);
 	if (e & HS_EV_CONFIRMED)
 		hs_timers_handshake_complete(p);
 	if (e & HS_EV_TRAVERSAL)
