@@ -49,6 +49,7 @@
 
 /* A keyed ChaCha20 context per lane: a packet sets its counter and nonce. */
 struct aead_key {
+	uint8_t		 key[AEAD_KEY_LEN];	/* for the compact path */
 	int		 nlanes;
 	EVP_CIPHER_CTX	*ctx[];
 };
@@ -265,6 +266,13 @@ aead_init(int nlanes)
 		if (aead_open(k, 0, p, len + AEAD_TAG_LEN, NULL, 0, 1) == 0)
 			fatalx("%s: ChaCha20-Poly1305 opens a forgery",
 			    __func__);
+		/* The compact path opens what libcrypto sealed. */
+		aead_seal(k, 0, p, len, NULL, 0, 2);
+		if (aead_open_compact(k, p, len + AEAD_TAG_LEN, NULL, 0,
+		    2) != 0 || aead_open_compact(k, p, len + AEAD_TAG_LEN,
+		    NULL, 0, 3) == 0)
+			fatalx("%s: the compact ChaCha20-Poly1305 disagrees "
+			    "with libcrypto", __func__);
 	}
 	aead_key_free(k);
 	sodium_memzero(buf, sizeof(buf));
@@ -289,6 +297,7 @@ aead_key_new(const uint8_t key[static AEAD_KEY_LEN])
 	    (size_t)aead.nlanes * sizeof(k->ctx[0]))) == NULL)
 		fatal("%s", __func__);
 	k->nlanes = aead.nlanes;
+	memcpy(k->key, key, AEAD_KEY_LEN);
 	for (i = 0; i < k->nlanes; i++)
 		if ((k->ctx[i] = aead.ctx_new()) == NULL ||
 		    aead.init(k->ctx[i], aead.cipher, NULL, key, NULL,
@@ -307,6 +316,7 @@ aead_key_free(struct aead_key *k)
 	/* The provider's context is cleared as it is freed. */
 	for (i = 0; i < k->nlanes; i++)
 		aead.ctx_free(k->ctx[i]);
+	sodium_memzero(k->key, sizeof(k->key));
 	free(k);
 }
 
@@ -335,5 +345,86 @@ aead_open(struct aead_key *k, int lane, uint8_t *buf, size_t len,
 		/* A forgery leaves nothing queued (checked by the test). */
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * The compact path: RFC 8439's composition from libsodium's ChaCha20
+ * (IETF, 96-bit nonce) and Poly1305, the tag checked before anything is
+ * decrypted (crypto_aead_chacha20poly1305_ietf_decrypt_detached would
+ * zero the buffer of a forgery: the contract says it is left as it was).
+ */
+static void
+aead_compact_mac(const uint8_t polykey[static 32], const uint8_t *ad,
+    size_t adlen, const uint8_t *ct, size_t len, uint8_t tag[AEAD_TAG_LEN])
+{
+	static const uint8_t			zero[16];
+	crypto_onetimeauth_poly1305_state	st;
+	uint64_t				lens[2];
+
+	lens[0] = htole64((uint64_t)adlen);
+	lens[1] = htole64((uint64_t)len);
+	crypto_onetimeauth_poly1305_init(&st, polykey);
+	if (adlen > 0) {
+		crypto_onetimeauth_poly1305_update(&st, ad, adlen);
+		if (adlen % 16 != 0)
+			crypto_onetimeauth_poly1305_update(&st, zero,
+			    16 - adlen % 16);
+	}
+	if (len > 0)
+		crypto_onetimeauth_poly1305_update(&st, ct, len);
+	if (len % 16 != 0)
+		crypto_onetimeauth_poly1305_update(&st, zero, 16 - len % 16);
+	crypto_onetimeauth_poly1305_update(&st, (const uint8_t *)lens,
+	    sizeof(lens));
+	crypto_onetimeauth_poly1305_final(&st, tag);
+	sodium_memzero(&st, sizeof(st));
+}
+
+static void
+aead_compact_nonce(uint8_t nonce[static 12], uint64_t counter)
+{
+	memset(nonce, 0, 4);
+	counter = htole64(counter);
+	memcpy(nonce + 4, &counter, 8);
+}
+
+void
+aead_seal_compact(struct aead_key *k, uint8_t *buf, size_t len,
+    const uint8_t *ad, size_t adlen, uint64_t counter)
+{
+	uint8_t	nonce[12], block[AEAD_BLOCK];
+
+	aead_compact_nonce(nonce, counter);
+	memset(block, 0, sizeof(block));
+	crypto_stream_chacha20_ietf_xor_ic(block, block, sizeof(block), nonce,
+	    0, k->key);
+	crypto_stream_chacha20_ietf_xor_ic(buf, buf, len, nonce, 1, k->key);
+	aead_compact_mac(block, ad, adlen, buf, len, buf + len);
+	sodium_memzero(block, sizeof(block));
+}
+
+int
+aead_open_compact(struct aead_key *k, uint8_t *buf, size_t len,
+    const uint8_t *ad, size_t adlen, uint64_t counter)
+{
+	uint8_t	nonce[12], block[AEAD_BLOCK], mine[AEAD_TAG_LEN];
+	int	bad;
+
+	if (len < AEAD_TAG_LEN)
+		return -1;
+	len -= AEAD_TAG_LEN;
+	aead_compact_nonce(nonce, counter);
+	memset(block, 0, sizeof(block));
+	crypto_stream_chacha20_ietf_xor_ic(block, block, sizeof(block), nonce,
+	    0, k->key);
+	aead_compact_mac(block, ad, adlen, buf, len, mine);
+	sodium_memzero(block, sizeof(block));
+	bad = crypto_verify_16(mine, buf + len);
+	/* Public: whether the tag matched is what the peer sees. */
+	CT_PUBLIC(&bad, sizeof(bad));
+	if (bad != 0)
+		return -1;
+	crypto_stream_chacha20_ietf_xor_ic(buf, buf, len, nonce, 1, k->key);
 	return 0;
 }

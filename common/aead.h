@@ -8,11 +8,11 @@
  * keyed ChaCha20 EVP_CIPHER_CTX per lane; a packet only sets the nonce of
  * its lane's context and keys the lane's Poly1305 (aead.c says why the
  * two are composed here): no allocation and no ChaCha20 key setup per
- * packet. A lane is
+ * packet (the key's bytes are kept too, for aead_seal_compact). A lane is
  * a thread: the threads that seal or open at the same time with one key
  * use different lanes (the forwarder: 0 its I/O thread, 1..n its crypto
  * workers). aead_key_free wipes the contexts (libcrypto clears the
- * cipher state it frees) and frees them.
+ * cipher state it frees) and the key's bytes, and frees them.
  *
  * aead_load maps libcrypto (dlopen, only the forwarder pays for it)
  * while the file system is still in view, before chroot. aead_init
@@ -58,5 +58,19 @@ void		 aead_seal(struct aead_key *, int lane, uint8_t *buf,
 int		 aead_open(struct aead_key *, int lane, uint8_t *buf,
 		    size_t len, const uint8_t *ad, size_t adlen,
 		    uint64_t counter);
+
+/*
+ * The same AEAD, the same contract, from libsodium's ChaCha20 and
+ * Poly1305 (no lane: nothing but the stack). Slower than the two above in
+ * a stream (about 430 against 290 ns for a 64-byte packet, warm), but its
+ * code is a few pages where libcrypto's EVP path touches about forty: a
+ * lone packet after a quiet spell, every cache and TLB entry gone, costs
+ * about half as much (docs/performance.md "The cold path"). The forwarder
+ * takes it for such packets (fwd_crypto.c).
+ */
+void		 aead_seal_compact(struct aead_key *, uint8_t *buf, size_t len,
+		    const uint8_t *ad, size_t adlen, uint64_t counter);
+int		 aead_open_compact(struct aead_key *, uint8_t *buf, size_t len,
+		    const uint8_t *ad, size_t adlen, uint64_t counter);
 
 #endif /* WGCARD_AEAD_H */

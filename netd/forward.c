@@ -203,6 +203,7 @@ static struct {
 	int		 stage_free, stage_nfree;
 	unsigned	 ntxfree, cookie_inflight;
 	uint64_t	 drops_noroute, drops_nobuf;
+	uint64_t	 compact_logged;	/* fwd_crypto_ncompact() */
 	uint64_t	 drops_logged;
 	/* Handshake messages: screening, load, figures. */
 	struct cookie_checker checker;
@@ -1274,7 +1275,7 @@ fwd_batch_run(void)
 
 	while (batch.n > 0 || batch.ninbufs > 0) {
 		batch.running = 1;
-		fwd_crypto_run(batch.jobs, batch.n);
+		fwd_crypto_run(batch.jobs, batch.n, fwd.now);
 		for (i = 0; i < batch.n; i++) {
 			if (batch.items[i].in) {
 				if (batch.jobs[i].result == 0)
@@ -1685,6 +1686,11 @@ fwd_housekeeping(void)
 		    (unsigned long long)fwd_offload_drops());
 		fwd.drops_logged = drops;
 	}
+	if (fwd_crypto_ncompact() != fwd.compact_logged) {
+		fwd.compact_logged = fwd_crypto_ncompact();
+		log_debug("crypto: %llu packets on the compact path",
+		    (unsigned long long)fwd.compact_logged);
+	}
 	/* The handshake figures, when they changed. */
 	fwd.st.under_load = fwd_under_load();
 	if (memcmp(&fwd.st, &fwd.st_sent, sizeof(fwd.st)) != 0) {
@@ -1965,6 +1971,7 @@ forwarder_main(const struct proc_opts *opts)
 	fwd.gro = fwd_offload_init(fwd_conf.tun_uso, fwd.be->tun_write);
 	proc_privdrop(WGCARD_USER, WGCARD_CHROOT);
 	fwd_crypto_init(nthreads);
+	fwd_crypto_set_compact(fwd_env_uint("WGCARD_FWD_COMPACT", 1, 0, 1));
 	fwd_sched();	/* the I/O thread only */
 	/* After the threads exist: the filter covers them all (TSYNC). */
 	sandbox_forwarder(fwd.be->sandbox);

@@ -153,8 +153,12 @@ struct fwd_job {
 };
 /* Starts nthreads workers (0: none); before the seccomp filter. */
 void		 fwd_crypto_init(int nthreads);
-/* Runs every job; returns when all are done. */
-void		 fwd_crypto_run(struct fwd_job *jobs, int n);
+/* on: a small batch after a quiet spell takes the compact AEAD (aead.h). */
+void		 fwd_crypto_set_compact(int on);
+/* Runs every job (now_ms: the forwarder's clock); returns when done. */
+void		 fwd_crypto_run(struct fwd_job *jobs, int n, uint64_t now_ms);
+/* The jobs run on the compact path so far. */
+uint64_t	 fwd_crypto_ncompact(void);
 
 /*
  * fwd_rx.c: the checks of a received data message that need no state.

@@ -10,6 +10,13 @@
  * run by the I/O thread alone: waking a thread costs more than the
  * crypto.
  *
+ * A batch of one or two packets after a quiet spell (fewer than
+ * FWD_QUIET_RECENT jobs in this millisecond and the one before) takes
+ * the compact AEAD (aead.h): an echo through an idle tunnel finds every
+ * cache and TLB entry gone, and libcrypto's EVP path then costs about
+ * twice the compact one's (docs/performance.md "The cold path"); in a
+ * stream libcrypto is the faster one again.
+ *
  * The claim word packs a generation (high 32 bits) and the next job
  * (low 32 bits): a worker that wakes late for a batch already done
  * sees another generation and claims nothing of the next batch by
@@ -44,6 +51,8 @@
 #define FWD_CRYPTO_MIN_JOBS	4	/* below: the I/O thread alone */
 #define FWD_CRYPTO_MIN_BYTES	8192
 #define FWD_CRYPTO_MAX_THREADS	64
+#define FWD_QUIET_JOBS		2	/* a batch this small... */
+#define FWD_QUIET_RECENT	8	/* ...after fewer jobs than this */
 
 _Static_assert(FWD_CRYPTO_MAX_THREADS + 1 <= AEAD_LANES_MAX,
     "a lane for every worker and the I/O thread");
@@ -57,7 +66,58 @@ static struct {
 	struct fwd_job *_Atomic	 jobs;
 	int			 nthreads;
 	pthread_t		 threads[FWD_CRYPTO_MAX_THREADS];
+	/* The I/O thread's: the quiet-spell rule. */
+	int			 compact;	/* 0: never the compact path */
+	uint64_t		 win_ms;	/* this millisecond */
+	uint32_t		 win_jobs;	/* jobs run in it */
+	uint32_t		 prev_jobs;	/* in the one before */
+	uint64_t		 ncompact;	/* jobs on the compact path */
 } fc;
+
+static void
+fwd_job_compact(struct fwd_job *j)
+{
+	if (j->enc) {
+		aead_seal_compact(j->key, j->data, j->len, NULL, 0,
+		    j->counter);
+		j->result = 0;
+	} else
+		j->result = aead_open_compact(j->key, j->data, j->len, NULL,
+		    0, j->counter) == 0 ? 0 : -1;
+}
+
+/*
+ * Whether a batch of n jobs at now_ms (milliseconds) comes after a quiet
+ * spell; counts the jobs.
+ */
+static int
+fwd_crypto_quiet(int n, uint64_t now_ms)
+{
+	int	quiet;
+
+	if (now_ms != fc.win_ms) {
+		fc.prev_jobs = now_ms == fc.win_ms + 1 ? fc.win_jobs : 0;
+		fc.win_jobs = 0;
+		fc.win_ms = now_ms;
+	}
+	quiet = fc.compact && n <= FWD_QUIET_JOBS &&
+	    fc.prev_jobs + fc.win_jobs < FWD_QUIET_RECENT;
+	if (fc.win_jobs < FWD_QUIET_RECENT)
+		fc.win_jobs += (uint32_t)n;
+	return quiet;
+}
+
+void
+fwd_crypto_set_compact(int on)
+{
+	fc.compact = on != 0;
+}
+
+uint64_t
+fwd_crypto_ncompact(void)
+{
+	return fc.ncompact;
+}
 
 static void
 fwd_job_do(struct fwd_job *j, int lane)
@@ -151,13 +211,19 @@ fwd_crypto_init(int nthreads)
 }
 
 void
-fwd_crypto_run(struct fwd_job *jobs, int n)
+fwd_crypto_run(struct fwd_job *jobs, int n, uint64_t now_ms)
 {
 	uint32_t	gen, bytes = 0;
 	int		i, spins;
 
 	if (n <= 0)
 		return;
+	if (fwd_crypto_quiet(n, now_ms)) {
+		for (i = 0; i < n; i++)
+			fwd_job_compact(&jobs[i]);
+		fc.ncompact += (uint64_t)n;
+		return;
+	}
 	for (i = 0; i < n && bytes < FWD_CRYPTO_MIN_BYTES; i++)
 		bytes += jobs[i].len;
 	if (fc.nthreads == 0 || n < FWD_CRYPTO_MIN_JOBS ||

@@ -26,8 +26,10 @@
 # RUNS		runs (default 3), each over all variants
 # COUNT		echoes per measurement (default 50, 0.2 s apart)
 # VARIANTS	any of: raw wggo wgcardd wgcardd-classic wgcardd-slice
-#		(default "raw wggo wgcardd"); wgcardd-classic is
-#		WGCARD_FWD_BACKEND=classic, wgcardd-slice is
+#		wgcardd-libcrypto (default "raw wggo wgcardd");
+#		wgcardd-classic is WGCARD_FWD_BACKEND=classic,
+#		wgcardd-libcrypto is WGCARD_FWD_COMPACT=0 (every packet on
+#		libcrypto, none on the compact path), wgcardd-slice is
 #		WGCARD_FWD_SLICE=SLICE_US (default 100; the forwarder's time
 #		slice in microseconds, see wgcardd(8))
 # TOGETHER	1 (default): the variants measured at the same time; 0: in
@@ -65,10 +67,10 @@ if [ "$SESSIONS" = 1 ]; then
 fi
 for v in $VARIANTS; do
 	case $v in
-	raw|wggo|wgcardd|wgcardd-classic|wgcardd-slice) ;;
+	raw|wggo|wgcardd|wgcardd-classic|wgcardd-slice|wgcardd-libcrypto) ;;
 	base)	[ -x "${WGCARDD_BASE:-}" ] ||
 		    t_fatal "variant base: WGCARDD_BASE is not an executable" ;;
-	*)	t_fatal "unknown variant '$v' (raw wggo wgcardd wgcardd-classic wgcardd-slice base)" ;;
+	*)	t_fatal "unknown variant '$v' (raw wggo wgcardd wgcardd-classic wgcardd-slice wgcardd-libcrypto base)" ;;
 	esac
 done
 
@@ -98,7 +100,7 @@ setup()
 {
 	local v=$1 tag=$2 impl=$1 WGCARDD=$WGCARDD r=0
 	IF_A='' IF_B='' NS_A='' NS_B=''
-	unset WGCARD_FWD_BACKEND WGCARD_FWD_SLICE
+	unset WGCARD_FWD_BACKEND WGCARD_FWD_SLICE WGCARD_FWD_COMPACT
 	case $v in
 	raw)		raw_pair || r=1 ;;
 	wgcardd-classic)
@@ -106,6 +108,9 @@ setup()
 		impl=wgcardd ;;
 	wgcardd-slice)
 		export WGCARD_FWD_SLICE=${SLICE_US:-100}
+		impl=wgcardd ;;
+	wgcardd-libcrypto)
+		export WGCARD_FWD_COMPACT=0
 		impl=wgcardd ;;
 	base)		impl=wgcardd WGCARDD=$WGCARDD_BASE ;;
 	esac
@@ -117,7 +122,7 @@ setup()
 			r=1
 		fi
 	fi
-	unset WGCARD_FWD_BACKEND WGCARD_FWD_SLICE
+	unset WGCARD_FWD_BACKEND WGCARD_FWD_SLICE WGCARD_FWD_COMPACT
 	V_NSA[$v]=$NS_A V_NSB[$v]=$NS_B V_DST[$v]=$DST V_IFS[$v]="$IF_A $IF_B"
 	return $r
 }

@@ -260,9 +260,13 @@ ct_handshake(struct ct_side *i, struct ct_side *r)
 	sodium_memzero(dh, sizeof(dh));
 }
 
-/* One data message from I to R, as the two forwarders handle it. */
+/*
+ * One data message from I to R, as the two forwarders handle it: on
+ * libcrypto, or (compact) on the compact path a packet after a quiet
+ * spell takes (fwd_crypto.c).
+ */
 static void
-ct_data(struct ct_side *i, struct ct_side *r)
+ct_data(struct ct_side *i, struct ct_side *r, int compact)
 {
 	struct wg_msg_data	hdr;
 	struct fwd_job		j;
@@ -271,14 +275,17 @@ ct_data(struct ct_side *i, struct ct_side *r)
 	uint8_t			msg[sizeof(hdr) + 64 + WG_AEAD_TAG_LEN];
 	uint8_t			plain[64];
 	uint32_t		idx;
-	uint64_t		counter;
+	uint64_t		counter, now_ms = 0, before;
 
+	fwd_crypto_set_compact(compact);
+	before = fwd_crypto_ncompact();
 	/* Keyed as the forwarder keys them when the keypair arrives. */
 	ks = aead_key_new(i->kp.send_key);
 	kr = aead_key_new(r->kp.recv_key);
 	randombytes_buf(plain, sizeof(plain));
 	replay_init(&rp);
 	for (counter = 0; counter < 3; counter++) {
+		now_ms += 100;	/* a quiet spell before each packet */
 		hdr.type = htole32(WG_MSG_DATA);
 		hdr.receiver = htole32(i->kp.remote_index);
 		hdr.counter = htole64(counter);
@@ -290,13 +297,13 @@ ct_data(struct ct_side *i, struct ct_side *r)
 		j.counter = counter;
 		j.len = sizeof(plain);
 		j.enc = 1;
-		fwd_crypto_run(&j, 1);
+		fwd_crypto_run(&j, 1, now_ms);
 		CT_PUBLIC(msg, sizeof(msg));	/* on the wire */
 
 		ct_expect(fwd_rx_job(&j, msg, sizeof(msg), &idx) == 0 &&
 		    idx == r->kp.local_index, "data header");
 		j.key = kr;
-		fwd_crypto_run(&j, 1);
+		fwd_crypto_run(&j, 1, now_ms);
 		ct_expect(j.result == 0, "data authenticated");
 		ct_expect(replay_check(&rp, j.counter) == 1, "counter new");
 		ct_expect(replay_check(&rp, j.counter) == 0, "counter replayed");
@@ -310,8 +317,11 @@ ct_data(struct ct_side *i, struct ct_side *r)
 	memset(msg + sizeof(hdr), 0x5a, sizeof(msg) - sizeof(hdr));
 	ct_expect(fwd_rx_job(&j, msg, sizeof(msg), &idx) == 0, "forged header");
 	j.key = kr;
-	fwd_crypto_run(&j, 1);
+	fwd_crypto_run(&j, 1, now_ms);
 	ct_expect(j.result != 0, "forged data refused");
+	ct_expect((fwd_crypto_ncompact() - before == 7) == (compact != 0),
+	    "the compact path taken when asked, and only then");
+	fwd_crypto_set_compact(0);
 	aead_key_free(ks);
 	aead_key_free(kr);
 }
@@ -335,7 +345,8 @@ main(int argc, char *argv[])
 	ct_side_peer(&r, &i, psk);
 
 	ct_handshake(&i, &r);
-	ct_data(&i, &r);
+	ct_data(&i, &r, 0);
+	ct_data(&i, &r, 1);
 
 	noise_peer_wipe(&i.peer);
 	noise_peer_wipe(&r.peer);

@@ -4,7 +4,11 @@
  * bytes, then a 64-bit counter) and against libsodium (common/crypto.c)
  * on random inputs of every size 0..2000 with the counter's edges; both
  * ways (one seals, the other opens), forgeries refused, lanes
- * independent, and no allocation by libcrypto per packet.
+ * independent, and no allocation by libcrypto per packet. Every test
+ * but the last runs twice: on libcrypto (aead_seal, aead_open), then on
+ * the compact path (aead_seal_compact, aead_open_compact: libsodium's
+ * primitives, no lane), which must give the same bytes and refuse the
+ * same forgeries with the buffer left as it was.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +24,28 @@
 
 #define TA_LANES	3
 #define TA_MAXLEN	2000
+
+/* 0: libcrypto; 1: the compact path. */
+static int	ta_compact;
+
+static void
+ta_seal(struct aead_key *k, int lane, uint8_t *buf, size_t len,
+    const uint8_t *ad, size_t adlen, uint64_t counter)
+{
+	if (ta_compact)
+		aead_seal_compact(k, buf, len, ad, adlen, counter);
+	else
+		aead_seal(k, lane, buf, len, ad, adlen, counter);
+}
+
+static int
+ta_open(struct aead_key *k, int lane, uint8_t *buf, size_t len,
+    const uint8_t *ad, size_t adlen, uint64_t counter)
+{
+	if (ta_compact)
+		return aead_open_compact(k, buf, len, ad, adlen, counter);
+	return aead_open(k, lane, buf, len, ad, adlen, counter);
+}
 
 /* RFC 8439, appendix A.5. */
 static const uint8_t ta_key[32] = {
@@ -116,36 +142,36 @@ test_rfc8439(void)
 	CHECK(ptlen == 265, "plaintext is %zu bytes", ptlen);
 	for (lane = 0; lane < TA_LANES; lane++) {
 		memcpy(buf, ta_pt, ptlen);
-		aead_seal(k, lane, buf, ptlen, ta_ad, sizeof(ta_ad),
+		ta_seal(k, lane, buf, ptlen, ta_ad, sizeof(ta_ad),
 		    TA_COUNTER);
 		CHECK_MEM(buf, ta_ct, sizeof(ta_ct), "A.5 sealed, lane %d",
 		    lane);
 		memcpy(buf, ta_ct, sizeof(ta_ct));
-		CHECK(aead_open(k, lane, buf, sizeof(buf), ta_ad,
+		CHECK(ta_open(k, lane, buf, sizeof(buf), ta_ad,
 		    sizeof(ta_ad), TA_COUNTER) == 0, "A.5 opens, lane %d",
 		    lane);
 		CHECK_MEM(buf, ta_pt, ptlen, "A.5 plaintext, lane %d", lane);
 	}
 	/* Another counter, another AD, a flipped bit: refused. */
 	memcpy(buf, ta_ct, sizeof(ta_ct));
-	CHECK(aead_open(k, 0, buf, sizeof(buf), ta_ad, sizeof(ta_ad),
+	CHECK(ta_open(k, 0, buf, sizeof(buf), ta_ad, sizeof(ta_ad),
 	    TA_COUNTER + 1) == -1, "A.5 with another counter refused");
 	memcpy(ad, ta_ad, sizeof(ad));
 	ad[11] ^= 1;
 	memcpy(buf, ta_ct, sizeof(ta_ct));
-	CHECK(aead_open(k, 0, buf, sizeof(buf), ad, sizeof(ad),
+	CHECK(ta_open(k, 0, buf, sizeof(buf), ad, sizeof(ad),
 	    TA_COUNTER) == -1, "A.5 with another AD refused");
 	memcpy(buf, ta_ct, sizeof(ta_ct));
 	buf[100] ^= 0x80;
-	CHECK(aead_open(k, 0, buf, sizeof(buf), ta_ad, sizeof(ta_ad),
+	CHECK(ta_open(k, 0, buf, sizeof(buf), ta_ad, sizeof(ta_ad),
 	    TA_COUNTER) == -1, "A.5 with a flipped ciphertext bit refused");
 	memcpy(buf, ta_ct, sizeof(ta_ct));
 	buf[sizeof(buf) - 1] ^= 1;
-	CHECK(aead_open(k, 0, buf, sizeof(buf), ta_ad, sizeof(ta_ad),
+	CHECK(ta_open(k, 0, buf, sizeof(buf), ta_ad, sizeof(ta_ad),
 	    TA_COUNTER) == -1, "A.5 with a flipped tag bit refused");
 	/* Still good after the refusals (the context is reset per packet). */
 	memcpy(buf, ta_ct, sizeof(ta_ct));
-	CHECK(aead_open(k, 0, buf, sizeof(buf), ta_ad, sizeof(ta_ad),
+	CHECK(ta_open(k, 0, buf, sizeof(buf), ta_ad, sizeof(ta_ad),
 	    TA_COUNTER) == 0, "A.5 opens after forgeries");
 	CHECK(ERR_peek_error() == 0, "a forgery leaves an error queued");
 	aead_key_free(k);
@@ -189,7 +215,7 @@ test_against_libsodium(void)
 
 		wg_aead_encrypt(ref, pt, len, NULL, 0, counter, key);
 		memcpy(buf, pt, len);
-		aead_seal(k, lane, buf, len, NULL, 0, counter);
+		ta_seal(k, lane, buf, len, NULL, 0, counter);
 		if (memcmp(buf, ref, len + 16) != 0)
 			bad++;
 		/* libsodium opens ours... */
@@ -198,7 +224,7 @@ test_against_libsodium(void)
 			badsodium++;
 		/* ...and we open libsodium's (sealed again: ref is spent). */
 		wg_aead_encrypt(buf, pt, len, NULL, 0, counter, key);
-		if (aead_open(k, (lane + 1) % TA_LANES, buf, len + 16, NULL,
+		if (ta_open(k, (lane + 1) % TA_LANES, buf, len + 16, NULL,
 		    0, counter) != 0 || memcmp(buf, pt, len) != 0)
 			badopen++;
 		/* A flipped bit anywhere, the tag included, is refused. */
@@ -206,7 +232,7 @@ test_against_libsodium(void)
 		i = len == 0 ? 0 : (size_t)randombytes_uniform(
 		    (uint32_t)(len + 16));
 		buf[i] ^= (uint8_t)(1U << (len % 8));
-		if (aead_open(k, lane, buf, len + 16, NULL, 0, counter) == 0)
+		if (ta_open(k, lane, buf, len + 16, NULL, 0, counter) == 0)
 			badforge++;
 	}
 	aead_key_free(k);
@@ -249,15 +275,15 @@ test_long(void)
 		wg_aead_encrypt(ref, pt, len, adlen ? ad : NULL, adlen, s,
 		    key);
 		memcpy(buf, pt, len);
-		aead_seal(k, (int)(s % TA_LANES), buf, len, ad, adlen, s);
+		ta_seal(k, (int)(s % TA_LANES), buf, len, ad, adlen, s);
 		if (memcmp(buf, ref, len + 16) != 0)
 			bad++;
-		if (aead_open(k, (int)((s + 1) % TA_LANES), buf, len + 16, ad,
+		if (ta_open(k, (int)((s + 1) % TA_LANES), buf, len + 16, ad,
 		    adlen, s) != 0 || memcmp(buf, pt, len) != 0)
 			badopen++;
 		memcpy(buf, ref, len + 16);
 		buf[len / 2] ^= 4;
-		if (aead_open(k, 0, buf, len + 16, ad, adlen, s) == 0 ||
+		if (ta_open(k, 0, buf, len + 16, ad, adlen, s) == 0 ||
 		    buf[len / 2] != (ref[len / 2] ^ 4) ||
 		    memcmp(buf + len, ref + len, 16) != 0)
 			badforge++;
@@ -282,15 +308,15 @@ test_edges(void)
 
 	for (len = 0; len < 16; len++) {
 		memset(a, 0, sizeof(a));
-		CHECK(aead_open(k, 0, a, len, NULL, 0, 0) == -1,
+		CHECK(ta_open(k, 0, a, len, NULL, 0, 0) == -1,
 		    "%zu bytes opened", len);
 	}
 	/* Interleaved on two lanes: each packet as if alone. */
 	memset(a, 0xaa, 64);
 	memset(b, 0xbb, 64);
 	CHECK(aead_lanes() == TA_LANES, "%d lanes", aead_lanes());
-	aead_seal(k, 1, a, 32, NULL, 0, 7);
-	aead_seal(k, 2, b, 64, NULL, 0, 8);
+	ta_seal(k, 1, a, 32, NULL, 0, 7);
+	ta_seal(k, 2, b, 64, NULL, 0, 8);
 	memset(ref, 0xaa, 64);
 	wg_aead_encrypt(ref, ref, 32, NULL, 0, 7, key);
 	CHECK_MEM(a, ref, 48, "lane 1 beside lane 2");
@@ -317,18 +343,47 @@ test_no_allocation(void)
 	before = ta_allocs;
 	memset(buf, 0, sizeof(buf));
 	for (i = 0; i < 1000; i++) {
-		aead_seal(k, i % TA_LANES, buf, 1420, NULL, 0, (uint64_t)i);
-		if (aead_open(k, i % TA_LANES, buf, sizeof(buf), NULL, 0,
+		ta_seal(k, i % TA_LANES, buf, 1420, NULL, 0, (uint64_t)i);
+		if (ta_open(k, i % TA_LANES, buf, sizeof(buf), NULL, 0,
 		    (uint64_t)i) != 0)
 			bad++;
 		buf[0] ^= 1;
-		if (aead_open(k, i % TA_LANES, buf, sizeof(buf), NULL, 0,
+		if (ta_open(k, i % TA_LANES, buf, sizeof(buf), NULL, 0,
 		    (uint64_t)i) == 0)
 			bad++;
 	}
 	CHECK(bad == 0, "%d of 1000 round trips wrong", bad);
 	CHECK(ta_allocs == before, "%ld allocations in 3000 packets",
 	    ta_allocs - before);
+	aead_key_free(k);
+}
+
+/*
+ * The two paths on one key interleave: libcrypto seals, the compact path
+ * opens, and the other way round, over the sizes a lone packet has.
+ */
+static void
+test_mixed(void)
+{
+	static const uint8_t	 key[32] = { 5, 4, 3 };
+	struct aead_key		*k = aead_key_new(key);
+	uint8_t			 pt[600], buf[600 + 16];
+	size_t			 len;
+	int			 bad = 0;
+
+	for (len = 0; len <= 600; len++) {
+		randombytes_buf(pt, len);
+		memcpy(buf, pt, len);
+		aead_seal(k, (int)(len % TA_LANES), buf, len, NULL, 0, len);
+		if (aead_open_compact(k, buf, len + 16, NULL, 0, len) != 0 ||
+		    memcmp(buf, pt, len) != 0)
+			bad++;
+		aead_seal_compact(k, buf, len, NULL, 0, ~(uint64_t)len);
+		if (aead_open(k, 0, buf, len + 16, NULL, 0,
+		    ~(uint64_t)len) != 0 || memcmp(buf, pt, len) != 0)
+			bad++;
+	}
+	CHECK(bad == 0, "%d of 1202 mixed round trips wrong", bad);
 	aead_key_free(k);
 }
 
@@ -340,10 +395,14 @@ main(void)
 	    "CRYPTO_set_mem_functions");
 	wg_crypto_init();
 	aead_init(TA_LANES);
-	test_rfc8439();
-	test_against_libsodium();
-	test_long();
-	test_edges();
+	for (ta_compact = 0; ta_compact < 2; ta_compact++) {
+		test_rfc8439();
+		test_against_libsodium();
+		test_long();
+		test_edges();
+	}
+	ta_compact = 0;
 	test_no_allocation();
+	test_mixed();
 	return test_done();
 }
