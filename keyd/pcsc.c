@@ -107,18 +107,35 @@ pcsc_close(struct pcsc_conn *c)
 	c->has_card = 0;
 }
 
-/* The event counter of reader name's slot in *event: 0, or -1. */
-static int
-pcsc_event(struct pcsc_conn *c, const char *name, DWORD *event)
+/*
+ * Reader name's state as PC/SC has it now (the event counter in the high
+ * 16 bits of *state, SCARD_STATE_* in the low): SCardGetStatusChange's
+ * answer, *state set when it is SCARD_S_SUCCESS or SCARD_E_TIMEOUT.
+ */
+static LONG
+pcsc_state(struct pcsc_conn *c, const char *name, DWORD *state)
 {
 	SCARD_READERSTATE	st;
+	LONG			rv;
 
 	memset(&st, 0, sizeof(st));
 	st.szReader = name;
 	st.dwCurrentState = SCARD_STATE_UNAWARE;
-	if (SCardGetStatusChange(c->ctx, 0, &st, 1) != SCARD_S_SUCCESS)
+	rv = SCardGetStatusChange(c->ctx, 0, &st, 1);
+	if (rv == SCARD_S_SUCCESS || rv == SCARD_E_TIMEOUT)
+		*state = st.dwEventState;
+	return rv;
+}
+
+/* The event counter of reader name's slot in *event: 0, or -1. */
+static int
+pcsc_event(struct pcsc_conn *c, const char *name, DWORD *event)
+{
+	DWORD	state;
+
+	if (pcsc_state(c, name, &state) != SCARD_S_SUCCESS)
 		return -1;
-	*event = st.dwEventState >> 16;
+	*event = state >> 16;
 	return 0;
 }
 
@@ -375,7 +392,7 @@ int
 pcsc_open(struct pcsc_conn *c, const char *hint, pcsc_probe_fn probe,
     void *arg, char *why, size_t whylen)
 {
-	SCARD_READERSTATE	 st;
+	DWORD			 state;
 	char			*readers, *name;
 	LONG			 rv;
 	int			 r, found = 0, any = 0, turned_down = 0, held = 0;
@@ -392,10 +409,7 @@ pcsc_open(struct pcsc_conn *c, const char *hint, pcsc_probe_fn probe,
 			continue;
 		any = 1;
 		/* Present, and not a card we already turned down? */
-		memset(&st, 0, sizeof(st));
-		st.szReader = name;
-		st.dwCurrentState = SCARD_STATE_UNAWARE;
-		rv = SCardGetStatusChange(c->ctx, 0, &st, 1);
+		rv = pcsc_state(c, name, &state);
 		if (rv != SCARD_S_SUCCESS && rv != SCARD_E_TIMEOUT) {
 			if (pcsc_errno(rv) == -ESHUTDOWN) {
 				free(readers);
@@ -403,16 +417,16 @@ pcsc_open(struct pcsc_conn *c, const char *hint, pcsc_probe_fn probe,
 			}
 			continue;
 		}
-		if (pcsc_rejected(c, name, st.dwEventState >> 16)) {
+		if (pcsc_rejected(c, name, state >> 16)) {
 			turned_down = 1;
 			continue;
 		}
 		/* The card lost here: still in, or removed since? */
 		if (c->has_lost && strcmp(c->lost.name, name) == 0 &&
-		    (c->lost.event != st.dwEventState >> 16 ||
-		    (st.dwEventState & SCARD_STATE_PRESENT) == 0))
+		    (c->lost.event != state >> 16 ||
+		    (state & SCARD_STATE_PRESENT) == 0))
 			c->has_lost = 0;
-		if ((st.dwEventState & SCARD_STATE_PRESENT) == 0) {
+		if ((state & SCARD_STATE_PRESENT) == 0) {
 			snprintf(why, whylen, "reader %s: no card", name);
 			continue;
 		}
@@ -430,7 +444,7 @@ pcsc_open(struct pcsc_conn *c, const char *hint, pcsc_probe_fn probe,
 			break;
 		}
 		if (r == 2)
-			pcsc_reject(c, name, st.dwEventState >> 16);
+			pcsc_reject(c, name, state >> 16);
 		if (r == 3 && !held) {
 			held = 1;
 			snprintf(heldwhy, sizeof(heldwhy), "%s", why);
