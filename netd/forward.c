@@ -969,10 +969,16 @@ fwd_decrypt_queue(struct fwd_buf *b, uint8_t *msg, size_t len, int ep)
 
 /*
  * Whether we answer handshake messages without a valid mac2 with a
- * cookie reply: the handshake process is loaded, or its channel has a
- * backlog, or more than FWD_LOAD_RATE initiations and responses came in
- * this second (any mac: under load mac1 is not always computed); and
- * for WG_UNDER_LOAD_AFTER_TIME after, as the kernel.
+ * cookie reply: more than FWD_LOAD_RATE initiations and responses came
+ * in this second (any mac: under load mac1 is not always computed) or
+ * the channel to the handshake process has a backlog, and for
+ * WG_UNDER_LOAD_AFTER_TIME after, as the kernel; or, for as long as it
+ * says so, the handshake process is loaded (its key broker's backlog:
+ * IMSG_FWD_LOAD). That one has no time after it: the handshake process
+ * measures its backlog where it is and says when it is gone, and a
+ * response to our own initiation that comes just after a slow card
+ * operation (a touch) would otherwise get a cookie reply and the
+ * handshake wait for the next retransmit, 5 s (card_slow.sh "hold").
  */
 static int
 fwd_under_load(void)
@@ -982,11 +988,13 @@ fwd_under_load(void)
 		fwd.rate_window = fwd.now;
 		fwd.rate_count = 0;
 	}
-	if (fwd.hs_load || fwd.rate_count >= FWD_LOAD_RATE ||
+	if (fwd.rate_count >= FWD_LOAD_RATE ||
 	    fwd.hs.ibuf.wqueued >= FWD_HSQ_PACKETS / 8) {
 		fwd.last_under_load = fwd.now;
 		return 1;
 	}
+	if (fwd.hs_load)
+		return 1;
 	return fwd.last_under_load != 0 && fwd.now - fwd.last_under_load <
 	    WG_UNDER_LOAD_AFTER_TIME * 1000ULL;
 }
