@@ -35,6 +35,7 @@
 #include <sodium.h>
 
 #include "aead.h"
+#include "crypto.h"
 #include "ct.h"
 #include "log.h"
 
@@ -349,10 +350,11 @@ aead_open(struct aead_key *k, int lane, uint8_t *buf, size_t len,
 }
 
 /*
- * The compact path: RFC 8439's composition from libsodium's ChaCha20
- * (IETF, 96-bit nonce) and Poly1305, the tag checked before anything is
- * decrypted (crypto_aead_chacha20poly1305_ietf_decrypt_detached would
- * zero the buffer of a forgery: the contract says it is left as it was).
+ * The compact path's open: RFC 8439's composition from libsodium's
+ * ChaCha20 (IETF, 96-bit nonce) and Poly1305, the tag checked before
+ * anything is decrypted (crypto_aead_chacha20poly1305_ietf_decrypt_detached
+ * would zero the buffer of a forgery: the contract says it is left as it
+ * was). Its seal is libsodium's AEAD itself (wg_aead_encrypt).
  */
 static void
 aead_compact_mac(const uint8_t polykey[static 32], const uint8_t *ad,
@@ -381,27 +383,12 @@ aead_compact_mac(const uint8_t polykey[static 32], const uint8_t *ad,
 	sodium_memzero(&st, sizeof(st));
 }
 
-static void
-aead_compact_nonce(uint8_t nonce[static 12], uint64_t counter)
-{
-	memset(nonce, 0, 4);
-	counter = htole64(counter);
-	memcpy(nonce + 4, &counter, 8);
-}
-
+/* Sealing has no forgery to leave alone: libsodium's AEAD, in place. */
 void
 aead_seal_compact(struct aead_key *k, uint8_t *buf, size_t len,
     const uint8_t *ad, size_t adlen, uint64_t counter)
 {
-	uint8_t	nonce[12], block[AEAD_BLOCK];
-
-	aead_compact_nonce(nonce, counter);
-	memset(block, 0, sizeof(block));
-	crypto_stream_chacha20_ietf_xor_ic(block, block, sizeof(block), nonce,
-	    0, k->key);
-	crypto_stream_chacha20_ietf_xor_ic(buf, buf, len, nonce, 1, k->key);
-	aead_compact_mac(block, ad, adlen, buf, len, buf + len);
-	sodium_memzero(block, sizeof(block));
+	wg_aead_encrypt(buf, buf, len, ad, adlen, counter, k->key);
 }
 
 int
@@ -414,7 +401,7 @@ aead_open_compact(struct aead_key *k, uint8_t *buf, size_t len,
 	if (len < AEAD_TAG_LEN)
 		return -1;
 	len -= AEAD_TAG_LEN;
-	aead_compact_nonce(nonce, counter);
+	wg_aead_nonce(nonce, counter);
 	memset(block, 0, sizeof(block));
 	crypto_stream_chacha20_ietf_xor_ic(block, block, sizeof(block), nonce,
 	    0, k->key);

@@ -179,7 +179,7 @@ wg_x25519_small_order(const uint8_t point[static 32])
 	return (int)found;
 }
 
-static void
+void
 wg_aead_nonce(uint8_t n[12], uint64_t counter)
 {
 	int	i;

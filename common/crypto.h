@@ -55,6 +55,8 @@ int	wg_x25519_small_order(const uint8_t point[static 32]);
  * encrypt writes len + 16 bytes. decrypt reads len bytes (tag included)
  * and returns 0, or -1 if the tag is wrong (dst then undefined).
  */
+/* The 12-byte nonce of counter, as above. */
+void	wg_aead_nonce(uint8_t n[12], uint64_t counter);
 void	wg_aead_encrypt(uint8_t *dst, const uint8_t *src, size_t len,
 	    const uint8_t *ad, size_t adlen, uint64_t nonce,
 	    const uint8_t key[static 32]);
