@@ -332,6 +332,13 @@ struct fwd_hs_stats {
 struct hs_events {
 	uint32_t		peer_id;
 	uint32_t		events;
+	/*
+	 * IMSG_FWD_KEYPAIRs the forwarder had taken for this peer when it
+	 * wrote the report (mod 2^32): a WANT_HANDSHAKE written before the
+	 * newest keypair reached it is stale (handshake.c, hs_events).
+	 */
+	uint32_t		keypairs;
+	uint32_t		pad;
 	uint64_t		rx_bytes;	/* cumulative */
 	uint64_t		tx_bytes;
 	/* Monotonic ms of the last event of each kind, to order them. */

@@ -150,6 +150,7 @@ struct fwd_peer {
 	/* Reported to the handshake process. */
 	int			 dirty;
 	uint32_t		 events;
+	uint32_t		 keypairs;	/* IMSG_FWD_KEYPAIRs taken */
 	uint64_t		 rx_bytes, tx_bytes, drops;
 	uint64_t		 t_data_sent, t_data_received;
 	uint64_t		 t_auth_sent, t_auth_received;
@@ -551,6 +552,7 @@ fwd_flush_events(void)
 			memset(&ev, 0, sizeof(ev));
 			ev.peer_id = p->id;
 			ev.events = p->events;
+			ev.keypairs = p->keypairs;
 			ev.rx_bytes = p->rx_bytes;
 			ev.tx_bytes = p->tx_bytes;
 			ev.t_data_sent = p->t_data_sent;
@@ -1384,6 +1386,7 @@ fwd_m_keypair(struct chan *c, struct imsg *imsg)
 	}
 	if ((kp = calloc(1, sizeof(*kp))) == NULL)
 		fatal("calloc");
+	p->keypairs++;
 	kp->peer = p;
 	kp->local_index = k.local_index;
 	kp->remote_index = k.remote_index;
@@ -1422,6 +1425,11 @@ fwd_m_keypair(struct chan *c, struct imsg *imsg)
 			p->previous = p->current;
 		}
 		p->current = kp;
+		/*
+		 * It can send: a handshake asked for before it came, not yet
+		 * reported, is not wanted any more.
+		 */
+		p->events &= ~HS_EV_WANT_HANDSHAKE;
 	} else {
 		fwd_kp_drop(p->next, 1);
 		p->next = kp;

@@ -104,6 +104,8 @@ struct hs_peer {
 	struct timespec		 last_handshake;
 	int			 attempts;
 	uint64_t		 last_sent_handshake;	/* ms, 0: never */
+	uint64_t		 last_held_log;	/* ms: "no new initiation" */
+	uint32_t		 keypairs;	/* IMSG_FWD_KEYPAIRs sent */
 	uint32_t		 hs_index;	/* handshake in progress, 0: none */
 	int			 need_another_keepalive;
 	struct timerq_entry	 t[HS_T_MAX];	/* tag: its enum hs_timer */
@@ -625,13 +627,28 @@ hs_send_initiation(struct hs_peer *p, int is_retry)
 	uint64_t			now = wg_now_ms();
 	char				name[12];
 
+	hs_peer_name(p, name);
+	/*
+	 * A response from p waits for the card (a slow one, or a touch):
+	 * a new initiation would make p forget the session that response
+	 * completes, and cost the card (or the user) another operation.
+	 * Data asks for a handshake at every packet once REKEY_TIMEOUT has
+	 * passed; the retransmit timer, which runs, tries again after it.
+	 */
+	if (hs_peer_response_pending(p)) {
+		if (now - p->last_held_log >= WG_REKEY_TIMEOUT * 1000ULL) {
+			p->last_held_log = now;
+			log_debug("peer %s: the response waits for the card; "
+			    "no new initiation", name);
+		}
+		return;
+	}
 	if (!is_retry)
 		p->attempts = 0;
 	/* Rate limited: one per REKEY_TIMEOUT. */
 	if (p->last_sent_handshake != 0 &&
 	    now - p->last_sent_handshake < WG_REKEY_TIMEOUT * 1000ULL)
 		return;
-	hs_peer_name(p, name);
 	if (!hs.has_key || !p->noise.has_ss) {
 		log_debug("peer %s: no handshake: %s", name, !hs.has_key ?
 		    "the interface has no private key" :
@@ -1012,6 +1029,7 @@ hs_send_keypair(struct hs_peer *p, struct noise_keypair *kp)
 
 	memset(&fk, 0, sizeof(fk));
 	fk.peer_id = p->id;
+	p->keypairs++;
 	fk.local_index = kp->local_index;
 	fk.remote_index = kp->remote_index;
 	fk.initiator = kp->is_initiator != 0;
@@ -1141,6 +1159,13 @@ hs_dh_initiation(struct hs_dh *d, const struct key_dh_res *res)
 		return;
 	}
 	cookie_maker_add_macs(&p->cm, &resp, sizeof(resp), now);
+	/*
+	 * A response counts as a handshake sent (the kernel's and
+	 * wireguard-go's rule): our data, which cannot go on this session
+	 * before the initiator's first packet confirms it, does not start
+	 * an initiation of ours that would cross it for REKEY_TIMEOUT.
+	 */
+	p->last_sent_handshake = now;
 	/* The keypair first: data may follow the response at once. */
 	hs_send_keypair(p, &kp);
 	log_debug("peer %s: sending handshake response", name);
@@ -1412,6 +1437,7 @@ hs_events(const struct hs_events *ev)
 {
 	struct hs_peer	*p;
 	uint32_t	 e = ev->events;
+	char		 name[12];
 
 	if ((p = hs_peer_by_id(ev->peer_id)) == NULL)
 		return;
@@ -1438,8 +1464,20 @@ hs_events(const struct hs_events *ev)
 		hs_timers_handshake_complete(p);
 	if (e & HS_EV_TRAVERSAL)
 		hs_timers_traversal(p);
-	if (e & HS_EV_WANT_HANDSHAKE)
+	/*
+	 * Data asked for a handshake. If it asked before the forwarder had
+	 * the newest keypair (one derived while the report was on its way:
+	 * the response a card answered late, say), that keypair may carry
+	 * the data: a new initiation would make the peer forget it. The
+	 * forwarder asks again if it cannot.
+	 */
+	if ((e & HS_EV_WANT_HANDSHAKE) && ev->keypairs == p->keypairs)
 		hs_send_initiation(p, 0);
+	else if (e & HS_EV_WANT_HANDSHAKE) {
+		hs_peer_name(p, name);
+		log_debug("peer %s: a handshake asked for before the newest "
+		    "session reached the forwarder: not started", name);
+	}
 }
 
 static void

@@ -192,7 +192,20 @@ t_check "hold: the request to the broker not dropped" \
 t_eq "hold: two DECIPHERs (static-static, B's response), no more" \
     $((d1 - d0)) 2
 [ -n "$i0" ] && t_eq "hold: one initiation sent by A" $((i1 - i0)) 1
+# Data while the response waits, more than REKEY_TIMEOUT after the
+# initiation, and while the touch completes it: each packet asks for a
+# handshake, and a new initiation would make B forget the session that
+# the touch completes (B answers it with another response: another
+# DECIPHER, another touch). Neither the requests made while the
+# response waits nor those made before the new session reached the
+# forwarder start one.
+ip netns exec "$NS_A" ping -n -q -i 0.02 -c 150 -W 1 "$IN4_B" \
+    >/dev/null 2>&1 &
+pinger=$!
+t_check "hold: data meanwhile starts no initiation (A says so)" \
+    wait_for 3 logged 'the response waits for the card; no new initiation'
 card_touch
+wait "$pinger"
 t_check "hold: touched, the handshake completes" \
     ping_retry "$NS_A" "$IN4_B" 5
 t_check "hold: A has the handshake" wait_handshake "$NS_A" "$IF_A" "$PUB_B" 5
