@@ -233,4 +233,5 @@ chan_log_set(struct chan *c, struct imsg *imsg)
 	(void)c;
 	memcpy(&v, imsg->data, sizeof(v));
 	log_setverbose(v);
+	log_debug("log level now verbose");	/* said only if it is */
 }

@@ -348,7 +348,10 @@ parent_cfg_done(struct chan *ch, struct imsg *imsg)
 	parent_check_ready();
 }
 
-/* wgcardctl log: the parent's level, and the broker's. */
+/*
+ * wgcardctl log: the parent's level, the broker's and the forwarder's
+ * (the handshake process, which asked, has set its own).
+ */
 static void
 parent_ctl_log(struct chan *ch, struct imsg *imsg)
 {
@@ -357,6 +360,7 @@ parent_ctl_log(struct chan *ch, struct imsg *imsg)
 	memcpy(&v, imsg->data, sizeof(v));
 	log_setverbose(v);
 	parent_send(PROC_KEYD, IMSG_CTL_LOG_SET, -1, &v, sizeof(v));
+	parent_send(PROC_FORWARDER, IMSG_CTL_LOG_SET, -1, &v, sizeof(v));
 	log_info("log level now %s", v ? "verbose" : "brief");
 }
 

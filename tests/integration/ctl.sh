@@ -262,6 +262,11 @@ t_eq "log verbose: exit 0" "$RC" 0
 t_eq "log verbose: answer" "$OUT" "log: verbose"
 t_check "log verbose: the daemon says so" \
     wait_for 3 grep -q "log level now verbose" "$T_TMP/$IF_A.log"
+# All its processes: the forwarder was not told before session 8.
+for proc in keyd forwarder; do
+	t_check "log verbose: the $proc follows" wait_for 3 \
+	    grep -q " $proc: log level now verbose" "$T_TMP/$IF_A.log"
+done
 ctl -i "$IF_A" log brief
 t_eq "log brief: exit 0" "$RC" 0
 t_eq "log brief: answer" "$OUT" "log: brief"
