@@ -1469,9 +1469,11 @@ hs_events(const struct hs_events *ev)
 	 * the newest keypair (one derived while the report was on its way:
 	 * the response a card answered late, say), that keypair may carry
 	 * the data: a new initiation would make the peer forget it. The
-	 * forwarder asks again if it cannot.
+	 * forwarder asks again if it cannot. Behind, not merely different
+	 * (mod 2^32): a count that drifted would never silence it.
 	 */
-	if ((e & HS_EV_WANT_HANDSHAKE) && ev->keypairs == p->keypairs)
+	if ((e & HS_EV_WANT_HANDSHAKE) &&
+	    (int32_t)(p->keypairs - ev->keypairs) <= 0)
 		hs_send_initiation(p, 0);
 	else if (e & HS_EV_WANT_HANDSHAKE) {
 		hs_peer_name(p, name);

@@ -448,6 +448,12 @@ test_stale_report(struct hs_peer *p)
 	report(p, HS_EV_WANT_HANDSHAKE, p->keypairs);
 	CHECK(initiations(NULL) == 1, "rule 2: one written after it starts "
 	    "one (%d sent)", initiations(NULL));
+	/* Only a count behind is stale: one ahead never silences it. */
+	age(p);
+	forget();
+	report(p, HS_EV_WANT_HANDSHAKE, p->keypairs + 1);
+	CHECK(initiations(NULL) == 1, "rule 2: a count ahead of ours starts "
+	    "one");
 }
 
 /* Rule 3: a response we send counts as a handshake sent. */
