@@ -123,7 +123,7 @@ struct fwd_kp {
 	uint32_t	 local_index;
 	uint32_t	 remote_index;
 	uint64_t	 send_counter;
-	uint64_t	 birth_ms;
+	uint64_t	 birth_ms;	/* fwd.now when it came: fwd_kp_age */
 	int		 initiator;
 	int		 send_expired;
 	int		 dead;
@@ -594,12 +594,28 @@ fwd_peer_del(uint32_t id)
 
 /* Sending. */
 
+/*
+ * A keypair's age on the forwarder's clock, which is read once a wakeup
+ * (fwd_set_now). Its birth is taken from that clock too: taken from
+ * wg_now_ms(), a keypair that came a millisecond after the wakeup's
+ * reading was "born in the future", the difference wrapped, and the
+ * housekeeping of that same wakeup wiped it as past REJECT_AFTER_TIME
+ * (the responder's new session gone before its first packet: card_slow.sh
+ * "DecipherTimeout" failed under load). Never negative, whatever the
+ * clocks do.
+ */
+static uint64_t
+fwd_kp_age(const struct fwd_kp *kp)
+{
+	return fwd.now > kp->birth_ms ? fwd.now - kp->birth_ms : 0;
+}
+
 static int
 fwd_kp_can_send(const struct fwd_kp *kp)
 {
 	return kp != NULL && !kp->send_expired &&
 	    kp->send_counter < WG_REJECT_AFTER_MESSAGES &&
-	    fwd.now - kp->birth_ms < WG_REJECT_AFTER_TIME * 1000ULL;
+	    fwd_kp_age(kp) < WG_REJECT_AFTER_TIME * 1000ULL;
 }
 
 static void
@@ -840,7 +856,7 @@ fwd_encrypt_queue(struct fwd_peer *p, struct fwd_buf *b, uint32_t off,
 	batch.n++;
 	/* Keep the key fresh. */
 	if (counter > WG_REKEY_AFTER_MESSAGES || (kp->initiator &&
-	    fwd.now - kp->birth_ms > WG_REKEY_AFTER_TIME * 1000ULL))
+	    fwd_kp_age(kp) > WG_REKEY_AFTER_TIME * 1000ULL))
 		fwd_want_handshake(p);
 	return 0;
 }
@@ -954,7 +970,7 @@ fwd_decrypt_queue(struct fwd_buf *b, uint8_t *msg, size_t len, int ep)
 
 	if (fwd_rx_job(j, msg, len, &idx) == -1 ||
 	    (kp = fwd_kp_find(idx)) == NULL ||
-	    fwd.now - kp->birth_ms >= WG_REJECT_AFTER_TIME * 1000ULL)
+	    fwd_kp_age(kp) >= WG_REJECT_AFTER_TIME * 1000ULL)
 		return -1;
 	it = &batch.items[batch.n];
 	it->in = 1;
@@ -1235,7 +1251,7 @@ fwd_in_done(struct fwd_item *it)
 	p->rx_bytes += it->msglen;
 	fwd_event(p, HS_EV_AUTH_RECEIVED | HS_EV_TRAVERSAL);
 	if (kp == p->current && kp->initiator && !p->sent_lastminute &&
-	    fwd.now - kp->birth_ms > (WG_REJECT_AFTER_TIME -
+	    fwd_kp_age(kp) > (WG_REJECT_AFTER_TIME -
 	    WG_KEEPALIVE_TIMEOUT - WG_REKEY_TIMEOUT) * 1000ULL) {
 		p->sent_lastminute = 1;
 		fwd_want_handshake(p);
@@ -1391,7 +1407,7 @@ fwd_m_keypair(struct chan *c, struct imsg *imsg)
 	kp->local_index = k.local_index;
 	kp->remote_index = k.remote_index;
 	kp->initiator = k.initiator;
-	kp->birth_ms = wg_now_ms();
+	kp->birth_ms = fwd.now;
 	kp->send_key = aead_key_new(k.send_key);
 	kp->recv_key = aead_key_new(k.recv_key);
 	sodium_memzero(&k, sizeof(k));
@@ -1722,8 +1738,8 @@ fwd_housekeeping(void)
 			slots[1] = &p->previous;
 			slots[2] = &p->next;
 			for (j = 0; j < 3; j++)
-				if (*slots[j] != NULL && fwd.now -
-				    (*slots[j])->birth_ms >=
+				if (*slots[j] != NULL &&
+				    fwd_kp_age(*slots[j]) >=
 				    WG_REJECT_AFTER_TIME * 1000ULL) {
 					fwd_kp_drop(*slots[j], 1);
 					*slots[j] = NULL;
