@@ -625,8 +625,11 @@ opgp_xfer(struct opgp_card *card, const uint8_t *apdu, size_t alen,
 	for (rounds = 0; rounds < 32; rounds++) {
 		n = sizeof(part);
 		r = card->transmit(card->arg, cmd, alen, part, &n);
-		if (r != 0)
+		if (r != 0) {
+			if (r > 0)	/* not a -errno: never a success */
+				r = -EIO;
 			goto out;
+		}
 		if (n < 2 || n > sizeof(part)) {
 			r = -EPROTO;
 			goto out;
@@ -704,6 +707,7 @@ opgp_read_do(struct opgp_card *card, uint8_t ins, unsigned int tag,
 	size_t	alen, rlen;
 	int	r;
 
+	*dlen = 0;
 	alen = opgp_build_get_data(apdu, tag);
 	apdu[1] = ins;
 	if ((r = opgp_xfer(card, apdu, alen, resp, cap, &rlen)) != 0)

@@ -302,7 +302,7 @@ static struct hs_peer *
 setup(void)
 {
 	struct key_public	 kp;
-	struct key_dh_req	 req;
+	struct key_dh_req	 req = { 0 };
 	struct hs_peer		*p;
 	struct sockaddr_in	*sin;
 	char			 cfg[256], hex[65];
@@ -366,11 +366,11 @@ setup(void)
 static void
 test_response_waits(struct hs_peer *p)
 {
-	struct wg_msg_initiation	ini;
+	struct wg_msg_initiation	ini = { 0 };
 	struct wg_msg_response		resp;
-	struct noise_keypair		bkp;
-	struct fwd_keypair		fk;
-	struct key_dh_req		req;
+	struct noise_keypair		bkp = { 0 };
+	struct fwd_keypair		fk = { 0 };
+	struct key_dh_req		req = { 0 };
 	int				attempts;
 
 	forget();
@@ -460,11 +460,11 @@ test_stale_report(struct hs_peer *p)
 static void
 test_response_sent(struct hs_peer *p)
 {
-	struct wg_msg_initiation	ini;
+	struct wg_msg_initiation	ini = { 0 };
 	struct wg_msg_response		resp;
-	struct noise_keypair		bkp;
-	struct fwd_keypair		fk;
-	struct key_dh_req		req;
+	struct noise_keypair		bkp = { 0 };
+	struct fwd_keypair		fk = { 0 };
+	struct key_dh_req		req = { 0 };
 	uint8_t				ts[WG_TIMESTAMP_LEN];
 	uint32_t			before = p->keypairs;
 
