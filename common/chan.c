@@ -211,9 +211,7 @@ chan_sendv(struct chan *c, uint32_t type, int fd, const struct iovec *iov,
 int
 chan_flush(struct chan *c)
 {
-	int	r;
-
-	if ((r = imsg_flush(&c->ibuf)) == -1 && errno != EAGAIN) {
+	if (imsg_flush(&c->ibuf) == -1 && errno != EAGAIN) {
 		if (!c->stopped)
 			fatal("write to %s", c->name);
 		/* Shutting down and the peer is gone: drop what is left. */

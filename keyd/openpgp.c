@@ -769,7 +769,7 @@ opgp_read_touch(struct opgp_card *card, struct opgp_touch *touch)
 	r = opgp_get_data(card, 0x7f74, resp, sizeof(resp), &dlen);
 	if (opgp_card_failed(r))
 		return r;
-	if (r == 0 && (r = opgp_parse_features(resp, dlen)) > 0)
+	if (r == 0 && opgp_parse_features(resp, dlen) > 0)
 		touch->button = 1;
 	/* A token may have UIF without 7F74 (GnuPG 2.2 never reads it). */
 	for (i = 0; i < 3; i++) {

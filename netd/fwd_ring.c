@@ -79,7 +79,7 @@ fwd_ring_setup(struct io_uring *ring, unsigned entries,
 	    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
 	    IORING_SETUP_SINGLE_ISSUER;
 	p.cq_entries = cq_entries;
-	if ((r = io_uring_queue_init_params(entries, ring, &p)) < 0) {
+	if (io_uring_queue_init_params(entries, ring, &p) < 0) {
 		/* Older kernels: without the optional flags. */
 		memset(&p, 0, sizeof(p));
 		p.flags = IORING_SETUP_R_DISABLED | IORING_SETUP_CQSIZE;

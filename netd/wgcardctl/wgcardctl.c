@@ -205,7 +205,6 @@ ctl_read_pin(const char *prompt)
 	char		*pin;
 	int		 tty, fd;
 	size_t		 len = 0;
-	ssize_t		 n;
 	char		 c;
 
 	if ((pin = sodium_malloc(256)) == NULL)
@@ -223,7 +222,7 @@ ctl_read_pin(const char *prompt)
 		t.c_lflag &= ~(ECHO | ECHONL);
 		tcsetattr(fd, TCSAFLUSH, &t);
 	}
-	while ((n = read(fd, &c, 1)) == 1 && c != '\n' && len < 255)
+	while (read(fd, &c, 1) == 1 && c != '\n' && len < 255)
 		pin[len++] = c;
 	pin[len] = '\0';
 	c = 0;
@@ -245,7 +244,7 @@ ctl_sockets(const char *sockpath, const char *ifname, char ***out)
 {
 	DIR		*d;
 	struct dirent	*de;
-	char		**v = NULL, path[256];
+	char		**v = NULL, **nv, path[256];
 	int		 n = 0;
 	size_t		 l;
 
@@ -255,9 +254,12 @@ ctl_sockets(const char *sockpath, const char *ifname, char ***out)
 			    ifname);
 			sockpath = path;
 		}
-		if ((v = calloc(1, sizeof(*v))) == NULL ||
-		    (v[0] = strdup(sockpath)) == NULL)
+		if ((v = calloc(1, sizeof(*v))) == NULL)
 			return -1;
+		if ((v[0] = strdup(sockpath)) == NULL) {
+			free(v);
+			return -1;
+		}
 		*out = v;
 		return 1;
 	}
@@ -269,8 +271,10 @@ ctl_sockets(const char *sockpath, const char *ifname, char ***out)
 			continue;
 		if (sizeof(CTL_DIR) + l + 1 > sizeof(path))
 			continue;	/* cannot be a socket path anyway */
-		if ((v = realloc(v, (n + 1) * sizeof(*v))) == NULL)
+		/* Out of memory: the sockets found so far, kept. */
+		if ((nv = reallocarray(v, n + 1, sizeof(*v))) == NULL)
 			break;
+		v = nv;
 		memcpy(path, CTL_DIR "/", sizeof(CTL_DIR));
 		memcpy(path + sizeof(CTL_DIR), de->d_name, l + 1);
 		if ((v[n] = strdup(path)) == NULL)
@@ -278,6 +282,10 @@ ctl_sockets(const char *sockpath, const char *ifname, char ***out)
 		n++;
 	}
 	closedir(d);
+	if (n == 0) {
+		free(v);
+		v = NULL;
+	}
 	*out = v;
 	return n;
 }

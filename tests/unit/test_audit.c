@@ -308,7 +308,7 @@ test_rate(void)
 	    "then another process's event writes them, under the sender's "
 	    "name");
 
-	lines = rate_run(rate_many, buf, sizeof(buf));
+	(void)rate_run(rate_many, buf, sizeof(buf));
 	CHECK(strstr(buf, "\"count\":14,\"ops\":\"name0:1,name1:1,name2:1,"
 	    "name3:1,name4:1,name5:1,name6:1,name7:1,other:6\"") != NULL,
 	    "eight op names, then other; the close writes the counts: %s",

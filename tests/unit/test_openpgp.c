@@ -58,7 +58,8 @@ test_build(void)
 	CHECK(n == 5 && apdu[1] == 0xca && apdu[2] == 0 && apdu[3] == 0xc4,
 	    "get data c4");
 	n = opgp_build_get_data(apdu, 0x7f49);
-	CHECK(apdu[2] == 0x7f && apdu[3] == 0x49, "get data two-byte tag");
+	CHECK(n == 5 && apdu[2] == 0x7f && apdu[3] == 0x49,
+	    "get data two-byte tag");
 }
 
 static void

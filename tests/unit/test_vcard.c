@@ -568,7 +568,6 @@ test_t0_respmax(void)
 	CHECK(vcard_profile_set(&c.prof, "respmax=5") == 0, "respmax=5");
 	sw = cmd(&c, 0, 0xCA, 0x00, 0x4F, NULL, 0, 0);
 	CHECK(sw == 0x610B && rlen == 2 + 5, "AID: 5 bytes, 610B");
-	have = 0;
 	memcpy(got, rbuf, 5);
 	have = 5;
 	while ((sw & 0xFF00) == 0x6100 && have < sizeof(got) - 5) {
