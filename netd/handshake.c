@@ -627,7 +627,6 @@ hs_send_initiation(struct hs_peer *p, int is_retry)
 	uint64_t			now = wg_now_ms();
 	char				name[12];
 
-	hs_peer_name(p, name);
 	/*
 	 * A response from p waits for the card (a slow one, or a touch):
 	 * a new initiation would make p forget the session that response
@@ -638,6 +637,7 @@ hs_send_initiation(struct hs_peer *p, int is_retry)
 	if (hs_peer_response_pending(p)) {
 		if (now - p->last_held_log >= WG_REKEY_TIMEOUT * 1000ULL) {
 			p->last_held_log = now;
+			hs_peer_name(p, name);
 			log_debug("peer %s: the response waits for the card; "
 			    "no new initiation", name);
 		}
@@ -649,6 +649,7 @@ hs_send_initiation(struct hs_peer *p, int is_retry)
 	if (p->last_sent_handshake != 0 &&
 	    now - p->last_sent_handshake < WG_REKEY_TIMEOUT * 1000ULL)
 		return;
+	hs_peer_name(p, name);
 	if (!hs.has_key || !p->noise.has_ss) {
 		log_debug("peer %s: no handshake: %s", name, !hs.has_key ?
 		    "the interface has no private key" :
@@ -1472,10 +1473,11 @@ hs_events(const struct hs_events *ev)
 	 * forwarder asks again if it cannot. Behind, not merely different
 	 * (mod 2^32): a count that drifted would never silence it.
 	 */
-	if ((e & HS_EV_WANT_HANDSHAKE) &&
-	    (int32_t)(p->keypairs - ev->keypairs) <= 0)
+	if (!(e & HS_EV_WANT_HANDSHAKE))
+		return;
+	if ((int32_t)(p->keypairs - ev->keypairs) <= 0)
 		hs_send_initiation(p, 0);
-	else if (e & HS_EV_WANT_HANDSHAKE) {
+	else {
 		hs_peer_name(p, name);
 		log_debug("peer %s: a handshake asked for before the newest "
 		    "session reached the forwarder: not started", name);
