@@ -2,7 +2,10 @@
 # Idle-latency benchmark (not part of make check; issue 15, part 4): the
 # round-trip time of a slow ping through an idle tunnel, wgcardd against
 # wireguard-go and the raw veth in the same run, and the daemons' CPU
-# while the tunnel is idle.
+# while the tunnel is idle. The floor-* variants are the least a tunnel in
+# user space can cost: build/bench/relay (tests/bench/relay.c) at both
+# ends, each packet moved between TUN and UDP unchanged, with no crypto
+# and no logic, waiting in one of three ways.
 #
 # Each run sets up every variant (two namespaces joined by a veth pair;
 # for the tunnels the same implementation at both ends, the handshake
@@ -26,12 +29,17 @@
 # RUNS		runs (default 3), each over all variants
 # COUNT		echoes per measurement (default 50, 0.2 s apart)
 # VARIANTS	any of: raw wggo wgcardd wgcardd-classic wgcardd-slice
-#		wgcardd-libcrypto (default "raw wggo wgcardd");
+#		wgcardd-libcrypto floor-uring floor-poll floor-threads
+#		(default "raw wggo wgcardd");
 #		wgcardd-classic is WGCARD_FWD_BACKEND=classic,
 #		wgcardd-libcrypto is WGCARD_FWD_COMPACT=0 (every packet on
 #		libcrypto, none on the compact path), wgcardd-slice is
 #		WGCARD_FWD_SLICE=SLICE_US (default 100; the forwarder's time
-#		slice in microseconds, see wgcardd(8))
+#		slice in microseconds, see wgcardd(8)); floor-MODE is
+#		`relay MODE` at both ends (uring: one io_uring waited on as
+#		the forwarder does; poll: ppoll(2) on TUN and the socket;
+#		threads: a thread blocking in read(2) on TUN, another in
+#		recvfrom(2); see tests/bench/relay.c)
 # TOGETHER	1 (default): the variants measured at the same time; 0: in
 #		turn
 # SESSIONS	1: each daemon started in a session of its own (setsid),
@@ -40,6 +48,8 @@
 # IDLE		seconds of the idle-CPU window (default 5; 0: none)
 # ECHO_LOG	a file to which every echo's time is appended as
 #		"variant run ms" (to pool the runs or plot them)
+# RELAY		the relay of the floor-* variants (default
+#		build/bench/relay)
 # WGCARDD_BASE	another wgcardd binary (say, an older build) measured
 #		as the variant "base" (add it to VARIANTS), to compare
 #		before and after in one run
@@ -55,6 +65,7 @@ IDLE=${IDLE:-5}
 TOGETHER=${TOGETHER:-1}
 CLK_TCK=$(getconf CLK_TCK)
 SESSIONS=${SESSIONS:-0}
+RELAY=${RELAY:-$T_ROOT/build/bench/relay}
 
 for x in RUNS COUNT IDLE TOGETHER SESSIONS; do
 	case ${!x} in
@@ -68,9 +79,12 @@ fi
 for v in $VARIANTS; do
 	case $v in
 	raw|wggo|wgcardd|wgcardd-classic|wgcardd-slice|wgcardd-libcrypto) ;;
+	floor-uring|floor-poll|floor-threads)
+		[ -x "$RELAY" ] ||
+		    t_fatal "variant $v: $RELAY is not an executable (make)" ;;
 	base)	[ -x "${WGCARDD_BASE:-}" ] ||
 		    t_fatal "variant base: WGCARDD_BASE is not an executable" ;;
-	*)	t_fatal "unknown variant '$v' (raw wggo wgcardd wgcardd-classic wgcardd-slice wgcardd-libcrypto base)" ;;
+	*)	t_fatal "unknown variant '$v' (raw wggo wgcardd wgcardd-classic wgcardd-slice wgcardd-libcrypto floor-uring floor-poll floor-threads base)" ;;
 	esac
 done
 
@@ -94,6 +108,47 @@ daemon_pids()
 	done
 }
 
+# relay_start NS IFNAME LOCALPORT PEERADDR PEERPORT MODE: the relay in NS
+# (it makes the TUN IFNAME), registered as a daemon of IFNAME (so that
+# ns_del stops it, by pid, and daemon_pids finds it); waits until it is
+# ready.
+relay_start()
+{
+	local ns=$1 ifc=$2 log=$T_TMP/$2.log pid
+	ip netns exec "$ns" "${T_PDEATH[@]}" "$RELAY" "$6" "$ifc" "$3" \
+	    "$4" "$5" >"$log" 2>&1 </dev/null &
+	pid=$!
+	T_PIDS+=("$pid")
+	T_IF_PID[$ifc]=$pid
+	T_IF_IMPL[$ifc]=relay
+	T_IF_LOG[$ifc]=$log
+	T_IF_NS[$ifc]=$ns
+	if ! wait_for "$START_TIMEOUT" _relay_ready "$log" "$pid"; then
+		echo "relay_start: relay $6 $ifc not ready: $(tail -n 3 "$log")"
+		return 1
+	fi
+}
+
+_relay_ready()
+{
+	pid_alive "$2" || return 2
+	grep -q '^ready' "$1"
+}
+
+# floor_pair TAG MODE: pair_net's namespaces and veth, a relay MODE at each
+# end on the tunnel interfaces' names and ports, the TUNs up with the
+# tunnel addresses. Sets DST.
+floor_pair()
+{
+	pair_net "$1" &&
+	    relay_start "$NS_A" "$IF_A" "$PORT_A" "$OUT4_B" "$PORT_B" "$2" &&
+	    relay_start "$NS_B" "$IF_B" "$PORT_B" "$OUT4_A" "$PORT_A" "$2" &&
+	    tun_up "$NS_A" "$IF_A" "$IN4_A" "$IN6_A" &&
+	    tun_up "$NS_B" "$IF_B" "$IN4_B" "$IN6_B" &&
+	    ping_retry "$NS_A" "$IN4_B" 10 || return 1
+	DST=$IN4_B
+}
+
 # setup V TAG: namespaces (and daemons) for V, named with TAG; records
 # them in V_NSA V_NSB V_DST V_IFS.
 setup()
@@ -103,6 +158,7 @@ setup()
 	unset WGCARD_FWD_BACKEND WGCARD_FWD_SLICE WGCARD_FWD_COMPACT
 	case $v in
 	raw)		raw_pair || r=1 ;;
+	floor-*)	floor_pair "$tag" "${v#floor-}" || r=1 ;;
 	wgcardd-classic)
 		export WGCARD_FWD_BACKEND=classic
 		impl=wgcardd ;;
@@ -114,7 +170,7 @@ setup()
 		impl=wgcardd ;;
 	base)		impl=wgcardd WGCARDD=$WGCARDD_BASE ;;
 	esac
-	if [ "$v" != raw ]; then
+	if [ "$v" != raw ] && [ "${v#floor-}" = "$v" ]; then
 		if pair_new "$tag" "$impl" "$impl" && pair_peer A 4 &&
 		    pair_peer B 4 && ping_retry "$NS_A" "$IN4_B" 10; then
 			DST=$IN4_B
@@ -130,9 +186,14 @@ setup()
 # teardown V
 teardown()
 {
-	local v=$1
+	local v=$1 ifc
 	NS_A=${V_NSA[$v]:-} NS_B=${V_NSB[$v]:-}
 	[ -z "$NS_A" ] || pair_del
+	# The relays' counters, printed as they exit.
+	for ifc in ${V_IFS[$v]:-}; do
+		[ "${T_IF_IMPL[$ifc]:-}" = relay ] || continue
+		t_log "#   $v: $ifc: $(grep -h '^relay' "${T_IF_LOG[$ifc]}")"
+	done
 	V_NSA[$v]='' V_NSB[$v]='' V_IFS[$v]=''
 }
 
