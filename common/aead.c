@@ -35,6 +35,7 @@
 #include <sodium.h>
 
 #include "aead.h"
+#include "chapoly.h"
 #include "crypto.h"
 #include "ct.h"
 #include "log.h"
@@ -350,68 +351,33 @@ aead_open(struct aead_key *k, int lane, uint8_t *buf, size_t len,
 }
 
 /*
- * The compact path's open: RFC 8439's composition from libsodium's
- * ChaCha20 (IETF, 96-bit nonce) and Poly1305, the tag checked before
- * anything is decrypted (crypto_aead_chacha20poly1305_ietf_decrypt_detached
- * would zero the buffer of a forgery: the contract says it is left as it
- * was). Its seal is libsodium's AEAD itself (wg_aead_encrypt).
+ * The compact path: chapoly.c's scalar ChaCha20-Poly1305 (chapoly.h says
+ * why), with WireGuard's nonce.
  */
 static void
-aead_compact_mac(const uint8_t polykey[static 32], const uint8_t *ad,
-    size_t adlen, const uint8_t *ct, size_t len, uint8_t tag[AEAD_TAG_LEN])
+aead_compact_nonce(uint8_t nonce[static CHAPOLY_NONCE_LEN], uint64_t counter)
 {
-	static const uint8_t			zero[16];
-	crypto_onetimeauth_poly1305_state	st;
-	uint64_t				lens[2];
-
-	lens[0] = htole64((uint64_t)adlen);
-	lens[1] = htole64((uint64_t)len);
-	crypto_onetimeauth_poly1305_init(&st, polykey);
-	if (adlen > 0) {
-		crypto_onetimeauth_poly1305_update(&st, ad, adlen);
-		if (adlen % 16 != 0)
-			crypto_onetimeauth_poly1305_update(&st, zero,
-			    16 - adlen % 16);
-	}
-	if (len > 0)
-		crypto_onetimeauth_poly1305_update(&st, ct, len);
-	if (len % 16 != 0)
-		crypto_onetimeauth_poly1305_update(&st, zero, 16 - len % 16);
-	crypto_onetimeauth_poly1305_update(&st, (const uint8_t *)lens,
-	    sizeof(lens));
-	crypto_onetimeauth_poly1305_final(&st, tag);
-	sodium_memzero(&st, sizeof(st));
+	counter = htole64(counter);
+	memset(nonce, 0, 4);
+	memcpy(nonce + 4, &counter, 8);
 }
 
-/* Sealing has no forgery to leave alone: libsodium's AEAD, in place. */
 void
 aead_seal_compact(struct aead_key *k, uint8_t *buf, size_t len,
     const uint8_t *ad, size_t adlen, uint64_t counter)
 {
-	wg_aead_encrypt(buf, buf, len, ad, adlen, counter, k->key);
+	uint8_t	nonce[CHAPOLY_NONCE_LEN];
+
+	aead_compact_nonce(nonce, counter);
+	chapoly_seal(buf, len, ad, adlen, nonce, k->key);
 }
 
 int
 aead_open_compact(struct aead_key *k, uint8_t *buf, size_t len,
     const uint8_t *ad, size_t adlen, uint64_t counter)
 {
-	uint8_t	nonce[12], block[AEAD_BLOCK], mine[AEAD_TAG_LEN];
-	int	bad;
+	uint8_t	nonce[CHAPOLY_NONCE_LEN];
 
-	if (len < AEAD_TAG_LEN)
-		return -1;
-	len -= AEAD_TAG_LEN;
-	wg_aead_nonce(nonce, counter);
-	memset(block, 0, sizeof(block));
-	crypto_stream_chacha20_ietf_xor_ic(block, block, sizeof(block), nonce,
-	    0, k->key);
-	aead_compact_mac(block, ad, adlen, buf, len, mine);
-	sodium_memzero(block, sizeof(block));
-	bad = crypto_verify_16(mine, buf + len);
-	/* Public: whether the tag matched is what the peer sees. */
-	CT_PUBLIC(&bad, sizeof(bad));
-	if (bad != 0)
-		return -1;
-	crypto_stream_chacha20_ietf_xor_ic(buf, buf, len, nonce, 1, k->key);
-	return 0;
+	aead_compact_nonce(nonce, counter);
+	return chapoly_open(buf, len, ad, adlen, nonce, k->key);
 }
