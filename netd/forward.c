@@ -1753,6 +1753,23 @@ fwd_set_now(void)
 	fwd.now = wg_now_ms();
 }
 
+/*
+ * Whether fwd_tick has work now beyond a glance: timer events to flush
+ * (a message that may wake the handshake process, which then takes this
+ * CPU) or the second's housekeeping. A backend that queues its sends
+ * submits them first (ur_flush), so that a packet does not wait for
+ * either.
+ */
+int
+fwd_tick_due(void)
+{
+	uint64_t	due;
+
+	due = (fwd.urgent ? fwd.last_flush : fwd.first_dirty) + FWD_EVENT_MS;
+	return (fwd.ndirty && fwd.now >= due) ||
+	    fwd.now - fwd.last_house >= 1000;
+}
+
 int
 fwd_tick(void)
 {

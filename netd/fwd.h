@@ -133,6 +133,8 @@ void		 fwd_chan_read(int from_hs);
 int		 fwd_chan_flush(void);
 /* Time passes: timers, event reports; returns the next timeout (ms). */
 int		 fwd_tick(void);
+/* Whether fwd_tick has housekeeping or events due now. */
+int		 fwd_tick_due(void);
 /* Saves the time once per wakeup. */
 void		 fwd_set_now(void);
 /* Whether the backend may read more now (buffers, queues). */

@@ -165,7 +165,12 @@ ratelimiter_gc(struct ratelimiter *rl, uint64_t now_ms)
 	struct ratelimiter_entry	*e;
 	uint32_t			*link, b, i;
 
-	if (rl->entries == NULL)
+	/*
+	 * Nothing to expire: no walk. The buckets are 32 KiB at the
+	 * default size, and an idle forwarder runs this once a second,
+	 * often in the wakeup of a packet whose caches it would empty.
+	 */
+	if (rl->entries == NULL || rl->count == 0)
 		return;
 	for (b = 0; b < rl->nbuckets; b++) {
 		link = &rl->buckets[b];

@@ -48,6 +48,10 @@
  *     exactly REJECT_AFTER_TIME ago (wiped, reported gone, cannot send);
  *     a millisecond less (kept) or more (wiped); fwd.now at 0 and near
  *     UINT64_MAX, birth after it or long before (no wrap either way).
+ *  4. fwd_tick_due (the io_uring backend submits a wakeup's sends
+ *     before fwd_tick when it says so): due exactly when the second's
+ *     housekeeping or the timer events' flush is, not a millisecond
+ *     before, and not after fwd_tick has done it.
  * At the end no keypair was reported gone unexplained and every pool
  * buffer is back.
  */
@@ -510,6 +514,55 @@ check_edges(void)
 	check_edge("now reject - 1, born 0", reject - 1, 0, 1, reject - 1);
 }
 
+/*
+ * fwd_tick_due, which tells the io_uring backend to submit a wakeup's
+ * sends before fwd_tick (ur_flush): 0 until the second's housekeeping
+ * or the timer events' flush is due, 1 from that millisecond on, 0 once
+ * fwd_tick has done it; an urgent event counts from the last flush.
+ */
+static void
+check_tick_due(void)
+{
+	struct fwd_peer	*p;
+	uint64_t	 t;
+
+	tc_peer_add(40);
+	p = fwd_peer_find(40);
+	t = wg_now_ms();
+	fwd.now = t;
+	(void)fwd_tick();
+	fwd.last_house = t;
+	CHECK(fwd.ndirty == 0 && !fwd_tick_due(), "nothing due after a tick");
+	fwd.now = t + 999;
+	CHECK(!fwd_tick_due(), "housekeeping not due at 999 ms");
+	fwd.now = t + 1000;
+	CHECK(fwd_tick_due(), "housekeeping due at 1000 ms");
+	(void)fwd_tick();
+	CHECK(fwd.last_house == t + 1000 && !fwd_tick_due(),
+	    "housekeeping done: nothing due");
+
+	t += 1000;
+	fwd_event(p, HS_EV_DATA_SENT);
+	CHECK(fwd.ndirty == 1 && !fwd_tick_due(), "a fresh event: not due");
+	fwd.now = t + FWD_EVENT_MS - 1;
+	CHECK(!fwd_tick_due(), "an event not due 1 ms early");
+	fwd.now = t + FWD_EVENT_MS;
+	CHECK(fwd_tick_due(), "an event due after FWD_EVENT_MS");
+	(void)fwd_tick();
+	CHECK(fwd.ndirty == 0 && !fwd_tick_due(), "events flushed: nothing due");
+
+	/* Urgent, right after that flush: due FWD_EVENT_MS after it. */
+	fwd_event(p, HS_EV_CONFIRMED);
+	CHECK(fwd.urgent && !fwd_tick_due(), "an urgent event right after a "
+	    "flush: not due");
+	fwd.now = fwd.last_flush + FWD_EVENT_MS;
+	CHECK(fwd_tick_due(), "an urgent event due FWD_EVENT_MS after the "
+	    "last flush");
+	(void)fwd_tick();
+	CHECK(fwd.ndirty == 0 && !fwd_tick_due(), "urgent event flushed");
+	tc_peer_del(40);
+}
+
 int
 main(void)
 {
@@ -518,6 +571,7 @@ main(void)
 	check_stale_receive();
 	check_stale_initiator();
 	check_edges();
+	check_tick_due();
 	fwd_set_now();
 	CHECK(tc_gone(0) == 0, "no keypair reported gone unexplained");
 	CHECK(fwd_buf_nfree() == fwd_pool_nbufs(),
