@@ -7,6 +7,7 @@
  * 5 (by 20 for a product that lands two bits past 2^130).
  */
 #include <endian.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "chapoly.h"
@@ -161,6 +162,9 @@ chapoly_chacha20(uint8_t *buf, size_t len,
 {
 	uint32_t	st[16];
 
+	/* No wrap of the counter to 0 (RFC 8439); libsodium aborts too. */
+	if ((uint64_t)(len / 64 + (len % 64 != 0)) > (1ULL << 32) - ctr)
+		abort();
 	chapoly_state(st, key, nonce, ctr);
 	chapoly_xor(st, buf, len);
 	chapoly_wipe(st, sizeof(st));
@@ -356,6 +360,9 @@ chapoly_seal(uint8_t *buf, size_t len, const uint8_t *ad, size_t adlen,
 {
 	uint32_t	st[16];
 
+	/* Past it, block 0 (the Poly1305 key's) would encrypt text. */
+	if (len > CHAPOLY_MAX_LEN)
+		abort();
 	chapoly_state(st, key, nonce, 1);
 	chapoly_xor(st, buf, len);
 	chapoly_tag(st, ad, adlen, buf, len, buf + len);
@@ -371,7 +378,7 @@ chapoly_open(uint8_t *buf, size_t len, const uint8_t *ad, size_t adlen,
 	uint8_t		mine[CHAPOLY_TAG_LEN];
 	int		bad;
 
-	if (len < CHAPOLY_TAG_LEN)
+	if (len < CHAPOLY_TAG_LEN || len - CHAPOLY_TAG_LEN > CHAPOLY_MAX_LEN)
 		return -1;
 	len -= CHAPOLY_TAG_LEN;
 	chapoly_state(st, key, nonce, 0);

@@ -23,11 +23,15 @@
 #define CHAPOLY_KEY_LEN		32
 #define CHAPOLY_NONCE_LEN	12
 #define CHAPOLY_TAG_LEN		16
+/* The AEAD's longest text: 2^32 - 1 blocks from counter 1 (2^38 - 64). */
+#define CHAPOLY_MAX_LEN		(64 * ((1ULL << 32) - 1))
 
 /*
  * ChaCha20 with a 96-bit nonce (RFC 8439 2.4): buf xored, in place, with
  * the keystream from block counter ctr on. len is at most 64 * (2^32 -
- * ctr) (the caller's: the data path's packets are a few kilobytes).
+ * ctr): no block past counter 2^32 - 1 (the data path's packets are a
+ * few kilobytes); longer aborts, as libsodium does, rather than wrap the
+ * counter to 0.
  */
 void	chapoly_chacha20(uint8_t *buf, size_t len,
 	    const uint8_t key[static CHAPOLY_KEY_LEN],
@@ -40,9 +44,10 @@ void	chapoly_poly1305(uint8_t tag[static CHAPOLY_TAG_LEN],
 /*
  * The AEAD (RFC 8439 2.8), in place. seal: len bytes of plaintext at
  * buf become ciphertext and the tag after it (buf has room for len +
- * 16). open: len bytes of ciphertext and tag become len - 16 bytes of
- * plaintext; 0, or -1 when len < 16 or the tag does not match, and then
- * buf is left as it was (the tag is checked before anything is
+ * 16; len at most CHAPOLY_MAX_LEN, longer aborts). open: len bytes of
+ * ciphertext and tag become len - 16 bytes of plaintext; 0, or -1 when
+ * len < 16, len - 16 > CHAPOLY_MAX_LEN or the tag does not match, and
+ * then buf is left as it was (the tag is checked before anything is
  * decrypted). ad may be NULL when adlen is 0.
  */
 void	chapoly_seal(uint8_t *buf, size_t len, const uint8_t *ad,

@@ -7,12 +7,17 @@
  * vectors 5-11, where the accumulator is at or just past 2^130 - 5 at
  * the end; r and s at their largest; every message byte 0xff); the
  * AEAD with additional data of every length 0..70 and forgeries
- * refused with the buffer left as it was. test_aead.c covers the AEAD
- * through aead.h's compact path.
+ * refused with the buffer left as it was; no block counter past
+ * 2^32 - 1. test_aead.c covers the AEAD through aead.h's compact path.
  */
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -257,6 +262,70 @@ test_aead_ad(void)
 	sodium_memzero(key, sizeof(key));
 }
 
+/*
+ * What tc_limit's child did: its exit status, or 128 + the signal that
+ * ended it.
+ */
+static int
+tc_child(int what)
+{
+	static uint8_t		buf[128];
+	const uint8_t		key[32] = { 1 }, nonce[12] = { 2 };
+	const struct rlimit	nocore = { 0, 0 };
+	int			status;
+	pid_t			pid;
+
+	if ((pid = fork()) == -1)
+		exit(2);
+	if (pid == 0) {
+		setrlimit(RLIMIT_CORE, &nocore);
+		switch (what) {
+		case 0:
+			chapoly_chacha20(buf, 64, key, nonce, 0xffffffffU);
+			break;
+		case 1:
+			chapoly_chacha20(buf, 65, key, nonce, 0xffffffffU);
+			break;
+		case 2:
+			chapoly_chacha20(buf, 64 * 2 + 1, key, nonce,
+			    0xfffffffeU);
+			break;
+		case 3:
+			chapoly_seal(buf, CHAPOLY_MAX_LEN + 1, NULL, 0, nonce,
+			    key);
+			break;
+		case 4:
+			/* Refused before a byte of it is read. */
+			_exit(chapoly_open(buf, CHAPOLY_MAX_LEN + 17, NULL,
+			    0, nonce, key) == -1 ? 0 : 1);
+		}
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) == -1)
+		exit(2);
+	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) :
+	    WEXITSTATUS(status);
+}
+
+/*
+ * No block counter past 2^32 - 1 (RFC 8439 2.4): it would wrap to 0,
+ * whose keystream in the AEAD is the Poly1305 key's block. ChaCha20 and
+ * seal abort there (as libsodium does); open refuses.
+ */
+static void
+test_counter_limit(void)
+{
+	CHECK(tc_child(0) == 0, "ChaCha20: the block at counter 2^32 - 1");
+	CHECK(tc_child(1) == 128 + SIGABRT, "ChaCha20: a block past "
+	    "counter 2^32 - 1 aborts");
+	CHECK(tc_child(2) == 128 + SIGABRT, "ChaCha20: from 2^32 - 2, "
+	    "three blocks abort");
+	CHECK(tc_child(3) == 128 + SIGABRT, "seal of CHAPOLY_MAX_LEN + 1 "
+	    "bytes aborts");
+	CHECK(tc_child(4) == 0, "open of CHAPOLY_MAX_LEN + 1 bytes and a "
+	    "tag refused");
+}
+
 int
 main(void)
 {
@@ -268,5 +337,6 @@ main(void)
 	test_poly1305_sodium();
 	test_poly1305_edges();
 	test_aead_ad();
+	test_counter_limit();
 	return test_done();
 }
