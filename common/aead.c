@@ -352,23 +352,15 @@ aead_open(struct aead_key *k, int lane, uint8_t *buf, size_t len,
 
 /*
  * The compact path: chapoly.c's scalar ChaCha20-Poly1305 (chapoly.h says
- * why), with WireGuard's nonce.
+ * why), with WireGuard's nonce (wg_aead_nonce).
  */
-static void
-aead_compact_nonce(uint8_t nonce[static CHAPOLY_NONCE_LEN], uint64_t counter)
-{
-	counter = htole64(counter);
-	memset(nonce, 0, 4);
-	memcpy(nonce + 4, &counter, 8);
-}
-
 void
 aead_seal_compact(struct aead_key *k, uint8_t *buf, size_t len,
     const uint8_t *ad, size_t adlen, uint64_t counter)
 {
 	uint8_t	nonce[CHAPOLY_NONCE_LEN];
 
-	aead_compact_nonce(nonce, counter);
+	wg_aead_nonce(nonce, counter);
 	chapoly_seal(buf, len, ad, adlen, nonce, k->key);
 }
 
@@ -378,6 +370,6 @@ aead_open_compact(struct aead_key *k, uint8_t *buf, size_t len,
 {
 	uint8_t	nonce[CHAPOLY_NONCE_LEN];
 
-	aead_compact_nonce(nonce, counter);
+	wg_aead_nonce(nonce, counter);
 	return chapoly_open(buf, len, ad, adlen, nonce, k->key);
 }
