@@ -1753,6 +1753,19 @@ fwd_set_now(void)
 	fwd.now = wg_now_ms();
 }
 
+/* Events are due FWD_EVENT_MS after the first, or the last flush. */
+static uint64_t
+fwd_events_due(void)
+{
+	return (fwd.urgent ? fwd.last_flush : fwd.first_dirty) + FWD_EVENT_MS;
+}
+
+static int
+fwd_house_due(void)
+{
+	return fwd.now - fwd.last_house >= 1000;
+}
+
 /*
  * Whether fwd_tick has work now beyond a glance: timer events to flush
  * (a message that may wake the handshake process, which then takes this
@@ -1763,11 +1776,7 @@ fwd_set_now(void)
 int
 fwd_tick_due(void)
 {
-	uint64_t	due;
-
-	due = (fwd.urgent ? fwd.last_flush : fwd.first_dirty) + FWD_EVENT_MS;
-	return (fwd.ndirty && fwd.now >= due) ||
-	    fwd.now - fwd.last_house >= 1000;
+	return (fwd.ndirty && fwd.now >= fwd_events_due()) || fwd_house_due();
 }
 
 int
@@ -1775,18 +1784,16 @@ fwd_tick(void)
 {
 	uint64_t	due;
 
-	/* Events are due FWD_EVENT_MS after the first, or the last flush. */
-	due = (fwd.urgent ? fwd.last_flush : fwd.first_dirty) + FWD_EVENT_MS;
-	if (fwd.ndirty && fwd.now >= due)
+	if (fwd.ndirty && fwd.now >= fwd_events_due())
 		fwd_flush_events();
-	if (fwd.now - fwd.last_house >= 1000) {
+	if (fwd_house_due()) {
 		fwd.last_house = fwd.now;
 		fwd_housekeeping();
 	}
 	(void)fwd_chan_flush();
 	if (fwd.ndirty == 0)
 		return 1000;
-	due = (fwd.urgent ? fwd.last_flush : fwd.first_dirty) + FWD_EVENT_MS;
+	due = fwd_events_due();
 	return fwd.now < due ? (int)(due - fwd.now) : 1;
 }
 
